@@ -1,0 +1,163 @@
+/*  hub_frame.h - encoding and decoding of the frames of proto/PROTOCOL.md.
+
+    Every decoder validates all it reads (lengths, UTF-8, names, limits) and returns a
+    specific hub_err_t; none reads past its buffer or allocates more than its input size
+    allows. Decoders never keep pointers into their input unless they say so.
+*/
+#ifndef HUB_FRAME_H_INCLUDED
+#define HUB_FRAME_H_INCLUDED
+
+#include "hub_err.h"
+#include "hub_keys.h"
+#include "hub_sig.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HUB_PROTO_VERSION 1
+#define HUB_ENV_BYTES 8
+#define HUB_ACK_BYTES 9
+#define HUB_META_BYTES 80
+#define HUB_HEADER_MAX 4096
+#define HUB_JSON_MAX 65536
+#define HUB_TITLE_MAX 256
+#define HUB_CHANNEL_MAX 64
+#define HUB_KIND_MAX 32
+#define HUB_MSG_ID_BYTES 16
+#define HUB_SUB_CHANNELS_MAX 64
+#define HUB_CREDIT_MAX 100000
+#define HUB_CREDIT_DEFAULT 1000
+#define HUB_HISTORY_LIMIT_MAX 1000
+#define HUB_HISTORY_LIMIT_DEFAULT 100
+#define HUB_MAX_MESSAGE_DEFAULT 65536
+
+typedef enum {
+    HUB_CMD_PUBLISH = 0x01,
+    HUB_CMD_SUBSCRIBE = 0x02,
+    HUB_CMD_CREDIT = 0x03,
+    HUB_CMD_HISTORY = 0x04,
+    HUB_CMD_UNSUBSCRIBE = 0x05,
+    HUB_CMD_STATUS = 0x06,
+    HUB_CMD_ADMIN = 0x07,
+    HUB_CMD_PING = 0x08,
+    HUB_CMD_QUERY = 0x09,
+    HUB_CMD_ACK = 0x81,
+    HUB_CMD_ERROR = 0x82,
+    HUB_CMD_MSG = 0x83,
+    HUB_CMD_END = 0x84,
+    HUB_CMD_REPLY = 0x85,
+    HUB_CMD_PONG = 0x88
+} hub_cmd_t;
+
+//  --------------------------------------------------------------------------
+//  Envelope (frame 0)
+
+typedef struct {
+    uint8_t cmd;
+    uint32_t req_id;
+} hub_env_t;
+
+void hub_env_encode (uint8_t cmd, uint32_t req_id, uint8_t out[HUB_ENV_BYTES]);
+
+//  HUB_E_MALFORMED (length, magic), HUB_E_VERSION, HUB_E_UNKNOWN_COMMAND.
+hub_err_t hub_env_decode (const uint8_t *data, size_t len, hub_env_t *out);
+
+//  Number of frames after the envelope that a command carries (PUBLISH: 3, MSG: 5, ...).
+//  -1 for an unknown command.
+int hub_cmd_frames (uint8_t cmd);
+
+//  --------------------------------------------------------------------------
+//  Message header (PUBLISH/ADMIN frame 1, MSG frame 2)
+
+typedef struct {
+    char channel[HUB_CHANNEL_MAX + 1];
+    char kind[HUB_KIND_MAX + 1];
+    uint8_t author[HUB_PUBKEY_BYTES];
+    uint8_t id[HUB_MSG_ID_BYTES];
+    int64_t ts_ms;
+    char title[HUB_TITLE_MAX + 1]; //  "" when absent
+    bool has_title;
+    char *action_json; //  the "action" object re-encoded compactly, or NULL; owned
+} hub_header_t;
+
+//  Decodes and validates a header. On success the caller must call hub_header_clear.
+//  HUB_E_TOO_LARGE, HUB_E_BAD_UTF8, HUB_E_BAD_HEADER, HUB_E_VERSION, HUB_E_BAD_NAME,
+//  HUB_E_BAD_KEY (author not key text).
+hub_err_t hub_header_decode (const uint8_t *data, size_t len, hub_header_t *out);
+
+//  Frees what a decoded header owns; safe on a zeroed header.
+void hub_header_clear (hub_header_t *hdr);
+
+//  Encodes a header as compact JSON (keys in the order of PROTOCOL.md 4.1). title and
+//  action_json may be NULL. Returns a new NUL-terminated string the caller frees with
+//  free(), and its length in *len_out; NULL if a field is invalid.
+char *hub_header_encode (const char *channel, const char *kind,
+                         const uint8_t author[HUB_PUBKEY_BYTES],
+                         const uint8_t id[HUB_MSG_ID_BYTES], int64_t ts_ms, const char *title,
+                         const char *action_json, size_t *len_out);
+
+//  Checks a body: text, and header+body within max_bytes. HUB_E_TOO_LARGE, HUB_E_BAD_UTF8.
+hub_err_t hub_body_check (const uint8_t *body, size_t blen, size_t hlen, size_t max_bytes);
+
+//  --------------------------------------------------------------------------
+//  ACK and MSG meta
+
+void hub_ack_encode (uint64_t seq, bool duplicate, uint8_t out[HUB_ACK_BYTES]);
+hub_err_t hub_ack_decode (const uint8_t *data, size_t len, uint64_t *seq, bool *duplicate);
+
+typedef struct {
+    uint64_t seq;
+    uint64_t hub_ts_ms;
+    uint8_t prev_hash[HUB_HASH_BYTES];
+    uint8_t hash[HUB_HASH_BYTES];
+} hub_meta_t;
+
+void hub_meta_encode (const hub_meta_t *meta, uint8_t out[HUB_META_BYTES]);
+hub_err_t hub_meta_decode (const uint8_t *data, size_t len, hub_meta_t *out);
+
+//  CREDIT frame: 4-byte big-endian count, 1..HUB_CREDIT_MAX.
+void hub_credit_encode (uint32_t credit, uint8_t out[4]);
+hub_err_t hub_credit_decode (const uint8_t *data, size_t len, uint32_t *credit);
+
+//  --------------------------------------------------------------------------
+//  JSON argument frames
+
+typedef struct {
+    char channels[HUB_SUB_CHANNELS_MAX][HUB_CHANNEL_MAX + 1];
+    size_t channel_count;
+    bool has_since;
+    uint64_t since;
+    uint32_t credit;
+} hub_subscribe_args_t;
+
+//  Decodes SUBSCRIBE args (PROTOCOL.md 7.1); defaults applied.
+//  HUB_E_TOO_LARGE, HUB_E_BAD_UTF8, HUB_E_BAD_REQUEST, HUB_E_BAD_NAME.
+hub_err_t hub_subscribe_args_decode (const uint8_t *data, size_t len,
+                                     hub_subscribe_args_t *out);
+
+//  Returns a new JSON string (caller frees with free()). since < 0 means absent.
+char *hub_subscribe_args_encode (const char *const *channels, size_t count, int64_t since,
+                                 uint32_t credit);
+
+typedef struct {
+    char channel[HUB_CHANNEL_MAX + 1]; //  a channel name, or "*" for every readable one
+    uint64_t since;
+    uint32_t limit;
+} hub_history_args_t;
+
+//  Decodes HISTORY args (PROTOCOL.md 8); defaults applied.
+hub_err_t hub_history_args_decode (const uint8_t *data, size_t len, hub_history_args_t *out);
+char *hub_history_args_encode (const char *channel, uint64_t since, uint32_t limit);
+
+//  ERROR frame body. encode returns a new JSON string (caller frees with free()); decode
+//  copies the reason (truncated to fit) into reason.
+char *hub_error_encode (hub_err_t code, const char *reason);
+hub_err_t hub_error_decode (const uint8_t *data, size_t len, hub_err_t *code, char *reason,
+                            size_t reason_size);
+
+//  Parses a JSON argument/result frame with the protocol's rules (size, UTF-8, object,
+//  no duplicate keys). Returns a new jansson object (caller must json_decref), or NULL
+//  with *err set. Declared with void* so this header does not need jansson.h.
+void *hub_json_frame_parse (const uint8_t *data, size_t len, hub_err_t *err);
+
+#endif
