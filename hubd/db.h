@@ -1,0 +1,28 @@
+/*  db.h - opening hubd's SQLite database, and its schema.
+
+    One file, hub.db in the data directory, in WAL mode. The store thread holds the only
+    writing connection; readers open their own read-only connections (DESIGN.md 5).
+    The schema and its migrations live in db.c, at the top.
+*/
+#ifndef HUBD_DB_H_INCLUDED
+#define HUBD_DB_H_INCLUDED
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define DB_SCHEMA_VERSION 1
+
+//  Opens path. A writer creates the file if needed, takes the data directory's single
+//  writer role, and migrates the schema forward; a reader opens read-only and expects the
+//  schema to exist. Returns NULL and writes a reason into why on failure.
+//  Caller owns the connection and closes it with sqlite3_close.
+sqlite3 *db_open(const char *path, bool writer, char *why, size_t why_size);
+
+//  Prepares sql or aborts: our own SQL failing to compile is a bug, not input.
+sqlite3_stmt *db_prepare(sqlite3 *db, const char *sql);
+
+//  Runs sql that returns no rows. Returns the SQLite result code.
+int db_exec(sqlite3 *db, const char *sql);
+
+#endif

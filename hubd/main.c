@@ -1,0 +1,224 @@
+/*  main.c - hubd: the communication hub of a Collective Impact partnership.
+
+    Sets up the pieces in data-path order and hands the main thread to the front door:
+    keys -> store (writer thread) -> reader -> front door (+ verifier pool) -> run.
+    Exit status (CONTRACT.md): 0 clean stop, 1 bad usage or config, 2 runtime failure.
+*/
+#include "auth.h"
+#include "config.h"
+#include "keyring.h"
+#include "log.h"
+#include "reader.h"
+#include "router.h"
+#include "store.h"
+#include <czmq.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+
+static const char *s_usage =
+    "Usage: hubd [-c FILE] [--data-dir DIR] [--endpoint ENDPOINT] [--check-config]\n"
+    "            [--foreground] [--help] [--version]\n";
+
+static const char *s_help =
+    "\n"
+    "hubd is the communication hub of a Collective Impact partnership. Partners publish\n"
+    "signed messages on channels (announcements, updates, actions, and any the backbone\n"
+    "creates); hubd verifies every Ed25519 signature, stores the full history in SQLite\n"
+    "as a tamper-evident hash chain, and delivers messages to subscribed partners, who\n"
+    "can always catch up on what they missed. Clients talk to it with hubctl(1) over\n"
+    "CURVE-encrypted ZeroMQ.\n"
+    "\n"
+    "OPTIONS\n"
+    "  -c, --config FILE      read settings from FILE (INI; see README). Without it "
+    "hubd\n"
+    "                         runs on embedded defaults.\n"
+    "  -d, --data-dir DIR     data directory: database, hub and administrator keys\n"
+    "                         (default ./hub-data; overrides [hub] data_dir).\n"
+    "  -e, --endpoint EP      ZeroMQ endpoint to listen on\n"
+    "                         (default tcp://127.0.0.1:7400; overrides [hub] endpoint).\n"
+    "      --check-config     validate the configuration, print problems with line\n"
+    "                         numbers, and exit (0 valid, 1 invalid).\n"
+    "  -f, --foreground       run in the foreground (hubd always does; for clarity in\n"
+    "                         service files and scripts).\n"
+    "  -h, --help             show this help.\n"
+    "  -V, --version          show the version.\n"
+    "\n"
+    "FIRST START\n"
+    "  With an empty data directory hubd creates hub.key (hub.pub: its public half, "
+    "which\n"
+    "  clients need) and admin.key (the backbone's administrator identity, mode 0600, "
+    "with\n"
+    "  admin.key.pub). Existing keys are never overwritten.\n"
+    "\n"
+    "SIGNALS\n"
+    "  SIGTERM, SIGINT  stop taking requests, commit and acknowledge what is in flight,\n"
+    "                   exit 0.\n"
+    "  SIGHUP           reload the configuration without dropping clients.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "  0 clean stop; 1 bad usage or configuration; 2 runtime failure (database "
+    "unusable,\n"
+    "  endpoint cannot be bound, data directory in use by another hubd).\n"
+    "\n"
+    "LOGS\n"
+    "  One line per event on stderr with its level; under systemd, journal priorities.\n";
+
+typedef struct {
+    const char *config_path;
+    const char *data_dir;
+    const char *endpoint;
+    bool check_only;
+} s_options_t;
+
+static int s_parse_options(int argc, char **argv, s_options_t *options)
+{
+    static const struct option longs[] = {{"config", required_argument, NULL, 'c'},
+                                          {"data-dir", required_argument, NULL, 'd'},
+                                          {"endpoint", required_argument, NULL, 'e'},
+                                          {"check-config", no_argument, NULL, 'C'},
+                                          {"foreground", no_argument, NULL, 'f'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {"version", no_argument, NULL, 'V'},
+                                          {NULL, 0, NULL, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:d:e:fhV", longs, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            options->config_path = optarg;
+            break;
+        case 'd':
+            options->data_dir = optarg;
+            break;
+        case 'e':
+            options->endpoint = optarg;
+            break;
+        case 'C':
+            options->check_only = true;
+            break;
+        case 'f':
+            break;
+        case 'h':
+            printf("%s%s", s_usage, s_help);
+            exit(0);
+        case 'V':
+            printf("hubd %s\n", HUB_VERSION);
+            exit(0);
+        default:
+            fputs(s_usage, stderr);
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "hubd: unexpected argument '%s'\n%s", argv[optind], s_usage);
+        return 1;
+    }
+    return 0;
+}
+
+//  Reads the configuration; NULL (with the reasons on stderr) if it is invalid.
+static config_t *s_load_config(const s_options_t *options)
+{
+    config_t *config = config_new();
+    if (options->config_path) {
+        char errors[8192];
+        int count = config_load(config, options->config_path, errors, sizeof errors);
+        if (count) {
+            fprintf(stderr, "%shubd: %d problem%s in %s\n", errors, count,
+                    count == 1 ? "" : "s", options->config_path);
+            config_destroy(&config);
+            return NULL;
+        }
+    }
+    if (options->data_dir)
+        config_set(&config->data_dir, options->data_dir);
+    if (options->endpoint)
+        config_set(&config->endpoint, options->endpoint);
+    return config;
+}
+
+static config_t *s_reload(void *arg)
+{
+    return s_load_config(arg);
+}
+
+//  Signals arrive on a signalfd that the front door polls; every thread (CZMQ's too)
+//  inherits the blocked mask, so none of them is interrupted.
+static int s_signal_fd(void)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int s_serve(config_t *config, s_options_t *options)
+{
+    hub_identity_t hub;
+    uint8_t admin_pk[HUB_PUBKEY_BYTES];
+    char db_path[4096];
+    snprintf(db_path, sizeof db_path, "%s/hub.db", config->data_dir);
+    int signal_fd = s_signal_fd();
+    if (!keyring_open(config->data_dir, &hub, admin_pk))
+        return 2;
+    int lock_fd = keyring_lock(config->data_dir);
+    if (lock_fd < 0)
+        return 2;
+    zsys_handler_set(NULL); //  signals are ours (signalfd), not CZMQ's
+    zsys_set_logstream(NULL);
+    auth_t *auth = auth_new(true);
+    store_t *store = store_new(db_path, &hub);
+    reader_t *reader = store ? reader_new(db_path, hub.pk) : NULL;
+    router_t *router =
+        reader ? router_new(config, &hub, admin_pk, reader, store_head(store), db_path)
+               : NULL;
+    int status = 2;
+    if (router) {
+        sd_notify(0, "READY=1");
+        router_run(router, signal_fd, s_reload, options);
+        sd_notify(0, "STOPPING=1");
+        status = 0;
+    }
+    router_destroy(&router);
+    reader_destroy(&reader);
+    store_destroy(&store);
+    auth_destroy(&auth);
+    sodium_memzero(&hub, sizeof hub);
+    close(lock_fd);
+    close(signal_fd);
+    log_notice("hubd", status ? "could not start" : "stopped");
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    s_options_t options = {0};
+    if (s_parse_options(argc, argv, &options) != 0)
+        return 1;
+    config_t *config = s_load_config(&options);
+    if (!config)
+        return 1;
+    if (options.check_only) {
+        printf("%s: configuration is valid\n",
+               options.config_path ? options.config_path : "(embedded defaults)");
+        config_destroy(&config);
+        return 0;
+    }
+    if (sodium_init() < 0) {
+        log_error("hubd", "libsodium cannot initialise");
+        return 2;
+    }
+    log_set_level(config->log_level);
+    log_notice("hubd", "hubd %s starting: data directory %s", HUB_VERSION,
+               config->data_dir);
+    int status = s_serve(config, &options);
+    config_destroy(&config);
+    return status;
+}
