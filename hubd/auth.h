@@ -15,13 +15,13 @@
 typedef struct _auth_t auth_t;
 
 //  Starts the handler. Must exist before any CURVE server socket binds.
-auth_t *auth_new(bool open);
+auth_t *auth_new (bool open);
 
 //  Adds or removes an admitted CURVE public key (32 bytes). Takes effect for new
 //  connections at once (the handler has processed it when the call returns).
-void auth_allow(auth_t *self, const uint8_t curve_pk[32]);
-void auth_deny(auth_t *self, const uint8_t curve_pk[32]);
+void auth_allow (auth_t *self, const uint8_t curve_pk[32]);
+void auth_deny (auth_t *self, const uint8_t curve_pk[32]);
 
-void auth_destroy(auth_t **self_p);
+void auth_destroy (auth_t **self_p);
 
 #endif

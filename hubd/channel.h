@@ -12,20 +12,20 @@
 typedef struct _channel_set_t channel_set_t;
 
 //  Loads every channel from the database at db_path (read-only). NULL after logging why.
-channel_set_t *channel_set_load(const char *db_path);
+channel_set_t *channel_set_load (const char *db_path);
 
 //  True if the channel exists.
-bool channel_set_has(channel_set_t *self, const char *name);
+bool channel_set_has (channel_set_t *self, const char *name);
 
 //  Number of channels.
-size_t channel_set_size(channel_set_t *self);
+size_t channel_set_size (channel_set_t *self);
 
 //  Calls fn for each channel in name order with its rights (borrowed strings).
-void channel_set_each(channel_set_t *self,
-                      void (*fn)(const char *name, const char *publish, const char *read,
-                                 void *arg),
-                      void *arg);
+void channel_set_each (channel_set_t *self,
+                       void (*fn) (const char *name, const char *publish, const char *read,
+                                   void *arg),
+                       void *arg);
 
-void channel_set_destroy(channel_set_t **self_p);
+void channel_set_destroy (channel_set_t **self_p);
 
 #endif

@@ -30,12 +30,13 @@ typedef struct {
     config_relay_t *relay; //  the [relay.NAME] section being read, if any
 } s_parse_t;
 
-config_t *config_new(void)
+config_t *
+config_new (void)
 {
-    config_t *self = mem_zalloc(sizeof *self);
-    self->data_dir = mem_strdup(DEFAULT_DATA_DIR);
-    self->endpoint = mem_strdup(DEFAULT_ENDPOINT);
-    self->plugin_dir = mem_strdup(HUB_PLUGIN_DIR);
+    config_t *self = mem_zalloc (sizeof *self);
+    self->data_dir = mem_strdup (DEFAULT_DATA_DIR);
+    self->endpoint = mem_strdup (DEFAULT_ENDPOINT);
+    self->plugin_dir = mem_strdup (HUB_PLUGIN_DIR);
     self->max_message_bytes = 65536;
     self->log_level = LOG_LEVEL_INFO;
     self->reminder_before_s[0] = 3 * 86400;
@@ -46,21 +47,23 @@ config_t *config_new(void)
     return self;
 }
 
-void config_set(char **field, const char *value)
+void
+config_set (char **field, const char *value)
 {
-    free(*field);
-    *field = mem_strdup(value);
+    free (*field);
+    *field = mem_strdup (value);
 }
 
-bool config_parse_duration(const char *text, uint64_t *seconds)
+bool
+config_parse_duration (const char *text, uint64_t *seconds)
 {
-    while (isspace((unsigned char)*text))
+    while (isspace ((unsigned char)*text))
         text++;
-    if (!isdigit((unsigned char)*text))
+    if (!isdigit ((unsigned char)*text))
         return false;
     errno = 0;
     char *end;
-    unsigned long long value = strtoull(text, &end, 10);
+    unsigned long long value = strtoull (text, &end, 10);
     if (errno)
         return false;
     uint64_t unit = 1;
@@ -81,10 +84,9 @@ bool config_parse_duration(const char *text, uint64_t *seconds)
         unit = 86400;
         end++;
         break;
-    default:
-        break;
+    default: break;
     }
-    while (isspace((unsigned char)*end))
+    while (isspace ((unsigned char)*end))
         end++;
     if (*end || value > UINT64_MAX / unit / 1000)
         return false;
@@ -92,223 +94,227 @@ bool config_parse_duration(const char *text, uint64_t *seconds)
     return true;
 }
 
-static void s_error(s_parse_t *parse, const char *format, ...)
+static void
+s_error (s_parse_t *parse, const char *format, ...)
 {
     parse->error_count++;
-    size_t used = parse->errors ? strlen(parse->errors) : 0;
+    size_t used = parse->errors ? strlen (parse->errors) : 0;
     if (!parse->errors || used + 1 >= parse->errors_size)
         return;
-    int len = snprintf(parse->errors + used, parse->errors_size - used,
-                       "%s:%d: ", parse->config->path, parse->line);
+    int len = snprintf (parse->errors + used, parse->errors_size - used,
+                        "%s:%d: ", parse->config->path, parse->line);
     if (len < 0 || used + (size_t)len >= parse->errors_size)
         return;
     used += (size_t)len;
     va_list args;
-    va_start(args, format);
-    vsnprintf(parse->errors + used, parse->errors_size - used, format, args);
-    va_end(args);
-    used = strlen(parse->errors);
+    va_start (args, format);
+    vsnprintf (parse->errors + used, parse->errors_size - used, format, args);
+    va_end (args);
+    used = strlen (parse->errors);
     if (used + 1 < parse->errors_size)
-        strcat(parse->errors, "\n");
+        strcat (parse->errors, "\n");
 }
 
-static bool s_parse_duration_list(const char *value, uint64_t *out, size_t max,
-                                  size_t *count)
+static bool
+s_parse_duration_list (const char *value, uint64_t *out, size_t max, size_t *count)
 {
-    char *copy = mem_strdup(value);
+    char *copy = mem_strdup (value);
     char *save = NULL;
     size_t n = 0;
     bool ok = true;
-    for (char *item = strtok_r(copy, ",", &save); item;
-         item = strtok_r(NULL, ",", &save)) {
-        if (n == max || !config_parse_duration(item, &out[n])) {
+    for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save)) {
+        if (n == max || !config_parse_duration (item, &out[n])) {
             ok = false;
             break;
         }
         n++;
     }
-    free(copy);
+    free (copy);
     *count = n;
     return ok;
 }
 
-static void s_hub_key(s_parse_t *parse, const char *name, const char *value)
+static void
+s_hub_key (s_parse_t *parse, const char *name, const char *value)
 {
     config_t *config = parse->config;
-    if (strcmp(name, "data_dir") == 0)
-        config_set(&config->data_dir, value);
-    else if (strcmp(name, "endpoint") == 0)
-        config_set(&config->endpoint, value);
-    else if (strcmp(name, "plugin_dir") == 0)
-        config_set(&config->plugin_dir, value);
-    else if (strcmp(name, "max_message_bytes") == 0) {
+    if (strcmp (name, "data_dir") == 0)
+        config_set (&config->data_dir, value);
+    else if (strcmp (name, "endpoint") == 0)
+        config_set (&config->endpoint, value);
+    else if (strcmp (name, "plugin_dir") == 0)
+        config_set (&config->plugin_dir, value);
+    else if (strcmp (name, "max_message_bytes") == 0) {
         char *end;
         errno = 0;
-        unsigned long long bytes = strtoull(value, &end, 10);
+        unsigned long long bytes = strtoull (value, &end, 10);
         if (errno || *end || bytes < 1024 || bytes > 16 * 1024 * 1024)
-            s_error(parse,
-                    "max_message_bytes must be a number from 1024 to 16777216, not '%s'",
-                    value);
+            s_error (parse,
+                     "max_message_bytes must be a number from 1024 to 16777216, not '%s'",
+                     value);
         else
             config->max_message_bytes = (size_t)bytes;
-    } else if (strcmp(name, "log_level") == 0) {
-        if (!log_level_parse(value, &config->log_level))
-            s_error(parse,
-                    "log_level must be error, warning, notice, info or debug, not '%s'",
-                    value);
-    } else if (strcmp(name, "verify_threads") == 0) {
+    } else if (strcmp (name, "log_level") == 0) {
+        if (!log_level_parse (value, &config->log_level))
+            s_error (parse, "log_level must be error, warning, notice, info or debug, not '%s'",
+                     value);
+    } else if (strcmp (name, "verify_threads") == 0) {
         char *end;
-        long threads = strtol(value, &end, 10);
+        long threads = strtol (value, &end, 10);
         if (*end || threads < 0 || threads > 64)
-            s_error(parse, "verify_threads must be 0 (one per core) to 64, not '%s'",
-                    value);
+            s_error (parse, "verify_threads must be 0 (one per core) to 64, not '%s'", value);
         else
             config->verify_threads = (int)threads;
     } else
-        s_error(parse, "unknown key '%s' in [hub]", name);
+        s_error (parse, "unknown key '%s' in [hub]", name);
 }
 
-static void s_reminders_key(s_parse_t *parse, const char *name, const char *value)
+static void
+s_reminders_key (s_parse_t *parse, const char *name, const char *value)
 {
     config_t *config = parse->config;
-    if (strcmp(name, "before") == 0) {
-        if (!s_parse_duration_list(value, config->reminder_before_s, CONFIG_MAX_OFFSETS,
-                                   &config->reminder_before_count))
-            s_error(parse,
-                    "before must be a list of durations like '3d, 1d, 2h, 90s', not '%s'",
-                    value);
-    } else if (strcmp(name, "overdue_every") == 0) {
-        if (!config_parse_duration(value, &config->overdue_every_s) ||
+    if (strcmp (name, "before") == 0) {
+        if (!s_parse_duration_list (value, config->reminder_before_s, CONFIG_MAX_OFFSETS,
+                                    &config->reminder_before_count))
+            s_error (parse,
+                     "before must be a list of durations like '3d, 1d, 2h, 90s', not '%s'",
+                     value);
+    } else if (strcmp (name, "overdue_every") == 0) {
+        if (!config_parse_duration (value, &config->overdue_every_s) ||
             config->overdue_every_s == 0)
-            s_error(parse,
-                    "overdue_every must be a duration like '1d' or '30s', not '%s'",
-                    value);
+            s_error (parse, "overdue_every must be a duration like '1d' or '30s', not '%s'",
+                     value);
     } else
-        s_error(parse, "unknown key '%s' in [reminders]", name);
+        s_error (parse, "unknown key '%s' in [reminders]", name);
 }
 
-static config_relay_t *s_relay_section(s_parse_t *parse, const char *section)
+static config_relay_t *
+s_relay_section (s_parse_t *parse, const char *section)
 {
-    const char *name = section + strlen("relay.");
+    const char *name = section + strlen ("relay.");
     config_t *config = parse->config;
     for (size_t i = 0; i < config->relay_count; i++)
-        if (strcmp(config->relays[i].name, name) == 0)
+        if (strcmp (config->relays[i].name, name) == 0)
             return &config->relays[i];
     if (config->relay_count == CONFIG_MAX_RELAYS) {
-        s_error(parse, "too many relays (at most %d)", CONFIG_MAX_RELAYS);
+        s_error (parse, "too many relays (at most %d)", CONFIG_MAX_RELAYS);
         return NULL;
     }
     config_relay_t *relay = &config->relays[config->relay_count++];
-    relay->name = mem_strdup(name);
+    relay->name = mem_strdup (name);
     relay->line = parse->line;
     return relay;
 }
 
-static void s_relay_key(s_parse_t *parse, config_relay_t *relay, const char *name,
-                        const char *value)
+static void
+s_relay_key (s_parse_t *parse, config_relay_t *relay, const char *name, const char *value)
 {
-    if (strcmp(name, "plugin") == 0)
-        config_set(&relay->plugin, value);
-    else if (strcmp(name, "channels") == 0)
-        config_set(&relay->channels, value);
+    if (strcmp (name, "plugin") == 0)
+        config_set (&relay->plugin, value);
+    else if (strcmp (name, "channels") == 0)
+        config_set (&relay->channels, value);
     else if (relay->key_count == CONFIG_MAX_RELAY_KEYS)
-        s_error(parse, "too many keys in [relay.%s]", relay->name);
+        s_error (parse, "too many keys in [relay.%s]", relay->name);
     else {
         config_kv_t *kv = &relay->keys[relay->key_count++];
-        kv->key = mem_strdup(name);
-        kv->value = mem_strdup(value);
+        kv->key = mem_strdup (name);
+        kv->value = mem_strdup (value);
         kv->line = parse->line;
     }
 }
 
-static int s_handler(void *user, const char *section, const char *name, const char *value)
+static int
+s_handler (void *user, const char *section, const char *name, const char *value)
 {
     s_parse_t *parse = user;
     if (!name)
         return 1; //  a section header alone
-    if (strcmp(section, "hub") == 0)
-        s_hub_key(parse, name, value);
-    else if (strcmp(section, "reminders") == 0)
-        s_reminders_key(parse, name, value);
-    else if (strcmp(section, "digest") == 0) {
-        if (strcmp(name, "every") != 0)
-            s_error(parse, "unknown key '%s' in [digest]", name);
-        else if (!config_parse_duration(value, &parse->config->digest_every_s))
-            s_error(parse, "every must be a duration like '7d' or '0' (off), not '%s'",
-                    value);
-    } else if (strncmp(section, "relay.", 6) == 0 && section[6]) {
-        config_relay_t *relay = s_relay_section(parse, section);
+    if (strcmp (section, "hub") == 0)
+        s_hub_key (parse, name, value);
+    else if (strcmp (section, "reminders") == 0)
+        s_reminders_key (parse, name, value);
+    else if (strcmp (section, "digest") == 0) {
+        if (strcmp (name, "every") != 0)
+            s_error (parse, "unknown key '%s' in [digest]", name);
+        else if (!config_parse_duration (value, &parse->config->digest_every_s))
+            s_error (parse, "every must be a duration like '7d' or '0' (off), not '%s'", value);
+    } else if (strncmp (section, "relay.", 6) == 0 && section[6]) {
+        config_relay_t *relay = s_relay_section (parse, section);
         if (relay)
-            s_relay_key(parse, relay, name, value);
+            s_relay_key (parse, relay, name, value);
     } else
-        s_error(parse, "unknown section [%s]", section);
+        s_error (parse, "unknown section [%s]", section);
     return 1;
 }
 
-static char *s_reader(char *str, int num, void *stream)
+static char *
+s_reader (char *str, int num, void *stream)
 {
     s_parse_t *parse = stream;
-    char *line = fgets(str, num, parse->file);
+    char *line = fgets (str, num, parse->file);
     if (line)
         parse->line++;
     return line;
 }
 
-int config_load(config_t *self, const char *path, char *errors, size_t errors_size)
+int
+config_load (config_t *self, const char *path, char *errors, size_t errors_size)
 {
-    config_set(&self->path, path);
+    config_set (&self->path, path);
     if (errors && errors_size)
         errors[0] = 0;
     s_parse_t parse = {.config = self, .errors = errors, .errors_size = errors_size};
-    parse.file = fopen(path, "r");
+    parse.file = fopen (path, "r");
     if (!parse.file) {
-        s_error(&parse, "cannot read: %s", strerror(errno));
+        s_error (&parse, "cannot read: %s", strerror (errno));
         return parse.error_count;
     }
-    int rc = ini_parse_stream(s_reader, &parse, s_handler, &parse);
-    fclose(parse.file);
+    int rc = ini_parse_stream (s_reader, &parse, s_handler, &parse);
+    fclose (parse.file);
     if (rc > 0) {
         parse.line = rc;
-        s_error(&parse, "syntax error (expected [section] or key = value)");
+        s_error (&parse, "syntax error (expected [section] or key = value)");
     }
     for (size_t i = 0; i < self->relay_count; i++) {
         config_relay_t *relay = &self->relays[i];
         parse.line = relay->line;
         if (!relay->plugin)
-            s_error(&parse, "[relay.%s] has no plugin = ...", relay->name);
+            s_error (&parse, "[relay.%s] has no plugin = ...", relay->name);
         if (!relay->channels)
-            s_error(&parse, "[relay.%s] has no channels = ...", relay->name);
+            s_error (&parse, "[relay.%s] has no channels = ...", relay->name);
     }
     return parse.error_count;
 }
 
-const char *config_relay_get(const config_relay_t *relay, const char *key)
+const char *
+config_relay_get (const config_relay_t *relay, const char *key)
 {
     for (size_t i = 0; i < relay->key_count; i++)
-        if (strcmp(relay->keys[i].key, key) == 0)
+        if (strcmp (relay->keys[i].key, key) == 0)
             return relay->keys[i].value;
     return NULL;
 }
 
-void config_destroy(config_t **self_p)
+void
+config_destroy (config_t **self_p)
 {
     config_t *self = *self_p;
     if (!self)
         return;
     for (size_t i = 0; i < self->relay_count; i++) {
         config_relay_t *relay = &self->relays[i];
-        free(relay->name);
-        free(relay->plugin);
-        free(relay->channels);
+        free (relay->name);
+        free (relay->plugin);
+        free (relay->channels);
         for (size_t k = 0; k < relay->key_count; k++) {
-            free(relay->keys[k].key);
-            free(relay->keys[k].value);
+            free (relay->keys[k].key);
+            free (relay->keys[k].value);
         }
     }
-    free(self->path);
-    free(self->data_dir);
-    free(self->endpoint);
-    free(self->plugin_dir);
-    free(self);
+    free (self->path);
+    free (self->data_dir);
+    free (self->endpoint);
+    free (self->plugin_dir);
+    free (self);
     *self_p = NULL;
 }

@@ -48,22 +48,22 @@ typedef struct {
 } config_t;
 
 //  Returns a config with the embedded defaults (CONTRACT.md). Caller destroys it.
-config_t *config_new(void);
+config_t *config_new (void);
 
 //  Reads path into self. On error writes "FILE:LINE: reason" lines into errors (may be
 //  NULL; truncated to errors_size) and returns the number of errors found (0 = fine).
-int config_load(config_t *self, const char *path, char *errors, size_t errors_size);
+int config_load (config_t *self, const char *path, char *errors, size_t errors_size);
 
 //  Replaces a string setting (data_dir, endpoint) from the command line.
-void config_set(char **field, const char *value);
+void config_set (char **field, const char *value);
 
 //  Parses a duration "90s", "15m", "2h", "3d" (a bare number is seconds). False if
 //  invalid.
-bool config_parse_duration(const char *text, uint64_t *seconds);
+bool config_parse_duration (const char *text, uint64_t *seconds);
 
 //  Looks up a relay's plugin key; NULL if absent. Borrowed.
-const char *config_relay_get(const config_relay_t *relay, const char *key);
+const char *config_relay_get (const config_relay_t *relay, const char *key);
 
-void config_destroy(config_t **self_p);
+void config_destroy (config_t **self_p);
 
 #endif

@@ -53,92 +53,94 @@ static const char *s_migrations[] = {
     "  ('actions', '*', '*', 0);",
 };
 
-static bool s_migrate(sqlite3 *db, char *why, size_t why_size)
+static bool
+s_migrate (sqlite3 *db, char *why, size_t why_size)
 {
-    sqlite3_stmt *stmt = db_prepare(db, "PRAGMA user_version");
-    int version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
-    sqlite3_finalize(stmt);
+    sqlite3_stmt *stmt = db_prepare (db, "PRAGMA user_version");
+    int version = sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int (stmt, 0) : -1;
+    sqlite3_finalize (stmt);
     int target = (int)(sizeof s_migrations / sizeof s_migrations[0]);
-    assert(target == DB_SCHEMA_VERSION);
+    assert (target == DB_SCHEMA_VERSION);
     if (version < 0 || version > target) {
-        snprintf(why, why_size,
-                 "database schema version %d is not one this hubd knows (%d)", version,
-                 target);
+        snprintf (why, why_size, "database schema version %d is not one this hubd knows (%d)",
+                  version, target);
         return false;
     }
     for (; version < target; version++) {
         char sql[64];
-        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
-        if (db_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK ||
-            db_exec(db, s_migrations[version]) != SQLITE_OK ||
-            db_exec(db, sql) != SQLITE_OK || db_exec(db, "COMMIT") != SQLITE_OK) {
-            snprintf(why, why_size, "schema migration to version %d failed: %s",
-                     version + 1, sqlite3_errmsg(db));
-            db_exec(db, "ROLLBACK");
+        snprintf (sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
+        if (db_exec (db, "BEGIN IMMEDIATE") != SQLITE_OK ||
+            db_exec (db, s_migrations[version]) != SQLITE_OK ||
+            db_exec (db, sql) != SQLITE_OK || db_exec (db, "COMMIT") != SQLITE_OK) {
+            snprintf (why, why_size, "schema migration to version %d failed: %s", version + 1,
+                      sqlite3_errmsg (db));
+            db_exec (db, "ROLLBACK");
             return false;
         }
-        log_notice("db", "schema migrated to version %d", version + 1);
+        log_notice ("db", "schema migrated to version %d", version + 1);
     }
     return true;
 }
 
-sqlite3 *db_open(const char *path, bool writer, char *why, size_t why_size)
+sqlite3 *
+db_open (const char *path, bool writer, char *why, size_t why_size)
 {
     sqlite3 *db = NULL;
-    int flags =
-        writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
-    int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    int flags = writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+    int rc = sqlite3_open_v2 (path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        snprintf(why, why_size, "cannot open %s: %s", path,
-                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close(db);
+        snprintf (why, why_size, "cannot open %s: %s", path,
+                  db ? sqlite3_errmsg (db) : sqlite3_errstr (rc));
+        sqlite3_close (db);
         return NULL;
     }
-    sqlite3_extended_result_codes(db, 1);
+    sqlite3_extended_result_codes (db, 1);
     //  Wait a little for a lock held by a backup tool; a hub locked out for longer than
     //  this at start fails with a clear error rather than hanging.
-    sqlite3_busy_timeout(db, 2000);
+    sqlite3_busy_timeout (db, 2000);
     if (writer) {
         //  journal_mode answers with a row; read it to see WAL actually took.
-        sqlite3_stmt *stmt = db_prepare(db, "PRAGMA journal_mode = WAL");
-        rc = sqlite3_step(stmt);
+        sqlite3_stmt *stmt = db_prepare (db, "PRAGMA journal_mode = WAL");
+        rc = sqlite3_step (stmt);
         bool wal = rc == SQLITE_ROW &&
-                   strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") == 0;
-        sqlite3_finalize(stmt);
+                   strcmp ((const char *)sqlite3_column_text (stmt, 0), "wal") == 0;
+        sqlite3_finalize (stmt);
         if (!wal) {
-            snprintf(why, why_size, "cannot switch %s to WAL mode: %s", path,
-                     rc == SQLITE_ROW ? "refused" : sqlite3_errmsg(db));
-            sqlite3_close(db);
+            snprintf (why, why_size, "cannot switch %s to WAL mode: %s", path,
+                      rc == SQLITE_ROW ? "refused" : sqlite3_errmsg (db));
+            sqlite3_close (db);
             return NULL;
         }
-        if (db_exec(db, "PRAGMA synchronous = FULL") != SQLITE_OK ||
-            !s_migrate(db, why, why_size)) {
+        if (db_exec (db, "PRAGMA synchronous = FULL") != SQLITE_OK ||
+            !s_migrate (db, why, why_size)) {
             if (!why[0])
-                snprintf(why, why_size, "%s: %s", path, sqlite3_errmsg(db));
-            sqlite3_close(db);
+                snprintf (why, why_size, "%s: %s", path, sqlite3_errmsg (db));
+            sqlite3_close (db);
             return NULL;
         }
     }
     return db;
 }
 
-sqlite3_stmt *db_prepare(sqlite3 *db, const char *sql)
+sqlite3_stmt *
+db_prepare (sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    int rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK) {
-        log_error("db", "cannot prepare '%s': %s", sql, sqlite3_errmsg(db));
-        abort();
+        log_error ("db", "cannot prepare '%s': %s", sql, sqlite3_errmsg (db));
+        abort ();
     }
     return stmt;
 }
 
-int db_exec(sqlite3 *db, const char *sql)
+int
+db_exec (sqlite3 *db, const char *sql)
 {
     char *error = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &error);
+    int rc = sqlite3_exec (db, sql, NULL, NULL, &error);
     if (rc != SQLITE_OK)
-        log_debug("db", "'%.60s' failed: %s", sql, error ? error : sqlite3_errstr(rc));
-    sqlite3_free(error);
+        log_debug ("db", "'%.60s' failed: %s", sql, error ? error : sqlite3_errstr (rc));
+    sqlite3_free (error);
     return rc;
 }

@@ -17,12 +17,12 @@
 //  writer role, and migrates the schema forward; a reader opens read-only and expects the
 //  schema to exist. Returns NULL and writes a reason into why on failure.
 //  Caller owns the connection and closes it with sqlite3_close.
-sqlite3 *db_open(const char *path, bool writer, char *why, size_t why_size);
+sqlite3 *db_open (const char *path, bool writer, char *why, size_t why_size);
 
 //  Prepares sql or aborts: our own SQL failing to compile is a bug, not input.
-sqlite3_stmt *db_prepare(sqlite3 *db, const char *sql);
+sqlite3_stmt *db_prepare (sqlite3 *db, const char *sql);
 
 //  Runs sql that returns no rows. Returns the SQLite result code.
-int db_exec(sqlite3 *db, const char *sql);
+int db_exec (sqlite3 *db, const char *sql);
 
 #endif

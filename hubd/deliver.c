@@ -32,62 +32,67 @@ struct _deliver_t {
     void *name_arg;
 };
 
-static void s_sub_destroy(void **item_p)
+static void
+s_sub_destroy (void **item_p)
 {
     s_sub_t *sub = *item_p;
     if (sub) {
-        free(sub->channels);
-        free(sub);
+        free (sub->channels);
+        free (sub);
         *item_p = NULL;
     }
 }
 
-static void s_peer_key(const uint8_t *peer, size_t peer_len,
-                       char key[2 * ENTRY_PEER_MAX + 1])
+static void
+s_peer_key (const uint8_t *peer, size_t peer_len, char key[2 * ENTRY_PEER_MAX + 1])
 {
-    hub_hex_encode(peer, peer_len, key);
+    hub_hex_encode (peer, peer_len, key);
 }
 
-deliver_t *deliver_new(void *front, reader_t *reader, uint64_t head,
-                       deliver_name_fn *name_fn, void *name_arg)
+deliver_t *
+deliver_new (void *front, reader_t *reader, uint64_t head, deliver_name_fn *name_fn,
+             void *name_arg)
 {
-    deliver_t *self = mem_zalloc(sizeof *self);
+    deliver_t *self = mem_zalloc (sizeof *self);
     self->front = front;
     self->reader = reader;
     self->head = head;
     self->next_id = 1;
-    self->subs = zhashx_new();
-    zhashx_set_destructor(self->subs, s_sub_destroy);
+    self->subs = zhashx_new ();
+    zhashx_set_destructor (self->subs, s_sub_destroy);
     self->name_fn = name_fn;
     self->name_arg = name_arg;
     return self;
 }
 
-static bool s_wants(const s_sub_t *sub, const char *channel)
+static bool
+s_wants (const s_sub_t *sub, const char *channel)
 {
     for (size_t i = 0; i < sub->channel_count; i++)
-        if (strcmp(sub->channels[i], channel) == 0)
+        if (strcmp (sub->channels[i], channel) == 0)
             return true;
     return false;
 }
 
-static void s_drop(deliver_t *self, s_sub_t *sub)
+static void
+s_drop (deliver_t *self, s_sub_t *sub)
 {
     char key[2 * ENTRY_PEER_MAX + 1];
-    s_peer_key(sub->peer, sub->peer_len, key);
-    log_debug("deliver", "subscriber %" PRIu64 " is gone", sub->id);
-    zhashx_delete(self->subs, key);
+    s_peer_key (sub->peer, sub->peer_len, key);
+    log_debug ("deliver", "subscriber %" PRIu64 " is gone", sub->id);
+    zhashx_delete (self->subs, key);
 }
 
 //  Sends one message; false if the subscriber cannot take more now (or is gone, in which
 //  case *gone is set and the caller must drop it after it stops iterating).
-static bool s_send(deliver_t *self, s_sub_t *sub, const entry_t *entry, bool *gone)
+static bool
+s_send (deliver_t *self, s_sub_t *sub, const entry_t *entry, bool *gone)
 {
     if (sub->credit == 0)
         return false;
-    const char *name = self->name_fn(entry->hdr.author, self->name_arg);
+    const char *name = self->name_fn (entry->hdr.author, self->name_arg);
     wire_result_t result =
-        wire_send_msg(self->front, sub->peer, sub->peer_len, sub->req_id, entry, name);
+        wire_send_msg (self->front, sub->peer, sub->peer_len, sub->req_id, entry, name);
     if (result == WIRE_GONE)
         *gone = true;
     if (result != WIRE_SENT)
@@ -97,88 +102,93 @@ static bool s_send(deliver_t *self, s_sub_t *sub, const entry_t *entry, bool *go
     return true;
 }
 
-static void s_start_read(deliver_t *self, s_sub_t *sub)
+static void
+s_start_read (deliver_t *self, s_sub_t *sub)
 {
     if (sub->reading || sub->live || sub->credit == 0)
         return;
     const char *names[HUB_SUB_CHANNELS_MAX];
     for (size_t i = 0; i < sub->channel_count; i++)
         names[i] = sub->channels[i];
-    uint32_t limit =
-        sub->credit < DELIVER_READ_MAX ? (uint32_t)sub->credit : DELIVER_READ_MAX;
-    read_t *read = read_new(names, sub->channel_count, sub->cursor, limit);
+    uint32_t limit = sub->credit < DELIVER_READ_MAX ? (uint32_t)sub->credit : DELIVER_READ_MAX;
+    read_t *read = read_new (names, sub->channel_count, sub->cursor, limit);
     read->tag = sub->id;
     sub->reading = true;
-    reader_request(self->reader, &read);
+    reader_request (self->reader, &read);
 }
 
-uint64_t deliver_subscribe(deliver_t *self, const uint8_t *peer, size_t peer_len,
-                           uint32_t req_id, const hub_subscribe_args_t *args)
+uint64_t
+deliver_subscribe (deliver_t *self, const uint8_t *peer, size_t peer_len, uint32_t req_id,
+                   const hub_subscribe_args_t *args)
 {
-    s_sub_t *sub = mem_zalloc(sizeof *sub);
+    s_sub_t *sub = mem_zalloc (sizeof *sub);
     sub->id = self->next_id++;
-    memcpy(sub->peer, peer, peer_len);
+    memcpy (sub->peer, peer, peer_len);
     sub->peer_len = peer_len;
     sub->req_id = req_id;
-    sub->channels = mem_alloc(args->channel_count * sizeof *sub->channels);
-    memcpy(sub->channels, args->channels, args->channel_count * sizeof *sub->channels);
+    sub->channels = mem_alloc (args->channel_count * sizeof *sub->channels);
+    memcpy (sub->channels, args->channels, args->channel_count * sizeof *sub->channels);
     sub->channel_count = args->channel_count;
     sub->credit = args->credit;
     sub->cursor = args->has_since && args->since < self->head ? args->since : self->head;
     sub->live = sub->cursor >= self->head;
     char key[2 * ENTRY_PEER_MAX + 1];
-    s_peer_key(peer, peer_len, key);
-    zhashx_update(self->subs, key, sub); //  replaces (and frees) an earlier subscription
-    s_start_read(self, sub);
+    s_peer_key (peer, peer_len, key);
+    zhashx_update (self->subs, key, sub); //  replaces (and frees) an earlier subscription
+    s_start_read (self, sub);
     return self->head;
 }
 
-static s_sub_t *s_lookup(deliver_t *self, const uint8_t *peer, size_t peer_len)
+static s_sub_t *
+s_lookup (deliver_t *self, const uint8_t *peer, size_t peer_len)
 {
     char key[2 * ENTRY_PEER_MAX + 1];
-    s_peer_key(peer, peer_len, key);
-    return zhashx_lookup(self->subs, key);
+    s_peer_key (peer, peer_len, key);
+    return zhashx_lookup (self->subs, key);
 }
 
-void deliver_credit(deliver_t *self, const uint8_t *peer, size_t peer_len,
-                    uint32_t credit)
+void
+deliver_credit (deliver_t *self, const uint8_t *peer, size_t peer_len, uint32_t credit)
 {
-    s_sub_t *sub = s_lookup(self, peer, peer_len);
+    s_sub_t *sub = s_lookup (self, peer, peer_len);
     if (!sub)
         return;
     sub->credit += credit;
     if (sub->credit > HUB_CREDIT_MAX)
         sub->credit = HUB_CREDIT_MAX;
-    s_start_read(self, sub);
+    s_start_read (self, sub);
 }
 
-bool deliver_unsubscribe(deliver_t *self, const uint8_t *peer, size_t peer_len)
+bool
+deliver_unsubscribe (deliver_t *self, const uint8_t *peer, size_t peer_len)
 {
-    s_sub_t *sub = s_lookup(self, peer, peer_len);
+    s_sub_t *sub = s_lookup (self, peer, peer_len);
     if (sub)
-        s_drop(self, sub);
+        s_drop (self, sub);
     return sub != NULL;
 }
 
 //  Live delivery of one commit to one subscriber. Returns false if it is gone.
-static bool s_fan_out(deliver_t *self, s_sub_t *sub, const batch_t *batch)
+static bool
+s_fan_out (deliver_t *self, s_sub_t *sub, const batch_t *batch)
 {
     bool gone = false;
     for (size_t i = 0; i < batch->count && sub->live; i++) {
         const entry_t *entry = batch->entries[i];
         if (entry->err != HUB_OK || entry->duplicate || entry->seq <= sub->cursor)
             continue;
-        if (!s_wants(sub, entry->hdr.channel))
+        if (!s_wants (sub, entry->hdr.channel))
             sub->cursor = entry->seq;
-        else if (!s_send(self, sub, entry, &gone))
+        else if (!s_send (self, sub, entry, &gone))
             sub->live = false; //  out of credit: it will catch up from the log
     }
     if (!sub->live && !gone)
-        s_start_read(self, sub);
+        s_start_read (self, sub);
     return !gone;
 }
 
-void deliver_committed(deliver_t *self, const batch_t *batch)
+void
+deliver_committed (deliver_t *self, const batch_t *batch)
 {
     for (size_t i = 0; i < batch->count; i++) {
         const entry_t *entry = batch->entries[i];
@@ -186,81 +196,87 @@ void deliver_committed(deliver_t *self, const batch_t *batch)
             self->head = entry->seq;
     }
     zlistx_t *gone = NULL;
-    for (s_sub_t *sub = zhashx_first(self->subs); sub; sub = zhashx_next(self->subs))
-        if (sub->live && !s_fan_out(self, sub, batch)) {
+    for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
+        if (sub->live && !s_fan_out (self, sub, batch)) {
             if (!gone)
-                gone = zlistx_new();
-            zlistx_add_end(gone, sub);
+                gone = zlistx_new ();
+            zlistx_add_end (gone, sub);
         }
     if (gone) {
-        for (s_sub_t *sub = zlistx_first(gone); sub; sub = zlistx_next(gone))
-            s_drop(self, sub);
-        zlistx_destroy(&gone);
+        for (s_sub_t *sub = zlistx_first (gone); sub; sub = zlistx_next (gone))
+            s_drop (self, sub);
+        zlistx_destroy (&gone);
     }
 }
 
-static s_sub_t *s_find_id(deliver_t *self, uint64_t id)
+static s_sub_t *
+s_find_id (deliver_t *self, uint64_t id)
 {
-    for (s_sub_t *sub = zhashx_first(self->subs); sub; sub = zhashx_next(self->subs))
+    for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
         if (sub->id == id)
             return sub;
     return NULL;
 }
 
-void deliver_read_done(deliver_t *self, read_t **read_p)
+void
+deliver_read_done (deliver_t *self, read_t **read_p)
 {
     read_t *read = *read_p;
-    s_sub_t *sub = s_find_id(self, read->tag);
+    s_sub_t *sub = s_find_id (self, read->tag);
     if (sub) {
         sub->reading = false;
         bool gone = false, blocked = false;
         for (size_t i = 0; i < read->rows->count && !blocked; i++)
             if (read->rows->entries[i]->seq > sub->cursor)
-                blocked = !s_send(self, sub, read->rows->entries[i], &gone);
+                blocked = !s_send (self, sub, read->rows->entries[i], &gone);
         if (!blocked && !read->more && read->err == HUB_OK && read->head > sub->cursor)
             sub->cursor = read->head; //  everything up to the snapshot's head is covered
         if (gone)
-            s_drop(self, sub);
+            s_drop (self, sub);
         else if (sub->cursor >= self->head)
             sub->live = true;
         else
-            s_start_read(self, sub);
+            s_start_read (self, sub);
     }
-    read_destroy(read_p);
+    read_destroy (read_p);
 }
 
-void deliver_sweep(deliver_t *self)
+void
+deliver_sweep (deliver_t *self)
 {
-    zlistx_t *gone = zlistx_new();
-    for (s_sub_t *sub = zhashx_first(self->subs); sub; sub = zhashx_next(self->subs))
+    zlistx_t *gone = zlistx_new ();
+    for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
         if (!sub->live && !sub->reading &&
-            wire_send_json(self->front, sub->peer, sub->peer_len, HUB_CMD_PONG, 0,
-                           NULL) == WIRE_GONE)
-            zlistx_add_end(gone, sub);
-    for (s_sub_t *sub = zlistx_first(gone); sub; sub = zlistx_next(gone))
-        s_drop(self, sub);
-    zlistx_destroy(&gone);
+            wire_send_json (self->front, sub->peer, sub->peer_len, HUB_CMD_PONG, 0, NULL) ==
+                WIRE_GONE)
+            zlistx_add_end (gone, sub);
+    for (s_sub_t *sub = zlistx_first (gone); sub; sub = zlistx_next (gone))
+        s_drop (self, sub);
+    zlistx_destroy (&gone);
 }
 
-size_t deliver_subscribers(deliver_t *self)
+size_t
+deliver_subscribers (deliver_t *self)
 {
-    return zhashx_size(self->subs);
+    return zhashx_size (self->subs);
 }
 
-size_t deliver_behind(deliver_t *self)
+size_t
+deliver_behind (deliver_t *self)
 {
     size_t behind = 0;
-    for (s_sub_t *sub = zhashx_first(self->subs); sub; sub = zhashx_next(self->subs))
+    for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
         behind += !sub->live;
     return behind;
 }
 
-void deliver_destroy(deliver_t **self_p)
+void
+deliver_destroy (deliver_t **self_p)
 {
     deliver_t *self = *self_p;
     if (!self)
         return;
-    zhashx_destroy(&self->subs);
-    free(self);
+    zhashx_destroy (&self->subs);
+    free (self);
     *self_p = NULL;
 }

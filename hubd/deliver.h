@@ -26,32 +26,31 @@ typedef const char *(deliver_name_fn)(const uint8_t key[HUB_PUBKEY_BYTES], void 
 
 //  front is the ROUTER socket (borrowed), reader the log reader (borrowed), head the log
 //  head at start. Caller destroys.
-deliver_t *deliver_new(void *front, reader_t *reader, uint64_t head,
-                       deliver_name_fn *name_fn, void *name_arg);
+deliver_t *deliver_new (void *front, reader_t *reader, uint64_t head, deliver_name_fn *name_fn,
+                        void *name_arg);
 
 //  Starts (or replaces) the peer's subscription. Returns the head it started at.
-uint64_t deliver_subscribe(deliver_t *self, const uint8_t *peer, size_t peer_len,
-                           uint32_t req_id, const hub_subscribe_args_t *args);
+uint64_t deliver_subscribe (deliver_t *self, const uint8_t *peer, size_t peer_len,
+                            uint32_t req_id, const hub_subscribe_args_t *args);
 
 //  Adds credit to the peer's subscription (ignored without one).
-void deliver_credit(deliver_t *self, const uint8_t *peer, size_t peer_len,
-                    uint32_t credit);
+void deliver_credit (deliver_t *self, const uint8_t *peer, size_t peer_len, uint32_t credit);
 
 //  Ends the peer's subscription; false if it had none.
-bool deliver_unsubscribe(deliver_t *self, const uint8_t *peer, size_t peer_len);
+bool deliver_unsubscribe (deliver_t *self, const uint8_t *peer, size_t peer_len);
 
 //  Fans out the newly stored entries of a committed batch (borrowed) to live subscribers.
-void deliver_committed(deliver_t *self, const batch_t *batch);
+void deliver_committed (deliver_t *self, const batch_t *batch);
 
 //  Handles a catch-up read answered by the reader. Takes ownership of *read_p.
-void deliver_read_done(deliver_t *self, read_t **read_p);
+void deliver_read_done (deliver_t *self, read_t **read_p);
 
 //  Probes stalled subscribers so the state of vanished peers is freed.
-void deliver_sweep(deliver_t *self);
+void deliver_sweep (deliver_t *self);
 
-size_t deliver_subscribers(deliver_t *self);
-size_t deliver_behind(deliver_t *self); //  subscribers not live
+size_t deliver_subscribers (deliver_t *self);
+size_t deliver_behind (deliver_t *self); //  subscribers not live
 
-void deliver_destroy(deliver_t **self_p);
+void deliver_destroy (deliver_t **self_p);
 
 #endif

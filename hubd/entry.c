@@ -6,69 +6,74 @@
 #include <stdlib.h>
 #include <string.h>
 
-entry_t *entry_new(const void *header, size_t hlen, const void *body, size_t blen)
+entry_t *
+entry_new (const void *header, size_t hlen, const void *body, size_t blen)
 {
-    entry_t *self = mem_zalloc(sizeof *self);
-    self->header = mem_alloc(hlen + blen + 1);
-    memcpy(self->header, header, hlen);
+    entry_t *self = mem_zalloc (sizeof *self);
+    self->header = mem_alloc (hlen + blen + 1);
+    memcpy (self->header, header, hlen);
     self->hlen = hlen;
     self->body = self->header + hlen;
     if (blen)
-        memcpy(self->body, body, blen);
+        memcpy (self->body, body, blen);
     self->blen = blen;
     return self;
 }
 
-void entry_destroy(entry_t **self_p)
+void
+entry_destroy (entry_t **self_p)
 {
     entry_t *self = *self_p;
     if (!self)
         return;
-    hub_header_clear(&self->hdr);
-    free(self->header);
-    free(self);
+    hub_header_clear (&self->hdr);
+    free (self->header);
+    free (self);
     *self_p = NULL;
 }
 
-void entry_refuse(entry_t *self, hub_err_t err, const char *format, ...)
+void
+entry_refuse (entry_t *self, hub_err_t err, const char *format, ...)
 {
     if (self->err != HUB_OK)
         return;
     self->err = err;
     va_list args;
-    va_start(args, format);
-    vsnprintf(self->reason, sizeof self->reason, format, args);
-    va_end(args);
+    va_start (args, format);
+    vsnprintf (self->reason, sizeof self->reason, format, args);
+    va_end (args);
 }
 
-batch_t *batch_new(uint64_t number)
+batch_t *
+batch_new (uint64_t number)
 {
-    batch_t *self = mem_zalloc(sizeof *self);
+    batch_t *self = mem_zalloc (sizeof *self);
     self->number = number;
     self->capacity = 16;
-    self->entries = mem_alloc(self->capacity * sizeof *self->entries);
+    self->entries = mem_alloc (self->capacity * sizeof *self->entries);
     return self;
 }
 
-void batch_append(batch_t *self, entry_t **entry_p)
+void
+batch_append (batch_t *self, entry_t **entry_p)
 {
     if (self->count == self->capacity) {
         self->capacity *= 2;
-        self->entries =
-            mem_realloc(self->entries, self->capacity * sizeof *self->entries);
+        self->entries = mem_realloc (self->entries, self->capacity * sizeof *self->entries);
     }
     self->entries[self->count++] = *entry_p;
     *entry_p = NULL;
 }
 
-void batch_destroy(batch_t **self_p)
+void
+batch_destroy (batch_t **self_p)
 {
     batch_t *self = *self_p;
     if (!self)
         return;
     for (size_t i = 0; i < self->count; i++)
-        entry_destroy(&self->entries[i]);
-    free(self->entries);
-    free(self);
+        entry_destroy (&self->entries[i]);
+    free (self->entries);
+    free (self);
     *self_p = NULL;
 }

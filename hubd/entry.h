@@ -38,30 +38,29 @@ typedef struct {
 } entry_t;
 
 //  Creates an entry holding copies of header and body. Caller owns it.
-entry_t *entry_new(const void *header, size_t hlen, const void *body, size_t blen);
+entry_t *entry_new (const void *header, size_t hlen, const void *body, size_t blen);
 
 //  Frees the entry and what it owns; NULL-safe; sets *self_p to NULL.
-void entry_destroy(entry_t **self_p);
+void entry_destroy (entry_t **self_p);
 
 //  Records a refusal (first one wins).
-void entry_refuse(entry_t *self, hub_err_t err, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
+void entry_refuse (entry_t *self, hub_err_t err, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 typedef struct {
-    uint64_t
-        number; //  assigned by the front door, consecutive: the store keeps this order
+    uint64_t number; //  assigned by the front door, consecutive: the store keeps this order
     size_t count;
     size_t capacity;
     entry_t **entries;
 } batch_t;
 
 //  Creates an empty batch. Caller owns it.
-batch_t *batch_new(uint64_t number);
+batch_t *batch_new (uint64_t number);
 
 //  Takes ownership of *entry_p and sets it to NULL.
-void batch_append(batch_t *self, entry_t **entry_p);
+void batch_append (batch_t *self, entry_t **entry_p);
 
 //  Destroys the batch and every entry in it; NULL-safe.
-void batch_destroy(batch_t **self_p);
+void batch_destroy (batch_t **self_p);
 
 #endif

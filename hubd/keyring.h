@@ -12,11 +12,11 @@
 
 //  Creates the data directory (mode 0700) and missing keys, then loads hub.key and the
 //  administrator's public key (admin.key.pub). Returns false after logging why.
-bool keyring_open(const char *data_dir, hub_identity_t *hub,
-                  uint8_t admin_pk[HUB_PUBKEY_BYTES]);
+bool keyring_open (const char *data_dir, hub_identity_t *hub,
+                   uint8_t admin_pk[HUB_PUBKEY_BYTES]);
 
 //  Takes the data directory's lock so two hubs never share one database.
 //  Returns the lock's file descriptor (kept open while running), or -1 after logging why.
-int keyring_lock(const char *data_dir);
+int keyring_lock (const char *data_dir);
 
 #endif

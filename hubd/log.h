@@ -19,19 +19,19 @@ typedef enum {
 } log_level_t;
 
 //  Sets the most verbose level that is written (default LOG_LEVEL_INFO).
-void log_set_level(log_level_t level);
+void log_set_level (log_level_t level);
 
 //  Parses "error", "warning", "notice", "info", "debug". False if unknown.
-bool log_level_parse(const char *text, log_level_t *level);
+bool log_level_parse (const char *text, log_level_t *level);
 
 //  Writes one line: module, then the formatted text.
-void log_write(log_level_t level, const char *module, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
+void log_write (log_level_t level, const char *module, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
-#define log_error(...)   log_write(LOG_LEVEL_ERROR, __VA_ARGS__)
-#define log_warning(...) log_write(LOG_LEVEL_WARNING, __VA_ARGS__)
-#define log_notice(...)  log_write(LOG_LEVEL_NOTICE, __VA_ARGS__)
-#define log_info(...)    log_write(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_debug(...)   log_write(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_error(...)   log_write (LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warning(...) log_write (LOG_LEVEL_WARNING, __VA_ARGS__)
+#define log_notice(...)  log_write (LOG_LEVEL_NOTICE, __VA_ARGS__)
+#define log_info(...)    log_write (LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...)   log_write (LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 #endif

@@ -74,151 +74,138 @@ typedef struct {
     bool check_only;
 } s_options_t;
 
-static int s_parse_options(int argc, char **argv, s_options_t *options)
+static int
+s_parse_options (int argc, char **argv, s_options_t *options)
 {
-    static const struct option longs[] = {{"config", required_argument, NULL, 'c'},
-                                          {"data-dir", required_argument, NULL, 'd'},
-                                          {"endpoint", required_argument, NULL, 'e'},
-                                          {"check-config", no_argument, NULL, 'C'},
-                                          {"foreground", no_argument, NULL, 'f'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {"version", no_argument, NULL, 'V'},
-                                          {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, 'c'},   {"data-dir", required_argument, NULL, 'd'},
+        {"endpoint", required_argument, NULL, 'e'}, {"check-config", no_argument, NULL, 'C'},
+        {"foreground", no_argument, NULL, 'f'},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:d:e:fhV", longs, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "c:d:e:fhV", longs, NULL)) != -1) {
         switch (opt) {
-        case 'c':
-            options->config_path = optarg;
-            break;
-        case 'd':
-            options->data_dir = optarg;
-            break;
-        case 'e':
-            options->endpoint = optarg;
-            break;
-        case 'C':
-            options->check_only = true;
-            break;
-        case 'f':
-            break;
-        case 'h':
-            printf("%s%s", s_usage, s_help);
-            exit(0);
-        case 'V':
-            printf("hubd %s\n", HUB_VERSION);
-            exit(0);
-        default:
-            fputs(s_usage, stderr);
-            return 1;
+        case 'c': options->config_path = optarg; break;
+        case 'd': options->data_dir = optarg; break;
+        case 'e': options->endpoint = optarg; break;
+        case 'C': options->check_only = true; break;
+        case 'f': break;
+        case 'h': printf ("%s%s", s_usage, s_help); exit (0);
+        case 'V': printf ("hubd %s\n", HUB_VERSION); exit (0);
+        default: fputs (s_usage, stderr); return 1;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "hubd: unexpected argument '%s'\n%s", argv[optind], s_usage);
+        fprintf (stderr, "hubd: unexpected argument '%s'\n%s", argv[optind], s_usage);
         return 1;
     }
     return 0;
 }
 
 //  Reads the configuration; NULL (with the reasons on stderr) if it is invalid.
-static config_t *s_load_config(const s_options_t *options)
+static config_t *
+s_load_config (const s_options_t *options)
 {
-    config_t *config = config_new();
+    config_t *config = config_new ();
     if (options->config_path) {
         char errors[8192];
-        int count = config_load(config, options->config_path, errors, sizeof errors);
+        int count = config_load (config, options->config_path, errors, sizeof errors);
         if (count) {
-            fprintf(stderr, "%shubd: %d problem%s in %s\n", errors, count,
-                    count == 1 ? "" : "s", options->config_path);
-            config_destroy(&config);
+            fprintf (stderr, "%shubd: %d problem%s in %s\n", errors, count,
+                     count == 1 ? "" : "s", options->config_path);
+            config_destroy (&config);
             return NULL;
         }
     }
     if (options->data_dir)
-        config_set(&config->data_dir, options->data_dir);
+        config_set (&config->data_dir, options->data_dir);
     if (options->endpoint)
-        config_set(&config->endpoint, options->endpoint);
+        config_set (&config->endpoint, options->endpoint);
     return config;
 }
 
-static config_t *s_reload(void *arg)
+static config_t *
+s_reload (void *arg)
 {
-    return s_load_config(arg);
+    return s_load_config (arg);
 }
 
 //  Signals arrive on a signalfd that the front door polls; every thread (CZMQ's too)
 //  inherits the blocked mask, so none of them is interrupted.
-static int s_signal_fd(void)
+static int
+s_signal_fd (void)
 {
     sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    sigemptyset (&mask);
+    sigaddset (&mask, SIGTERM);
+    sigaddset (&mask, SIGINT);
+    sigaddset (&mask, SIGHUP);
+    pthread_sigmask (SIG_BLOCK, &mask, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    return signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-static int s_serve(config_t *config, s_options_t *options)
+static int
+s_serve (config_t *config, s_options_t *options)
 {
     hub_identity_t hub;
     uint8_t admin_pk[HUB_PUBKEY_BYTES];
     char db_path[4096];
-    snprintf(db_path, sizeof db_path, "%s/hub.db", config->data_dir);
-    int signal_fd = s_signal_fd();
-    if (!keyring_open(config->data_dir, &hub, admin_pk))
+    snprintf (db_path, sizeof db_path, "%s/hub.db", config->data_dir);
+    int signal_fd = s_signal_fd ();
+    if (!keyring_open (config->data_dir, &hub, admin_pk))
         return 2;
-    int lock_fd = keyring_lock(config->data_dir);
+    int lock_fd = keyring_lock (config->data_dir);
     if (lock_fd < 0)
         return 2;
-    zsys_handler_set(NULL); //  signals are ours (signalfd), not CZMQ's
-    zsys_set_logstream(NULL);
-    auth_t *auth = auth_new(true);
-    store_t *store = store_new(db_path, &hub);
-    reader_t *reader = store ? reader_new(db_path, hub.pk) : NULL;
+    zsys_handler_set (NULL); //  signals are ours (signalfd), not CZMQ's
+    zsys_set_logstream (NULL);
+    auth_t *auth = auth_new (true);
+    store_t *store = store_new (db_path, &hub);
+    reader_t *reader = store ? reader_new (db_path, hub.pk) : NULL;
     router_t *router =
-        reader ? router_new(config, &hub, admin_pk, reader, store_head(store), db_path)
+        reader ? router_new (config, &hub, admin_pk, reader, store_head (store), db_path)
                : NULL;
     int status = 2;
     if (router) {
-        sd_notify(0, "READY=1");
-        router_run(router, signal_fd, s_reload, options);
-        sd_notify(0, "STOPPING=1");
+        sd_notify (0, "READY=1");
+        router_run (router, signal_fd, s_reload, options);
+        sd_notify (0, "STOPPING=1");
         status = 0;
     }
-    router_destroy(&router);
-    reader_destroy(&reader);
-    store_destroy(&store);
-    auth_destroy(&auth);
-    sodium_memzero(&hub, sizeof hub);
-    close(lock_fd);
-    close(signal_fd);
-    log_notice("hubd", status ? "could not start" : "stopped");
+    router_destroy (&router);
+    reader_destroy (&reader);
+    store_destroy (&store);
+    auth_destroy (&auth);
+    sodium_memzero (&hub, sizeof hub);
+    close (lock_fd);
+    close (signal_fd);
+    log_notice ("hubd", status ? "could not start" : "stopped");
     return status;
 }
 
-int main(int argc, char **argv)
+int
+main (int argc, char **argv)
 {
     s_options_t options = {0};
-    if (s_parse_options(argc, argv, &options) != 0)
+    if (s_parse_options (argc, argv, &options) != 0)
         return 1;
-    config_t *config = s_load_config(&options);
+    config_t *config = s_load_config (&options);
     if (!config)
         return 1;
     if (options.check_only) {
-        printf("%s: configuration is valid\n",
-               options.config_path ? options.config_path : "(embedded defaults)");
-        config_destroy(&config);
+        printf ("%s: configuration is valid\n",
+                options.config_path ? options.config_path : "(embedded defaults)");
+        config_destroy (&config);
         return 0;
     }
-    if (sodium_init() < 0) {
-        log_error("hubd", "libsodium cannot initialise");
+    if (sodium_init () < 0) {
+        log_error ("hubd", "libsodium cannot initialise");
         return 2;
     }
-    log_set_level(config->log_level);
-    log_notice("hubd", "hubd %s starting: data directory %s", HUB_VERSION,
-               config->data_dir);
-    int status = s_serve(config, &options);
-    config_destroy(&config);
+    log_set_level (config->log_level);
+    log_notice ("hubd", "hubd %s starting: data directory %s", HUB_VERSION, config->data_dir);
+    int status = s_serve (config, &options);
+    config_destroy (&config);
     return status;
 }

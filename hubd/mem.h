@@ -9,15 +9,15 @@
 
 #include <stddef.h>
 
-#define mem_alloc(size)        mem_alloc_at((size), __FILE__, __LINE__)
-#define mem_zalloc(size)       mem_zalloc_at((size), __FILE__, __LINE__)
-#define mem_realloc(ptr, size) mem_realloc_at((ptr), (size), __FILE__, __LINE__)
-#define mem_strdup(str)        mem_strdup_at((str), __FILE__, __LINE__)
+#define mem_alloc(size)        mem_alloc_at ((size), __FILE__, __LINE__)
+#define mem_zalloc(size)       mem_zalloc_at ((size), __FILE__, __LINE__)
+#define mem_realloc(ptr, size) mem_realloc_at ((ptr), (size), __FILE__, __LINE__)
+#define mem_strdup(str)        mem_strdup_at ((str), __FILE__, __LINE__)
 
 //  Each returns memory the caller owns and frees with free(); never NULL.
-void *mem_alloc_at(size_t size, const char *file, int line);
-void *mem_zalloc_at(size_t size, const char *file, int line);
-void *mem_realloc_at(void *ptr, size_t size, const char *file, int line);
-char *mem_strdup_at(const char *str, const char *file, int line);
+void *mem_alloc_at (size_t size, const char *file, int line);
+void *mem_zalloc_at (size_t size, const char *file, int line);
+void *mem_realloc_at (void *ptr, size_t size, const char *file, int line);
+char *mem_strdup_at (const char *str, const char *file, int line);
 
 #endif

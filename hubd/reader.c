@@ -19,14 +19,14 @@ struct _reader_t {
     s_self_t *state; //  the thread's; freed here only after the thread has ended
 };
 
-read_t *read_new(const char *const *channels, size_t count, uint64_t since,
-                 uint32_t limit)
+read_t *
+read_new (const char *const *channels, size_t count, uint64_t since, uint32_t limit)
 {
-    read_t *self = mem_zalloc(sizeof *self);
+    read_t *self = mem_zalloc (sizeof *self);
     if (count) {
-        self->channels = mem_alloc(count * sizeof *self->channels);
+        self->channels = mem_alloc (count * sizeof *self->channels);
         for (size_t i = 0; i < count; i++)
-            snprintf(self->channels[i], sizeof self->channels[i], "%s", channels[i]);
+            snprintf (self->channels[i], sizeof self->channels[i], "%s", channels[i]);
     }
     self->channel_count = count;
     self->since = since;
@@ -34,189 +34,199 @@ read_t *read_new(const char *const *channels, size_t count, uint64_t since,
     return self;
 }
 
-void read_destroy(read_t **self_p)
+void
+read_destroy (read_t **self_p)
 {
     read_t *self = *self_p;
     if (!self)
         return;
-    free(self->channels);
-    batch_destroy(&self->rows);
-    free(self->checkpoint_json);
-    free(self);
+    free (self->channels);
+    batch_destroy (&self->rows);
+    free (self->checkpoint_json);
+    free (self);
     *self_p = NULL;
 }
 
-static char *s_checkpoint(s_self_t *self)
+static char *
+s_checkpoint (s_self_t *self)
 {
     sqlite3_stmt *stmt = self->checkpoint;
     char *json = NULL;
-    if (sqlite3_step(stmt) == SQLITE_ROW &&
-        sqlite3_column_bytes(stmt, 1) == HUB_HASH_BYTES &&
-        sqlite3_column_bytes(stmt, 3) == HUB_SIG_BYTES) {
-        hub_checkpoint_t cp = {.seq = (uint64_t)sqlite3_column_int64(stmt, 0),
-                               .ts_ms = (uint64_t)sqlite3_column_int64(stmt, 2)};
-        memcpy(cp.hash, sqlite3_column_blob(stmt, 1), HUB_HASH_BYTES);
-        memcpy(cp.sig, sqlite3_column_blob(stmt, 3), HUB_SIG_BYTES);
-        memcpy(cp.hub_key, self->hub_pk, HUB_PUBKEY_BYTES);
-        json = hub_checkpoint_to_json(&cp);
+    if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_bytes (stmt, 1) == HUB_HASH_BYTES &&
+        sqlite3_column_bytes (stmt, 3) == HUB_SIG_BYTES) {
+        hub_checkpoint_t cp = {.seq = (uint64_t)sqlite3_column_int64 (stmt, 0),
+                               .ts_ms = (uint64_t)sqlite3_column_int64 (stmt, 2)};
+        memcpy (cp.hash, sqlite3_column_blob (stmt, 1), HUB_HASH_BYTES);
+        memcpy (cp.sig, sqlite3_column_blob (stmt, 3), HUB_SIG_BYTES);
+        memcpy (cp.hub_key, self->hub_pk, HUB_PUBKEY_BYTES);
+        json = hub_checkpoint_to_json (&cp);
     }
-    sqlite3_reset(stmt);
+    sqlite3_reset (stmt);
     return json;
 }
 
-static sqlite3_stmt *s_prepare_rows(s_self_t *self, read_t *req)
+static sqlite3_stmt *
+s_prepare_rows (s_self_t *self, read_t *req)
 {
     char sql[8192];
-    int len = snprintf(
-        sql, sizeof sql,
-        "SELECT seq, hub_ts_ms, channel, header, body, sig, prev_hash, hash, author "
-        "FROM messages WHERE seq > ?");
+    int len =
+        snprintf (sql, sizeof sql,
+                  "SELECT seq, hub_ts_ms, channel, header, body, sig, prev_hash, hash, author "
+                  "FROM messages WHERE seq > ?");
     if (req->channel_count) {
-        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND channel IN (");
+        len += snprintf (sql + len, sizeof sql - (size_t)len, " AND channel IN (");
         for (size_t i = 0; i < req->channel_count; i++)
-            len += snprintf(sql + len, sizeof sql - (size_t)len, i ? ",?" : "?");
-        len += snprintf(sql + len, sizeof sql - (size_t)len, ")");
+            len += snprintf (sql + len, sizeof sql - (size_t)len, i ? ",?" : "?");
+        len += snprintf (sql + len, sizeof sql - (size_t)len, ")");
     }
-    snprintf(sql + len, sizeof sql - (size_t)len, " ORDER BY seq LIMIT ?");
-    sqlite3_stmt *stmt = db_prepare(self->db, sql);
+    snprintf (sql + len, sizeof sql - (size_t)len, " ORDER BY seq LIMIT ?");
+    sqlite3_stmt *stmt = db_prepare (self->db, sql);
     int arg = 1;
-    sqlite3_bind_int64(stmt, arg++, (sqlite3_int64)req->since);
+    sqlite3_bind_int64 (stmt, arg++, (sqlite3_int64)req->since);
     for (size_t i = 0; i < req->channel_count; i++)
-        sqlite3_bind_text(stmt, arg++, req->channels[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, arg++, req->channels[i], -1, SQLITE_STATIC);
     //  One row more than asked tells whether there is a next page.
-    sqlite3_bind_int64(stmt, arg, (sqlite3_int64)req->limit + 1);
+    sqlite3_bind_int64 (stmt, arg, (sqlite3_int64)req->limit + 1);
     return stmt;
 }
 
-static entry_t *s_row_entry(sqlite3_stmt *stmt)
+static entry_t *
+s_row_entry (sqlite3_stmt *stmt)
 {
-    size_t hlen = (size_t)sqlite3_column_bytes(stmt, 3);
-    size_t blen = (size_t)sqlite3_column_bytes(stmt, 4);
+    size_t hlen = (size_t)sqlite3_column_bytes (stmt, 3);
+    size_t blen = (size_t)sqlite3_column_bytes (stmt, 4);
     entry_t *entry =
-        entry_new(sqlite3_column_blob(stmt, 3), hlen, sqlite3_column_blob(stmt, 4), blen);
-    entry->seq = (uint64_t)sqlite3_column_int64(stmt, 0);
-    entry->hub_ts_ms = (uint64_t)sqlite3_column_int64(stmt, 1);
-    snprintf(entry->hdr.channel, sizeof entry->hdr.channel, "%s",
-             (const char *)sqlite3_column_text(stmt, 2));
+        entry_new (sqlite3_column_blob (stmt, 3), hlen, sqlite3_column_blob (stmt, 4), blen);
+    entry->seq = (uint64_t)sqlite3_column_int64 (stmt, 0);
+    entry->hub_ts_ms = (uint64_t)sqlite3_column_int64 (stmt, 1);
+    snprintf (entry->hdr.channel, sizeof entry->hdr.channel, "%s",
+              (const char *)sqlite3_column_text (stmt, 2));
     //  Rows are served as stored, even if someone damaged them: detecting that is the
     //  verifier's job (hubctl verify), and it needs to see the damage.
-    if (sqlite3_column_bytes(stmt, 5) == HUB_SIG_BYTES)
-        memcpy(entry->sig, sqlite3_column_blob(stmt, 5), HUB_SIG_BYTES);
-    if (sqlite3_column_bytes(stmt, 6) == HUB_HASH_BYTES)
-        memcpy(entry->prev_hash, sqlite3_column_blob(stmt, 6), HUB_HASH_BYTES);
-    if (sqlite3_column_bytes(stmt, 7) == HUB_HASH_BYTES)
-        memcpy(entry->hash, sqlite3_column_blob(stmt, 7), HUB_HASH_BYTES);
-    if (sqlite3_column_bytes(stmt, 8) == HUB_PUBKEY_BYTES)
-        memcpy(entry->hdr.author, sqlite3_column_blob(stmt, 8), HUB_PUBKEY_BYTES);
+    if (sqlite3_column_bytes (stmt, 5) == HUB_SIG_BYTES)
+        memcpy (entry->sig, sqlite3_column_blob (stmt, 5), HUB_SIG_BYTES);
+    if (sqlite3_column_bytes (stmt, 6) == HUB_HASH_BYTES)
+        memcpy (entry->prev_hash, sqlite3_column_blob (stmt, 6), HUB_HASH_BYTES);
+    if (sqlite3_column_bytes (stmt, 7) == HUB_HASH_BYTES)
+        memcpy (entry->hash, sqlite3_column_blob (stmt, 7), HUB_HASH_BYTES);
+    if (sqlite3_column_bytes (stmt, 8) == HUB_PUBKEY_BYTES)
+        memcpy (entry->hdr.author, sqlite3_column_blob (stmt, 8), HUB_PUBKEY_BYTES);
     return entry;
 }
 
-static void s_answer(s_self_t *self, read_t *req)
+static void
+s_answer (s_self_t *self, read_t *req)
 {
-    req->rows = batch_new(0);
-    if (db_exec(self->db, "BEGIN") != SQLITE_OK) {
+    req->rows = batch_new (0);
+    if (db_exec (self->db, "BEGIN") != SQLITE_OK) {
         req->err = HUB_E_STORAGE;
         return;
     }
     //  Everything below reads one snapshot: head, rows and checkpoint agree.
     sqlite3_stmt *stmt = self->head;
     req->head =
-        sqlite3_step(stmt) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_reset(stmt);
-    stmt = s_prepare_rows(self, req);
+        sqlite3_step (stmt) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64 (stmt, 0) : 0;
+    sqlite3_reset (stmt);
+    stmt = s_prepare_rows (self, req);
     int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
         if (req->rows->count == req->limit) {
             req->more = true;
             break;
         }
-        entry_t *entry = s_row_entry(stmt);
-        batch_append(req->rows, &entry);
+        entry_t *entry = s_row_entry (stmt);
+        batch_append (req->rows, &entry);
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        log_error("reader", "history read failed: %s", sqlite3_errmsg(self->db));
+        log_error ("reader", "history read failed: %s", sqlite3_errmsg (self->db));
         req->err = HUB_E_STORAGE;
     }
-    sqlite3_finalize(stmt);
-    req->checkpoint_json = s_checkpoint(self);
-    db_exec(self->db, "COMMIT");
+    sqlite3_finalize (stmt);
+    req->checkpoint_json = s_checkpoint (self);
+    db_exec (self->db, "COMMIT");
 }
 
-static void s_actor(zsock_t *pipe, void *args)
+static void
+s_actor (zsock_t *pipe, void *args)
 {
     s_self_t *self = args;
-    zsock_signal(pipe, 0);
+    zsock_signal (pipe, 0);
     while (true) {
-        zmsg_t *msg = zmsg_recv(pipe);
+        zmsg_t *msg = zmsg_recv (pipe);
         if (!msg)
             break;
-        char *command = zmsg_popstr(msg);
-        bool term = !command || streq(command, "$TERM");
-        if (!term && streq(command, "READ")) {
-            zframe_t *frame = zmsg_pop(msg);
+        char *command = zmsg_popstr (msg);
+        bool term = !command || streq (command, "$TERM");
+        if (!term && streq (command, "READ")) {
+            zframe_t *frame = zmsg_pop (msg);
             read_t *req = NULL;
-            if (frame && zframe_size(frame) == sizeof req)
-                memcpy(&req, zframe_data(frame), sizeof req);
-            zframe_destroy(&frame);
-            assert(req);
-            s_answer(self, req);
-            zsock_send(pipe, "p", req);
+            if (frame && zframe_size (frame) == sizeof req)
+                memcpy (&req, zframe_data (frame), sizeof req);
+            zframe_destroy (&frame);
+            assert (req);
+            s_answer (self, req);
+            zsock_send (pipe, "p", req);
         }
-        zstr_free(&command);
-        zmsg_destroy(&msg);
+        zstr_free (&command);
+        zmsg_destroy (&msg);
         if (term)
             break;
     }
 }
 
-reader_t *reader_new(const char *db_path, const uint8_t hub_pk[HUB_PUBKEY_BYTES])
+reader_t *
+reader_new (const char *db_path, const uint8_t hub_pk[HUB_PUBKEY_BYTES])
 {
     char why[512] = "";
-    sqlite3 *db = db_open(db_path, false, why, sizeof why);
+    sqlite3 *db = db_open (db_path, false, why, sizeof why);
     if (!db) {
-        log_error("reader", "%s", why);
+        log_error ("reader", "%s", why);
         return NULL;
     }
-    s_self_t *state = mem_zalloc(sizeof *state);
+    s_self_t *state = mem_zalloc (sizeof *state);
     state->db = db;
-    memcpy(state->hub_pk, hub_pk, HUB_PUBKEY_BYTES);
-    state->head = db_prepare(db, "SELECT seq FROM messages ORDER BY seq DESC LIMIT 1");
-    state->checkpoint = db_prepare(db, "SELECT seq, hash, ts_ms, sig FROM checkpoint");
-    reader_t *self = mem_zalloc(sizeof *self);
-    self->actor = zactor_new(s_actor, state);
+    memcpy (state->hub_pk, hub_pk, HUB_PUBKEY_BYTES);
+    state->head = db_prepare (db, "SELECT seq FROM messages ORDER BY seq DESC LIMIT 1");
+    state->checkpoint = db_prepare (db, "SELECT seq, hash, ts_ms, sig FROM checkpoint");
+    reader_t *self = mem_zalloc (sizeof *self);
+    self->actor = zactor_new (s_actor, state);
     self->state = state;
     return self;
 }
 
-void reader_request(reader_t *self, read_t **req_p)
+void
+reader_request (reader_t *self, read_t **req_p)
 {
-    zsock_send(self->actor, "sp", "READ", *req_p);
+    zsock_send (self->actor, "sp", "READ", *req_p);
     *req_p = NULL;
 }
 
-zsock_t *reader_sock(reader_t *self)
+zsock_t *
+reader_sock (reader_t *self)
 {
-    return zactor_sock(self->actor);
+    return zactor_sock (self->actor);
 }
 
-read_t *reader_answer(reader_t *self)
+read_t *
+reader_answer (reader_t *self)
 {
     void *req = NULL;
-    if (zsock_recv(self->actor, "p", &req) != 0)
+    if (zsock_recv (self->actor, "p", &req) != 0)
         return NULL;
     return req;
 }
 
-void reader_destroy(reader_t **self_p)
+void
+reader_destroy (reader_t **self_p)
 {
     reader_t *self = *self_p;
     if (!self)
         return;
-    zactor_destroy(&self->actor);
-    sqlite3_finalize(self->state->head);
-    sqlite3_finalize(self->state->checkpoint);
-    sqlite3_close(self->state->db);
-    free(self->state);
-    free(self);
+    zactor_destroy (&self->actor);
+    sqlite3_finalize (self->state->head);
+    sqlite3_finalize (self->state->checkpoint);
+    sqlite3_close (self->state->db);
+    free (self->state);
+    free (self);
     *self_p = NULL;
 }

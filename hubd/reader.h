@@ -37,24 +37,23 @@ typedef struct _reader_t reader_t;
 
 //  Creates a request for the given channels (copied; count may be 0 for every channel).
 //  Caller owns it.
-read_t *read_new(const char *const *channels, size_t count, uint64_t since,
-                 uint32_t limit);
-void read_destroy(read_t **self_p);
+read_t *read_new (const char *const *channels, size_t count, uint64_t since, uint32_t limit);
+void read_destroy (read_t **self_p);
 
 //  Opens db_path read-only and starts the thread. hub_pk goes into checkpoint answers.
 //  Returns NULL after logging why on failure.
-reader_t *reader_new(const char *db_path, const uint8_t hub_pk[HUB_PUBKEY_BYTES]);
+reader_t *reader_new (const char *db_path, const uint8_t hub_pk[HUB_PUBKEY_BYTES]);
 
 //  Hands a request to the reader; takes ownership of *req_p and sets it to NULL. The
 //  answered request arrives on reader_sock, to be taken with reader_answer.
-void reader_request(reader_t *self, read_t **req_p);
+void reader_request (reader_t *self, read_t **req_p);
 
 //  The socket answers arrive on (for polling). Borrowed.
-zsock_t *reader_sock(reader_t *self);
+zsock_t *reader_sock (reader_t *self);
 
 //  Takes one answered request; caller owns it. NULL if none could be read.
-read_t *reader_answer(reader_t *self);
+read_t *reader_answer (reader_t *self);
 
-void reader_destroy(reader_t **self_p);
+void reader_destroy (reader_t **self_p);
 
 #endif

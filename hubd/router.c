@@ -25,8 +25,8 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
-#define ROUTER_MAX_FRAMES    8   //  the most any request has (PUBLISH: 5 with routing id)
-#define ROUTER_DRAIN         256 //  requests taken per poll round
+#define ROUTER_MAX_FRAMES    8     //  the most any request has (PUBLISH: 5 with routing id)
+#define ROUTER_DRAIN         256   //  requests taken per poll round
 #define ROUTER_IN_FLIGHT_MAX 32768 //  entries between front door and commit
 #define ROUTER_BATCHES_MAX   2048  //  below the store's reorder ring
 #define ROUTER_SWEEP_MS      10000
@@ -68,157 +68,159 @@ typedef struct {
 //  -------------------------------------------------------------------------
 //  Names and keys
 
-static const char *s_name_of(const uint8_t key[HUB_PUBKEY_BYTES], void *arg)
+static const char *
+s_name_of (const uint8_t key[HUB_PUBKEY_BYTES], void *arg)
 {
     router_t *self = arg;
-    if (memcmp(key, self->admin_pk, HUB_PUBKEY_BYTES) == 0)
+    if (memcmp (key, self->admin_pk, HUB_PUBKEY_BYTES) == 0)
         return "admin";
-    if (memcmp(key, self->hub_pk, HUB_PUBKEY_BYTES) == 0)
+    if (memcmp (key, self->hub_pk, HUB_PUBKEY_BYTES) == 0)
         return "hub";
     return "";
 }
 
 //  True if the connection's CURVE key (hex, from ZAP) belongs to the Ed25519 author key.
 //  Conversions cost as much as a signature check, so they are cached.
-static bool s_author_is_peer(router_t *self, const uint8_t author[HUB_PUBKEY_BYTES],
-                             const char *user_id)
+static bool
+s_author_is_peer (router_t *self, const uint8_t author[HUB_PUBKEY_BYTES], const char *user_id)
 {
     char author_hex[2 * HUB_PUBKEY_BYTES + 1];
-    hub_hex_encode(author, HUB_PUBKEY_BYTES, author_hex);
-    const char *curve_hex = zhashx_lookup(self->curve_cache, author_hex);
+    hub_hex_encode (author, HUB_PUBKEY_BYTES, author_hex);
+    const char *curve_hex = zhashx_lookup (self->curve_cache, author_hex);
     if (!curve_hex) {
         uint8_t curve[32];
         char hex[65] = "";
-        if (hub_key_curve_public(author, curve) == HUB_OK)
-            hub_hex_encode(curve, 32, hex);
-        if (zhashx_size(self->curve_cache) > 100000)
-            zhashx_purge(self->curve_cache);
-        zhashx_update(self->curve_cache, author_hex, mem_strdup(hex));
-        curve_hex = zhashx_lookup(self->curve_cache, author_hex);
+        if (hub_key_curve_public (author, curve) == HUB_OK)
+            hub_hex_encode (curve, 32, hex);
+        if (zhashx_size (self->curve_cache) > 100000)
+            zhashx_purge (self->curve_cache);
+        zhashx_update (self->curve_cache, author_hex, mem_strdup (hex));
+        curve_hex = zhashx_lookup (self->curve_cache, author_hex);
     }
-    return user_id && curve_hex[0] && strcmp(curve_hex, user_id) == 0;
+    return user_id && curve_hex[0] && strcmp (curve_hex, user_id) == 0;
 }
 
 //  -------------------------------------------------------------------------
 //  Answers
 
-static void s_refuse(router_t *self, zmq_msg_t *peer, uint32_t req_id, const char *what,
-                     hub_err_t code, const char *reason)
+static void
+s_refuse (router_t *self, zmq_msg_t *peer, uint32_t req_id, const char *what, hub_err_t code,
+          const char *reason)
 {
     self->refused++;
-    log_notice("router", "refused %s (request %u): %s: %s", what, req_id,
-               hub_err_name(code), reason);
-    wire_send_error(self->front, zmq_msg_data(peer), zmq_msg_size(peer), req_id, code,
-                    reason);
+    log_notice ("router", "refused %s (request %u): %s: %s", what, req_id, hub_err_name (code),
+                reason);
+    wire_send_error (self->front, zmq_msg_data (peer), zmq_msg_size (peer), req_id, code,
+                     reason);
 }
 
-static void s_reply(router_t *self, zmq_msg_t *peer, uint8_t cmd, uint32_t req_id,
-                    json_t *json)
+static void
+s_reply (router_t *self, zmq_msg_t *peer, uint8_t cmd, uint32_t req_id, json_t *json)
 {
-    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
-    wire_send_json(self->front, zmq_msg_data(peer), zmq_msg_size(peer), cmd, req_id,
-                   text);
-    free(text);
-    json_decref(json);
+    char *text = json ? json_dumps (json, JSON_COMPACT) : NULL;
+    wire_send_json (self->front, zmq_msg_data (peer), zmq_msg_size (peer), cmd, req_id, text);
+    free (text);
+    json_decref (json);
 }
 
 //  -------------------------------------------------------------------------
 //  PUBLISH
 
-static hub_err_t s_check_publish(router_t *self, zmq_msg_t *args, const char *user_id,
-                                 hub_header_t *hdr, char *why, size_t why_size)
+static hub_err_t
+s_check_publish (router_t *self, zmq_msg_t *args, const char *user_id, hub_header_t *hdr,
+                 char *why, size_t why_size)
 {
     hub_err_t err;
-    if (zmq_msg_size(&args[2]) != HUB_SIG_BYTES) {
-        snprintf(why, why_size, "the signature frame has %zu bytes, not %d",
-                 zmq_msg_size(&args[2]), HUB_SIG_BYTES);
+    if (zmq_msg_size (&args[2]) != HUB_SIG_BYTES) {
+        snprintf (why, why_size, "the signature frame has %zu bytes, not %d",
+                  zmq_msg_size (&args[2]), HUB_SIG_BYTES);
         return HUB_E_MALFORMED;
     }
-    err = hub_header_decode(zmq_msg_data(&args[0]), zmq_msg_size(&args[0]), hdr);
+    err = hub_header_decode (zmq_msg_data (&args[0]), zmq_msg_size (&args[0]), hdr);
     if (err != HUB_OK) {
-        snprintf(why, why_size, "the header is invalid: %s", hub_strerror(err));
+        snprintf (why, why_size, "the header is invalid: %s", hub_strerror (err));
         return err;
     }
-    err = hub_body_check(zmq_msg_data(&args[1]), zmq_msg_size(&args[1]),
-                         zmq_msg_size(&args[0]), self->max_message_bytes);
+    err = hub_body_check (zmq_msg_data (&args[1]), zmq_msg_size (&args[1]),
+                          zmq_msg_size (&args[0]), self->max_message_bytes);
     if (err != HUB_OK) {
-        snprintf(why, why_size,
-                 "the body is refused: %s (limit %zu bytes with the header)",
-                 hub_strerror(err), self->max_message_bytes);
+        snprintf (why, why_size, "the body is refused: %s (limit %zu bytes with the header)",
+                  hub_strerror (err), self->max_message_bytes);
         return err;
     }
-    if (!channel_set_has(self->channels, hdr->channel)) {
-        snprintf(why, why_size, "there is no channel '%s'", hdr->channel);
+    if (!channel_set_has (self->channels, hdr->channel)) {
+        snprintf (why, why_size, "there is no channel '%s'", hdr->channel);
         return HUB_E_UNKNOWN_CHANNEL;
     }
-    if (strcmp(hdr->kind, "message") != 0) {
-        snprintf(why, why_size, "messages of kind '%s' cannot be published by clients",
-                 hdr->kind);
+    if (strcmp (hdr->kind, "message") != 0) {
+        snprintf (why, why_size, "messages of kind '%s' cannot be published by clients",
+                  hdr->kind);
         return HUB_E_BAD_HEADER;
     }
-    if (!s_author_is_peer(self, hdr->author, user_id)) {
-        snprintf(why, why_size,
-                 "the header's author key is not the key of this connection");
+    if (!s_author_is_peer (self, hdr->author, user_id)) {
+        snprintf (why, why_size, "the header's author key is not the key of this connection");
         return HUB_E_KEY_MISMATCH;
     }
     return HUB_OK;
 }
 
-static void s_handle_publish(router_t *self, zmq_msg_t *peer, uint32_t req_id,
-                             zmq_msg_t *args, int n, const char *user_id)
+static void
+s_handle_publish (router_t *self, zmq_msg_t *peer, uint32_t req_id, zmq_msg_t *args, int n,
+                  const char *user_id)
 {
     char why[200];
     hub_header_t hdr = {0};
     hub_err_t err;
     if (n != 3) {
-        snprintf(why, sizeof why,
-                 "PUBLISH has %d frames after the envelope; expected 3 (header, body, "
-                 "signature)",
-                 n);
+        snprintf (why, sizeof why,
+                  "PUBLISH has %d frames after the envelope; expected 3 (header, body, "
+                  "signature)",
+                  n);
         err = HUB_E_MALFORMED;
     } else
-        err = s_check_publish(self, args, user_id, &hdr, why, sizeof why);
+        err = s_check_publish (self, args, user_id, &hdr, why, sizeof why);
     if (err != HUB_OK) {
-        hub_header_clear(&hdr);
-        s_refuse(self, peer, req_id, "PUBLISH", err, why);
+        hub_header_clear (&hdr);
+        s_refuse (self, peer, req_id, "PUBLISH", err, why);
         return;
     }
-    entry_t *entry = entry_new(zmq_msg_data(&args[0]), zmq_msg_size(&args[0]),
-                               zmq_msg_data(&args[1]), zmq_msg_size(&args[1]));
+    entry_t *entry = entry_new (zmq_msg_data (&args[0]), zmq_msg_size (&args[0]),
+                                zmq_msg_data (&args[1]), zmq_msg_size (&args[1]));
     entry->hdr = hdr; //  takes over what the decoded header owns
-    memcpy(entry->sig, zmq_msg_data(&args[2]), HUB_SIG_BYTES);
-    memcpy(entry->peer, zmq_msg_data(peer), zmq_msg_size(peer));
-    entry->peer_len = zmq_msg_size(peer);
+    memcpy (entry->sig, zmq_msg_data (&args[2]), HUB_SIG_BYTES);
+    memcpy (entry->peer, zmq_msg_data (peer), zmq_msg_size (peer));
+    entry->peer_len = zmq_msg_size (peer);
     entry->req_id = req_id;
     if (!self->batch)
-        self->batch = batch_new(self->next_batch++);
-    batch_append(self->batch, &entry);
+        self->batch = batch_new (self->next_batch++);
+    batch_append (self->batch, &entry);
 }
 
-static void s_flush_batch(router_t *self)
+static void
+s_flush_batch (router_t *self)
 {
     if (!self->batch)
         return;
     self->in_flight += self->batch->count;
     self->batches_in_flight++;
-    zsock_send(self->to_verify, "p", self->batch);
+    zsock_send (self->to_verify, "p", self->batch);
     self->batch = NULL;
 }
 
-static void s_handle_committed(router_t *self)
+static void
+s_handle_committed (router_t *self)
 {
     batch_t *batch = NULL;
-    if (zsock_recv(self->from_store, "p", &batch) != 0 || !batch)
+    if (zsock_recv (self->from_store, "p", &batch) != 0 || !batch)
         return;
     for (size_t i = 0; i < batch->count; i++) {
         entry_t *entry = batch->entries[i];
         if (entry->err != HUB_OK) {
             self->refused++;
-            log_notice("router", "refused PUBLISH (request %u) on '%s': %s: %s",
-                       entry->req_id, entry->hdr.channel, hub_err_name(entry->err),
-                       entry->reason);
-            wire_send_error(self->front, entry->peer, entry->peer_len, entry->req_id,
-                            entry->err, entry->reason);
+            log_notice ("router", "refused PUBLISH (request %u) on '%s': %s: %s", entry->req_id,
+                        entry->hdr.channel, hub_err_name (entry->err), entry->reason);
+            wire_send_error (self->front, entry->peer, entry->peer_len, entry->req_id,
+                             entry->err, entry->reason);
             continue;
         }
         if (!entry->duplicate) {
@@ -226,464 +228,483 @@ static void s_handle_committed(router_t *self)
             self->head = entry->seq;
         }
         if (entry->peer_len)
-            wire_send_ack(self->front, entry->peer, entry->peer_len, entry->req_id,
-                          entry->seq, entry->duplicate);
+            wire_send_ack (self->front, entry->peer, entry->peer_len, entry->req_id, entry->seq,
+                           entry->duplicate);
     }
-    deliver_committed(self->deliver, batch);
+    deliver_committed (self->deliver, batch);
     self->in_flight -= batch->count;
     self->batches_in_flight--;
-    batch_destroy(&batch);
+    batch_destroy (&batch);
 }
 
 //  -------------------------------------------------------------------------
 //  SUBSCRIBE, CREDIT, UNSUBSCRIBE, HISTORY
 
-static hub_err_t s_check_channels(router_t *self, char (*channels)[HUB_CHANNEL_MAX + 1],
-                                  size_t count, char *why, size_t why_size)
+static hub_err_t
+s_check_channels (router_t *self, char (*channels)[HUB_CHANNEL_MAX + 1], size_t count,
+                  char *why, size_t why_size)
 {
     for (size_t i = 0; i < count; i++)
-        if (!channel_set_has(self->channels, channels[i])) {
-            snprintf(why, why_size, "there is no channel '%s'", channels[i]);
+        if (!channel_set_has (self->channels, channels[i])) {
+            snprintf (why, why_size, "there is no channel '%s'", channels[i]);
             return HUB_E_UNKNOWN_CHANNEL;
         }
     return HUB_OK;
 }
 
-static void s_handle_subscribe(router_t *self, zmq_msg_t *peer, uint32_t req_id,
-                               zmq_msg_t *args, int n)
+static void
+s_handle_subscribe (router_t *self, zmq_msg_t *peer, uint32_t req_id, zmq_msg_t *args, int n)
 {
     char why[200] = "SUBSCRIBE takes one JSON frame";
     hub_subscribe_args_t sub;
-    hub_err_t err = n == 1 ? hub_subscribe_args_decode(zmq_msg_data(&args[0]),
-                                                       zmq_msg_size(&args[0]), &sub)
+    hub_err_t err = n == 1 ? hub_subscribe_args_decode (zmq_msg_data (&args[0]),
+                                                        zmq_msg_size (&args[0]), &sub)
                            : HUB_E_MALFORMED;
     if (err != HUB_OK && n == 1)
-        snprintf(why, sizeof why, "bad SUBSCRIBE arguments: %s", hub_strerror(err));
+        snprintf (why, sizeof why, "bad SUBSCRIBE arguments: %s", hub_strerror (err));
     if (err == HUB_OK)
-        err = s_check_channels(self, sub.channels, sub.channel_count, why, sizeof why);
+        err = s_check_channels (self, sub.channels, sub.channel_count, why, sizeof why);
     if (err != HUB_OK) {
-        s_refuse(self, peer, req_id, "SUBSCRIBE", err, why);
+        s_refuse (self, peer, req_id, "SUBSCRIBE", err, why);
         return;
     }
-    uint64_t head = deliver_subscribe(self->deliver, zmq_msg_data(peer),
-                                      zmq_msg_size(peer), req_id, &sub);
-    json_t *channels = json_array();
+    uint64_t head = deliver_subscribe (self->deliver, zmq_msg_data (peer), zmq_msg_size (peer),
+                                       req_id, &sub);
+    json_t *channels = json_array ();
     for (size_t i = 0; i < sub.channel_count; i++)
-        json_array_append_new(channels, json_string(sub.channels[i]));
+        json_array_append_new (channels, json_string (sub.channels[i]));
     //  The REPLY goes out before any MSG: deliver only reads the log from here on.
-    s_reply(self, peer, HUB_CMD_REPLY, req_id,
-            json_pack("{s:o, s:I}", "subscribed", channels, "head", (json_int_t)head));
+    s_reply (self, peer, HUB_CMD_REPLY, req_id,
+             json_pack ("{s:o, s:I}", "subscribed", channels, "head", (json_int_t)head));
 }
 
-static void s_handle_history(router_t *self, zmq_msg_t *peer, uint32_t req_id,
-                             zmq_msg_t *args, int n)
+static void
+s_handle_history (router_t *self, zmq_msg_t *peer, uint32_t req_id, zmq_msg_t *args, int n)
 {
     char why[200] = "HISTORY takes one JSON frame";
     hub_history_args_t hist;
-    hub_err_t err = n == 1 ? hub_history_args_decode(zmq_msg_data(&args[0]),
-                                                     zmq_msg_size(&args[0]), &hist)
+    hub_err_t err = n == 1 ? hub_history_args_decode (zmq_msg_data (&args[0]),
+                                                      zmq_msg_size (&args[0]), &hist)
                            : HUB_E_MALFORMED;
     if (err != HUB_OK && n == 1)
-        snprintf(why, sizeof why, "bad HISTORY arguments: %s", hub_strerror(err));
-    bool every = err == HUB_OK && strcmp(hist.channel, "*") == 0;
-    if (err == HUB_OK && !every && !channel_set_has(self->channels, hist.channel)) {
-        snprintf(why, sizeof why, "there is no channel '%s'", hist.channel);
+        snprintf (why, sizeof why, "bad HISTORY arguments: %s", hub_strerror (err));
+    bool every = err == HUB_OK && strcmp (hist.channel, "*") == 0;
+    if (err == HUB_OK && !every && !channel_set_has (self->channels, hist.channel)) {
+        snprintf (why, sizeof why, "there is no channel '%s'", hist.channel);
         err = HUB_E_UNKNOWN_CHANNEL;
     }
     if (err != HUB_OK) {
-        s_refuse(self, peer, req_id, "HISTORY", err, why);
+        s_refuse (self, peer, req_id, "HISTORY", err, why);
         return;
     }
     const char *one = hist.channel;
-    read_t *read = read_new(every ? NULL : &one, every ? 0 : 1, hist.since, hist.limit);
-    memcpy(read->peer, zmq_msg_data(peer), zmq_msg_size(peer));
-    read->peer_len = zmq_msg_size(peer);
+    read_t *read = read_new (every ? NULL : &one, every ? 0 : 1, hist.since, hist.limit);
+    memcpy (read->peer, zmq_msg_data (peer), zmq_msg_size (peer));
+    read->peer_len = zmq_msg_size (peer);
     read->req_id = req_id;
     read->tag = 0; //  a history page, not a subscription's catch-up
-    reader_request(self->reader, &read);
+    reader_request (self->reader, &read);
 }
 
-static void s_history_done(router_t *self, read_t **read_p)
+static void
+s_history_done (router_t *self, read_t **read_p)
 {
     read_t *read = *read_p;
     uint64_t next = read->since;
     bool gone = false;
     for (size_t i = 0; i < read->rows->count && !gone; i++) {
         entry_t *entry = read->rows->entries[i];
-        gone = wire_send_msg(self->front, read->peer, read->peer_len, read->req_id, entry,
-                             s_name_of(entry->hdr.author, self)) == WIRE_GONE;
+        gone = wire_send_msg (self->front, read->peer, read->peer_len, read->req_id, entry,
+                              s_name_of (entry->hdr.author, self)) == WIRE_GONE;
         next = entry->seq;
     }
     if (read->err != HUB_OK)
-        wire_send_error(self->front, read->peer, read->peer_len, read->req_id, read->err,
-                        "the history could not be read");
+        wire_send_error (self->front, read->peer, read->peer_len, read->req_id, read->err,
+                         "the history could not be read");
     else if (!gone) {
-        json_t *checkpoint = read->checkpoint_json
-                                 ? json_loads(read->checkpoint_json, 0, NULL)
-                                 : json_null();
-        json_t *end = json_pack("{s:I, s:b, s:I, s:o}", "next", (json_int_t)next, "more",
-                                read->more, "head", (json_int_t)read->head, "checkpoint",
-                                checkpoint ? checkpoint : json_null());
-        char *text = json_dumps(end, JSON_COMPACT);
-        wire_send_json(self->front, read->peer, read->peer_len, HUB_CMD_END, read->req_id,
-                       text);
-        free(text);
-        json_decref(end);
+        json_t *checkpoint =
+            read->checkpoint_json ? json_loads (read->checkpoint_json, 0, NULL) : json_null ();
+        json_t *end = json_pack ("{s:I, s:b, s:I, s:o}", "next", (json_int_t)next, "more",
+                                 read->more, "head", (json_int_t)read->head, "checkpoint",
+                                 checkpoint ? checkpoint : json_null ());
+        char *text = json_dumps (end, JSON_COMPACT);
+        wire_send_json (self->front, read->peer, read->peer_len, HUB_CMD_END, read->req_id,
+                        text);
+        free (text);
+        json_decref (end);
     }
-    read_destroy(read_p);
+    read_destroy (read_p);
 }
 
-static void s_handle_reader(router_t *self)
+static void
+s_handle_reader (router_t *self)
 {
-    read_t *read = reader_answer(self->reader);
+    read_t *read = reader_answer (self->reader);
     if (!read)
         return;
     if (read->tag == 0)
-        s_history_done(self, &read);
+        s_history_done (self, &read);
     else
-        deliver_read_done(self->deliver, &read);
+        deliver_read_done (self->deliver, &read);
 }
 
 //  -------------------------------------------------------------------------
 //  STATUS, QUERY
 
-static json_t *s_status(router_t *self)
+static json_t *
+s_status (router_t *self)
 {
     char path[4096];
     struct stat st;
     json_int_t db_bytes = 0;
-    if (stat(self->db_path, &st) == 0)
+    if (stat (self->db_path, &st) == 0)
         db_bytes += st.st_size;
-    snprintf(path, sizeof path, "%s-wal", self->db_path);
-    if (stat(path, &st) == 0)
+    snprintf (path, sizeof path, "%s-wal", self->db_path);
+    if (stat (path, &st) == 0)
         db_bytes += st.st_size;
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{}}",
-                     "version", HUB_VERSION, "uptime_s",
-                     (json_int_t)((zclock_time() - self->started_ms) / 1000), "messages",
-                     (json_int_t)self->head, "head", (json_int_t)self->head, "clients",
-                     (json_int_t)self->clients, "subscribers",
-                     (json_int_t)deliver_subscribers(self->deliver), "subscribers_behind",
-                     (json_int_t)deliver_behind(self->deliver), "channels",
-                     (json_int_t)channel_set_size(self->channels), "in_flight",
-                     (json_int_t)self->in_flight, "refused", (json_int_t)self->refused,
-                     "db_bytes", db_bytes, "relays");
+    return json_pack (
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{}}", "version", HUB_VERSION,
+        "uptime_s", (json_int_t)((zclock_time () - self->started_ms) / 1000), "messages",
+        (json_int_t)self->head, "head", (json_int_t)self->head, "clients",
+        (json_int_t)self->clients, "subscribers",
+        (json_int_t)deliver_subscribers (self->deliver), "subscribers_behind",
+        (json_int_t)deliver_behind (self->deliver), "channels",
+        (json_int_t)channel_set_size (self->channels), "in_flight", (json_int_t)self->in_flight,
+        "refused", (json_int_t)self->refused, "db_bytes", db_bytes, "relays");
 }
 
-static json_t *s_roles(const char *list)
+static json_t *
+s_roles (const char *list)
 {
-    json_t *roles = json_array();
-    char *copy = mem_strdup(list), *save = NULL;
-    for (char *role = strtok_r(copy, ",", &save); role; role = strtok_r(NULL, ",", &save))
-        json_array_append_new(roles, json_string(role));
-    free(copy);
+    json_t *roles = json_array ();
+    char *copy = mem_strdup (list), *save = NULL;
+    for (char *role = strtok_r (copy, ",", &save); role; role = strtok_r (NULL, ",", &save))
+        json_array_append_new (roles, json_string (role));
+    free (copy);
     return roles;
 }
 
-static void s_add_channel(const char *name, const char *publish, const char *read,
-                          void *arg)
+static void
+s_add_channel (const char *name, const char *publish, const char *read, void *arg)
 {
-    json_array_append_new(arg, json_pack("{s:s, s:o, s:o}", "name", name, "publish",
-                                         s_roles(publish), "read", s_roles(read)));
+    json_array_append_new (arg, json_pack ("{s:s, s:o, s:o}", "name", name, "publish",
+                                           s_roles (publish), "read", s_roles (read)));
 }
 
-static void s_handle_query(router_t *self, zmq_msg_t *peer, uint32_t req_id,
-                           zmq_msg_t *args, int n)
+static void
+s_handle_query (router_t *self, zmq_msg_t *peer, uint32_t req_id, zmq_msg_t *args, int n)
 {
     hub_err_t err = HUB_E_MALFORMED;
-    json_t *query = n == 1 ? hub_json_frame_parse(zmq_msg_data(&args[0]),
-                                                  zmq_msg_size(&args[0]), &err)
-                           : NULL;
-    const char *q = query ? json_string_value(json_object_get(query, "q")) : NULL;
-    if (q && strcmp(q, "channels") == 0) {
-        json_t *list = json_array();
-        channel_set_each(self->channels, s_add_channel, list);
-        s_reply(self, peer, HUB_CMD_REPLY, req_id, json_pack("{s:o}", "channels", list));
+    json_t *query =
+        n == 1 ? hub_json_frame_parse (zmq_msg_data (&args[0]), zmq_msg_size (&args[0]), &err)
+               : NULL;
+    const char *q = query ? json_string_value (json_object_get (query, "q")) : NULL;
+    if (q && strcmp (q, "channels") == 0) {
+        json_t *list = json_array ();
+        channel_set_each (self->channels, s_add_channel, list);
+        s_reply (self, peer, HUB_CMD_REPLY, req_id, json_pack ("{s:o}", "channels", list));
     } else
-        s_refuse(self, peer, req_id, "QUERY", query ? HUB_E_BAD_REQUEST : err,
-                 query ? "unknown query (known: channels)"
-                       : "QUERY takes one JSON object");
-    json_decref(query);
+        s_refuse (self, peer, req_id, "QUERY", query ? HUB_E_BAD_REQUEST : err,
+                  query ? "unknown query (known: channels)" : "QUERY takes one JSON object");
+    json_decref (query);
 }
 
 //  -------------------------------------------------------------------------
 //  Dispatch
 
-static void s_dispatch(router_t *self, s_request_t *req)
+static void
+s_dispatch (router_t *self, s_request_t *req)
 {
     zmq_msg_t *peer = &req->frames[0];
     hub_env_t env = {0};
     hub_err_t err = req->count < 2 ? HUB_E_MALFORMED
-                                   : hub_env_decode(zmq_msg_data(&req->frames[1]),
-                                                    zmq_msg_size(&req->frames[1]), &env);
+                                   : hub_env_decode (zmq_msg_data (&req->frames[1]),
+                                                     zmq_msg_size (&req->frames[1]), &env);
     if (err == HUB_OK && req->too_many)
         err = HUB_E_MALFORMED;
     if (err != HUB_OK) {
-        s_refuse(self, peer, env.req_id, "a request", err,
-                 req->too_many ? "too many frames" : "the envelope frame is invalid");
+        s_refuse (self, peer, env.req_id, "a request", err,
+                  req->too_many ? "too many frames" : "the envelope frame is invalid");
         return;
     }
-    const char *user_id = zmq_msg_gets(&req->frames[1], "User-Id");
+    const char *user_id = zmq_msg_gets (&req->frames[1], "User-Id");
     zmq_msg_t *args = &req->frames[2];
     int n = req->count - 2;
     switch (env.cmd) {
-    case HUB_CMD_PUBLISH:
-        s_handle_publish(self, peer, env.req_id, args, n, user_id);
-        break;
-    case HUB_CMD_SUBSCRIBE:
-        s_handle_subscribe(self, peer, env.req_id, args, n);
-        break;
-    case HUB_CMD_HISTORY:
-        s_handle_history(self, peer, env.req_id, args, n);
-        break;
-    case HUB_CMD_QUERY:
-        s_handle_query(self, peer, env.req_id, args, n);
-        break;
+    case HUB_CMD_PUBLISH: s_handle_publish (self, peer, env.req_id, args, n, user_id); break;
+    case HUB_CMD_SUBSCRIBE: s_handle_subscribe (self, peer, env.req_id, args, n); break;
+    case HUB_CMD_HISTORY: s_handle_history (self, peer, env.req_id, args, n); break;
+    case HUB_CMD_QUERY: s_handle_query (self, peer, env.req_id, args, n); break;
     case HUB_CMD_CREDIT: {
         uint32_t credit;
-        if (n == 1 && hub_credit_decode(zmq_msg_data(&args[0]), zmq_msg_size(&args[0]),
-                                        &credit) == HUB_OK)
-            deliver_credit(self->deliver, zmq_msg_data(peer), zmq_msg_size(peer), credit);
+        if (n == 1 && hub_credit_decode (zmq_msg_data (&args[0]), zmq_msg_size (&args[0]),
+                                         &credit) == HUB_OK)
+            deliver_credit (self->deliver, zmq_msg_data (peer), zmq_msg_size (peer), credit);
         else
-            s_refuse(self, peer, env.req_id, "CREDIT", HUB_E_MALFORMED,
-                     "CREDIT takes one 4-byte count from 1 to 100000");
+            s_refuse (self, peer, env.req_id, "CREDIT", HUB_E_MALFORMED,
+                      "CREDIT takes one 4-byte count from 1 to 100000");
         break;
     }
     case HUB_CMD_UNSUBSCRIBE:
-        s_reply(self, peer, HUB_CMD_REPLY, env.req_id,
-                json_pack("{s:b}", "unsubscribed",
-                          deliver_unsubscribe(self->deliver, zmq_msg_data(peer),
-                                              zmq_msg_size(peer))));
+        s_reply (self, peer, HUB_CMD_REPLY, env.req_id,
+                 json_pack ("{s:b}", "unsubscribed",
+                            deliver_unsubscribe (self->deliver, zmq_msg_data (peer),
+                                                 zmq_msg_size (peer))));
         break;
     case HUB_CMD_STATUS:
-        s_reply(self, peer, HUB_CMD_REPLY, env.req_id, s_status(self));
+        s_reply (self, peer, HUB_CMD_REPLY, env.req_id, s_status (self));
         break;
-    case HUB_CMD_PING:
-        s_reply(self, peer, HUB_CMD_PONG, env.req_id, NULL);
-        break;
+    case HUB_CMD_PING: s_reply (self, peer, HUB_CMD_PONG, env.req_id, NULL); break;
     default:
-        s_refuse(self, peer, env.req_id, "a request", HUB_E_UNKNOWN_COMMAND,
-                 "this hub does not serve that command");
+        s_refuse (self, peer, env.req_id, "a request", HUB_E_UNKNOWN_COMMAND,
+                  "this hub does not serve that command");
     }
 }
 
 //  Reads one multipart request without blocking. False if there was none.
-static bool s_recv(router_t *self, s_request_t *req)
+static bool
+s_recv (router_t *self, s_request_t *req)
 {
     req->count = 0;
     req->too_many = false;
     int more = 1;
     while (more) {
         zmq_msg_t scratch;
-        zmq_msg_t *frame =
-            req->count < ROUTER_MAX_FRAMES ? &req->frames[req->count] : &scratch;
-        zmq_msg_init(frame);
-        if (zmq_msg_recv(frame, self->front, req->count ? 0 : ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(frame);
+        zmq_msg_t *frame = req->count < ROUTER_MAX_FRAMES ? &req->frames[req->count] : &scratch;
+        zmq_msg_init (frame);
+        if (zmq_msg_recv (frame, self->front, req->count ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (frame);
             return req->count > 0;
         }
-        more = zmq_msg_more(frame);
+        more = zmq_msg_more (frame);
         if (frame == &scratch) {
             req->too_many = true;
-            zmq_msg_close(frame);
+            zmq_msg_close (frame);
         } else
             req->count++;
     }
     return true;
 }
 
-static void s_handle_front(router_t *self)
+static void
+s_handle_front (router_t *self)
 {
     s_request_t req;
     for (int i = 0; i < ROUTER_DRAIN && self->in_flight < ROUTER_IN_FLIGHT_MAX; i++) {
-        if (!s_recv(self, &req))
+        if (!s_recv (self, &req))
             break;
-        s_dispatch(self, &req);
+        s_dispatch (self, &req);
         for (int f = 0; f < req.count; f++)
-            zmq_msg_close(&req.frames[f]);
+            zmq_msg_close (&req.frames[f]);
     }
-    s_flush_batch(self);
+    s_flush_batch (self);
 }
 
-static void s_handle_monitor(router_t *self)
+static void
+s_handle_monitor (router_t *self)
 {
-    zmsg_t *event = zmsg_recv(self->monitor);
-    zframe_t *first = event ? zmsg_first(event) : NULL;
-    if (first && zframe_size(first) >= 2) {
+    zmsg_t *event = zmsg_recv (self->monitor);
+    zframe_t *first = event ? zmsg_first (event) : NULL;
+    if (first && zframe_size (first) >= 2) {
         uint16_t code;
-        memcpy(&code, zframe_data(first), 2); //  host byte order, per zmq_socket_monitor
+        memcpy (&code, zframe_data (first), 2); //  host byte order, per zmq_socket_monitor
         if (code == ZMQ_EVENT_ACCEPTED)
             self->clients++;
         else if (code == ZMQ_EVENT_DISCONNECTED && self->clients > 0)
             self->clients--;
     }
-    zmsg_destroy(&event);
+    zmsg_destroy (&event);
 }
 
 //  -------------------------------------------------------------------------
 //  Life cycle
 
-static zsock_t *s_bind_front(const char *endpoint, const hub_identity_t *hub)
+static zsock_t *
+s_bind_front (const char *endpoint, const hub_identity_t *hub)
 {
     uint8_t curve_pk[32], curve_sk[32];
-    if (hub_key_curve_public(hub->pk, curve_pk) != HUB_OK ||
-        hub_key_curve_secret(hub, curve_sk) != HUB_OK) {
-        log_error("router", "the hub key has no CURVE equivalent");
+    if (hub_key_curve_public (hub->pk, curve_pk) != HUB_OK ||
+        hub_key_curve_secret (hub, curve_sk) != HUB_OK) {
+        log_error ("router", "the hub key has no CURVE equivalent");
         return NULL;
     }
-    zsock_t *front = zsock_new(ZMQ_ROUTER);
-    zsock_set_zap_domain(front, "hubd");
-    zsock_set_curve_server(front, 1);
-    zsock_set_curve_secretkey_bin(front, curve_sk);
-    zsock_set_curve_publickey_bin(front, curve_pk); //  not needed by libzmq, harmless
-    sodium_memzero(curve_sk, sizeof curve_sk);
-    zsock_set_router_mandatory(front, 1);
+    zsock_t *front = zsock_new (ZMQ_ROUTER);
+    zsock_set_zap_domain (front, "hubd");
+    zsock_set_curve_server (front, 1);
+    zsock_set_curve_secretkey_bin (front, curve_sk);
+    zsock_set_curve_publickey_bin (front, curve_pk); //  not needed by libzmq, harmless
+    sodium_memzero (curve_sk, sizeof curve_sk);
+    zsock_set_router_mandatory (front, 1);
     //  Credit bounds what a subscriber has queued; this only bounds a peer that pipelines
     //  requests without reading answers.
-    zsock_set_sndhwm(front, 200000);
-    zsock_set_rcvhwm(front, 10000);
-    zsock_set_heartbeat_ivl(front, 2000);
-    zsock_set_heartbeat_timeout(front, 6000);
-    zsock_set_maxmsgsize(front, 32 * 1024 * 1024);
-    zsock_set_linger(front, 2000); //  let the last acks out at shutdown
-    if (zsock_bind(front, "%s", endpoint) < 0) {
-        log_error("router", "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
-        zsock_destroy(&front);
+    zsock_set_sndhwm (front, 200000);
+    zsock_set_rcvhwm (front, 10000);
+    zsock_set_heartbeat_ivl (front, 2000);
+    zsock_set_heartbeat_timeout (front, 6000);
+    zsock_set_maxmsgsize (front, 32 * 1024 * 1024);
+    zsock_set_linger (front, 2000); //  let the last acks out at shutdown
+    if (zsock_bind (front, "%s", endpoint) < 0) {
+        log_error ("router", "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&front);
         return NULL;
     }
     return front;
 }
 
-router_t *router_new(const config_t *config, const hub_identity_t *hub,
-                     const uint8_t admin_pk[HUB_PUBKEY_BYTES], reader_t *reader,
-                     uint64_t head, const char *db_path)
+//  An endpoint may name port "*" (the system picks one): the endpoint actually bound goes
+//  to the log and to DATA_DIR/hubd.endpoint, so scripts and tests can find it race-free.
+static void
+s_publish_endpoint (router_t *self, const char *data_dir)
 {
-    router_t *self = mem_zalloc(sizeof *self);
-    self->channels = channel_set_load(db_path);
-    self->front_sock = self->channels ? s_bind_front(config->endpoint, hub) : NULL;
+    char *bound = zsock_last_endpoint (self->front_sock);
+    char path[4096], tmp[4200];
+    snprintf (path, sizeof path, "%s/hubd.endpoint", data_dir);
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FILE *file = fopen (tmp, "w");
+    if (file) {
+        fprintf (file, "%s\n", bound);
+        if (fclose (file) == 0)
+            rename (tmp, path);
+    }
+    log_notice ("router", "listening on %s", bound);
+    zstr_free (&bound);
+}
+
+router_t *
+router_new (const config_t *config, const hub_identity_t *hub,
+            const uint8_t admin_pk[HUB_PUBKEY_BYTES], reader_t *reader, uint64_t head,
+            const char *db_path)
+{
+    router_t *self = mem_zalloc (sizeof *self);
+    self->channels = channel_set_load (db_path);
+    self->front_sock = self->channels ? s_bind_front (config->endpoint, hub) : NULL;
     if (!self->front_sock) {
-        channel_set_destroy(&self->channels);
-        free(self);
+        channel_set_destroy (&self->channels);
+        free (self);
         return NULL;
     }
-    self->front = zsock_resolve(self->front_sock);
-    zmq_socket_monitor(self->front, MONITOR_ENDPOINT,
-                       ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
-    self->monitor = zsock_new_pair(">" MONITOR_ENDPOINT);
-    self->to_verify = zsock_new_push("@" VERIFY_ENDPOINT);
-    self->from_store = zsock_new_pull("@" STORE_OUT_ENDPOINT);
-    assert(self->monitor && self->to_verify && self->from_store);
+    self->front = zsock_resolve (self->front_sock);
+    zmq_socket_monitor (self->front, MONITOR_ENDPOINT,
+                        ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+    self->monitor = zsock_new_pair (">" MONITOR_ENDPOINT);
+    self->to_verify = zsock_new_push ("@" VERIFY_ENDPOINT);
+    self->from_store = zsock_new_pull ("@" STORE_OUT_ENDPOINT);
+    assert (self->monitor && self->to_verify && self->from_store);
     //  Never drop a batch: the inproc pipes must hold everything in flight.
-    zsock_set_sndhwm(self->to_verify, 0);
-    self->verify = verify_new(config->verify_threads);
+    zsock_set_sndhwm (self->to_verify, 0);
+    self->verify = verify_new (config->verify_threads);
     self->reader = reader;
-    self->db_path = mem_strdup(db_path);
-    memcpy(self->hub_pk, hub->pk, HUB_PUBKEY_BYTES);
-    memcpy(self->admin_pk, admin_pk, HUB_PUBKEY_BYTES);
-    self->curve_cache = zhashx_new();
-    zhashx_set_destructor(self->curve_cache, (zhashx_destructor_fn *)zstr_free);
+    self->db_path = mem_strdup (db_path);
+    memcpy (self->hub_pk, hub->pk, HUB_PUBKEY_BYTES);
+    memcpy (self->admin_pk, admin_pk, HUB_PUBKEY_BYTES);
+    self->curve_cache = zhashx_new ();
+    zhashx_set_destructor (self->curve_cache, (zhashx_destructor_fn *)zstr_free);
     self->max_message_bytes = config->max_message_bytes;
     self->next_batch = 1;
     self->head = head;
-    self->started_ms = zclock_time();
-    self->deliver = deliver_new(self->front, reader, head, s_name_of, self);
-    log_notice("router", "listening on %s", config->endpoint);
+    self->started_ms = zclock_time ();
+    self->deliver = deliver_new (self->front, reader, head, s_name_of, self);
+    s_publish_endpoint (self, config->data_dir);
     return self;
 }
 
-static void s_reload(router_t *self, router_reload_fn *reload, void *reload_arg)
+static void
+s_reload (router_t *self, router_reload_fn *reload, void *reload_arg)
 {
-    config_t *config = reload ? reload(reload_arg) : NULL;
+    config_t *config = reload ? reload (reload_arg) : NULL;
     if (!config) {
-        log_warning("router", "reload failed; keeping the current configuration");
+        log_warning ("router", "reload failed; keeping the current configuration");
         return;
     }
     self->max_message_bytes = config->max_message_bytes;
-    log_set_level(config->log_level);
-    channel_set_t *channels = channel_set_load(self->db_path);
+    log_set_level (config->log_level);
+    channel_set_t *channels = channel_set_load (self->db_path);
     if (channels) {
-        channel_set_destroy(&self->channels);
+        channel_set_destroy (&self->channels);
         self->channels = channels;
     }
-    config_destroy(&config);
-    log_notice("router", "configuration reloaded");
+    config_destroy (&config);
+    log_notice ("router", "configuration reloaded");
 }
 
 //  Returns false when asked to stop.
-static void s_handle_signal(router_t *self, int signal_fd, router_reload_fn *reload,
-                            void *reload_arg)
+static void
+s_handle_signal (router_t *self, int signal_fd, router_reload_fn *reload, void *reload_arg)
 {
     struct signalfd_siginfo info;
-    while (read(signal_fd, &info, sizeof info) == (ssize_t)sizeof info) {
+    while (read (signal_fd, &info, sizeof info) == (ssize_t)sizeof info) {
         if (info.ssi_signo == SIGHUP)
-            s_reload(self, reload, reload_arg);
+            s_reload (self, reload, reload_arg);
         else if (!self->stopping) {
-            log_notice("router", "signal %u: stopping; finishing %zu messages in flight",
-                       info.ssi_signo, self->in_flight);
+            log_notice ("router", "signal %u: stopping; finishing %zu messages in flight",
+                        info.ssi_signo, self->in_flight);
             self->stopping = true;
         }
     }
 }
 
-void router_run(router_t *self, int signal_fd, router_reload_fn *reload, void *reload_arg)
+void
+router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reload_arg)
 {
     uint64_t watchdog_us = 0;
-    if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
+    if (sd_watchdog_enabled (0, &watchdog_us) <= 0)
         watchdog_us = 0;
-    int64_t last_sweep = zclock_mono(), last_watchdog = 0;
+    int64_t last_sweep = zclock_mono (), last_watchdog = 0;
     while (!self->stopping || self->in_flight > 0) {
         zmq_pollitem_t items[] = {
             {NULL, signal_fd, ZMQ_POLLIN, 0},
-            {zsock_resolve(self->from_store), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve(reader_sock(self->reader)), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve(self->monitor), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->from_store), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (reader_sock (self->reader)), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0},
             {self->front, 0, ZMQ_POLLIN, 0},
         };
         bool take_front = !self->stopping && self->in_flight < ROUTER_IN_FLIGHT_MAX &&
                           self->batches_in_flight < ROUTER_BATCHES_MAX;
         long timeout = watchdog_us ? (long)(watchdog_us / 2000) : 1000;
-        if (zmq_poll(items, take_front ? 5 : 4, timeout > 1000 ? 1000 : timeout) < 0 &&
+        if (zmq_poll (items, take_front ? 5 : 4, timeout > 1000 ? 1000 : timeout) < 0 &&
             errno != EINTR)
             break;
         if (items[0].revents & ZMQ_POLLIN)
-            s_handle_signal(self, signal_fd, reload, reload_arg);
+            s_handle_signal (self, signal_fd, reload, reload_arg);
         if (items[1].revents & ZMQ_POLLIN)
-            while (zsock_events(self->from_store) & ZMQ_POLLIN)
-                s_handle_committed(self);
+            while (zsock_events (self->from_store) & ZMQ_POLLIN)
+                s_handle_committed (self);
         if (items[2].revents & ZMQ_POLLIN)
-            while (zsock_events(reader_sock(self->reader)) & ZMQ_POLLIN)
-                s_handle_reader(self);
+            while (zsock_events (reader_sock (self->reader)) & ZMQ_POLLIN)
+                s_handle_reader (self);
         if (items[3].revents & ZMQ_POLLIN)
-            s_handle_monitor(self);
+            s_handle_monitor (self);
         if (take_front && (items[4].revents & ZMQ_POLLIN))
-            s_handle_front(self);
-        int64_t now = zclock_mono();
+            s_handle_front (self);
+        int64_t now = zclock_mono ();
         if (now - last_sweep >= ROUTER_SWEEP_MS) {
-            deliver_sweep(self->deliver);
+            deliver_sweep (self->deliver);
             last_sweep = now;
         }
         if (watchdog_us && (now - last_watchdog) * 1000 >= (int64_t)watchdog_us / 2) {
-            sd_notify(0, "WATCHDOG=1");
+            sd_notify (0, "WATCHDOG=1");
             last_watchdog = now;
         }
     }
-    log_notice("router", "stopped taking requests; everything acknowledged");
+    log_notice ("router", "stopped taking requests; everything acknowledged");
 }
 
-void router_destroy(router_t **self_p)
+void
+router_destroy (router_t **self_p)
 {
     router_t *self = *self_p;
     if (!self)
         return;
-    deliver_destroy(&self->deliver);
-    verify_destroy(&self->verify);
-    zmq_socket_monitor(self->front, NULL, 0);
-    zsock_destroy(&self->monitor);
-    zsock_destroy(&self->front_sock);
-    zsock_destroy(&self->to_verify);
-    zsock_destroy(&self->from_store);
-    zhashx_destroy(&self->curve_cache);
-    channel_set_destroy(&self->channels);
-    free(self->db_path);
-    free(self);
+    deliver_destroy (&self->deliver);
+    verify_destroy (&self->verify);
+    zmq_socket_monitor (self->front, NULL, 0);
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->front_sock);
+    zsock_destroy (&self->to_verify);
+    zsock_destroy (&self->from_store);
+    zhashx_destroy (&self->curve_cache);
+    channel_set_destroy (&self->channels);
+    free (self->db_path);
+    free (self);
     *self_p = NULL;
 }

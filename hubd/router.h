@@ -16,17 +16,16 @@ typedef struct _router_t router_t;
 
 //  Binds config->endpoint with CURVE (hub's key) and the internal endpoints. reader is
 //  borrowed. Returns NULL after logging why (e.g. the endpoint cannot be bound).
-router_t *router_new(const config_t *config, const hub_identity_t *hub,
-                     const uint8_t admin_pk[HUB_PUBKEY_BYTES], reader_t *reader,
-                     uint64_t head, const char *db_path);
+router_t *router_new (const config_t *config, const hub_identity_t *hub,
+                      const uint8_t admin_pk[HUB_PUBKEY_BYTES], reader_t *reader, uint64_t head,
+                      const char *db_path);
 
 //  Serves until SIGTERM/SIGINT arrives on signal_fd (a signalfd), then stops taking
 //  requests, waits until everything in flight is committed and acknowledged, and returns.
 //  SIGHUP calls reload(reload_arg), which returns a new config or NULL (keep the old).
 typedef config_t *(router_reload_fn)(void *arg);
-void router_run(router_t *self, int signal_fd, router_reload_fn *reload,
-                void *reload_arg);
+void router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reload_arg);
 
-void router_destroy(router_t **self_p);
+void router_destroy (router_t **self_p);
 
 #endif

@@ -51,94 +51,99 @@ struct _store_t {
     uint64_t start_head;
 };
 
-static uint64_t s_now_ms(void)
+static uint64_t
+s_now_ms (void)
 {
     struct timeval tv;
-    gettimeofday(&tv, NULL);
+    gettimeofday (&tv, NULL);
     return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
-static bool s_read_head(sqlite3 *db, uint64_t *head, uint8_t hash[HUB_HASH_BYTES])
+static bool
+s_read_head (sqlite3 *db, uint64_t *head, uint8_t hash[HUB_HASH_BYTES])
 {
     sqlite3_stmt *stmt =
-        db_prepare(db, "SELECT seq, hash FROM messages ORDER BY seq DESC LIMIT 1");
-    int rc = sqlite3_step(stmt);
+        db_prepare (db, "SELECT seq, hash FROM messages ORDER BY seq DESC LIMIT 1");
+    int rc = sqlite3_step (stmt);
     *head = 0;
-    memset(hash, 0, HUB_HASH_BYTES);
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 1) == HUB_HASH_BYTES) {
-        *head = (uint64_t)sqlite3_column_int64(stmt, 0);
-        memcpy(hash, sqlite3_column_blob(stmt, 1), HUB_HASH_BYTES);
+    memset (hash, 0, HUB_HASH_BYTES);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes (stmt, 1) == HUB_HASH_BYTES) {
+        *head = (uint64_t)sqlite3_column_int64 (stmt, 0);
+        memcpy (hash, sqlite3_column_blob (stmt, 1), HUB_HASH_BYTES);
     }
-    sqlite3_finalize(stmt);
+    sqlite3_finalize (stmt);
     return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
 //  Looks for (author, msg_id) already in the log: a retry of a stored message.
-static bool s_find_duplicate(s_self_t *self, entry_t *entry)
+static bool
+s_find_duplicate (s_self_t *self, entry_t *entry)
 {
     sqlite3_stmt *stmt = self->find;
-    sqlite3_bind_blob(stmt, 1, entry->hdr.author, HUB_PUBKEY_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob(stmt, 2, entry->hdr.id, HUB_MSG_ID_BYTES, SQLITE_STATIC);
-    bool found = sqlite3_step(stmt) == SQLITE_ROW;
+    sqlite3_bind_blob (stmt, 1, entry->hdr.author, HUB_PUBKEY_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 2, entry->hdr.id, HUB_MSG_ID_BYTES, SQLITE_STATIC);
+    bool found = sqlite3_step (stmt) == SQLITE_ROW;
     if (found) {
         entry->duplicate = true;
-        entry->seq = (uint64_t)sqlite3_column_int64(stmt, 0);
-        entry->hub_ts_ms = (uint64_t)sqlite3_column_int64(stmt, 1);
-        if (sqlite3_column_bytes(stmt, 2) == HUB_HASH_BYTES)
-            memcpy(entry->hash, sqlite3_column_blob(stmt, 2), HUB_HASH_BYTES);
+        entry->seq = (uint64_t)sqlite3_column_int64 (stmt, 0);
+        entry->hub_ts_ms = (uint64_t)sqlite3_column_int64 (stmt, 1);
+        if (sqlite3_column_bytes (stmt, 2) == HUB_HASH_BYTES)
+            memcpy (entry->hash, sqlite3_column_blob (stmt, 2), HUB_HASH_BYTES);
     }
-    sqlite3_reset(stmt);
+    sqlite3_reset (stmt);
     return found;
 }
 
-static int s_insert(s_self_t *self, entry_t *entry, uint64_t now)
+static int
+s_insert (s_self_t *self, entry_t *entry, uint64_t now)
 {
     entry->seq = self->head + 1;
     entry->hub_ts_ms = now;
-    memcpy(entry->prev_hash, self->head_hash, HUB_HASH_BYTES);
-    hub_chain_hash(entry->prev_hash, entry->seq, entry->header, entry->hlen, entry->body,
-                   entry->blen, entry->sig, entry->hash);
+    memcpy (entry->prev_hash, self->head_hash, HUB_HASH_BYTES);
+    hub_chain_hash (entry->prev_hash, entry->seq, entry->header, entry->hlen, entry->body,
+                    entry->blen, entry->sig, entry->hash);
     sqlite3_stmt *stmt = self->insert;
-    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)entry->seq);
-    sqlite3_bind_text(stmt, 2, entry->hdr.channel, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, entry->hdr.kind, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(stmt, 4, entry->hdr.author, HUB_PUBKEY_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob(stmt, 5, entry->hdr.id, HUB_MSG_ID_BYTES, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 6, entry->hdr.ts_ms);
-    sqlite3_bind_int64(stmt, 7, (sqlite3_int64)now);
-    sqlite3_bind_blob(stmt, 8, entry->header, (int)entry->hlen, SQLITE_STATIC);
-    sqlite3_bind_blob(stmt, 9, entry->body, (int)entry->blen, SQLITE_STATIC);
-    sqlite3_bind_blob(stmt, 10, entry->sig, HUB_SIG_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob(stmt, 11, entry->prev_hash, HUB_HASH_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob(stmt, 12, entry->hash, HUB_HASH_BYTES, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)entry->seq);
+    sqlite3_bind_text (stmt, 2, entry->hdr.channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 3, entry->hdr.kind, -1, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 4, entry->hdr.author, HUB_PUBKEY_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 5, entry->hdr.id, HUB_MSG_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 6, entry->hdr.ts_ms);
+    sqlite3_bind_int64 (stmt, 7, (sqlite3_int64)now);
+    sqlite3_bind_blob (stmt, 8, entry->header, (int)entry->hlen, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 9, entry->body, (int)entry->blen, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 10, entry->sig, HUB_SIG_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 11, entry->prev_hash, HUB_HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 12, entry->hash, HUB_HASH_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
     if (rc == SQLITE_DONE) {
         self->head = entry->seq;
-        memcpy(self->head_hash, entry->hash, HUB_HASH_BYTES);
+        memcpy (self->head_hash, entry->hash, HUB_HASH_BYTES);
     }
     return rc;
 }
 
-static int s_write_checkpoint(s_self_t *self, uint64_t now)
+static int
+s_write_checkpoint (s_self_t *self, uint64_t now)
 {
     hub_checkpoint_t cp = {.seq = self->head, .ts_ms = now};
-    memcpy(cp.hash, self->head_hash, HUB_HASH_BYTES);
-    hub_checkpoint_sign(&cp, &self->hub);
+    memcpy (cp.hash, self->head_hash, HUB_HASH_BYTES);
+    hub_checkpoint_sign (&cp, &self->hub);
     sqlite3_stmt *stmt = self->checkpoint;
-    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)cp.seq);
-    sqlite3_bind_blob(stmt, 2, cp.hash, HUB_HASH_BYTES, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)cp.ts_ms);
-    sqlite3_bind_blob(stmt, 4, cp.sig, HUB_SIG_BYTES, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)cp.seq);
+    sqlite3_bind_blob (stmt, 2, cp.hash, HUB_HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64)cp.ts_ms);
+    sqlite3_bind_blob (stmt, 4, cp.sig, HUB_SIG_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 //  After a failed transaction: whatever it would have stored is refused, including a
 //  "duplicate" of a row that was only in the rolled-back transaction.
-static void s_refuse_uncommitted(batch_t **batches, size_t count, uint64_t committed_head,
-                                 const char *why)
+static void
+s_refuse_uncommitted (batch_t **batches, size_t count, uint64_t committed_head, const char *why)
 {
     for (size_t b = 0; b < count; b++)
         for (size_t i = 0; i < batches[b]->count; i++) {
@@ -146,45 +151,47 @@ static void s_refuse_uncommitted(batch_t **batches, size_t count, uint64_t commi
             if (entry->err == HUB_OK && entry->seq > committed_head) {
                 entry->seq = 0;
                 entry->duplicate = false;
-                entry_refuse(entry, HUB_E_STORAGE, "the hub could not store it: %s", why);
+                entry_refuse (entry, HUB_E_STORAGE, "the hub could not store it: %s", why);
             }
         }
 }
 
-static void s_commit(s_self_t *self, batch_t **batches, size_t count)
+static void
+s_commit (s_self_t *self, batch_t **batches, size_t count)
 {
     uint64_t saved_head = self->head;
     uint8_t saved_hash[HUB_HASH_BYTES];
-    memcpy(saved_hash, self->head_hash, HUB_HASH_BYTES);
-    uint64_t now = s_now_ms();
-    int rc = db_exec(self->db, "BEGIN IMMEDIATE");
+    memcpy (saved_hash, self->head_hash, HUB_HASH_BYTES);
+    uint64_t now = s_now_ms ();
+    int rc = db_exec (self->db, "BEGIN IMMEDIATE");
     for (size_t b = 0; b < count && rc == SQLITE_OK; b++)
         for (size_t i = 0; i < batches[b]->count && rc == SQLITE_OK; i++) {
             entry_t *entry = batches[b]->entries[i];
-            if (entry->err == HUB_OK && !s_find_duplicate(self, entry)) {
-                rc = s_insert(self, entry, now);
+            if (entry->err == HUB_OK && !s_find_duplicate (self, entry)) {
+                rc = s_insert (self, entry, now);
                 rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
             }
         }
     if (rc == SQLITE_OK && self->head != saved_head)
-        rc = s_write_checkpoint(self, now);
+        rc = s_write_checkpoint (self, now);
     if (rc == SQLITE_OK)
-        rc = db_exec(self->db, "COMMIT");
+        rc = db_exec (self->db, "COMMIT");
     if (rc != SQLITE_OK) {
-        const char *why = sqlite3_errstr(rc);
-        log_error("store",
-                  "commit of %" PRIu64 " messages failed: %s (%d); refused, nothing "
-                  "acknowledged",
-                  self->head - saved_head, why, rc);
-        db_exec(self->db, "ROLLBACK");
+        const char *why = sqlite3_errstr (rc);
+        log_error ("store",
+                   "commit of %" PRIu64 " messages failed: %s (%d); refused, nothing "
+                   "acknowledged",
+                   self->head - saved_head, why, rc);
+        db_exec (self->db, "ROLLBACK");
         self->head = saved_head;
-        memcpy(self->head_hash, saved_hash, HUB_HASH_BYTES);
-        s_refuse_uncommitted(batches, count, saved_head, why);
+        memcpy (self->head_hash, saved_hash, HUB_HASH_BYTES);
+        s_refuse_uncommitted (batches, count, saved_head, why);
     }
 }
 
 //  Takes the batches that are ready (in number order), commits them, passes them on.
-static void s_commit_ready(s_self_t *self)
+static void
+s_commit_ready (s_self_t *self)
 {
     batch_t *ready[STORE_RING];
     size_t count = 0, entries = 0;
@@ -199,35 +206,37 @@ static void s_commit_ready(s_self_t *self)
     }
     if (count == 0)
         return;
-    s_commit(self, ready, count);
+    s_commit (self, ready, count);
     for (size_t b = 0; b < count; b++)
-        zsock_send(self->out, "p", ready[b]);
+        zsock_send (self->out, "p", ready[b]);
 }
 
-static void s_take(s_self_t *self, batch_t *batch)
+static void
+s_take (s_self_t *self, batch_t *batch)
 {
     batch_t **slot = &self->ring[batch->number % STORE_RING];
-    assert(*slot == NULL); //  the front door never has STORE_RING batches in flight
+    assert (*slot == NULL); //  the front door never has STORE_RING batches in flight
     *slot = batch;
 }
 
-static void s_actor(zsock_t *pipe, void *args)
+static void
+s_actor (zsock_t *pipe, void *args)
 {
     s_self_t *self = args;
     self->pipe = pipe;
-    self->in = zsock_new_pull("@" STORE_IN_ENDPOINT);
-    self->out = zsock_new_push(">" STORE_OUT_ENDPOINT);
-    assert(self->in && self->out);
-    zsock_set_rcvtimeo(self->in, 0);
-    zpoller_t *poller = zpoller_new(pipe, self->in, NULL);
-    zsock_signal(pipe, 0);
+    self->in = zsock_new_pull ("@" STORE_IN_ENDPOINT);
+    self->out = zsock_new_push (">" STORE_OUT_ENDPOINT);
+    assert (self->in && self->out);
+    zsock_set_rcvtimeo (self->in, 0);
+    zpoller_t *poller = zpoller_new (pipe, self->in, NULL);
+    zsock_signal (pipe, 0);
 
     while (true) {
-        void *which = zpoller_wait(poller, -1);
+        void *which = zpoller_wait (poller, -1);
         if (which == pipe || !which) {
-            char *command = zstr_recv(pipe);
-            bool term = !command || streq(command, "$TERM");
-            zstr_free(&command);
+            char *command = zstr_recv (pipe);
+            bool term = !command || streq (command, "$TERM");
+            zstr_free (&command);
             if (term)
                 break;
             continue;
@@ -235,72 +244,72 @@ static void s_actor(zsock_t *pipe, void *args)
         //  Take everything already waiting: that is the group in group commit.
         void *ptr;
         size_t taken = 0;
-        while (taken < STORE_RING && zsock_recv(self->in, "p", &ptr) == 0) {
-            s_take(self, ptr);
+        while (taken < STORE_RING && zsock_recv (self->in, "p", &ptr) == 0) {
+            s_take (self, ptr);
             taken++;
         }
-        s_commit_ready(self);
+        s_commit_ready (self);
     }
-    zpoller_destroy(&poller);
-    zsock_destroy(&self->in);
-    zsock_destroy(&self->out);
+    zpoller_destroy (&poller);
+    zsock_destroy (&self->in);
+    zsock_destroy (&self->out);
 }
 
-store_t *store_new(const char *db_path, const hub_identity_t *hub)
+store_t *
+store_new (const char *db_path, const hub_identity_t *hub)
 {
     char why[512] = "";
-    sqlite3 *db = db_open(db_path, true, why, sizeof why);
+    sqlite3 *db = db_open (db_path, true, why, sizeof why);
     if (!db) {
-        log_error("store", "%s", why);
+        log_error ("store", "%s", why);
         return NULL;
     }
-    s_self_t *state = mem_zalloc(sizeof *state);
+    s_self_t *state = mem_zalloc (sizeof *state);
     state->db = db;
     state->hub = *hub;
-    if (!s_read_head(db, &state->head, state->head_hash)) {
-        log_error("store", "cannot read the log head of %s: %s", db_path,
-                  sqlite3_errmsg(db));
-        sqlite3_close(db);
-        free(state);
+    if (!s_read_head (db, &state->head, state->head_hash)) {
+        log_error ("store", "cannot read the log head of %s: %s", db_path, sqlite3_errmsg (db));
+        sqlite3_close (db);
+        free (state);
         return NULL;
     }
-    state->find = db_prepare(
+    state->find = db_prepare (
         db, "SELECT seq, hub_ts_ms, hash FROM messages WHERE author = ? AND msg_id = ?");
-    state->insert =
-        db_prepare(db, "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
-    state->checkpoint =
-        db_prepare(db, "INSERT OR REPLACE INTO checkpoint VALUES (1,?,?,?,?)");
+    state->insert = db_prepare (db, "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+    state->checkpoint = db_prepare (db, "INSERT OR REPLACE INTO checkpoint VALUES (1,?,?,?,?)");
     state->next_batch = 1;
 
-    store_t *self = mem_zalloc(sizeof *self);
+    store_t *self = mem_zalloc (sizeof *self);
     self->start_head = state->head;
-    log_info("store", "opened %s: %" PRIu64 " messages in the log", db_path, state->head);
-    self->actor = zactor_new(s_actor, state);
+    log_info ("store", "opened %s: %" PRIu64 " messages in the log", db_path, state->head);
+    self->actor = zactor_new (s_actor, state);
     self->state = state;
     return self;
 }
 
-uint64_t store_head(store_t *self)
+uint64_t
+store_head (store_t *self)
 {
     return self->start_head;
 }
 
-void store_destroy(store_t **self_p)
+void
+store_destroy (store_t **self_p)
 {
     store_t *self = *self_p;
     if (!self)
         return;
-    zactor_destroy(&self->actor);
+    zactor_destroy (&self->actor);
     s_self_t *state = self->state;
     for (size_t i = 0; i < STORE_RING; i++)
-        batch_destroy(&state->ring[i]);
-    sqlite3_finalize(state->find);
-    sqlite3_finalize(state->insert);
-    sqlite3_finalize(state->checkpoint);
+        batch_destroy (&state->ring[i]);
+    sqlite3_finalize (state->find);
+    sqlite3_finalize (state->insert);
+    sqlite3_finalize (state->checkpoint);
     //  A clean close checkpoints the WAL into the database file.
-    sqlite3_close(state->db);
-    sodium_memzero(&state->hub, sizeof state->hub);
-    free(state);
-    free(self);
+    sqlite3_close (state->db);
+    sodium_memzero (&state->hub, sizeof state->hub);
+    free (state);
+    free (self);
     *self_p = NULL;
 }

@@ -21,14 +21,14 @@ typedef struct _store_t store_t;
 //  Opens (creating or migrating) the database at db_path and starts the writer thread.
 //  hub is the hub's identity, used to sign checkpoints (copied). Returns NULL after
 //  logging why if the database cannot be used.
-store_t *store_new(const char *db_path, const hub_identity_t *hub);
+store_t *store_new (const char *db_path, const hub_identity_t *hub);
 
 //  The log's head when the store started (0 for an empty log).
-uint64_t store_head(store_t *self);
+uint64_t store_head (store_t *self);
 
 //  Stops the thread after the batch it is committing, closes the database; NULL-safe.
 //  Batches not yet taken are left in the socket and freed by nobody: stop the producers
 //  and wait for their batches to come back first.
-void store_destroy(store_t **self_p);
+void store_destroy (store_t **self_p);
 
 #endif

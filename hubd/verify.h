@@ -14,9 +14,9 @@
 typedef struct _verify_t verify_t;
 
 //  Starts threads verifier threads (0 = one per online core). Caller destroys the pool.
-verify_t *verify_new(int threads);
+verify_t *verify_new (int threads);
 
 //  Stops every thread; NULL-safe.
-void verify_destroy(verify_t **self_p);
+void verify_destroy (verify_t **self_p);
 
 #endif

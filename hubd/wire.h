@@ -16,18 +16,17 @@
 typedef enum { WIRE_SENT, WIRE_FULL, WIRE_GONE } wire_result_t;
 
 //  MSG: meta from the entry's seq/hub_ts/prev_hash/hash, then its exact bytes.
-wire_result_t wire_send_msg(void *front, const uint8_t *peer, size_t peer_len,
-                            uint32_t req_id, const entry_t *entry,
-                            const char *author_name);
+wire_result_t wire_send_msg (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
+                             const entry_t *entry, const char *author_name);
 
-wire_result_t wire_send_ack(void *front, const uint8_t *peer, size_t peer_len,
-                            uint32_t req_id, uint64_t seq, bool duplicate);
+wire_result_t wire_send_ack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
+                             uint64_t seq, bool duplicate);
 
-wire_result_t wire_send_error(void *front, const uint8_t *peer, size_t peer_len,
-                              uint32_t req_id, hub_err_t code, const char *reason);
+wire_result_t wire_send_error (void *front, const uint8_t *peer, size_t peer_len,
+                               uint32_t req_id, hub_err_t code, const char *reason);
 
 //  REPLY or END with a JSON text (borrowed), or PONG with json NULL.
-wire_result_t wire_send_json(void *front, const uint8_t *peer, size_t peer_len,
-                             uint8_t cmd, uint32_t req_id, const char *json);
+wire_result_t wire_send_json (void *front, const uint8_t *peer, size_t peer_len, uint8_t cmd,
+                              uint32_t req_id, const char *json);
 
 #endif
