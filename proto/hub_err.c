@@ -38,7 +38,8 @@ static const s_err_row_t s_rows[HUB_E__COUNT] = {
     [HUB_E_TIMEOUT] = {"TIMEOUT", "no answer in time"},
 };
 
-static const s_err_row_t *s_row(hub_err_t err)
+static const s_err_row_t *
+s_row (hub_err_t err)
 {
     //  Compare as unsigned: a code read from outside may be any int.
     if ((unsigned)err >= (unsigned)HUB_E__COUNT || s_rows[err].name == NULL)
@@ -46,14 +47,16 @@ static const s_err_row_t *s_row(hub_err_t err)
     return &s_rows[err];
 }
 
-const char *hub_strerror(hub_err_t err)
+const char *
+hub_strerror (hub_err_t err)
 {
-    const s_err_row_t *row = s_row(err);
+    const s_err_row_t *row = s_row (err);
     return row ? row->text : "unknown error";
 }
 
-const char *hub_err_name(hub_err_t err)
+const char *
+hub_err_name (hub_err_t err)
 {
-    const s_err_row_t *row = s_row(err);
+    const s_err_row_t *row = s_row (err);
     return row ? row->name : "UNKNOWN";
 }

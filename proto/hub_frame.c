@@ -27,17 +27,19 @@
 
 //  jansson reports out-of-memory as NULL from its constructors and encoders; like every
 //  allocation here, it aborts with the place it happened.
-static void *s_check_alloc(void *p, const char *file, int line)
+static void *
+s_check_alloc (void *p, const char *file, int line)
 {
     if (p == NULL) {
-        fprintf(stderr, "%s:%d: out of memory\n", file, line);
-        abort();
+        fprintf (stderr, "%s:%d: out of memory\n", file, line);
+        abort ();
     }
     return p;
 }
-#define S_ALLOCATED(p) s_check_alloc((p), __FILE__, __LINE__)
+#define S_ALLOCATED(p) s_check_alloc ((p), __FILE__, __LINE__)
 
-static void s_put_u32(uint8_t *out, uint32_t v)
+static void
+s_put_u32 (uint8_t *out, uint32_t v)
 {
     out[0] = (uint8_t)(v >> 24);
     out[1] = (uint8_t)(v >> 16);
@@ -45,54 +47,58 @@ static void s_put_u32(uint8_t *out, uint32_t v)
     out[3] = (uint8_t)v;
 }
 
-static void s_put_u64(uint8_t *out, uint64_t v)
+static void
+s_put_u64 (uint8_t *out, uint64_t v)
 {
-    s_put_u32(out, (uint32_t)(v >> 32));
-    s_put_u32(out + 4, (uint32_t)v);
+    s_put_u32 (out, (uint32_t)(v >> 32));
+    s_put_u32 (out + 4, (uint32_t)v);
 }
 
-static uint32_t s_get_u32(const uint8_t *in)
+static uint32_t
+s_get_u32 (const uint8_t *in)
 {
     return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
 }
 
-static uint64_t s_get_u64(const uint8_t *in)
+static uint64_t
+s_get_u64 (const uint8_t *in)
 {
-    return (uint64_t)s_get_u32(in) << 32 | s_get_u32(in + 4);
+    return (uint64_t)s_get_u32 (in) << 32 | s_get_u32 (in + 4);
 }
 
 //  --------------------------------------------------------------------------
 //  Envelope
 
-void hub_env_encode(uint8_t cmd, uint32_t req_id, uint8_t out[HUB_ENV_BYTES])
+void
+hub_env_encode (uint8_t cmd, uint32_t req_id, uint8_t out[HUB_ENV_BYTES])
 {
     out[0] = S_MAGIC0;
     out[1] = S_MAGIC1;
     out[2] = HUB_PROTO_VERSION;
     out[3] = cmd;
-    s_put_u32(out + 4, req_id);
+    s_put_u32 (out + 4, req_id);
 }
 
-hub_err_t hub_env_decode(const uint8_t *data, size_t len, hub_env_t *out)
+hub_err_t
+hub_env_decode (const uint8_t *data, size_t len, hub_env_t *out)
 {
-    if (data == NULL || len != HUB_ENV_BYTES || data[0] != S_MAGIC0 ||
-        data[1] != S_MAGIC1)
+    if (data == NULL || len != HUB_ENV_BYTES || data[0] != S_MAGIC0 || data[1] != S_MAGIC1)
         return HUB_E_MALFORMED;
     if (data[2] != HUB_PROTO_VERSION)
         return HUB_E_VERSION;
-    if (hub_cmd_frames(data[3]) < 0)
+    if (hub_cmd_frames (data[3]) < 0)
         return HUB_E_UNKNOWN_COMMAND;
     out->cmd = data[3];
-    out->req_id = s_get_u32(data + 4);
+    out->req_id = s_get_u32 (data + 4);
     return HUB_OK;
 }
 
-int hub_cmd_frames(uint8_t cmd)
+int
+hub_cmd_frames (uint8_t cmd)
 {
     switch (cmd) {
     case HUB_CMD_PUBLISH:
-    case HUB_CMD_ADMIN:
-        return 3; //  header, body, signature
+    case HUB_CMD_ADMIN: return 3; //  header, body, signature
     case HUB_CMD_SUBSCRIBE:
     case HUB_CMD_CREDIT:
     case HUB_CMD_HISTORY:
@@ -100,24 +106,21 @@ int hub_cmd_frames(uint8_t cmd)
     case HUB_CMD_ACK:
     case HUB_CMD_ERROR:
     case HUB_CMD_END:
-    case HUB_CMD_REPLY:
-        return 1;
+    case HUB_CMD_REPLY: return 1;
     case HUB_CMD_UNSUBSCRIBE:
     case HUB_CMD_STATUS:
     case HUB_CMD_PING:
-    case HUB_CMD_PONG:
-        return 0;
-    case HUB_CMD_MSG:
-        return 5; //  meta, header, body, signature, author name
-    default:
-        return -1;
+    case HUB_CMD_PONG: return 0;
+    case HUB_CMD_MSG: return 5; //  meta, header, body, signature, author name
+    default: return -1;
     }
 }
 
 //  --------------------------------------------------------------------------
 //  JSON helpers
 
-void *hub_json_frame_parse(const uint8_t *data, size_t len, hub_err_t *err)
+void *
+hub_json_frame_parse (const uint8_t *data, size_t len, hub_err_t *err)
 {
     hub_err_t dummy;
     if (err == NULL)
@@ -130,14 +133,14 @@ void *hub_json_frame_parse(const uint8_t *data, size_t len, hub_err_t *err)
         *err = HUB_E_BAD_REQUEST;
         return NULL;
     }
-    if (!hub_utf8_valid(data, len)) {
+    if (!hub_utf8_valid (data, len)) {
         *err = HUB_E_BAD_UTF8;
         return NULL;
     }
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(root)) {
-        json_decref(root);
+    json_t *root = json_loadb ((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object (root)) {
+        json_decref (root);
         *err = HUB_E_BAD_REQUEST;
         return NULL;
     }
@@ -146,14 +149,15 @@ void *hub_json_frame_parse(const uint8_t *data, size_t len, hub_err_t *err)
 }
 
 //  An integer member in min..max. Returns 1 if valid, 0 if absent, -1 if invalid.
-static int s_get_int(json_t *obj, const char *key, int64_t min, int64_t max, int64_t *out)
+static int
+s_get_int (json_t *obj, const char *key, int64_t min, int64_t max, int64_t *out)
 {
-    json_t *value = json_object_get(obj, key);
+    json_t *value = json_object_get (obj, key);
     if (value == NULL)
         return 0;
-    if (!json_is_integer(value))
+    if (!json_is_integer (value))
         return -1;
-    json_int_t n = json_integer_value(value);
+    json_int_t n = json_integer_value (value);
     if (n < min || n > max)
         return -1;
     *out = n;
@@ -162,171 +166,177 @@ static int s_get_int(json_t *obj, const char *key, int64_t min, int64_t max, int
 
 //  Copies a string member of at most max bytes into out (room for max + 1).
 //  Returns 1 if valid, 0 if absent, -1 if not a string or too long.
-static int s_get_str(json_t *obj, const char *key, size_t max, char *out)
+static int
+s_get_str (json_t *obj, const char *key, size_t max, char *out)
 {
-    json_t *value = json_object_get(obj, key);
+    json_t *value = json_object_get (obj, key);
     if (value == NULL)
         return 0;
-    if (!json_is_string(value) || json_string_length(value) > max)
+    if (!json_is_string (value) || json_string_length (value) > max)
         return -1;
-    memcpy(out, json_string_value(value), json_string_length(value) + 1);
+    memcpy (out, json_string_value (value), json_string_length (value) + 1);
     return 1;
 }
 
 //  Lowercase hex digits only, exactly 2 * len of them.
-static bool s_hex_lower_decode(const char *text, size_t text_len, uint8_t *out,
-                               size_t len)
+static bool
+s_hex_lower_decode (const char *text, size_t text_len, uint8_t *out, size_t len)
 {
     if (text_len != 2 * len)
         return false;
     for (size_t i = 0; i < text_len; i++)
         if (text[i] >= 'A' && text[i] <= 'F')
             return false;
-    return hub_hex_decode(text, out, len);
+    return hub_hex_decode (text, out, len);
 }
 
-static char *s_dump(json_t *root)
+static char *
+s_dump (json_t *root)
 {
-    char *text = S_ALLOCATED(json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER));
-    json_decref(root);
+    char *text = S_ALLOCATED (json_dumps (root, JSON_COMPACT | JSON_PRESERVE_ORDER));
+    json_decref (root);
     return text;
 }
 
-static void s_set(json_t *obj, const char *key, json_t *value)
+static void
+s_set (json_t *obj, const char *key, json_t *value)
 {
-    S_ALLOCATED(value);
-    if (json_object_set_new(obj, key, value) != 0)
-        S_ALLOCATED(NULL);
+    S_ALLOCATED (value);
+    if (json_object_set_new (obj, key, value) != 0)
+        S_ALLOCATED (NULL);
 }
 
 //  --------------------------------------------------------------------------
 //  Message header
 
-static hub_err_t s_header_fields(json_t *root, hub_header_t *out)
+static hub_err_t
+s_header_fields (json_t *root, hub_header_t *out)
 {
     int64_t n;
-    int got = s_get_int(root, "v", INT64_MIN, INT64_MAX, &n);
+    int got = s_get_int (root, "v", INT64_MIN, INT64_MAX, &n);
     if (got == 0 || got < 0)
         return HUB_E_BAD_HEADER;
     if (n != 1)
         return HUB_E_VERSION;
 
-    got = s_get_str(root, "channel", HUB_CHANNEL_MAX, out->channel);
+    got = s_get_str (root, "channel", HUB_CHANNEL_MAX, out->channel);
     if (got <= 0) {
-        json_t *value = json_object_get(root, "channel");
-        return json_is_string(value) ? HUB_E_BAD_NAME : HUB_E_BAD_HEADER;
+        json_t *value = json_object_get (root, "channel");
+        return json_is_string (value) ? HUB_E_BAD_NAME : HUB_E_BAD_HEADER;
     }
-    if (!hub_channel_valid(out->channel))
+    if (!hub_channel_valid (out->channel))
         return HUB_E_BAD_NAME;
 
-    got = s_get_str(root, "kind", HUB_KIND_MAX, out->kind);
+    got = s_get_str (root, "kind", HUB_KIND_MAX, out->kind);
     if (got <= 0) {
-        json_t *value = json_object_get(root, "kind");
-        return json_is_string(value) ? HUB_E_BAD_NAME : HUB_E_BAD_HEADER;
+        json_t *value = json_object_get (root, "kind");
+        return json_is_string (value) ? HUB_E_BAD_NAME : HUB_E_BAD_HEADER;
     }
-    if (!hub_kind_valid(out->kind))
+    if (!hub_kind_valid (out->kind))
         return HUB_E_BAD_NAME;
 
-    json_t *author = json_object_get(root, "author");
-    if (!json_is_string(author))
+    json_t *author = json_object_get (root, "author");
+    if (!json_is_string (author))
         return HUB_E_BAD_HEADER;
-    if (json_string_length(author) != HUB_KEYTEXT_LEN ||
-        hub_key_from_text(json_string_value(author), out->author) != HUB_OK)
+    if (json_string_length (author) != HUB_KEYTEXT_LEN ||
+        hub_key_from_text (json_string_value (author), out->author) != HUB_OK)
         return HUB_E_BAD_KEY;
 
-    json_t *id = json_object_get(root, "id");
-    if (!json_is_string(id) ||
-        !s_hex_lower_decode(json_string_value(id), json_string_length(id), out->id,
-                            HUB_MSG_ID_BYTES))
+    json_t *id = json_object_get (root, "id");
+    if (!json_is_string (id) ||
+        !s_hex_lower_decode (json_string_value (id), json_string_length (id), out->id,
+                             HUB_MSG_ID_BYTES))
         return HUB_E_BAD_HEADER;
 
-    if (s_get_int(root, "ts", 0, INT64_MAX, &n) <= 0)
+    if (s_get_int (root, "ts", 0, INT64_MAX, &n) <= 0)
         return HUB_E_BAD_HEADER;
     out->ts_ms = n;
 
-    got = s_get_str(root, "title", HUB_TITLE_MAX, out->title);
-    if (got < 0 || (got > 0 && !hub_utf8_valid(out->title, strlen(out->title))))
+    got = s_get_str (root, "title", HUB_TITLE_MAX, out->title);
+    if (got < 0 || (got > 0 && !hub_utf8_valid (out->title, strlen (out->title))))
         return HUB_E_BAD_HEADER;
     out->has_title = got > 0;
 
-    json_t *action = json_object_get(root, "action");
+    json_t *action = json_object_get (root, "action");
     if (action != NULL) {
-        if (!json_is_object(action))
+        if (!json_is_object (action))
             return HUB_E_BAD_HEADER;
         out->action_json =
-            S_ALLOCATED(json_dumps(action, JSON_COMPACT | JSON_PRESERVE_ORDER));
+            S_ALLOCATED (json_dumps (action, JSON_COMPACT | JSON_PRESERVE_ORDER));
     }
     return HUB_OK;
 }
 
-hub_err_t hub_header_decode(const uint8_t *data, size_t len, hub_header_t *out)
+hub_err_t
+hub_header_decode (const uint8_t *data, size_t len, hub_header_t *out)
 {
-    memset(out, 0, sizeof *out);
+    memset (out, 0, sizeof *out);
     if (len > HUB_HEADER_MAX)
         return HUB_E_TOO_LARGE;
-    if (!hub_utf8_valid(data, len))
+    if (!hub_utf8_valid (data, len))
         return HUB_E_BAD_UTF8;
     if (len == 0)
         return HUB_E_BAD_HEADER;
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(root)) {
-        json_decref(root);
+    json_t *root = json_loadb ((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object (root)) {
+        json_decref (root);
         return HUB_E_BAD_HEADER;
     }
-    hub_err_t rc = s_header_fields(root, out);
-    json_decref(root);
+    hub_err_t rc = s_header_fields (root, out);
+    json_decref (root);
     if (rc != HUB_OK)
-        hub_header_clear(out);
+        hub_header_clear (out);
     return rc;
 }
 
-void hub_header_clear(hub_header_t *hdr)
+void
+hub_header_clear (hub_header_t *hdr)
 {
     if (hdr == NULL)
         return;
-    free(hdr->action_json);
-    memset(hdr, 0, sizeof *hdr);
+    free (hdr->action_json);
+    memset (hdr, 0, sizeof *hdr);
 }
 
-char *hub_header_encode(const char *channel, const char *kind,
-                        const uint8_t author[HUB_PUBKEY_BYTES],
-                        const uint8_t id[HUB_MSG_ID_BYTES], int64_t ts_ms,
-                        const char *title, const char *action_json, size_t *len_out)
+char *
+hub_header_encode (const char *channel, const char *kind,
+                   const uint8_t author[HUB_PUBKEY_BYTES], const uint8_t id[HUB_MSG_ID_BYTES],
+                   int64_t ts_ms, const char *title, const char *action_json, size_t *len_out)
 {
-    if (!hub_channel_valid(channel) || !hub_kind_valid(kind) || ts_ms < 0)
+    if (!hub_channel_valid (channel) || !hub_kind_valid (kind) || ts_ms < 0)
         return NULL;
     if (title != NULL &&
-        (strlen(title) > HUB_TITLE_MAX || !hub_utf8_valid(title, strlen(title))))
+        (strlen (title) > HUB_TITLE_MAX || !hub_utf8_valid (title, strlen (title))))
         return NULL;
     json_t *action = NULL;
     if (action_json != NULL) {
-        size_t alen = strlen(action_json);
+        size_t alen = strlen (action_json);
         hub_err_t rc;
-        action = hub_json_frame_parse((const uint8_t *)action_json, alen, &rc);
+        action = hub_json_frame_parse ((const uint8_t *)action_json, alen, &rc);
         if (action == NULL)
             return NULL;
     }
     char author_text[HUB_KEYTEXT_LEN + 1];
     char id_hex[2 * HUB_MSG_ID_BYTES + 1];
-    hub_key_to_text(author, author_text);
-    hub_hex_encode(id, HUB_MSG_ID_BYTES, id_hex);
+    hub_key_to_text (author, author_text);
+    hub_hex_encode (id, HUB_MSG_ID_BYTES, id_hex);
 
-    json_t *root = S_ALLOCATED(json_object());
-    s_set(root, "v", json_integer(HUB_PROTO_VERSION));
-    s_set(root, "channel", json_string(channel));
-    s_set(root, "kind", json_string(kind));
-    s_set(root, "author", json_string(author_text));
-    s_set(root, "id", json_string(id_hex));
-    s_set(root, "ts", json_integer(ts_ms));
+    json_t *root = S_ALLOCATED (json_object ());
+    s_set (root, "v", json_integer (HUB_PROTO_VERSION));
+    s_set (root, "channel", json_string (channel));
+    s_set (root, "kind", json_string (kind));
+    s_set (root, "author", json_string (author_text));
+    s_set (root, "id", json_string (id_hex));
+    s_set (root, "ts", json_integer (ts_ms));
     if (title != NULL)
-        s_set(root, "title", json_string(title));
+        s_set (root, "title", json_string (title));
     if (action != NULL)
-        s_set(root, "action", action);
-    char *text = s_dump(root);
-    size_t len = strlen(text);
+        s_set (root, "action", action);
+    char *text = s_dump (root);
+    size_t len = strlen (text);
     if (len > HUB_HEADER_MAX) {
-        free(text);
+        free (text);
         return NULL;
     }
     if (len_out != NULL)
@@ -334,11 +344,12 @@ char *hub_header_encode(const char *channel, const char *kind,
     return text;
 }
 
-hub_err_t hub_body_check(const uint8_t *body, size_t blen, size_t hlen, size_t max_bytes)
+hub_err_t
+hub_body_check (const uint8_t *body, size_t blen, size_t hlen, size_t max_bytes)
 {
     if (blen > max_bytes || hlen > max_bytes - blen)
         return HUB_E_TOO_LARGE;
-    if (!hub_utf8_valid(body, blen))
+    if (!hub_utf8_valid (body, blen))
         return HUB_E_BAD_UTF8;
     return HUB_OK;
 }
@@ -346,17 +357,19 @@ hub_err_t hub_body_check(const uint8_t *body, size_t blen, size_t hlen, size_t m
 //  --------------------------------------------------------------------------
 //  ACK, MSG meta, CREDIT
 
-void hub_ack_encode(uint64_t seq, bool duplicate, uint8_t out[HUB_ACK_BYTES])
+void
+hub_ack_encode (uint64_t seq, bool duplicate, uint8_t out[HUB_ACK_BYTES])
 {
-    s_put_u64(out, seq);
+    s_put_u64 (out, seq);
     out[8] = duplicate ? 0x01 : 0x00;
 }
 
-hub_err_t hub_ack_decode(const uint8_t *data, size_t len, uint64_t *seq, bool *duplicate)
+hub_err_t
+hub_ack_decode (const uint8_t *data, size_t len, uint64_t *seq, bool *duplicate)
 {
     if (data == NULL || len != HUB_ACK_BYTES)
         return HUB_E_MALFORMED;
-    uint64_t s = s_get_u64(data);
+    uint64_t s = s_get_u64 (data);
     if (s == 0 || (data[8] & ~0x01) != 0)
         return HUB_E_MALFORMED;
     *seq = s;
@@ -364,40 +377,44 @@ hub_err_t hub_ack_decode(const uint8_t *data, size_t len, uint64_t *seq, bool *d
     return HUB_OK;
 }
 
-void hub_meta_encode(const hub_meta_t *meta, uint8_t out[HUB_META_BYTES])
+void
+hub_meta_encode (const hub_meta_t *meta, uint8_t out[HUB_META_BYTES])
 {
-    s_put_u64(out, meta->seq);
-    s_put_u64(out + 8, meta->hub_ts_ms);
-    memcpy(out + 16, meta->prev_hash, HUB_HASH_BYTES);
-    memcpy(out + 16 + HUB_HASH_BYTES, meta->hash, HUB_HASH_BYTES);
+    s_put_u64 (out, meta->seq);
+    s_put_u64 (out + 8, meta->hub_ts_ms);
+    memcpy (out + 16, meta->prev_hash, HUB_HASH_BYTES);
+    memcpy (out + 16 + HUB_HASH_BYTES, meta->hash, HUB_HASH_BYTES);
 }
 
-hub_err_t hub_meta_decode(const uint8_t *data, size_t len, hub_meta_t *out)
+hub_err_t
+hub_meta_decode (const uint8_t *data, size_t len, hub_meta_t *out)
 {
     static const uint8_t zeros[HUB_HASH_BYTES] = {0};
     if (data == NULL || len != HUB_META_BYTES)
         return HUB_E_MALFORMED;
-    uint64_t seq = s_get_u64(data);
+    uint64_t seq = s_get_u64 (data);
     //  seq 1 starts the chain: its prev hash is all zeros by definition.
-    if (seq == 0 || (seq == 1 && memcmp(data + 16, zeros, HUB_HASH_BYTES) != 0))
+    if (seq == 0 || (seq == 1 && memcmp (data + 16, zeros, HUB_HASH_BYTES) != 0))
         return HUB_E_MALFORMED;
     out->seq = seq;
-    out->hub_ts_ms = s_get_u64(data + 8);
-    memcpy(out->prev_hash, data + 16, HUB_HASH_BYTES);
-    memcpy(out->hash, data + 16 + HUB_HASH_BYTES, HUB_HASH_BYTES);
+    out->hub_ts_ms = s_get_u64 (data + 8);
+    memcpy (out->prev_hash, data + 16, HUB_HASH_BYTES);
+    memcpy (out->hash, data + 16 + HUB_HASH_BYTES, HUB_HASH_BYTES);
     return HUB_OK;
 }
 
-void hub_credit_encode(uint32_t credit, uint8_t out[4])
+void
+hub_credit_encode (uint32_t credit, uint8_t out[4])
 {
-    s_put_u32(out, credit);
+    s_put_u32 (out, credit);
 }
 
-hub_err_t hub_credit_decode(const uint8_t *data, size_t len, uint32_t *credit)
+hub_err_t
+hub_credit_decode (const uint8_t *data, size_t len, uint32_t *credit)
 {
     if (data == NULL || len != 4)
         return HUB_E_MALFORMED;
-    uint32_t n = s_get_u32(data);
+    uint32_t n = s_get_u32 (data);
     if (n == 0 || n > HUB_CREDIT_MAX)
         return HUB_E_BAD_REQUEST;
     *credit = n;
@@ -407,139 +424,145 @@ hub_err_t hub_credit_decode(const uint8_t *data, size_t len, uint32_t *credit)
 //  --------------------------------------------------------------------------
 //  SUBSCRIBE and HISTORY arguments
 
-static hub_err_t s_subscribe_fields(json_t *root, hub_subscribe_args_t *out)
+static hub_err_t
+s_subscribe_fields (json_t *root, hub_subscribe_args_t *out)
 {
-    json_t *channels = json_object_get(root, "channels");
-    size_t count = json_array_size(channels);
-    if (!json_is_array(channels) || count == 0 || count > HUB_SUB_CHANNELS_MAX)
+    json_t *channels = json_object_get (root, "channels");
+    size_t count = json_array_size (channels);
+    if (!json_is_array (channels) || count == 0 || count > HUB_SUB_CHANNELS_MAX)
         return HUB_E_BAD_REQUEST;
     for (size_t i = 0; i < count; i++) {
-        json_t *name = json_array_get(channels, i);
-        if (!json_is_string(name))
+        json_t *name = json_array_get (channels, i);
+        if (!json_is_string (name))
             return HUB_E_BAD_REQUEST;
-        if (json_string_length(name) > HUB_CHANNEL_MAX ||
-            !hub_channel_valid(json_string_value(name)))
+        if (json_string_length (name) > HUB_CHANNEL_MAX ||
+            !hub_channel_valid (json_string_value (name)))
             return HUB_E_BAD_NAME;
         for (size_t k = 0; k < i; k++)
-            if (strcmp(out->channels[k], json_string_value(name)) == 0)
+            if (strcmp (out->channels[k], json_string_value (name)) == 0)
                 return HUB_E_BAD_REQUEST; //  a channel listed twice
-        memcpy(out->channels[i], json_string_value(name), json_string_length(name) + 1);
+        memcpy (out->channels[i], json_string_value (name), json_string_length (name) + 1);
     }
     out->channel_count = count;
 
     int64_t n;
-    int got = s_get_int(root, "since", 0, INT64_MAX, &n);
+    int got = s_get_int (root, "since", 0, INT64_MAX, &n);
     if (got < 0)
         return HUB_E_BAD_REQUEST;
     out->has_since = got > 0;
     out->since = got > 0 ? (uint64_t)n : 0;
 
-    got = s_get_int(root, "credit", 1, HUB_CREDIT_MAX, &n);
+    got = s_get_int (root, "credit", 1, HUB_CREDIT_MAX, &n);
     if (got < 0)
         return HUB_E_BAD_REQUEST;
     out->credit = got > 0 ? (uint32_t)n : HUB_CREDIT_DEFAULT;
     return HUB_OK;
 }
 
-hub_err_t hub_subscribe_args_decode(const uint8_t *data, size_t len,
-                                    hub_subscribe_args_t *out)
+hub_err_t
+hub_subscribe_args_decode (const uint8_t *data, size_t len, hub_subscribe_args_t *out)
 {
-    memset(out, 0, sizeof *out);
+    memset (out, 0, sizeof *out);
     hub_err_t rc;
-    json_t *root = hub_json_frame_parse(data, len, &rc);
+    json_t *root = hub_json_frame_parse (data, len, &rc);
     if (root == NULL)
         return rc;
-    rc = s_subscribe_fields(root, out);
-    json_decref(root);
+    rc = s_subscribe_fields (root, out);
+    json_decref (root);
     if (rc != HUB_OK)
-        memset(out, 0, sizeof *out);
+        memset (out, 0, sizeof *out);
     return rc;
 }
 
-char *hub_subscribe_args_encode(const char *const *channels, size_t count, int64_t since,
-                                uint32_t credit)
+char *
+hub_subscribe_args_encode (const char *const *channels, size_t count, int64_t since,
+                           uint32_t credit)
 {
     if (count == 0 || count > HUB_SUB_CHANNELS_MAX || credit > HUB_CREDIT_MAX)
         return NULL;
-    json_t *list = S_ALLOCATED(json_array());
+    json_t *list = S_ALLOCATED (json_array ());
     for (size_t i = 0; i < count; i++) {
-        if (!hub_channel_valid(channels[i])) {
-            json_decref(list);
+        if (!hub_channel_valid (channels[i])) {
+            json_decref (list);
             return NULL;
         }
-        if (json_array_append_new(list, S_ALLOCATED(json_string(channels[i]))) != 0)
-            S_ALLOCATED(NULL);
+        if (json_array_append_new (list, S_ALLOCATED (json_string (channels[i]))) != 0)
+            S_ALLOCATED (NULL);
     }
-    json_t *root = S_ALLOCATED(json_object());
-    s_set(root, "channels", list);
+    json_t *root = S_ALLOCATED (json_object ());
+    s_set (root, "channels", list);
     if (since >= 0)
-        s_set(root, "since", json_integer(since));
+        s_set (root, "since", json_integer (since));
     if (credit > 0) //  0 leaves the hub's default
-        s_set(root, "credit", json_integer(credit));
-    return s_dump(root);
+        s_set (root, "credit", json_integer (credit));
+    return s_dump (root);
 }
 
-static bool s_history_channel_valid(const char *name)
+static bool
+s_history_channel_valid (const char *name)
 {
-    return strcmp(name, "*") == 0 || hub_channel_valid(name);
+    return strcmp (name, "*") == 0 || hub_channel_valid (name);
 }
 
-static hub_err_t s_history_fields(json_t *root, hub_history_args_t *out)
+static hub_err_t
+s_history_fields (json_t *root, hub_history_args_t *out)
 {
-    json_t *channel = json_object_get(root, "channel");
-    if (!json_is_string(channel))
+    json_t *channel = json_object_get (root, "channel");
+    if (!json_is_string (channel))
         return HUB_E_BAD_REQUEST;
-    if (json_string_length(channel) > HUB_CHANNEL_MAX ||
-        !s_history_channel_valid(json_string_value(channel)))
+    if (json_string_length (channel) > HUB_CHANNEL_MAX ||
+        !s_history_channel_valid (json_string_value (channel)))
         return HUB_E_BAD_NAME;
-    memcpy(out->channel, json_string_value(channel), json_string_length(channel) + 1);
+    memcpy (out->channel, json_string_value (channel), json_string_length (channel) + 1);
 
     int64_t n;
-    int got = s_get_int(root, "since", 0, INT64_MAX, &n);
+    int got = s_get_int (root, "since", 0, INT64_MAX, &n);
     if (got < 0)
         return HUB_E_BAD_REQUEST;
     out->since = got > 0 ? (uint64_t)n : 0;
 
-    got = s_get_int(root, "limit", 1, HUB_HISTORY_LIMIT_MAX, &n);
+    got = s_get_int (root, "limit", 1, HUB_HISTORY_LIMIT_MAX, &n);
     if (got < 0)
         return HUB_E_BAD_REQUEST;
     out->limit = got > 0 ? (uint32_t)n : HUB_HISTORY_LIMIT_DEFAULT;
     return HUB_OK;
 }
 
-hub_err_t hub_history_args_decode(const uint8_t *data, size_t len,
-                                  hub_history_args_t *out)
+hub_err_t
+hub_history_args_decode (const uint8_t *data, size_t len, hub_history_args_t *out)
 {
-    memset(out, 0, sizeof *out);
+    memset (out, 0, sizeof *out);
     hub_err_t rc;
-    json_t *root = hub_json_frame_parse(data, len, &rc);
+    json_t *root = hub_json_frame_parse (data, len, &rc);
     if (root == NULL)
         return rc;
-    rc = s_history_fields(root, out);
-    json_decref(root);
+    rc = s_history_fields (root, out);
+    json_decref (root);
     if (rc != HUB_OK)
-        memset(out, 0, sizeof *out);
+        memset (out, 0, sizeof *out);
     return rc;
 }
 
-char *hub_history_args_encode(const char *channel, uint64_t since, uint32_t limit)
+char *
+hub_history_args_encode (const char *channel, uint64_t since, uint32_t limit)
 {
-    if (channel == NULL || !s_history_channel_valid(channel) || since > INT64_MAX ||
+    if (channel == NULL || !s_history_channel_valid (channel) || since > INT64_MAX ||
         limit > HUB_HISTORY_LIMIT_MAX)
         return NULL;
-    json_t *root = S_ALLOCATED(json_object());
-    s_set(root, "channel", json_string(channel));
-    s_set(root, "since", json_integer((json_int_t)since));
+    json_t *root = S_ALLOCATED (json_object ());
+    s_set (root, "channel", json_string (channel));
+    s_set (root, "since", json_integer ((json_int_t)since));
     if (limit > 0) //  0 leaves the hub's default
-        s_set(root, "limit", json_integer(limit));
-    return s_dump(root);
+        s_set (root, "limit", json_integer (limit));
+    return s_dump (root);
 }
 
 //  --------------------------------------------------------------------------
 //  ERROR
 
 //  Length of the longest prefix of text[0..len) that ends on a UTF-8 character boundary.
-static size_t s_utf8_cut(const char *text, size_t len)
+static size_t
+s_utf8_cut (const char *text, size_t len)
 {
     size_t cut = len;
     //  Back off continuation bytes, then the lead byte of the character they belong to,
@@ -556,50 +579,52 @@ static size_t s_utf8_cut(const char *text, size_t len)
     return len;
 }
 
-char *hub_error_encode(hub_err_t code, const char *reason)
+char *
+hub_error_encode (hub_err_t code, const char *reason)
 {
     if (reason == NULL)
         reason = "";
-    size_t len = strlen(reason);
+    size_t len = strlen (reason);
     if (len > S_REASON_MAX)
-        len = s_utf8_cut(reason, S_REASON_MAX);
+        len = s_utf8_cut (reason, S_REASON_MAX);
     //  The reason often quotes what a partner sent; never let it break the frame.
-    if (!hub_utf8_valid(reason, len)) {
-        reason = hub_strerror(code);
-        len = strlen(reason);
+    if (!hub_utf8_valid (reason, len)) {
+        reason = hub_strerror (code);
+        len = strlen (reason);
     }
-    json_t *root = S_ALLOCATED(json_object());
-    s_set(root, "code", json_integer(code));
-    s_set(root, "error", json_string(hub_err_name(code)));
-    s_set(root, "reason", json_stringn(reason, len));
-    return s_dump(root);
+    json_t *root = S_ALLOCATED (json_object ());
+    s_set (root, "code", json_integer (code));
+    s_set (root, "error", json_string (hub_err_name (code)));
+    s_set (root, "reason", json_stringn (reason, len));
+    return s_dump (root);
 }
 
-hub_err_t hub_error_decode(const uint8_t *data, size_t len, hub_err_t *code, char *reason,
-                           size_t reason_size)
+hub_err_t
+hub_error_decode (const uint8_t *data, size_t len, hub_err_t *code, char *reason,
+                  size_t reason_size)
 {
     hub_err_t rc;
-    json_t *root = hub_json_frame_parse(data, len, &rc);
+    json_t *root = hub_json_frame_parse (data, len, &rc);
     if (root == NULL)
         return rc;
     int64_t n;
     //  Codes are only ever added: accept one this build does not know yet.
-    json_t *text = json_object_get(root, "reason");
-    json_t *name = json_object_get(root, "error");
-    if (s_get_int(root, "code", 1, 0xFFFF, &n) <= 0 || !json_is_string(name) ||
-        (text != NULL && !json_is_string(text))) {
-        json_decref(root);
+    json_t *text = json_object_get (root, "reason");
+    json_t *name = json_object_get (root, "error");
+    if (s_get_int (root, "code", 1, 0xFFFF, &n) <= 0 || !json_is_string (name) ||
+        (text != NULL && !json_is_string (text))) {
+        json_decref (root);
         return HUB_E_BAD_REQUEST;
     }
     *code = (hub_err_t)n;
     if (reason != NULL && reason_size > 0) {
-        const char *value = text ? json_string_value(text) : "";
-        size_t vlen = text ? json_string_length(text) : 0;
+        const char *value = text ? json_string_value (text) : "";
+        size_t vlen = text ? json_string_length (text) : 0;
         if (vlen >= reason_size)
-            vlen = s_utf8_cut(value, reason_size - 1);
-        memcpy(reason, value, vlen);
+            vlen = s_utf8_cut (value, reason_size - 1);
+        memcpy (reason, value, vlen);
         reason[vlen] = '\0';
     }
-    json_decref(root);
+    json_decref (root);
     return HUB_OK;
 }

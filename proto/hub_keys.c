@@ -35,90 +35,98 @@
 #define S_FILE_BYTES    (12 + 2 * S_LINE_BYTES)
 #define S_PUBFILE_MAX   256 //  a .pub file holds key text and a newline; allow some slack
 
-static void s_sodium_ready(void)
+static void
+s_sodium_ready (void)
 {
     //  sodium_init is idempotent and thread-safe; it fails only if the system has no
     //  randomness source, where no key can be made safely at all.
-    if (sodium_init() < 0) {
-        fprintf(stderr, "hub_keys: sodium_init failed\n");
-        abort();
+    if (sodium_init () < 0) {
+        fprintf (stderr, "hub_keys: sodium_init failed\n");
+        abort ();
     }
 }
 
-static void s_why(char *why, size_t why_size, const char *format, ...)
+static void
+s_why (char *why, size_t why_size, const char *format, ...)
 {
     if (why == NULL || why_size == 0)
         return;
     va_list args;
-    va_start(args, format);
-    vsnprintf(why, why_size, format, args);
-    va_end(args);
+    va_start (args, format);
+    vsnprintf (why, why_size, format, args);
+    va_end (args);
 }
 
 //  Decodes exactly HUB_KEYTEXT_LEN base64url characters into 32 bytes.
-static bool s_decode32(const char *text, size_t len, uint8_t out[32])
+static bool
+s_decode32 (const char *text, size_t len, uint8_t out[32])
 {
     if (len != HUB_KEYTEXT_LEN)
         return false;
     size_t bin_len = 0;
     const char *end = NULL;
-    if (sodium_base642bin(out, 32, text, len, NULL, &bin_len, &end,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+    if (sodium_base642bin (out, 32, text, len, NULL, &bin_len, &end,
+                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
         return false;
     return bin_len == 32 && end == text + len;
 }
 
-void hub_identity_generate(hub_identity_t *out)
+void
+hub_identity_generate (hub_identity_t *out)
 {
-    s_sodium_ready();
-    crypto_sign_keypair(out->pk, out->sk);
+    s_sodium_ready ();
+    crypto_sign_keypair (out->pk, out->sk);
 }
 
-void hub_key_to_text(const uint8_t pk[HUB_PUBKEY_BYTES], char out[HUB_KEYTEXT_LEN + 1])
+void
+hub_key_to_text (const uint8_t pk[HUB_PUBKEY_BYTES], char out[HUB_KEYTEXT_LEN + 1])
 {
-    sodium_bin2base64(out, HUB_KEYTEXT_LEN + 1, pk, HUB_PUBKEY_BYTES,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_bin2base64 (out, HUB_KEYTEXT_LEN + 1, pk, HUB_PUBKEY_BYTES,
+                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-static bool s_is_space(char c)
+static bool
+s_is_space (char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
 //  Key text with surrounding whitespace, from a buffer that need not end in NUL.
-static hub_err_t s_key_from_buffer(const char *text, size_t len,
-                                   uint8_t pk[HUB_PUBKEY_BYTES])
+static hub_err_t
+s_key_from_buffer (const char *text, size_t len, uint8_t pk[HUB_PUBKEY_BYTES])
 {
-    while (len > 0 && s_is_space(text[0])) {
+    while (len > 0 && s_is_space (text[0])) {
         text++;
         len--;
     }
-    while (len > 0 && s_is_space(text[len - 1]))
+    while (len > 0 && s_is_space (text[len - 1]))
         len--;
     uint8_t tmp[HUB_PUBKEY_BYTES];
-    if (!s_decode32(text, len, tmp))
+    if (!s_decode32 (text, len, tmp))
         return HUB_E_BAD_KEY;
-    memcpy(pk, tmp, HUB_PUBKEY_BYTES);
+    memcpy (pk, tmp, HUB_PUBKEY_BYTES);
     return HUB_OK;
 }
 
-hub_err_t hub_key_from_text(const char *text, uint8_t pk[HUB_PUBKEY_BYTES])
+hub_err_t
+hub_key_from_text (const char *text, uint8_t pk[HUB_PUBKEY_BYTES])
 {
     if (text == NULL)
         return HUB_E_BAD_KEY;
-    return s_key_from_buffer(text, strlen(text), pk);
+    return s_key_from_buffer (text, strlen (text), pk);
 }
 
 //  Reads a whole small file into buf (at most cap bytes). Returns the byte count, -1 with
 //  errno set on a read error, or -2 if the file holds more than cap bytes.
-static ssize_t s_read_small(int fd, char *buf, size_t cap)
+static ssize_t
+s_read_small (int fd, char *buf, size_t cap)
 {
     size_t have = 0;
     while (true) {
         char spill; //  one byte past cap tells a full file from an oversize one
         char *dest = have < cap ? buf + have : &spill;
         size_t room = have < cap ? cap - have : 1;
-        ssize_t got = read(fd, dest, room);
+        ssize_t got = read (fd, dest, room);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
@@ -131,46 +139,48 @@ static ssize_t s_read_small(int fd, char *buf, size_t cap)
     }
 }
 
-hub_err_t hub_key_resolve(const char *text_or_path, uint8_t pk[HUB_PUBKEY_BYTES])
+hub_err_t
+hub_key_resolve (const char *text_or_path, uint8_t pk[HUB_PUBKEY_BYTES])
 {
     if (text_or_path == NULL)
         return HUB_E_BAD_KEY;
-    if (hub_key_from_text(text_or_path, pk) == HUB_OK)
+    if (hub_key_from_text (text_or_path, pk) == HUB_OK)
         return HUB_OK;
-    int fd = open(text_or_path, O_RDONLY | O_CLOEXEC);
+    int fd = open (text_or_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         //  Without a slash a missing file is more likely mistyped key text than a path.
-        if (errno == ENOENT && strchr(text_or_path, '/') == NULL)
+        if (errno == ENOENT && strchr (text_or_path, '/') == NULL)
             return HUB_E_BAD_KEY;
         return HUB_E_IO;
     }
     char buf[S_PUBFILE_MAX];
-    ssize_t got = s_read_small(fd, buf, sizeof buf);
-    close(fd);
+    ssize_t got = s_read_small (fd, buf, sizeof buf);
+    close (fd);
     if (got == -1)
         return HUB_E_IO;
     if (got < 0)
         return HUB_E_BAD_KEY;
-    return s_key_from_buffer(buf, (size_t)got, pk);
+    return s_key_from_buffer (buf, (size_t)got, pk);
 }
 
-hub_err_t hub_key_curve_public(const uint8_t ed_pk[HUB_PUBKEY_BYTES],
-                               uint8_t curve_pk[32])
+hub_err_t
+hub_key_curve_public (const uint8_t ed_pk[HUB_PUBKEY_BYTES], uint8_t curve_pk[32])
 {
-    s_sodium_ready();
-    if (crypto_sign_ed25519_pk_to_curve25519(curve_pk, ed_pk) != 0)
+    s_sodium_ready ();
+    if (crypto_sign_ed25519_pk_to_curve25519 (curve_pk, ed_pk) != 0)
         return HUB_E_BAD_KEY;
     return HUB_OK;
 }
 
-hub_err_t hub_key_curve_secret(const hub_identity_t *id, uint8_t curve_sk[32])
+hub_err_t
+hub_key_curve_secret (const hub_identity_t *id, uint8_t curve_sk[32])
 {
-    s_sodium_ready();
+    s_sodium_ready ();
     //  A secret key whose public half has no X25519 form is no usable identity either.
     uint8_t curve_pk[32];
-    if (crypto_sign_ed25519_pk_to_curve25519(curve_pk, id->pk) != 0)
+    if (crypto_sign_ed25519_pk_to_curve25519 (curve_pk, id->pk) != 0)
         return HUB_E_BAD_KEY;
-    if (crypto_sign_ed25519_sk_to_curve25519(curve_sk, id->sk) != 0)
+    if (crypto_sign_ed25519_sk_to_curve25519 (curve_sk, id->sk) != 0)
         return HUB_E_BAD_KEY;
     return HUB_OK;
 }
@@ -178,10 +188,11 @@ hub_err_t hub_key_curve_secret(const hub_identity_t *id, uint8_t curve_sk[32])
 //  --------------------------------------------------------------------------
 //  Key files
 
-static bool s_write_all(int fd, const char *data, size_t len)
+static bool
+s_write_all (int fd, const char *data, size_t len)
 {
     while (len > 0) {
-        ssize_t put = write(fd, data, len);
+        ssize_t put = write (fd, data, len);
         if (put < 0 && errno == EINTR)
             continue;
         if (put <= 0)
@@ -194,150 +205,151 @@ static bool s_write_all(int fd, const char *data, size_t len)
 
 //  Creates path exclusively with mode, writes data and syncs it. On failure removes
 //  what it created and returns HUB_E_CONFLICT (the file existed) or HUB_E_IO.
-static hub_err_t s_create_file(const char *path, mode_t mode, const char *data,
-                               size_t len, char *why, size_t why_size)
+static hub_err_t
+s_create_file (const char *path, mode_t mode, const char *data, size_t len, char *why,
+               size_t why_size)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
         int err = errno;
-        s_why(why, why_size, "cannot create %s: %s", path, strerror(err));
+        s_why (why, why_size, "cannot create %s: %s", path, strerror (err));
         return err == EEXIST ? HUB_E_CONFLICT : HUB_E_IO;
     }
     //  The umask may have taken bits away from a .pub; set exactly what we promise.
-    bool ok = fchmod(fd, mode) == 0 && s_write_all(fd, data, len) && fsync(fd) == 0;
+    bool ok = fchmod (fd, mode) == 0 && s_write_all (fd, data, len) && fsync (fd) == 0;
     int err = errno;
-    if (close(fd) != 0 && ok) {
+    if (close (fd) != 0 && ok) {
         ok = false;
         err = errno;
     }
     if (!ok) {
-        s_why(why, why_size, "cannot write %s: %s", path, strerror(err));
-        unlink(path);
+        s_why (why, why_size, "cannot write %s: %s", path, strerror (err));
+        unlink (path);
         return HUB_E_IO;
     }
     return HUB_OK;
 }
 
-hub_err_t hub_identity_save(const hub_identity_t *id, const char *path, char *why,
-                            size_t why_size)
+hub_err_t
+hub_identity_save (const hub_identity_t *id, const char *path, char *why, size_t why_size)
 {
-    size_t path_len = strlen(path);
-    char *pub_path = malloc(path_len + 5);
+    size_t path_len = strlen (path);
+    char *pub_path = malloc (path_len + 5);
     if (pub_path == NULL) {
-        fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-        abort();
+        fprintf (stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
+        abort ();
     }
-    memcpy(pub_path, path, path_len);
-    memcpy(pub_path + path_len, ".pub", 5);
+    memcpy (pub_path, path, path_len);
+    memcpy (pub_path + path_len, ".pub", 5);
 
     //  Refuse before writing anything if either file exists.
     struct stat st;
     hub_err_t rc = HUB_OK;
-    if (lstat(pub_path, &st) == 0) {
-        s_why(why, why_size, "%s already exists; not overwriting it", pub_path);
+    if (lstat (pub_path, &st) == 0) {
+        s_why (why, why_size, "%s already exists; not overwriting it", pub_path);
         rc = HUB_E_CONFLICT;
-    } else if (lstat(path, &st) == 0) {
-        s_why(why, why_size, "%s already exists; not overwriting it", path);
+    } else if (lstat (path, &st) == 0) {
+        s_why (why, why_size, "%s already exists; not overwriting it", path);
         rc = HUB_E_CONFLICT;
     }
     char key_text[HUB_KEYTEXT_LEN + 1];
-    hub_key_to_text(id->pk, key_text);
+    hub_key_to_text (id->pk, key_text);
     char content[S_FILE_BYTES + 1];
     if (rc == HUB_OK) {
         char seed_text[HUB_KEYTEXT_LEN + 1];
-        sodium_bin2base64(seed_text, sizeof seed_text, id->sk, 32,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-        int n = snprintf(content, sizeof content, S_MAGIC_LINE "public %s\nsecret %s\n",
-                         key_text, seed_text);
-        assert(n == S_FILE_BYTES);
-        sodium_memzero(seed_text, sizeof seed_text);
-        rc = s_create_file(path, 0600, content, S_FILE_BYTES, why, why_size);
-        sodium_memzero(content, sizeof content);
+        sodium_bin2base64 (seed_text, sizeof seed_text, id->sk, 32,
+                           sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        int n = snprintf (content, sizeof content, S_MAGIC_LINE "public %s\nsecret %s\n",
+                          key_text, seed_text);
+        assert (n == S_FILE_BYTES);
+        sodium_memzero (seed_text, sizeof seed_text);
+        rc = s_create_file (path, 0600, content, S_FILE_BYTES, why, why_size);
+        sodium_memzero (content, sizeof content);
     }
     if (rc == HUB_OK) {
         char pub_content[HUB_KEYTEXT_LEN + 2];
-        snprintf(pub_content, sizeof pub_content, "%s\n", key_text);
-        rc = s_create_file(pub_path, 0644, pub_content, HUB_KEYTEXT_LEN + 1, why,
-                           why_size);
+        snprintf (pub_content, sizeof pub_content, "%s\n", key_text);
+        rc = s_create_file (pub_path, 0644, pub_content, HUB_KEYTEXT_LEN + 1, why, why_size);
         if (rc != HUB_OK)
-            unlink(path); //  both files or neither
+            unlink (path); //  both files or neither
     }
-    free(pub_path);
+    free (pub_path);
     return rc;
 }
 
 //  Parses the 114 bytes of a key file into out. Returns a reason, or NULL if valid.
-static const char *s_parse_key_file(const char *buf, size_t len, hub_identity_t *out)
+static const char *
+s_parse_key_file (const char *buf, size_t len, hub_identity_t *out)
 {
     if (len < S_FILE_BYTES)
         return "file is truncated";
     if (len > S_FILE_BYTES)
         return "unexpected data after the secret line";
-    if (memcmp(buf, S_MAGIC_LINE, 12) != 0)
+    if (memcmp (buf, S_MAGIC_LINE, 12) != 0)
         return "first line is not hubd-key-v1";
     const char *pub_line = buf + 12;
     const char *sec_line = pub_line + S_LINE_BYTES;
     uint8_t pk[HUB_PUBKEY_BYTES];
-    if (memcmp(pub_line, S_PUBLIC_PREFIX, 7) != 0 || pub_line[S_LINE_BYTES - 1] != '\n' ||
-        !s_decode32(pub_line + 7, HUB_KEYTEXT_LEN, pk))
+    if (memcmp (pub_line, S_PUBLIC_PREFIX, 7) != 0 || pub_line[S_LINE_BYTES - 1] != '\n' ||
+        !s_decode32 (pub_line + 7, HUB_KEYTEXT_LEN, pk))
         return "public line is not 'public KEYTEXT'";
     uint8_t seed[32];
-    if (memcmp(sec_line, S_SECRET_PREFIX, 7) != 0 || sec_line[S_LINE_BYTES - 1] != '\n' ||
-        !s_decode32(sec_line + 7, HUB_KEYTEXT_LEN, seed))
+    if (memcmp (sec_line, S_SECRET_PREFIX, 7) != 0 || sec_line[S_LINE_BYTES - 1] != '\n' ||
+        !s_decode32 (sec_line + 7, HUB_KEYTEXT_LEN, seed))
         return "secret line is not 'secret SEEDTEXT'";
-    crypto_sign_seed_keypair(out->pk, out->sk, seed);
-    sodium_memzero(seed, sizeof seed);
-    if (sodium_memcmp(out->pk, pk, HUB_PUBKEY_BYTES) != 0) {
-        sodium_memzero(out, sizeof *out);
+    crypto_sign_seed_keypair (out->pk, out->sk, seed);
+    sodium_memzero (seed, sizeof seed);
+    if (sodium_memcmp (out->pk, pk, HUB_PUBKEY_BYTES) != 0) {
+        sodium_memzero (out, sizeof *out);
         return "public line does not match the secret seed";
     }
     return NULL;
 }
 
-hub_err_t hub_identity_load(const char *path, hub_identity_t *out, char *why,
-                            size_t why_size)
+hub_err_t
+hub_identity_load (const char *path, hub_identity_t *out, char *why, size_t why_size)
 {
-    s_sodium_ready();
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    s_sodium_ready ();
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        s_why(why, why_size, "cannot open key file %s: %s", path, strerror(errno));
+        s_why (why, why_size, "cannot open key file %s: %s", path, strerror (errno));
         return HUB_E_IO;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        s_why(why, why_size, "cannot stat key file %s: %s", path, strerror(errno));
-        close(fd);
+    if (fstat (fd, &st) != 0) {
+        s_why (why, why_size, "cannot stat key file %s: %s", path, strerror (errno));
+        close (fd);
         return HUB_E_IO;
     }
-    if (!S_ISREG(st.st_mode)) {
-        s_why(why, why_size, "key file %s is not a regular file", path);
-        close(fd);
+    if (!S_ISREG (st.st_mode)) {
+        s_why (why, why_size, "key file %s is not a regular file", path);
+        close (fd);
         return HUB_E_BAD_KEY;
     }
     if ((st.st_mode & 077) != 0) {
-        s_why(why, why_size,
-              "key file %s is readable by group or others (mode %04o); chmod 600 %s",
-              path, (unsigned)(st.st_mode & 07777), path);
-        close(fd);
+        s_why (why, why_size,
+               "key file %s is readable by group or others (mode %04o); chmod 600 %s", path,
+               (unsigned)(st.st_mode & 07777), path);
+        close (fd);
         return HUB_E_BAD_KEY;
     }
     char buf[S_FILE_BYTES + 1];
-    ssize_t got = s_read_small(fd, buf, sizeof buf);
+    ssize_t got = s_read_small (fd, buf, sizeof buf);
     int err = errno;
-    close(fd);
+    close (fd);
     if (got == -1) {
-        s_why(why, why_size, "cannot read key file %s: %s", path, strerror(err));
+        s_why (why, why_size, "cannot read key file %s: %s", path, strerror (err));
         return HUB_E_IO;
     }
     hub_identity_t id;
     const char *reason =
-        got < 0 ? "file is too long" : s_parse_key_file(buf, (size_t)got, &id);
-    sodium_memzero(buf, sizeof buf);
+        got < 0 ? "file is too long" : s_parse_key_file (buf, (size_t)got, &id);
+    sodium_memzero (buf, sizeof buf);
     if (reason != NULL) {
-        s_why(why, why_size, "key file %s is invalid: %s", path, reason);
+        s_why (why, why_size, "key file %s is invalid: %s", path, reason);
         return HUB_E_BAD_KEY;
     }
     *out = id;
-    sodium_memzero(&id, sizeof id);
+    sodium_memzero (&id, sizeof id);
     return HUB_OK;
 }

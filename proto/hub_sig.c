@@ -31,26 +31,29 @@
 #define S_CHECKPOINT_TAG_BYTES (sizeof HUB_CHECKPOINT_TAG) //  the tag and its 0x00
 #define S_CHECKPOINT_BYTES     (S_CHECKPOINT_TAG_BYTES + 8 + HUB_HASH_BYTES + 8)
 
-static void s_sodium_ready(void)
+static void
+s_sodium_ready (void)
 {
-    if (sodium_init() < 0) {
-        fprintf(stderr, "hub_sig: sodium_init failed\n");
-        abort();
+    if (sodium_init () < 0) {
+        fprintf (stderr, "hub_sig: sodium_init failed\n");
+        abort ();
     }
 }
 
-static void *s_malloc(size_t size, const char *file, int line)
+static void *
+s_malloc (size_t size, const char *file, int line)
 {
-    void *p = malloc(size ? size : 1);
+    void *p = malloc (size ? size : 1);
     if (p == NULL) {
-        fprintf(stderr, "%s:%d: out of memory (%zu bytes)\n", file, line, size);
-        abort();
+        fprintf (stderr, "%s:%d: out of memory (%zu bytes)\n", file, line, size);
+        abort ();
     }
     return p;
 }
-#define S_MALLOC(size) s_malloc((size), __FILE__, __LINE__)
+#define S_MALLOC(size) s_malloc ((size), __FILE__, __LINE__)
 
-static void s_put_u32(uint8_t *out, uint32_t v)
+static void
+s_put_u32 (uint8_t *out, uint32_t v)
 {
     out[0] = (uint8_t)(v >> 24);
     out[1] = (uint8_t)(v >> 16);
@@ -58,173 +61,184 @@ static void s_put_u32(uint8_t *out, uint32_t v)
     out[3] = (uint8_t)v;
 }
 
-static void s_put_u64(uint8_t *out, uint64_t v)
+static void
+s_put_u64 (uint8_t *out, uint64_t v)
 {
-    s_put_u32(out, (uint32_t)(v >> 32));
-    s_put_u32(out + 4, (uint32_t)v);
+    s_put_u32 (out, (uint32_t)(v >> 32));
+    s_put_u32 (out + 4, (uint32_t)v);
 }
 
-size_t hub_signed_len(size_t hlen, size_t blen)
+size_t
+hub_signed_len (size_t hlen, size_t blen)
 {
     //  Callers hold header and body within the protocol's limits before signing.
-    assert(hlen <= UINT32_MAX && blen <= UINT32_MAX);
+    assert (hlen <= UINT32_MAX && blen <= UINT32_MAX);
     return S_MSG_TAG_BYTES + 4 + hlen + 4 + blen;
 }
 
-void hub_signed_bytes(const uint8_t *header, size_t hlen, const uint8_t *body,
-                      size_t blen, uint8_t *out)
+void
+hub_signed_bytes (const uint8_t *header, size_t hlen, const uint8_t *body, size_t blen,
+                  uint8_t *out)
 {
-    assert(hlen <= UINT32_MAX && blen <= UINT32_MAX);
-    memcpy(out, HUB_MSG_TAG, S_MSG_TAG_BYTES);
+    assert (hlen <= UINT32_MAX && blen <= UINT32_MAX);
+    memcpy (out, HUB_MSG_TAG, S_MSG_TAG_BYTES);
     out += S_MSG_TAG_BYTES;
-    s_put_u32(out, (uint32_t)hlen);
+    s_put_u32 (out, (uint32_t)hlen);
     out += 4;
     if (hlen > 0)
-        memcpy(out, header, hlen);
+        memcpy (out, header, hlen);
     out += hlen;
-    s_put_u32(out, (uint32_t)blen);
+    s_put_u32 (out, (uint32_t)blen);
     out += 4;
     if (blen > 0)
-        memcpy(out, body, blen);
+        memcpy (out, body, blen);
 }
 
-void hub_msg_sign(const hub_identity_t *id, const uint8_t *header, size_t hlen,
-                  const uint8_t *body, size_t blen, uint8_t sig[HUB_SIG_BYTES])
+void
+hub_msg_sign (const hub_identity_t *id, const uint8_t *header, size_t hlen, const uint8_t *body,
+              size_t blen, uint8_t sig[HUB_SIG_BYTES])
 {
-    s_sodium_ready();
-    size_t len = hub_signed_len(hlen, blen);
-    uint8_t *msg = S_MALLOC(len);
-    hub_signed_bytes(header, hlen, body, blen, msg);
-    crypto_sign_detached(sig, NULL, msg, len, id->sk);
-    free(msg);
+    s_sodium_ready ();
+    size_t len = hub_signed_len (hlen, blen);
+    uint8_t *msg = S_MALLOC (len);
+    hub_signed_bytes (header, hlen, body, blen, msg);
+    crypto_sign_detached (sig, NULL, msg, len, id->sk);
+    free (msg);
 }
 
-bool hub_msg_verify(const uint8_t author[HUB_PUBKEY_BYTES], const uint8_t *header,
-                    size_t hlen, const uint8_t *body, size_t blen,
-                    const uint8_t sig[HUB_SIG_BYTES])
+bool
+hub_msg_verify (const uint8_t author[HUB_PUBKEY_BYTES], const uint8_t *header, size_t hlen,
+                const uint8_t *body, size_t blen, const uint8_t sig[HUB_SIG_BYTES])
 {
-    s_sodium_ready();
+    s_sodium_ready ();
     if (hlen > UINT32_MAX || blen > UINT32_MAX)
         return false;
-    size_t len = hub_signed_len(hlen, blen);
-    uint8_t *msg = S_MALLOC(len);
-    hub_signed_bytes(header, hlen, body, blen, msg);
-    bool valid = crypto_sign_verify_detached(sig, msg, len, author) == 0;
-    free(msg);
+    size_t len = hub_signed_len (hlen, blen);
+    uint8_t *msg = S_MALLOC (len);
+    hub_signed_bytes (header, hlen, body, blen, msg);
+    bool valid = crypto_sign_verify_detached (sig, msg, len, author) == 0;
+    free (msg);
     return valid;
 }
 
-void hub_chain_hash(const uint8_t prev[HUB_HASH_BYTES], uint64_t seq,
-                    const uint8_t *header, size_t hlen, const uint8_t *body, size_t blen,
-                    const uint8_t sig[HUB_SIG_BYTES], uint8_t out[HUB_HASH_BYTES])
+void
+hub_chain_hash (const uint8_t prev[HUB_HASH_BYTES], uint64_t seq, const uint8_t *header,
+                size_t hlen, const uint8_t *body, size_t blen, const uint8_t sig[HUB_SIG_BYTES],
+                uint8_t out[HUB_HASH_BYTES])
 {
-    assert(hlen <= UINT32_MAX && blen <= UINT32_MAX);
+    assert (hlen <= UINT32_MAX && blen <= UINT32_MAX);
     //  Streams the signed bytes into the hash instead of building them.
     crypto_generichash_state state;
     uint8_t num[8];
-    crypto_generichash_init(&state, NULL, 0, HUB_HASH_BYTES);
-    crypto_generichash_update(&state, prev, HUB_HASH_BYTES);
-    s_put_u64(num, seq);
-    crypto_generichash_update(&state, num, 8);
-    crypto_generichash_update(&state, (const uint8_t *)HUB_MSG_TAG, S_MSG_TAG_BYTES);
-    s_put_u32(num, (uint32_t)hlen);
-    crypto_generichash_update(&state, num, 4);
+    crypto_generichash_init (&state, NULL, 0, HUB_HASH_BYTES);
+    crypto_generichash_update (&state, prev, HUB_HASH_BYTES);
+    s_put_u64 (num, seq);
+    crypto_generichash_update (&state, num, 8);
+    crypto_generichash_update (&state, (const uint8_t *)HUB_MSG_TAG, S_MSG_TAG_BYTES);
+    s_put_u32 (num, (uint32_t)hlen);
+    crypto_generichash_update (&state, num, 4);
     if (hlen > 0)
-        crypto_generichash_update(&state, header, hlen);
-    s_put_u32(num, (uint32_t)blen);
-    crypto_generichash_update(&state, num, 4);
+        crypto_generichash_update (&state, header, hlen);
+    s_put_u32 (num, (uint32_t)blen);
+    crypto_generichash_update (&state, num, 4);
     if (blen > 0)
-        crypto_generichash_update(&state, body, blen);
-    crypto_generichash_update(&state, sig, HUB_SIG_BYTES);
-    crypto_generichash_final(&state, out, HUB_HASH_BYTES);
+        crypto_generichash_update (&state, body, blen);
+    crypto_generichash_update (&state, sig, HUB_SIG_BYTES);
+    crypto_generichash_final (&state, out, HUB_HASH_BYTES);
 }
 
 //  --------------------------------------------------------------------------
 //  Checkpoints
 
-static void s_checkpoint_bytes(const hub_checkpoint_t *cp,
-                               uint8_t out[S_CHECKPOINT_BYTES])
+static void
+s_checkpoint_bytes (const hub_checkpoint_t *cp, uint8_t out[S_CHECKPOINT_BYTES])
 {
-    memcpy(out, HUB_CHECKPOINT_TAG, S_CHECKPOINT_TAG_BYTES);
-    s_put_u64(out + S_CHECKPOINT_TAG_BYTES, cp->seq);
-    memcpy(out + S_CHECKPOINT_TAG_BYTES + 8, cp->hash, HUB_HASH_BYTES);
-    s_put_u64(out + S_CHECKPOINT_TAG_BYTES + 8 + HUB_HASH_BYTES, cp->ts_ms);
+    memcpy (out, HUB_CHECKPOINT_TAG, S_CHECKPOINT_TAG_BYTES);
+    s_put_u64 (out + S_CHECKPOINT_TAG_BYTES, cp->seq);
+    memcpy (out + S_CHECKPOINT_TAG_BYTES + 8, cp->hash, HUB_HASH_BYTES);
+    s_put_u64 (out + S_CHECKPOINT_TAG_BYTES + 8 + HUB_HASH_BYTES, cp->ts_ms);
 }
 
-void hub_checkpoint_sign(hub_checkpoint_t *cp, const hub_identity_t *hub)
+void
+hub_checkpoint_sign (hub_checkpoint_t *cp, const hub_identity_t *hub)
 {
-    s_sodium_ready();
+    s_sodium_ready ();
     uint8_t bytes[S_CHECKPOINT_BYTES];
-    s_checkpoint_bytes(cp, bytes);
-    memcpy(cp->hub_key, hub->pk, HUB_PUBKEY_BYTES);
-    crypto_sign_detached(cp->sig, NULL, bytes, sizeof bytes, hub->sk);
+    s_checkpoint_bytes (cp, bytes);
+    memcpy (cp->hub_key, hub->pk, HUB_PUBKEY_BYTES);
+    crypto_sign_detached (cp->sig, NULL, bytes, sizeof bytes, hub->sk);
 }
 
-bool hub_checkpoint_verify(const hub_checkpoint_t *cp)
+bool
+hub_checkpoint_verify (const hub_checkpoint_t *cp)
 {
-    s_sodium_ready();
+    s_sodium_ready ();
     uint8_t bytes[S_CHECKPOINT_BYTES];
-    s_checkpoint_bytes(cp, bytes);
-    return crypto_sign_verify_detached(cp->sig, bytes, sizeof bytes, cp->hub_key) == 0;
+    s_checkpoint_bytes (cp, bytes);
+    return crypto_sign_verify_detached (cp->sig, bytes, sizeof bytes, cp->hub_key) == 0;
 }
 
-char *hub_checkpoint_to_json(const hub_checkpoint_t *cp)
+char *
+hub_checkpoint_to_json (const hub_checkpoint_t *cp)
 {
     //  JSON integers of the protocol are 0..2^63-1; a hub never gets near the limit.
-    assert(cp->seq <= INT64_MAX && cp->ts_ms <= INT64_MAX);
+    assert (cp->seq <= INT64_MAX && cp->ts_ms <= INT64_MAX);
     char hash[2 * HUB_HASH_BYTES + 1];
     char key[HUB_KEYTEXT_LEN + 1];
     char sig[2 * HUB_SIG_BYTES + 1];
-    hub_hex_encode(cp->hash, HUB_HASH_BYTES, hash);
-    hub_key_to_text(cp->hub_key, key);
-    hub_hex_encode(cp->sig, HUB_SIG_BYTES, sig);
+    hub_hex_encode (cp->hash, HUB_HASH_BYTES, hash);
+    hub_key_to_text (cp->hub_key, key);
+    hub_hex_encode (cp->sig, HUB_SIG_BYTES, sig);
     const char *format = "{\"seq\":%" PRIu64 ",\"hash\":\"%s\",\"ts\":%" PRIu64
                          ",\"hub_key\":\"%s\",\"sig\":\"%s\"}";
-    int len = snprintf(NULL, 0, format, cp->seq, hash, cp->ts_ms, key, sig);
-    assert(len > 0);
-    char *json = S_MALLOC((size_t)len + 1);
-    snprintf(json, (size_t)len + 1, format, cp->seq, hash, cp->ts_ms, key, sig);
+    int len = snprintf (NULL, 0, format, cp->seq, hash, cp->ts_ms, key, sig);
+    assert (len > 0);
+    char *json = S_MALLOC ((size_t)len + 1);
+    snprintf (json, (size_t)len + 1, format, cp->seq, hash, cp->ts_ms, key, sig);
     return json;
 }
 
 //  Lowercase hex of exactly 2*len digits, as the protocol writes it.
-static bool s_hex_field(json_t *obj, const char *key, uint8_t *out, size_t len)
+static bool
+s_hex_field (json_t *obj, const char *key, uint8_t *out, size_t len)
 {
-    json_t *value = json_object_get(obj, key);
-    if (!json_is_string(value) || json_string_length(value) != 2 * len)
+    json_t *value = json_object_get (obj, key);
+    if (!json_is_string (value) || json_string_length (value) != 2 * len)
         return false;
-    const char *text = json_string_value(value);
+    const char *text = json_string_value (value);
     for (size_t i = 0; i < 2 * len; i++)
         if (text[i] >= 'A' && text[i] <= 'F')
             return false;
-    return hub_hex_decode(text, out, len);
+    return hub_hex_decode (text, out, len);
 }
 
-static bool s_uint_field(json_t *obj, const char *key, uint64_t *out)
+static bool
+s_uint_field (json_t *obj, const char *key, uint64_t *out)
 {
-    json_t *value = json_object_get(obj, key);
-    if (!json_is_integer(value) || json_integer_value(value) < 0)
+    json_t *value = json_object_get (obj, key);
+    if (!json_is_integer (value) || json_integer_value (value) < 0)
         return false;
-    *out = (uint64_t)json_integer_value(value);
+    *out = (uint64_t)json_integer_value (value);
     return true;
 }
 
-hub_err_t hub_checkpoint_from_json(const char *json, size_t len, hub_checkpoint_t *out)
+hub_err_t
+hub_checkpoint_from_json (const char *json, size_t len, hub_checkpoint_t *out)
 {
     hub_err_t rc = HUB_OK;
-    json_t *root = hub_json_frame_parse((const uint8_t *)json, len, &rc);
+    json_t *root = hub_json_frame_parse ((const uint8_t *)json, len, &rc);
     if (root == NULL)
         return rc;
     hub_checkpoint_t cp;
-    memset(&cp, 0, sizeof cp);
-    json_t *key = json_object_get(root, "hub_key");
-    if (!s_uint_field(root, "seq", &cp.seq) || !s_uint_field(root, "ts", &cp.ts_ms) ||
-        !s_hex_field(root, "hash", cp.hash, HUB_HASH_BYTES) ||
-        !s_hex_field(root, "sig", cp.sig, HUB_SIG_BYTES) || !json_is_string(key) ||
-        json_string_length(key) != HUB_KEYTEXT_LEN ||
-        hub_key_from_text(json_string_value(key), cp.hub_key) != HUB_OK)
+    memset (&cp, 0, sizeof cp);
+    json_t *key = json_object_get (root, "hub_key");
+    if (!s_uint_field (root, "seq", &cp.seq) || !s_uint_field (root, "ts", &cp.ts_ms) ||
+        !s_hex_field (root, "hash", cp.hash, HUB_HASH_BYTES) ||
+        !s_hex_field (root, "sig", cp.sig, HUB_SIG_BYTES) || !json_is_string (key) ||
+        json_string_length (key) != HUB_KEYTEXT_LEN ||
+        hub_key_from_text (json_string_value (key), cp.hub_key) != HUB_OK)
         rc = HUB_E_BAD_REQUEST;
-    json_decref(root);
+    json_decref (root);
     if (rc == HUB_OK)
         *out = cp;
     return rc;

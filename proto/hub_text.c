@@ -18,7 +18,8 @@
 
 #include <string.h>
 
-bool hub_utf8_valid(const void *data, size_t len)
+bool
+hub_utf8_valid (const void *data, size_t len)
 {
     const uint8_t *s = data;
     size_t i = 0;
@@ -61,27 +62,30 @@ bool hub_utf8_valid(const void *data, size_t len)
     return true;
 }
 
-static bool s_is_lower_or_digit(char c)
+static bool
+s_is_lower_or_digit (char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-bool hub_channel_valid(const char *name)
+bool
+hub_channel_valid (const char *name)
 {
-    if (name == NULL || !s_is_lower_or_digit(name[0]))
+    if (name == NULL || !s_is_lower_or_digit (name[0]))
         return false;
     size_t i = 1;
     for (; name[i] != '\0'; i++) {
         char c = name[i];
         if (i >= 64)
             return false;
-        if (!s_is_lower_or_digit(c) && c != '.' && c != '_' && c != '-')
+        if (!s_is_lower_or_digit (c) && c != '.' && c != '_' && c != '-')
             return false;
     }
     return true;
 }
 
-bool hub_kind_valid(const char *kind)
+bool
+hub_kind_valid (const char *kind)
 {
     if (kind == NULL || !(kind[0] >= 'a' && kind[0] <= 'z'))
         return false;
@@ -95,7 +99,8 @@ bool hub_kind_valid(const char *kind)
     return true;
 }
 
-void hub_hex_encode(const uint8_t *data, size_t len, char *out)
+void
+hub_hex_encode (const uint8_t *data, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < len; i++) {
@@ -105,7 +110,8 @@ void hub_hex_encode(const uint8_t *data, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int s_hex_value(char c)
+static int
+s_hex_value (char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -116,16 +122,17 @@ static int s_hex_value(char c)
     return -1;
 }
 
-bool hub_hex_decode(const char *text, uint8_t *out, size_t len)
+bool
+hub_hex_decode (const char *text, uint8_t *out, size_t len)
 {
     if (text == NULL)
         return false;
     //  Walk at most 2*len characters: text may be long, and its NUL ends it early.
     for (size_t i = 0; i < len; i++) {
-        int hi = s_hex_value(text[2 * i]);
+        int hi = s_hex_value (text[2 * i]);
         if (hi < 0)
             return false;
-        int lo = s_hex_value(text[2 * i + 1]);
+        int lo = s_hex_value (text[2 * i + 1]);
         if (lo < 0)
             return false;
         out[i] = (uint8_t)(hi << 4 | lo);
