@@ -1,0 +1,428 @@
+/*  hubctl.c - the command-line client of hubd: options, command table, help, exit codes.
+
+    hubctl [--hub ENDPOINT] [--key FILE] [--hub-key KEY] [--json] [--timeout SECONDS]
+           COMMAND ...
+
+    Global options may appear anywhere on the line (before or after the command); "--"
+    ends option parsing. Settings come from, in order: the options, the environment
+    (HUB_ENDPOINT, HUB_KEY, HUB_SERVER_KEY), then defaults that work next to a hubd started
+    with its default data directory (./hub-data/admin.key, ./hub-data/hub.pub).
+    The user-facing contract (options, output, exit codes) is /work/shared/CONTRACT.md.
+*/
+#include "hubctl.h"
+#include "hubc_mem.h"
+#include <czmq.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_DEFAULT_ENDPOINT "tcp://127.0.0.1:7400"
+#define S_DEFAULT_KEY      "./hub-data/admin.key"
+#define S_DEFAULT_HUB_KEY  "./hub-data/hub.pub"
+
+typedef struct {
+    const char *name;
+    hubctl_cmd_fn *fn;
+    const char *synopsis;
+} s_command_t;
+
+//  The command table. Later commands (partner, channel, action) slot in here.
+static const s_command_t s_commands[] = {
+    {"keygen", hubctl_cmd_keygen, "keygen FILE"},
+    {"pubkey", hubctl_cmd_pubkey, "pubkey FILE"},
+    {"publish", hubctl_cmd_publish, "publish CHANNEL [TEXT|-] [--title TITLE]"},
+    {"subscribe", hubctl_cmd_subscribe, "subscribe CHANNEL... [--since SEQ] [--follow]"},
+    {"history", hubctl_cmd_history, "history CHANNEL [--since SEQ] [--limit N]"},
+    {"verify", hubctl_cmd_verify, "verify [CHANNEL]"},
+    {"status", hubctl_cmd_status, "status"},
+    {NULL, NULL, NULL}};
+
+static const char *s_help =
+    "NAME\n"
+    "    hubctl - command-line client of the hubd partnership hub\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    hubctl [--hub ENDPOINT] [--key FILE] [--hub-key KEY] [--json]\n"
+    "           [--timeout SECONDS] COMMAND [ARGS...]\n"
+    "    hubctl --help | --version\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    hubctl talks to a hubd over an encrypted, authenticated ZeroMQ connection. Your\n"
+    "    identity is an Ed25519 key file; every message you publish is signed with it, and\n"
+    "    every message you read is checked against its author's signature and the hub's\n"
+    "    hash chain. Global options may be given before or after the command.\n"
+    "\n"
+    "COMMANDS\n"
+    "    keygen FILE\n"
+    "        Create a new identity: FILE (secret, mode 0600) and FILE.pub. Prints the\n"
+    "        public key text, which the hub administrator admits as a partner. Never\n"
+    "        overwrites an existing file.\n"
+    "\n"
+    "    pubkey FILE\n"
+    "        Print the public key text of a key file (or of a .pub file).\n"
+    "\n"
+    "    publish CHANNEL [TEXT|-] [--title TITLE]\n"
+    "        Sign and publish a message. The body is TEXT (several words are joined with\n"
+    "        spaces), or standard input when TEXT is - or absent. Prints the sequence\n"
+    "        number once the hub has stored the message durably. A lost acknowledgement\n"
+    "        is retried with the same message id: the hub stores the message once.\n"
+    "\n"
+    "    subscribe CHANNEL... [--since SEQ] [--follow]\n"
+    "        Print messages of one or more channels. Without --follow, prints the stored\n"
+    "        messages after SEQ (default 0) up to the head of the log at the time of the\n"
+    "        command, then exits. With --follow, prints messages as they arrive (after\n"
+    "        SEQ if given, else only new ones) and keeps running: if the hub dies or\n"
+    "        restarts it reconnects with backoff and resumes after the last message shown,\n"
+    "        so every message is printed exactly once, in order. Exits 0 on SIGINT or\n"
+    "        SIGTERM. Output is flushed after each message.\n"
+    "\n"
+    "    history CHANNEL [--since SEQ] [--limit N]\n"
+    "        Print past messages of CHANNEL with a sequence number above SEQ (default 0),\n"
+    "        at most N (default: all).\n"
+    "\n"
+    "    verify [CHANNEL]\n"
+    "        Fetch the whole history of CHANNEL (default: every channel you may read) and\n"
+    "        check every author signature, every hash-chain link, that sequence numbers\n"
+    "        have no gaps (whole log), and the hub's signed checkpoint. Prints\n"
+    "        \"ok: N messages verified, chain intact to seq S\" or\n"
+    "        \"FAIL: first bad seq N: REASON\". Exits 4 if verification failed.\n"
+    "\n"
+    "    status\n"
+    "        Print the hub's counters: uptime, messages stored, head of the log, clients,\n"
+    "        subscribers, channels, relay outbox depth by relay.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --hub ENDPOINT\n"
+    "        The hub's ZeroMQ endpoint (default tcp://127.0.0.1:7400).\n"
+    "    --key FILE\n"
+    "        Your identity key file (default ./hub-data/admin.key if it exists).\n"
+    "    --hub-key KEY\n"
+    "        The hub's public key, as key text or the path of a .pub file (default\n"
+    "        ./hub-data/hub.pub if it exists). The connection is refused unless the hub\n"
+    "        proves it holds this key.\n"
+    "    --json\n"
+    "        Machine-readable output: one JSON object per line. A message object has\n"
+    "        seq, channel, kind, author, author_key, ts, author_ts, title, body,\n"
+    "        verified, hash, and action_id for messages about an action.\n"
+    "    --timeout SECONDS\n"
+    "        Bound on every wait for the hub (default 5; fractions allowed). subscribe\n"
+    "        --follow waits for messages forever but pings an idle hub and treats a\n"
+    "        missing answer within this bound as a dead hub.\n"
+    "    -h, --help\n"
+    "        Print this help and exit.\n"
+    "    -V, --version\n"
+    "        Print the version and exit.\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    HUB_ENDPOINT     stands in for --hub\n"
+    "    HUB_KEY          stands in for --key (path of the key file)\n"
+    "    HUB_SERVER_KEY   stands in for --hub-key (key text or .pub path)\n"
+    "    Options given on the command line take precedence.\n"
+    "\n"
+    "OUTPUT\n"
+    "    A message is printed as a block:\n"
+    "        #SEQ CHANNEL KIND TIME AUTHOR\n"
+    "        TITLE            (if the message has one)\n"
+    "        BODY\n"
+    "        (blank line)\n"
+    "    TIME is when the hub stored it (RFC 3339, UTC); AUTHOR is the partner's name\n"
+    "    (or key). A message failing its signature or hash check is marked [UNVERIFIED].\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0   success\n"
+    "    1   bad usage, or a local problem (key file, input)\n"
+    "    2   the hub is unreachable or did not answer in time\n"
+    "    3   the hub refused the request (authentication, rights, validation); the\n"
+    "        reason is printed as \"hubctl: refused: NAME: reason\"\n"
+    "    4   verify found the history broken\n"
+    "\n"
+    "EXAMPLES\n"
+    "    hubctl keygen alice.key\n"
+    "    hubctl --key alice.key --hub-key hub-data/hub.pub publish updates \"Hello\"\n"
+    "    echo \"Minutes attached\" | hubctl publish updates - --title \"Board meeting\"\n"
+    "    hubctl subscribe updates --follow --json | jq .body\n"
+    "    hubctl history updates --since 100 --limit 20\n"
+    "    hubctl verify\n"
+    "    hubctl --hub tcp://hub.example.org:7400 status --json\n";
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out, "usage: hubctl [--hub ENDPOINT] [--key FILE] [--hub-key KEY] [--json]\n"
+                  "              [--timeout SECONDS] COMMAND [ARGS...]\n"
+                  "commands:\n");
+    for (const s_command_t *c = s_commands; c->name; c++)
+        fprintf (out, "    hubctl %s\n", c->synopsis);
+    fprintf (out, "Try 'hubctl --help' for more.\n");
+}
+
+const char *
+hubctl_synopsis (const char *command)
+{
+    for (const s_command_t *c = s_commands; c->name; c++)
+        if (command && strcmp (c->name, command) == 0)
+            return c->synopsis;
+    return "COMMAND [ARGS...]";
+}
+
+int
+hubctl_usage_error (hubctl_t *ctx, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    if (ctx->command)
+        fprintf (stderr, "hubctl: %s: ", ctx->command);
+    else
+        fprintf (stderr, "hubctl: ");
+    vfprintf (stderr, format, args);
+    va_end (args);
+    fprintf (stderr, "\nusage: hubctl %s\nTry 'hubctl --help' for more.\n",
+             hubctl_synopsis (ctx->command));
+    return HUBCTL_EXIT_USAGE;
+}
+
+bool
+hubctl_parse_u64 (const char *text, uint64_t *out)
+{
+    if (!text || !*text || strspn (text, "0123456789") != strlen (text) || strlen (text) > 20)
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull (text, NULL, 10);
+    if (errno)
+        return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
+//  Returns the value of option NAME at argv[*i] ("--name value" or "--name=value"),
+//  advancing *i past it; NULL if argv[*i] is not that option. *missing is set when the
+//  option is there without its value.
+static const char *
+s_opt_value (int argc, char **argv, int *i, const char *name, bool *missing)
+{
+    const char *arg = argv[*i];
+    size_t len = strlen (name);
+    if (strncmp (arg, "--", 2) != 0 || strncmp (arg + 2, name, len) != 0)
+        return NULL;
+    if (arg[2 + len] == '=')
+        return arg + 3 + len;
+    if (arg[2 + len] != 0)
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int
+hubctl_parse_opts (hubctl_t *ctx, int argc, char **argv, const hubctl_opt_t *opts, char ***pos,
+                   int *npos)
+{
+    *pos = hubc_calloc ((size_t)argc + 1, sizeof (char *));
+    *npos = 0;
+    bool options_done = false;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options_done || arg[0] != '-' || strcmp (arg, "-") == 0) {
+            (*pos)[(*npos)++] = argv[i];
+            continue;
+        }
+        if (strcmp (arg, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        const hubctl_opt_t *opt = opts;
+        bool missing = false;
+        for (; opt && opt->name; opt++) {
+            if (opt->flag && strcmp (arg + 2, opt->name) == 0 && arg[1] == '-') {
+                *opt->flag = true;
+                break;
+            }
+            const char *value =
+                opt->value ? s_opt_value (argc, argv, &i, opt->name, &missing) : NULL;
+            if (value) {
+                *opt->value = value;
+                break;
+            }
+            if (missing)
+                break;
+        }
+        if (missing || !opt || !opt->name) {
+            free (*pos);
+            *pos = NULL;
+            return missing ? hubctl_usage_error (ctx, "option %s needs a value", arg)
+                           : hubctl_usage_error (ctx, "unknown option '%s'", arg);
+        }
+    }
+    return 0;
+}
+
+//  Takes the global options out of argv wherever they are; the rest (command and its
+//  arguments) is left in order in *rest. Returns -1 to go on, or an exit code.
+static int
+s_parse_globals (hubctl_t *ctx, int argc, char **argv, char **rest, int *nrest)
+{
+    const char *timeout = NULL;
+    *nrest = 0;
+    for (int i = 1; i < argc; i++) {
+        bool missing = false;
+        const char *v;
+        if (strcmp (argv[i], "--") == 0) {
+            while (i < argc)
+                rest[(*nrest)++] = argv[i++];
+            break;
+        }
+        if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0) {
+            fputs (s_help, stdout);
+            return HUBCTL_EXIT_OK;
+        }
+        if (strcmp (argv[i], "--version") == 0 || strcmp (argv[i], "-V") == 0) {
+            printf ("hubctl %s\n", HUB_VERSION);
+            return HUBCTL_EXIT_OK;
+        }
+        if (strcmp (argv[i], "--json") == 0)
+            ctx->json = true;
+        else if ((v = s_opt_value (argc, argv, &i, "hub", &missing)))
+            ctx->endpoint = v;
+        else if ((v = s_opt_value (argc, argv, &i, "key", &missing)))
+            ctx->key_path = v;
+        else if ((v = s_opt_value (argc, argv, &i, "hub-key", &missing)))
+            ctx->hub_key = v;
+        else if ((v = s_opt_value (argc, argv, &i, "timeout", &missing)))
+            timeout = v;
+        else if (missing)
+            return hubctl_usage_error (ctx, "option %s needs a value", argv[i]);
+        else
+            rest[(*nrest)++] = argv[i];
+    }
+    if (timeout) {
+        char *end = NULL;
+        double seconds = strtod (timeout, &end);
+        if (!end || *end || !(seconds > 0) || seconds > 86400)
+            return hubctl_usage_error (ctx, "--timeout wants seconds, not '%s'", timeout);
+        ctx->timeout_ms = (int)(seconds * 1000) > 0 ? (int)(seconds * 1000) : 1;
+    }
+    return -1;
+}
+
+//  Environment and defaults for what the options left unset.
+static void
+s_apply_defaults (hubctl_t *ctx)
+{
+    if (!ctx->endpoint)
+        ctx->endpoint = getenv ("HUB_ENDPOINT");
+    if (!ctx->endpoint || !*ctx->endpoint)
+        ctx->endpoint = S_DEFAULT_ENDPOINT;
+    if (!ctx->key_path)
+        ctx->key_path = getenv ("HUB_KEY");
+    if ((!ctx->key_path || !*ctx->key_path) && access (S_DEFAULT_KEY, F_OK) == 0)
+        ctx->key_path = S_DEFAULT_KEY;
+    if (!ctx->hub_key)
+        ctx->hub_key = getenv ("HUB_SERVER_KEY");
+    if ((!ctx->hub_key || !*ctx->hub_key) && access (S_DEFAULT_HUB_KEY, F_OK) == 0)
+        ctx->hub_key = S_DEFAULT_HUB_KEY;
+}
+
+int
+hubctl_connect (hubctl_t *ctx)
+{
+    char why[256] = "";
+    if (!ctx->key_path || !*ctx->key_path)
+        return hubctl_usage_error (ctx,
+                                   "no identity: give --key FILE or set HUB_KEY "
+                                   "(there is no %s here)",
+                                   S_DEFAULT_KEY);
+    if (!ctx->hub_key || !*ctx->hub_key)
+        return hubctl_usage_error (ctx,
+                                   "no hub key: give --hub-key KEY or set "
+                                   "HUB_SERVER_KEY (there is no %s here)",
+                                   S_DEFAULT_HUB_KEY);
+    if (hub_identity_load (ctx->key_path, &ctx->id, why, sizeof why) != HUB_OK) {
+        fprintf (stderr, "hubctl: cannot use key file %s: %s\n", ctx->key_path, why);
+        return HUBCTL_EXIT_USAGE;
+    }
+    if (hub_key_resolve (ctx->hub_key, ctx->hub_pk) != HUB_OK) {
+        fprintf (stderr,
+                 "hubctl: --hub-key '%s' is neither key text nor a readable .pub "
+                 "file\n",
+                 ctx->hub_key);
+        return HUBCTL_EXIT_USAGE;
+    }
+    ctx->client = hub_client_new (ctx->endpoint, &ctx->id, ctx->hub_pk, ctx->timeout_ms);
+    if (!ctx->client) {
+        fprintf (stderr, "hubctl: cannot connect to '%s'\n", ctx->endpoint);
+        return HUBCTL_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int
+hubctl_exit_code (hub_err_t err)
+{
+    switch (err) {
+    case HUB_OK: return HUBCTL_EXIT_OK;
+    case HUB_E_TIMEOUT:
+    case HUB_E_UNAVAILABLE: return HUBCTL_EXIT_UNREACHABLE;
+    case HUB_E_IO: return HUBCTL_EXIT_USAGE;
+    default: return HUBCTL_EXIT_REFUSED;
+    }
+}
+
+int
+hubctl_fail (hubctl_t *ctx)
+{
+    hub_err_t err = hub_client_last_error (ctx->client);
+    const char *reason = hub_client_last_reason (ctx->client);
+    int code = hubctl_exit_code (err);
+    if (code == HUBCTL_EXIT_REFUSED)
+        fprintf (stderr, "hubctl: refused: %s: %s\n", hub_err_name (err),
+                 *reason ? reason : hub_strerror (err));
+    else
+        fprintf (stderr, "hubctl: %s\n", *reason ? reason : hub_strerror (err));
+    return code;
+}
+
+int
+main (int argc, char **argv)
+{
+    //  hubctl handles its own signals (subscribe --follow); CZMQ must not take them.
+    zsys_handler_set (NULL);
+    hubctl_t ctx = {0};
+    ctx.timeout_ms = HUB_CLIENT_TIMEOUT_DEFAULT;
+    char **rest = hubc_calloc ((size_t)argc + 1, sizeof (char *));
+    int nrest = 0;
+    int rc = s_parse_globals (&ctx, argc, argv, rest, &nrest);
+    if (rc < 0 && nrest == 0) {
+        fprintf (stderr, "hubctl: no command given\n");
+        s_usage (stderr);
+        rc = HUBCTL_EXIT_USAGE;
+    }
+    if (rc < 0) {
+        s_apply_defaults (&ctx);
+        if (strcmp (rest[0], "help") == 0) {
+            fputs (s_help, stdout);
+            free (rest);
+            return HUBCTL_EXIT_OK;
+        }
+        const s_command_t *c = s_commands;
+        while (c->name && strcmp (c->name, rest[0]) != 0)
+            c++;
+        if (c->name) {
+            ctx.command = c->name;
+            rc = c->fn (&ctx, nrest - 1, rest + 1);
+        } else {
+            fprintf (stderr, "hubctl: unknown command '%s'\n", rest[0]);
+            s_usage (stderr);
+            rc = HUBCTL_EXIT_USAGE;
+        }
+    }
+    hub_client_destroy (&ctx.client);
+    sodium_memzero (&ctx.id, sizeof ctx.id);
+    free (rest);
+    return rc;
+}
