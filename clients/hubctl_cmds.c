@@ -349,7 +349,8 @@ hubctl_cmd_subscribe (hubctl_t *ctx, int argc, char **argv)
         free (pos);
         return rc;
     }
-    s_catch_signals ();
+    if (follow)
+        s_catch_signals ();
     uint64_t head = 0;
     int64_t sub_since = follow ? (since_s ? (int64_t)since : -1) : -1;
     uint32_t credit = follow ? HUB_CREDIT_DEFAULT : 1;
