@@ -286,6 +286,8 @@ hub_err_t
 hubc_send (hub_client_t *self, uint8_t cmd, uint32_t req, const hubc_frame_t *frames,
            size_t count)
 {
+    if (!self->sock && s_socket_open (self) != HUB_OK)
+        return self->last_err; //  a reconnect failed earlier and fails again
     uint8_t env[HUB_ENV_BYTES];
     hub_env_encode (cmd, req, env);
     zmsg_t *msg = zmsg_new ();
@@ -329,6 +331,10 @@ s_sort (hub_client_t *self, zmsg_t **msg_p, const hubc_want_t *want)
 hub_err_t
 hubc_pump (hub_client_t *self, int wait_ms, const hubc_want_t *want, zmsg_t **msg_p)
 {
+    if (!self->sock) {
+        zclock_sleep (wait_ms); //  no socket (a reconnect failed): nothing can arrive
+        return HUB_E_TIMEOUT;
+    }
     zmq_pollitem_t items[] = {{zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0},
                               {zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0}};
     self->interrupted = false;
