@@ -135,7 +135,8 @@ typedef struct {
 hub_err_t hub_subscribe_args_decode (const uint8_t *data, size_t len,
                                      hub_subscribe_args_t *out);
 
-//  Returns a new JSON string (caller frees with free()). since < 0 means absent.
+//  Returns a new JSON string (caller frees with free()). since < 0 means absent; credit 0
+//  means absent (the hub's default). NULL if a channel, the count or credit is invalid.
 char *hub_subscribe_args_encode (const char *const *channels, size_t count, int64_t since,
                                  uint32_t credit);
 
@@ -147,6 +148,8 @@ typedef struct {
 
 //  Decodes HISTORY args (PROTOCOL.md 8); defaults applied.
 hub_err_t hub_history_args_decode (const uint8_t *data, size_t len, hub_history_args_t *out);
+//  Returns a new JSON string (caller frees with free()); limit 0 means absent (default 100).
+//  NULL if the channel or limit is invalid.
 char *hub_history_args_encode (const char *channel, uint64_t since, uint32_t limit);
 
 //  ERROR frame body. encode returns a new JSON string (caller frees with free()); decode

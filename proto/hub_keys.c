@@ -63,6 +63,14 @@ s_decode32 (const char *text, size_t len, uint8_t out[32])
 {
     if (len != HUB_KEYTEXT_LEN)
         return false;
+    //  libsodium 1.0.18 maps some bytes above 0x7F to base64 digits (found by the fuzzer):
+    //  check the alphabet first.
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
     size_t bin_len = 0;
     const char *end = NULL;
     if (sodium_base642bin (out, 32, text, len, NULL, &bin_len, &end,

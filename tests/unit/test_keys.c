@@ -168,6 +168,16 @@ test_key_text_refused (void **state)
                       HUB_E_BAD_KEY);
     assert_int_equal (hub_key_from_text ("AAAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAAAAAAAAA", pk),
                       HUB_E_BAD_KEY);
+    //  Bytes above 0x7F that libsodium 1.0.18 would decode as digits (found by fuzzing).
+    assert_int_equal (hub_key_from_text ("ebVWLo_mVPlAeLES6KmLp5\xcc"
+                                         "fhTrmlb7X4OORC60ElmQ",
+                                         pk),
+                      HUB_E_BAD_KEY);
+    for (int c = 0x80; c <= 0xff; c++) {
+        char text[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        text[20] = (char)c;
+        assert_int_equal (hub_key_from_text (text, pk), HUB_E_BAD_KEY);
+    }
     //  The last character carries two unused bits: only one text per key.
     assert_int_equal (hub_key_from_text ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB", pk),
                       HUB_E_BAD_KEY);
