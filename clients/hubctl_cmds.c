@@ -274,7 +274,7 @@ s_follow (hubctl_t *ctx)
             if (hubctl_exit_code (err) != HUBCTL_EXIT_UNREACHABLE)
                 return hubctl_fail (ctx);
             s_nap (backoff);
-            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+            backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
         }
     }
     return HUBCTL_EXIT_OK;
