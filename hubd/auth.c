@@ -74,7 +74,8 @@ s_handle_zap (s_self_t *self)
     zmsg_destroy (&request);
 }
 
-//  Pipe commands: ALLOW|DENY + 32-byte key, answered with a signal.
+//  Pipe commands: ALLOW or DENY + a 32-byte key, REPLACE + any number of keys; each is
+//  answered with a signal once applied.
 static bool
 s_handle_pipe (s_self_t *self, zsock_t *pipe)
 {
@@ -84,6 +85,17 @@ s_handle_pipe (s_self_t *self, zsock_t *pipe)
     char *command = zmsg_popstr (msg);
     zframe_t *key = zmsg_pop (msg);
     bool term = !command || streq (command, "$TERM");
+    if (!term && streq (command, "REPLACE")) {
+        zhashx_purge (self->allowed);
+        self->open = false;
+        for (; key; zframe_destroy (&key), key = zmsg_pop (msg))
+            if (zframe_size (key) == 32) {
+                char hex[65];
+                hub_hex_encode (zframe_data (key), 32, hex);
+                zhashx_update (self->allowed, hex, (void *)1);
+            }
+        zsock_signal (pipe, 0);
+    }
     if (!term && key && zframe_size (key) == 32) {
         char hex[65];
         hub_hex_encode (zframe_data (key), 32, hex);
@@ -148,6 +160,17 @@ void
 auth_deny (auth_t *self, const uint8_t curve_pk[32])
 {
     s_send_key (self, "DENY", curve_pk);
+}
+
+void
+auth_replace (auth_t *self, const uint8_t (*curve_pks)[32], size_t count)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "REPLACE");
+    for (size_t i = 0; i < count; i++)
+        zmsg_addmem (msg, curve_pks[i], 32);
+    zmsg_send (&msg, self->actor);
+    zsock_wait (self->actor);
 }
 
 void

@@ -10,6 +10,7 @@
 #define HUBD_AUTH_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct _auth_t auth_t;
@@ -21,6 +22,9 @@ auth_t *auth_new (bool open);
 //  connections at once (the handler has processed it when the call returns).
 void auth_allow (auth_t *self, const uint8_t curve_pk[32]);
 void auth_deny (auth_t *self, const uint8_t curve_pk[32]);
+
+//  Replaces the whole admitted set with count keys (32 bytes each) and leaves open mode.
+void auth_replace (auth_t *self, const uint8_t (*curve_pks)[32], size_t count);
 
 void auth_destroy (auth_t **self_p);
 

@@ -56,6 +56,18 @@ channel_set_has (channel_set_t *self, const char *name)
     return zhashx_lookup (self->channels, name) != NULL;
 }
 
+bool
+channel_set_rights (channel_set_t *self, const char *name, const char **publish,
+                    const char **read)
+{
+    s_rights_t *rights = zhashx_lookup (self->channels, name);
+    if (rights) {
+        *publish = rights->publish;
+        *read = rights->read;
+    }
+    return rights != NULL;
+}
+
 size_t
 channel_set_size (channel_set_t *self)
 {

@@ -17,6 +17,10 @@ channel_set_t *channel_set_load (const char *db_path);
 //  True if the channel exists.
 bool channel_set_has (channel_set_t *self, const char *name);
 
+//  The rights of a channel (borrowed, comma-separated roles); false if it does not exist.
+bool channel_set_rights (channel_set_t *self, const char *name, const char **publish,
+                         const char **read);
+
 //  Number of channels.
 size_t channel_set_size (channel_set_t *self);
 

@@ -1,6 +1,6 @@
 /*  db.c - see db.h.
 
-    Schema, version 1 (PRAGMA user_version):
+    Schema, version 2 (PRAGMA user_version):
 
     messages    the log. seq is the rowid: lookups by seq and "the last row" cost a B-tree
                 descent, never a scan, whatever the size of the log. header, body and sig
@@ -51,6 +51,18 @@ static const char *s_migrations[] = {
     "  ('announcements', 'admin,convener', '*', 0),"
     "  ('updates', '*', '*', 0),"
     "  ('actions', '*', '*', 0);",
+    //  1 -> 2: the partner directory, and the channel where administrator commands are
+    //  logged (readable by all: the history shows who was admitted, by whom, when).
+    "CREATE TABLE partners ("
+    "  name TEXT PRIMARY KEY,"
+    "  key BLOB NOT NULL UNIQUE,"
+    "  org TEXT NOT NULL DEFAULT '',"
+    "  email TEXT NOT NULL DEFAULT '',"
+    "  roles TEXT NOT NULL DEFAULT '',"
+    "  joined_ms INTEGER NOT NULL,"
+    "  left_ms INTEGER,"
+    "  admitted_seq INTEGER NOT NULL);"
+    "INSERT INTO channels VALUES ('admin', 'admin', '*', 0);",
 };
 
 static bool

@@ -14,6 +14,7 @@ typedef struct {
     uint8_t peer[ENTRY_PEER_MAX];
     size_t peer_len;
     uint32_t req_id;
+    char user[65];
     char (*channels)[HUB_CHANNEL_MAX + 1];
     size_t channel_count;
     uint64_t cursor;
@@ -119,13 +120,14 @@ s_start_read (deliver_t *self, s_sub_t *sub)
 
 uint64_t
 deliver_subscribe (deliver_t *self, const uint8_t *peer, size_t peer_len, uint32_t req_id,
-                   const hub_subscribe_args_t *args)
+                   const char *user, const hub_subscribe_args_t *args)
 {
     s_sub_t *sub = mem_zalloc (sizeof *sub);
     sub->id = self->next_id++;
     memcpy (sub->peer, peer, peer_len);
     sub->peer_len = peer_len;
     sub->req_id = req_id;
+    snprintf (sub->user, sizeof sub->user, "%s", user);
     sub->channels = mem_alloc (args->channel_count * sizeof *sub->channels);
     memcpy (sub->channels, args->channels, args->channel_count * sizeof *sub->channels);
     sub->channel_count = args->channel_count;
@@ -137,6 +139,18 @@ deliver_subscribe (deliver_t *self, const uint8_t *peer, size_t peer_len, uint32
     zhashx_update (self->subs, key, sub); //  replaces (and frees) an earlier subscription
     s_start_read (self, sub);
     return self->head;
+}
+
+void
+deliver_drop_user (deliver_t *self, const char *user)
+{
+    zlistx_t *gone = zlistx_new ();
+    for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
+        if (strcmp (sub->user, user) == 0)
+            zlistx_add_end (gone, sub);
+    for (s_sub_t *sub = zlistx_first (gone); sub; sub = zlistx_next (gone))
+        s_drop (self, sub);
+    zlistx_destroy (&gone);
 }
 
 static s_sub_t *

@@ -30,8 +30,13 @@ deliver_t *deliver_new (void *front, reader_t *reader, uint64_t head, deliver_na
                         void *name_arg);
 
 //  Starts (or replaces) the peer's subscription. Returns the head it started at.
+//  user names who subscribes (the connection's key hex), for deliver_drop_user.
 uint64_t deliver_subscribe (deliver_t *self, const uint8_t *peer, size_t peer_len,
-                            uint32_t req_id, const hub_subscribe_args_t *args);
+                            uint32_t req_id, const char *user,
+                            const hub_subscribe_args_t *args);
+
+//  Ends every subscription of that user (a partner who left).
+void deliver_drop_user (deliver_t *self, const char *user);
 
 //  Adds credit to the peer's subscription (ignored without one).
 void deliver_credit (deliver_t *self, const uint8_t *peer, size_t peer_len, uint32_t credit);

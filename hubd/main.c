@@ -160,11 +160,11 @@ s_serve (config_t *config, s_options_t *options)
         return 2;
     zsys_handler_set (NULL); //  signals are ours (signalfd), not CZMQ's
     zsys_set_logstream (NULL);
-    auth_t *auth = auth_new (true);
+    auth_t *auth = auth_new (false); //  closed: the router admits partners
     store_t *store = store_new (db_path, &hub);
     reader_t *reader = store ? reader_new (db_path, hub.pk) : NULL;
     router_t *router =
-        reader ? router_new (config, &hub, admin_pk, reader, store_head (store), db_path)
+        reader ? router_new (config, &hub, admin_pk, auth, reader, store_head (store), db_path)
                : NULL;
     int status = 2;
     if (router) {

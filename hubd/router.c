@@ -9,7 +9,10 @@
 */
 #include "router.h"
 #include "channel.h"
+#include "admin.h"
+#include "auth.h"
 #include "deliver.h"
+#include "directory.h"
 #include "entry.h"
 #include "log.h"
 #include "mem.h"
@@ -42,6 +45,8 @@ struct _router_t {
     reader_t *reader;
     deliver_t *deliver;
     channel_set_t *channels;
+    directory_t *directory;
+    auth_t *auth;
     char *db_path;
     uint8_t hub_pk[HUB_PUBKEY_BYTES];
     uint8_t admin_pk[HUB_PUBKEY_BYTES];
@@ -65,6 +70,17 @@ typedef struct {
     bool too_many;
 } s_request_t;
 
+//  What every handler needs to know about the request it answers.
+typedef struct {
+    zmq_msg_t *peer; //  routing id
+    uint8_t cmd;
+    uint32_t req_id;
+    zmq_msg_t *args; //  the frames after the envelope
+    int n;
+    const char *user_id;  //  hex CURVE key, from ZAP
+    const partner_t *who; //  the partner that key belongs to
+} s_ctx_t;
+
 //  -------------------------------------------------------------------------
 //  Names and keys
 
@@ -72,11 +88,7 @@ static const char *
 s_name_of (const uint8_t key[HUB_PUBKEY_BYTES], void *arg)
 {
     router_t *self = arg;
-    if (memcmp (key, self->admin_pk, HUB_PUBKEY_BYTES) == 0)
-        return "admin";
-    if (memcmp (key, self->hub_pk, HUB_PUBKEY_BYTES) == 0)
-        return "hub";
-    return "";
+    return directory_name_of (self->directory, key);
 }
 
 //  True if the connection's CURVE key (hex, from ZAP) belongs to the Ed25519 author key.
@@ -103,40 +115,164 @@ s_author_is_peer (router_t *self, const uint8_t author[HUB_PUBKEY_BYTES], const 
 //  -------------------------------------------------------------------------
 //  Answers
 
-static void
-s_refuse (router_t *self, zmq_msg_t *peer, uint32_t req_id, const char *what, hub_err_t code,
-          const char *reason)
+static const char *
+s_cmd_name (uint8_t cmd)
 {
-    self->refused++;
-    log_notice ("router", "refused %s (request %u): %s: %s", what, req_id, hub_err_name (code),
-                reason);
-    wire_send_error (self->front, zmq_msg_data (peer), zmq_msg_size (peer), req_id, code,
-                     reason);
+    static const char *names[] = {"a request",   "PUBLISH", "SUBSCRIBE", "CREDIT", "HISTORY",
+                                  "UNSUBSCRIBE", "STATUS",  "ADMIN",     "PING",   "QUERY"};
+    return cmd < sizeof names / sizeof names[0] ? names[cmd] : names[0];
 }
 
 static void
-s_reply (router_t *self, zmq_msg_t *peer, uint8_t cmd, uint32_t req_id, json_t *json)
+s_refuse (router_t *self, const s_ctx_t *ctx, hub_err_t code, const char *reason)
+{
+    self->refused++;
+    log_notice ("router", "refused %s (request %u) from %s: %s: %s", s_cmd_name (ctx->cmd),
+                ctx->req_id, ctx->who ? ctx->who->name : "an unknown key", hub_err_name (code),
+                reason);
+    wire_send_error (self->front, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer),
+                     ctx->req_id, code, reason);
+}
+
+static void
+s_reply (router_t *self, const s_ctx_t *ctx, uint8_t cmd, json_t *json)
 {
     char *text = json ? json_dumps (json, JSON_COMPACT) : NULL;
-    wire_send_json (self->front, zmq_msg_data (peer), zmq_msg_size (peer), cmd, req_id, text);
+    wire_send_json (self->front, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer), cmd,
+                    ctx->req_id, text);
     free (text);
     json_decref (json);
 }
 
+typedef struct {
+    router_t *router;
+    uint8_t (**keys)[32];
+    size_t *count;
+    size_t *capacity;
+} s_door_collect_t;
+
+static void
+s_door_collect (const partner_t *partner, void *arg)
+{
+    s_door_collect_t *collect = arg;
+    if (partner->left_ms || !partner->curve_hex[0]) {
+        if (collect->router->deliver)
+            deliver_drop_user (collect->router->deliver, partner->curve_hex);
+        return;
+    }
+    if (*collect->count == *collect->capacity) {
+        *collect->capacity *= 2;
+        *collect->keys =
+            mem_realloc (*collect->keys, *collect->capacity * sizeof **collect->keys);
+    }
+    hub_hex_decode (partner->curve_hex, (*collect->keys)[(*collect->count)++], 32);
+}
+
+//  Tells the door which keys may connect: the administrator and every current partner.
+//  Subscriptions of partners who are no longer current end here.
+static void
+s_sync_door (router_t *self)
+{
+    size_t count = 0, capacity = 16;
+    uint8_t (*keys)[32] = mem_alloc (capacity * sizeof *keys);
+    const partner_t *admin = directory_by_name (self->directory, "admin");
+    hub_key_curve_public (admin->key, keys[count++]);
+    s_door_collect_t collect = {self, &keys, &count, &capacity};
+    directory_each (self->directory, s_door_collect, &collect);
+    auth_replace (self->auth, (const uint8_t (*)[32])keys, count);
+    free (keys);
+}
+
 //  -------------------------------------------------------------------------
-//  PUBLISH
+//  Rights. A partner who may not read a channel is told it does not exist: the channel's
+//  existence is not hinted at either.
+
+static bool
+s_may_read (router_t *self, const partner_t *who, const char *channel)
+{
+    const char *publish, *read;
+    return channel_set_rights (self->channels, channel, &publish, &read) &&
+           directory_allows (who, read);
+}
 
 static hub_err_t
-s_check_publish (router_t *self, zmq_msg_t *args, const char *user_id, hub_header_t *hdr,
-                 char *why, size_t why_size)
+s_check_readable (router_t *self, const partner_t *who, char (*channels)[HUB_CHANNEL_MAX + 1],
+                  size_t count, char *why, size_t why_size)
 {
-    hub_err_t err;
+    for (size_t i = 0; i < count; i++)
+        if (!s_may_read (self, who, channels[i])) {
+            snprintf (why, why_size, "there is no channel '%s'", channels[i]);
+            return HUB_E_UNKNOWN_CHANNEL;
+        }
+    return HUB_OK;
+}
+
+//  -------------------------------------------------------------------------
+//  PUBLISH and ADMIN: both carry a signed message (header, body, signature)
+
+static hub_err_t
+s_check_rights (router_t *self, const s_ctx_t *ctx, const hub_header_t *hdr, char *why,
+                size_t why_size)
+{
+    const char *publish, *read;
+    if (!channel_set_rights (self->channels, hdr->channel, &publish, &read) ||
+        !directory_allows (ctx->who, read)) {
+        snprintf (why, why_size, "there is no channel '%s'", hdr->channel);
+        return HUB_E_UNKNOWN_CHANNEL;
+    }
+    bool admin = ctx->cmd == HUB_CMD_ADMIN;
+    if (strcmp (hdr->kind, admin ? "admin" : "message") != 0 ||
+        (admin && strcmp (hdr->channel, ADMIN_CHANNEL) != 0)) {
+        snprintf (why, why_size,
+                  admin ? "an ADMIN command is a message of kind 'admin' on channel 'admin'"
+                        : "messages of kind '%s' cannot be published by clients",
+                  hdr->kind);
+        return HUB_E_BAD_HEADER;
+    }
+    if (!s_author_is_peer (self, hdr->author, ctx->user_id)) {
+        snprintf (why, why_size, "the header's author key is not the key of this connection");
+        return HUB_E_KEY_MISMATCH;
+    }
+    if (admin ? !ctx->who->admin : !directory_allows (ctx->who, publish)) {
+        snprintf (why, why_size, "partner '%s' may not %s", ctx->who->name,
+                  admin ? "give administrator commands" : "publish on this channel");
+        return HUB_E_FORBIDDEN;
+    }
+    return HUB_OK;
+}
+
+//  An admin command's body is checked here, before its signature: bad syntax never costs
+//  a verify, and the administrator gets a precise reason.
+static hub_err_t
+s_check_admin_body (router_t *self, zmq_msg_t *body, char *why, size_t why_size)
+{
+    admin_op_t op;
+    hub_err_t err = admin_parse (zmq_msg_data (body), zmq_msg_size (body), &op, why, why_size);
+    if (err == HUB_OK && op.kind == ADMIN_PARTNER_ADD &&
+        (memcmp (op.key, self->hub_pk, HUB_PUBKEY_BYTES) == 0 ||
+         memcmp (op.key, self->admin_pk, HUB_PUBKEY_BYTES) == 0)) {
+        snprintf (why, why_size, "that key is the hub's or the administrator's own");
+        err = HUB_E_CONFLICT;
+    }
+    return err;
+}
+
+static hub_err_t
+s_check_signed (router_t *self, const s_ctx_t *ctx, hub_header_t *hdr, char *why,
+                size_t why_size)
+{
+    zmq_msg_t *args = ctx->args;
+    if (ctx->n != 3) {
+        snprintf (why, why_size,
+                  "%d frames after the envelope; expected 3 (header, body, signature)", ctx->n);
+        return HUB_E_MALFORMED;
+    }
     if (zmq_msg_size (&args[2]) != HUB_SIG_BYTES) {
         snprintf (why, why_size, "the signature frame has %zu bytes, not %d",
                   zmq_msg_size (&args[2]), HUB_SIG_BYTES);
         return HUB_E_MALFORMED;
     }
-    err = hub_header_decode (zmq_msg_data (&args[0]), zmq_msg_size (&args[0]), hdr);
+    hub_err_t err = hub_header_decode (zmq_msg_data (&args[0]), zmq_msg_size (&args[0]), hdr);
     if (err != HUB_OK) {
         snprintf (why, why_size, "the header is invalid: %s", hub_strerror (err));
         return err;
@@ -148,49 +284,31 @@ s_check_publish (router_t *self, zmq_msg_t *args, const char *user_id, hub_heade
                   hub_strerror (err), self->max_message_bytes);
         return err;
     }
-    if (!channel_set_has (self->channels, hdr->channel)) {
-        snprintf (why, why_size, "there is no channel '%s'", hdr->channel);
-        return HUB_E_UNKNOWN_CHANNEL;
-    }
-    if (strcmp (hdr->kind, "message") != 0) {
-        snprintf (why, why_size, "messages of kind '%s' cannot be published by clients",
-                  hdr->kind);
-        return HUB_E_BAD_HEADER;
-    }
-    if (!s_author_is_peer (self, hdr->author, user_id)) {
-        snprintf (why, why_size, "the header's author key is not the key of this connection");
-        return HUB_E_KEY_MISMATCH;
-    }
-    return HUB_OK;
+    err = s_check_rights (self, ctx, hdr, why, why_size);
+    if (err == HUB_OK && ctx->cmd == HUB_CMD_ADMIN)
+        err = s_check_admin_body (self, &args[1], why, why_size);
+    return err;
 }
 
 static void
-s_handle_publish (router_t *self, zmq_msg_t *peer, uint32_t req_id, zmq_msg_t *args, int n,
-                  const char *user_id)
+s_handle_signed (router_t *self, const s_ctx_t *ctx)
 {
     char why[200];
     hub_header_t hdr = {0};
-    hub_err_t err;
-    if (n != 3) {
-        snprintf (why, sizeof why,
-                  "PUBLISH has %d frames after the envelope; expected 3 (header, body, "
-                  "signature)",
-                  n);
-        err = HUB_E_MALFORMED;
-    } else
-        err = s_check_publish (self, args, user_id, &hdr, why, sizeof why);
+    hub_err_t err = s_check_signed (self, ctx, &hdr, why, sizeof why);
     if (err != HUB_OK) {
         hub_header_clear (&hdr);
-        s_refuse (self, peer, req_id, "PUBLISH", err, why);
+        s_refuse (self, ctx, err, why);
         return;
     }
+    zmq_msg_t *args = ctx->args;
     entry_t *entry = entry_new (zmq_msg_data (&args[0]), zmq_msg_size (&args[0]),
                                 zmq_msg_data (&args[1]), zmq_msg_size (&args[1]));
     entry->hdr = hdr; //  takes over what the decoded header owns
     memcpy (entry->sig, zmq_msg_data (&args[2]), HUB_SIG_BYTES);
-    memcpy (entry->peer, zmq_msg_data (peer), zmq_msg_size (peer));
-    entry->peer_len = zmq_msg_size (peer);
-    entry->req_id = req_id;
+    memcpy (entry->peer, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer));
+    entry->peer_len = zmq_msg_size (ctx->peer);
+    entry->req_id = ctx->req_id;
     if (!self->batch)
         self->batch = batch_new (self->next_batch++);
     batch_append (self->batch, &entry);
@@ -207,18 +325,41 @@ s_flush_batch (router_t *self)
     self->batch = NULL;
 }
 
+//  After an administrator command committed: reload the directory and the channels, tell
+//  the door who may connect now, and end what partners who left were doing.
+static void
+s_directory_changed (router_t *self)
+{
+    directory_t *directory = directory_load (self->db_path, self->admin_pk, self->hub_pk);
+    channel_set_t *channels = channel_set_load (self->db_path);
+    if (!directory || !channels) {
+        directory_destroy (&directory);
+        channel_set_destroy (&channels);
+        log_error ("router", "cannot reload the directory; keeping the previous one");
+        return;
+    }
+    channel_set_destroy (&self->channels);
+    self->channels = channels;
+    directory_t *old = self->directory;
+    self->directory = directory;
+    s_sync_door (self);
+    directory_destroy (&old);
+}
+
 static void
 s_handle_committed (router_t *self)
 {
     batch_t *batch = NULL;
     if (zsock_recv (self->from_store, "p", &batch) != 0 || !batch)
         return;
+    bool admin = false;
     for (size_t i = 0; i < batch->count; i++) {
         entry_t *entry = batch->entries[i];
         if (entry->err != HUB_OK) {
             self->refused++;
-            log_notice ("router", "refused PUBLISH (request %u) on '%s': %s: %s", entry->req_id,
-                        entry->hdr.channel, hub_err_name (entry->err), entry->reason);
+            log_notice ("router", "refused %s (request %u) on '%s': %s: %s", entry->hdr.kind,
+                        entry->req_id, entry->hdr.channel, hub_err_name (entry->err),
+                        entry->reason);
             wire_send_error (self->front, entry->peer, entry->peer_len, entry->req_id,
                              entry->err, entry->reason);
             continue;
@@ -226,11 +367,14 @@ s_handle_committed (router_t *self)
         if (!entry->duplicate) {
             self->stored++;
             self->head = entry->seq;
+            admin |= strcmp (entry->hdr.kind, "admin") == 0;
         }
         if (entry->peer_len)
             wire_send_ack (self->front, entry->peer, entry->peer_len, entry->req_id, entry->seq,
                            entry->duplicate);
     }
+    if (admin)
+        s_directory_changed (self);
     deliver_committed (self->deliver, batch);
     self->in_flight -= batch->count;
     self->batches_in_flight--;
@@ -238,70 +382,76 @@ s_handle_committed (router_t *self)
 }
 
 //  -------------------------------------------------------------------------
-//  SUBSCRIBE, CREDIT, UNSUBSCRIBE, HISTORY
-
-static hub_err_t
-s_check_channels (router_t *self, char (*channels)[HUB_CHANNEL_MAX + 1], size_t count,
-                  char *why, size_t why_size)
-{
-    for (size_t i = 0; i < count; i++)
-        if (!channel_set_has (self->channels, channels[i])) {
-            snprintf (why, why_size, "there is no channel '%s'", channels[i]);
-            return HUB_E_UNKNOWN_CHANNEL;
-        }
-    return HUB_OK;
-}
+//  SUBSCRIBE, HISTORY
 
 static void
-s_handle_subscribe (router_t *self, zmq_msg_t *peer, uint32_t req_id, zmq_msg_t *args, int n)
+s_handle_subscribe (router_t *self, const s_ctx_t *ctx)
 {
     char why[200] = "SUBSCRIBE takes one JSON frame";
     hub_subscribe_args_t sub;
-    hub_err_t err = n == 1 ? hub_subscribe_args_decode (zmq_msg_data (&args[0]),
-                                                        zmq_msg_size (&args[0]), &sub)
-                           : HUB_E_MALFORMED;
-    if (err != HUB_OK && n == 1)
+    hub_err_t err = ctx->n == 1 ? hub_subscribe_args_decode (zmq_msg_data (&ctx->args[0]),
+                                                             zmq_msg_size (&ctx->args[0]), &sub)
+                                : HUB_E_MALFORMED;
+    if (err != HUB_OK && ctx->n == 1)
         snprintf (why, sizeof why, "bad SUBSCRIBE arguments: %s", hub_strerror (err));
     if (err == HUB_OK)
-        err = s_check_channels (self, sub.channels, sub.channel_count, why, sizeof why);
+        err =
+            s_check_readable (self, ctx->who, sub.channels, sub.channel_count, why, sizeof why);
     if (err != HUB_OK) {
-        s_refuse (self, peer, req_id, "SUBSCRIBE", err, why);
+        s_refuse (self, ctx, err, why);
         return;
     }
-    uint64_t head = deliver_subscribe (self->deliver, zmq_msg_data (peer), zmq_msg_size (peer),
-                                       req_id, &sub);
+    uint64_t head =
+        deliver_subscribe (self->deliver, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer),
+                           ctx->req_id, ctx->who->curve_hex, &sub);
     json_t *channels = json_array ();
     for (size_t i = 0; i < sub.channel_count; i++)
         json_array_append_new (channels, json_string (sub.channels[i]));
     //  The REPLY goes out before any MSG: deliver only reads the log from here on.
-    s_reply (self, peer, HUB_CMD_REPLY, req_id,
+    s_reply (self, ctx, HUB_CMD_REPLY,
              json_pack ("{s:o, s:I}", "subscribed", channels, "head", (json_int_t)head));
 }
 
 static void
-s_handle_history (router_t *self, zmq_msg_t *peer, uint32_t req_id, zmq_msg_t *args, int n)
+s_add_readable (const char *name, const char *publish, const char *read, void *arg)
+{
+    (void)publish;
+    read_t *req = arg;
+    if (directory_allows ((const partner_t *)(uintptr_t)req->tag, read))
+        snprintf (req->channels[req->channel_count++], HUB_CHANNEL_MAX + 1, "%s", name);
+}
+
+static void
+s_handle_history (router_t *self, const s_ctx_t *ctx)
 {
     char why[200] = "HISTORY takes one JSON frame";
     hub_history_args_t hist;
-    hub_err_t err = n == 1 ? hub_history_args_decode (zmq_msg_data (&args[0]),
-                                                      zmq_msg_size (&args[0]), &hist)
-                           : HUB_E_MALFORMED;
-    if (err != HUB_OK && n == 1)
+    hub_err_t err = ctx->n == 1 ? hub_history_args_decode (zmq_msg_data (&ctx->args[0]),
+                                                           zmq_msg_size (&ctx->args[0]), &hist)
+                                : HUB_E_MALFORMED;
+    if (err != HUB_OK && ctx->n == 1)
         snprintf (why, sizeof why, "bad HISTORY arguments: %s", hub_strerror (err));
     bool every = err == HUB_OK && strcmp (hist.channel, "*") == 0;
-    if (err == HUB_OK && !every && !channel_set_has (self->channels, hist.channel)) {
-        snprintf (why, sizeof why, "there is no channel '%s'", hist.channel);
-        err = HUB_E_UNKNOWN_CHANNEL;
-    }
+    if (err == HUB_OK && !every)
+        err = s_check_readable (self, ctx->who, &hist.channel, 1, why, sizeof why);
     if (err != HUB_OK) {
-        s_refuse (self, peer, req_id, "HISTORY", err, why);
+        s_refuse (self, ctx, err, why);
         return;
     }
     const char *one = hist.channel;
-    read_t *read = read_new (every ? NULL : &one, every ? 0 : 1, hist.since, hist.limit);
-    memcpy (read->peer, zmq_msg_data (peer), zmq_msg_size (peer));
-    read->peer_len = zmq_msg_size (peer);
-    read->req_id = req_id;
+    read_t *read = read_new (&one, 1, hist.since, hist.limit);
+    if (every) {
+        //  "*": every channel this partner may read, and only those.
+        free (read->channels);
+        read->channels =
+            mem_alloc ((channel_set_size (self->channels) + 1) * sizeof *read->channels);
+        read->channel_count = 0;
+        read->tag = (uint64_t)(uintptr_t)ctx->who;
+        channel_set_each (self->channels, s_add_readable, read);
+    }
+    memcpy (read->peer, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer));
+    read->peer_len = zmq_msg_size (ctx->peer);
+    read->req_id = ctx->req_id;
     read->tag = 0; //  a history page, not a subscription's catch-up
     reader_request (self->reader, &read);
 }
@@ -349,7 +499,7 @@ s_handle_reader (router_t *self)
 }
 
 //  -------------------------------------------------------------------------
-//  STATUS, QUERY
+//  STATUS
 
 static json_t *
 s_status (router_t *self)
@@ -373,6 +523,9 @@ s_status (router_t *self)
         "refused", (json_int_t)self->refused, "db_bytes", db_bytes, "relays");
 }
 
+//  -------------------------------------------------------------------------
+//  QUERY: channels, partners, partner
+
 static json_t *
 s_roles (const char *list)
 {
@@ -384,28 +537,69 @@ s_roles (const char *list)
     return roles;
 }
 
+typedef struct {
+    router_t *router;
+    const partner_t *who;
+    json_t *list;
+} s_listing_t;
+
 static void
 s_add_channel (const char *name, const char *publish, const char *read, void *arg)
 {
-    json_array_append_new (arg, json_pack ("{s:s, s:o, s:o}", "name", name, "publish",
-                                           s_roles (publish), "read", s_roles (read)));
+    s_listing_t *listing = arg;
+    if (directory_allows (listing->who, read))
+        json_array_append_new (listing->list,
+                               json_pack ("{s:s, s:o, s:o}", "name", name, "publish",
+                                          s_roles (publish), "read", s_roles (read)));
+}
+
+static json_t *
+s_partner_json (const partner_t *partner)
+{
+    char key[HUB_KEYTEXT_LEN + 1];
+    hub_key_to_text (partner->key, key);
+    json_t *json = json_pack ("{s:s, s:s, s:s, s:s, s:o, s:I, s:b}", "name", partner->name,
+                              "key", key, "org", partner->org, "email", partner->email, "roles",
+                              s_roles (partner->roles), "joined_ms",
+                              (json_int_t)partner->joined_ms, "current", !partner->left_ms);
+    json_object_set_new (json, "left_ms",
+                         partner->left_ms ? json_integer (partner->left_ms) : json_null ());
+    return json;
 }
 
 static void
-s_handle_query (router_t *self, zmq_msg_t *peer, uint32_t req_id, zmq_msg_t *args, int n)
+s_add_partner (const partner_t *partner, void *arg)
+{
+    json_array_append_new (arg, s_partner_json (partner));
+}
+
+static void
+s_handle_query (router_t *self, const s_ctx_t *ctx)
 {
     hub_err_t err = HUB_E_MALFORMED;
-    json_t *query =
-        n == 1 ? hub_json_frame_parse (zmq_msg_data (&args[0]), zmq_msg_size (&args[0]), &err)
-               : NULL;
+    json_t *query = ctx->n == 1 ? hub_json_frame_parse (zmq_msg_data (&ctx->args[0]),
+                                                        zmq_msg_size (&ctx->args[0]), &err)
+                                : NULL;
     const char *q = query ? json_string_value (json_object_get (query, "q")) : NULL;
+    const char *name = query ? json_string_value (json_object_get (query, "name")) : NULL;
+    const partner_t *partner = name ? directory_by_name (self->directory, name) : NULL;
+    s_listing_t listing = {self, ctx->who, json_array ()};
     if (q && strcmp (q, "channels") == 0) {
-        json_t *list = json_array ();
-        channel_set_each (self->channels, s_add_channel, list);
-        s_reply (self, peer, HUB_CMD_REPLY, req_id, json_pack ("{s:o}", "channels", list));
-    } else
-        s_refuse (self, peer, req_id, "QUERY", query ? HUB_E_BAD_REQUEST : err,
-                  query ? "unknown query (known: channels)" : "QUERY takes one JSON object");
+        channel_set_each (self->channels, s_add_channel, &listing);
+        s_reply (self, ctx, HUB_CMD_REPLY, json_pack ("{s:O}", "channels", listing.list));
+    } else if (q && strcmp (q, "partners") == 0) {
+        directory_each (self->directory, s_add_partner, listing.list);
+        s_reply (self, ctx, HUB_CMD_REPLY, json_pack ("{s:O}", "partners", listing.list));
+    } else if (q && strcmp (q, "partner") == 0 && partner && !partner->admin)
+        s_reply (self, ctx, HUB_CMD_REPLY,
+                 json_pack ("{s:o}", "partner", s_partner_json (partner)));
+    else if (q && strcmp (q, "partner") == 0)
+        s_refuse (self, ctx, HUB_E_NOT_FOUND, "there is no partner by that name");
+    else
+        s_refuse (self, ctx, query ? HUB_E_BAD_REQUEST : err,
+                  query ? "unknown query (known: channels, partners, partner)"
+                        : "QUERY takes one JSON object");
+    json_decref (listing.list);
     json_decref (query);
 }
 
@@ -413,51 +607,59 @@ s_handle_query (router_t *self, zmq_msg_t *peer, uint32_t req_id, zmq_msg_t *arg
 //  Dispatch
 
 static void
+s_handle_credit (router_t *self, const s_ctx_t *ctx)
+{
+    uint32_t credit;
+    if (ctx->n == 1 && hub_credit_decode (zmq_msg_data (&ctx->args[0]),
+                                          zmq_msg_size (&ctx->args[0]), &credit) == HUB_OK)
+        deliver_credit (self->deliver, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer),
+                        credit);
+    else
+        s_refuse (self, ctx, HUB_E_MALFORMED, "CREDIT takes one 4-byte count from 1 to 100000");
+}
+
+static void
 s_dispatch (router_t *self, s_request_t *req)
 {
-    zmq_msg_t *peer = &req->frames[0];
+    s_ctx_t ctx = {.peer = &req->frames[0], .args = &req->frames[2], .n = req->count - 2};
     hub_env_t env = {0};
     hub_err_t err = req->count < 2 ? HUB_E_MALFORMED
                                    : hub_env_decode (zmq_msg_data (&req->frames[1]),
                                                      zmq_msg_size (&req->frames[1]), &env);
+    ctx.cmd = env.cmd;
+    ctx.req_id = env.req_id;
     if (err == HUB_OK && req->too_many)
         err = HUB_E_MALFORMED;
     if (err != HUB_OK) {
-        s_refuse (self, peer, env.req_id, "a request", err,
+        s_refuse (self, &ctx, err,
                   req->too_many ? "too many frames" : "the envelope frame is invalid");
         return;
     }
-    const char *user_id = zmq_msg_gets (&req->frames[1], "User-Id");
-    zmq_msg_t *args = &req->frames[2];
-    int n = req->count - 2;
-    switch (env.cmd) {
-    case HUB_CMD_PUBLISH: s_handle_publish (self, peer, env.req_id, args, n, user_id); break;
-    case HUB_CMD_SUBSCRIBE: s_handle_subscribe (self, peer, env.req_id, args, n); break;
-    case HUB_CMD_HISTORY: s_handle_history (self, peer, env.req_id, args, n); break;
-    case HUB_CMD_QUERY: s_handle_query (self, peer, env.req_id, args, n); break;
-    case HUB_CMD_CREDIT: {
-        uint32_t credit;
-        if (n == 1 && hub_credit_decode (zmq_msg_data (&args[0]), zmq_msg_size (&args[0]),
-                                         &credit) == HUB_OK)
-            deliver_credit (self->deliver, zmq_msg_data (peer), zmq_msg_size (peer), credit);
-        else
-            s_refuse (self, peer, env.req_id, "CREDIT", HUB_E_MALFORMED,
-                      "CREDIT takes one 4-byte count from 1 to 100000");
-        break;
+    ctx.user_id = zmq_msg_gets (&req->frames[1], "User-Id");
+    ctx.who = directory_by_curve (self->directory, ctx.user_id);
+    if (!ctx.who) {
+        //  A partner removed while connected: its key stopped working at once.
+        s_refuse (self, &ctx, HUB_E_UNKNOWN_PARTNER,
+                  "this key is not (or no longer) a partner of this hub");
+        return;
     }
+    switch (env.cmd) {
+    case HUB_CMD_PUBLISH:
+    case HUB_CMD_ADMIN: s_handle_signed (self, &ctx); break;
+    case HUB_CMD_SUBSCRIBE: s_handle_subscribe (self, &ctx); break;
+    case HUB_CMD_HISTORY: s_handle_history (self, &ctx); break;
+    case HUB_CMD_QUERY: s_handle_query (self, &ctx); break;
+    case HUB_CMD_CREDIT: s_handle_credit (self, &ctx); break;
     case HUB_CMD_UNSUBSCRIBE:
-        s_reply (self, peer, HUB_CMD_REPLY, env.req_id,
+        s_reply (self, &ctx, HUB_CMD_REPLY,
                  json_pack ("{s:b}", "unsubscribed",
-                            deliver_unsubscribe (self->deliver, zmq_msg_data (peer),
-                                                 zmq_msg_size (peer))));
+                            deliver_unsubscribe (self->deliver, zmq_msg_data (ctx.peer),
+                                                 zmq_msg_size (ctx.peer))));
         break;
-    case HUB_CMD_STATUS:
-        s_reply (self, peer, HUB_CMD_REPLY, env.req_id, s_status (self));
-        break;
-    case HUB_CMD_PING: s_reply (self, peer, HUB_CMD_PONG, env.req_id, NULL); break;
+    case HUB_CMD_STATUS: s_reply (self, &ctx, HUB_CMD_REPLY, s_status (self)); break;
+    case HUB_CMD_PING: s_reply (self, &ctx, HUB_CMD_PONG, NULL); break;
     default:
-        s_refuse (self, peer, env.req_id, "a request", HUB_E_UNKNOWN_COMMAND,
-                  "this hub does not serve that command");
+        s_refuse (self, &ctx, HUB_E_UNKNOWN_COMMAND, "this hub does not serve that command");
     }
 }
 
@@ -572,14 +774,22 @@ s_publish_endpoint (router_t *self, const char *data_dir)
 
 router_t *
 router_new (const config_t *config, const hub_identity_t *hub,
-            const uint8_t admin_pk[HUB_PUBKEY_BYTES], reader_t *reader, uint64_t head,
-            const char *db_path)
+            const uint8_t admin_pk[HUB_PUBKEY_BYTES], auth_t *auth, reader_t *reader,
+            uint64_t head, const char *db_path)
 {
     router_t *self = mem_zalloc (sizeof *self);
+    memcpy (self->hub_pk, hub->pk, HUB_PUBKEY_BYTES);
+    memcpy (self->admin_pk, admin_pk, HUB_PUBKEY_BYTES);
+    self->auth = auth;
     self->channels = channel_set_load (db_path);
-    self->front_sock = self->channels ? s_bind_front (config->endpoint, hub) : NULL;
+    self->directory = directory_load (db_path, admin_pk, hub->pk);
+    if (self->directory)
+        s_sync_door (self); //  before the endpoint exists: no one slips through
+    self->front_sock =
+        self->channels && self->directory ? s_bind_front (config->endpoint, hub) : NULL;
     if (!self->front_sock) {
         channel_set_destroy (&self->channels);
+        directory_destroy (&self->directory);
         free (self);
         return NULL;
     }
@@ -595,8 +805,6 @@ router_new (const config_t *config, const hub_identity_t *hub,
     self->verify = verify_new (config->verify_threads);
     self->reader = reader;
     self->db_path = mem_strdup (db_path);
-    memcpy (self->hub_pk, hub->pk, HUB_PUBKEY_BYTES);
-    memcpy (self->admin_pk, admin_pk, HUB_PUBKEY_BYTES);
     self->curve_cache = zhashx_new ();
     zhashx_set_destructor (self->curve_cache, (zhashx_destructor_fn *)zstr_free);
     self->max_message_bytes = config->max_message_bytes;
@@ -704,6 +912,7 @@ router_destroy (router_t **self_p)
     zsock_destroy (&self->from_store);
     zhashx_destroy (&self->curve_cache);
     channel_set_destroy (&self->channels);
+    directory_destroy (&self->directory);
     free (self->db_path);
     free (self);
     *self_p = NULL;

@@ -15,6 +15,7 @@
     batch tries again, which is how the hub recovers when space returns.
 */
 #include "store.h"
+#include "admin.h"
 #include "db.h"
 #include "entry.h"
 #include "log.h"
@@ -124,6 +125,23 @@ s_insert (s_self_t *self, entry_t *entry, uint64_t now)
     return rc;
 }
 
+//  Administrator commands change the directory in the transaction that logs them; one the
+//  current state refuses (a duplicate name, say) is refused and not logged.
+static bool
+s_apply (s_self_t *self, entry_t *entry, uint64_t now)
+{
+    if (strcmp (entry->hdr.kind, "admin") != 0)
+        return true;
+    admin_op_t op;
+    char why[160];
+    hub_err_t err = admin_parse (entry->body, entry->blen, &op, why, sizeof why);
+    if (err == HUB_OK)
+        err = admin_apply (self->db, &op, self->head + 1, now, why, sizeof why);
+    if (err != HUB_OK)
+        entry_refuse (entry, err, "%s", why);
+    return err == HUB_OK;
+}
+
 static int
 s_write_checkpoint (s_self_t *self, uint64_t now)
 {
@@ -167,7 +185,8 @@ s_commit (s_self_t *self, batch_t **batches, size_t count)
     for (size_t b = 0; b < count && rc == SQLITE_OK; b++)
         for (size_t i = 0; i < batches[b]->count && rc == SQLITE_OK; i++) {
             entry_t *entry = batches[b]->entries[i];
-            if (entry->err == HUB_OK && !s_find_duplicate (self, entry)) {
+            if (entry->err == HUB_OK && !s_find_duplicate (self, entry) &&
+                s_apply (self, entry, now)) {
                 rc = s_insert (self, entry, now);
                 rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
             }
