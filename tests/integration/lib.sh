@@ -65,6 +65,8 @@ stop_hub() {
     return $status
 }
 
+# Note: run background jobs with "$HUBCTL", not this function, so that $! is hubctl itself
+# (a function in the background runs in a subshell, and a signal would hit the subshell).
 hubctl() { "$HUBCTL" "$@"; }
 
 # json_field JSON KEY: prints a top-level field of a one-line JSON object.
@@ -80,4 +82,78 @@ wait_for() {
         sleep 0.1
     done
     return 1
+}
+
+# assert_exit EXPECTED_STATUS WHAT COMMAND...: runs COMMAND, checks its exit status.
+# Leaves its stdout in $OUT and its stderr in $ERR.
+assert_exit() {
+    local want=$1 what=$2 status=0
+    shift 2
+    OUT=$("$@" 2>"$T/assert_exit.err") || status=$?
+    ERR=$(cat "$T/assert_exit.err")
+    [ "$status" = "$want" ] ||
+        fail "$what: expected exit $want, got $status (stdout: $OUT; stderr: $ERR)"
+}
+
+# need_rawclient: the test needs hub-rawclient (tests/integration/rawclient.c).
+need_rawclient() {
+    : "${RAWCLIENT:?RAWCLIENT must name the hub-rawclient binary}"
+}
+
+# wait_lines FILE N [TRIES]: waits (0.1 s per try, default 100 tries) until FILE has at
+# least N lines. Returns 1 if it does not.
+wait_lines() {
+    local i
+    for i in $(seq 1 "${3:-100}"); do
+        [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# history_seqs CHANNEL [hubctl args...]: prints the seqs of CHANNEL's history, one a line.
+history_seqs() {
+    local ch=$1
+    shift
+    hubctl --json history "$ch" "$@" | json_lines_field seq
+}
+
+# json_lines_field KEY: prints KEY of every JSON object line read on stdin.
+json_lines_field() {
+    /usr/bin/python3 -c 'import json,sys
+for line in sys.stdin:
+    if line.strip(): print(json.loads(line).get(sys.argv[1]))' "$1"
+}
+
+# rss_kb PID: resident set size of a process in kB (VmRSS), 0 if it is gone.
+rss_kb() {
+    awk '/^VmRSS:/ {print $2; found=1} END {if (!found) print 0}' "/proc/$1/status" 2>/dev/null ||
+        echo 0
+}
+
+# msg_lines: reads hubctl --json message lines on stdin and prints one summary line each:
+# SEQ|CHANNEL|KIND|AUTHOR|TITLE|BODY|VERIFIED with the body JSON-escaped (so newlines show
+# as \n). Fails if a message object lacks one of the fields CONTRACT.md promises.
+msg_lines() {
+    /usr/bin/python3 -c '
+import json, re, sys
+need = ["seq", "channel", "kind", "author", "author_key", "ts", "title", "body", "verified"]
+for n, line in enumerate(sys.stdin, 1):
+    if not line.strip():
+        continue
+    m = json.loads(line)
+    missing = [k for k in need if k not in m]
+    if missing:
+        sys.exit("message line %d lacks %s: %s" % (n, missing, line.strip()))
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", m["ts"]):
+        sys.exit("message line %d: ts %r is not RFC 3339" % (n, m["ts"]))
+    print("%s|%s|%s|%s|%s|%s|%s" % (m["seq"], m["channel"], m["kind"], m["author"],
+          m["title"], json.dumps(m["body"], ensure_ascii=False)[1:-1],
+          json.dumps(m["verified"])))
+'
+}
+
+# free_port: prints a loopback TCP port nothing listens on (just now).
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

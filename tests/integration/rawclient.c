@@ -1,0 +1,557 @@
+/*  rawclient.c - hub-rawclient, a wire-level client for the integration tests.
+
+    It speaks proto/PROTOCOL.md directly (CURVE DEALER, envelopes, signed publishes) so the
+    tests can send what hubctl never would: bad signatures, foreign authors, oversized or
+    malformed frames, exact replays, floods of garbage, pipelined publishes, and a
+    subscriber that stops reading.
+
+    hub-rawclient [--hub EP] [--hub-key PUB] [--key FILE] [--sign-key FILE]
+                  [--title T] [--timeout MS] MODE ARGS...
+
+    Settings default to HUB_ENDPOINT, HUB_SERVER_KEY and HUB_KEY, as for hubctl.
+    --sign-key signs (and names as author) with another identity than the connection's.
+
+    Modes, each printing the hub's answer as one line:
+        "ACK SEQ DUP" (DUP 0 or 1), "ERROR CODE NAME REASON", or "TIMEOUT"
+      publish CH BODY       a correctly signed publish. BODY "@size:N" is N bytes of 'x';
+                            "@total:N" makes header + body exactly N bytes.
+      badsig CH BODY        as publish, with one byte of the signature flipped
+      replay CH BODY        the same frames twice; prints two answer lines
+      malformed CASE        env-short env-long bad-magic bad-version unknown-cmd
+                            frame-count header-not-json header-bad-channel
+                            body-bad-utf8 sig-short too-many-frames
+      garbage N             N invalid requests as fast as possible; prints
+                            "SENT N ANSWERS M"
+      flood CH N WINDOW     N signed publishes, at most WINDOW unacknowledged; prints
+                            "ACKED N DUPS D FIRST S LAST S MS T"
+      slowsub CH SINCE CREDIT GOFILE EXPECT
+                            subscribes with CREDIT, prints "SUBSCRIBED HEAD", then reads
+                            nothing until GOFILE exists; then reads and grants credit
+                            until EXPECT messages arrived; checks that seqs strictly
+                            increase; prints "RECEIVED N FIRST S LAST S ORDER ok|bad"
+
+    Exit status: 0 an answer was printed (whatever it says); 1 bad usage or local
+    problem; 2 no answer in time; 3 a check of flood/slowsub failed.
+*/
+#include "hub_err.h"
+#include "hub_frame.h"
+#include "hub_keys.h"
+#include "hub_sig.h"
+#include "hub_text.h"
+#include <assert.h>
+#include <czmq.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *endpoint;
+    const char *hub_key;
+    const char *key_file;
+    const char *sign_key_file;
+    const char *title;
+    int timeout_ms;
+    hub_identity_t conn_id;
+    hub_identity_t sign_id;
+    zsock_t *sock;
+    uint32_t next_req;
+} s_ctx_t;
+
+typedef struct {
+    uint8_t *header;
+    size_t hlen;
+    uint8_t *body;
+    size_t blen;
+    uint8_t sig[HUB_SIG_BYTES];
+} s_pub_t;
+
+static int
+s_usage (const char *why)
+{
+    fprintf (stderr, "hub-rawclient: %s (see the comment at the top of rawclient.c)\n", why);
+    return 1;
+}
+
+static bool
+s_connect (s_ctx_t *ctx)
+{
+    char why[256] = "";
+    uint8_t hub_pk[HUB_PUBKEY_BYTES], curve_pk[32], curve_sk[32], server_curve[32];
+    if (hub_identity_load (ctx->key_file, &ctx->conn_id, why, sizeof why) != HUB_OK) {
+        fprintf (stderr, "hub-rawclient: %s: %s\n", ctx->key_file, why);
+        return false;
+    }
+    const char *sign_file = ctx->sign_key_file ? ctx->sign_key_file : ctx->key_file;
+    if (hub_identity_load (sign_file, &ctx->sign_id, why, sizeof why) != HUB_OK) {
+        fprintf (stderr, "hub-rawclient: %s: %s\n", sign_file, why);
+        return false;
+    }
+    if (hub_key_resolve (ctx->hub_key, hub_pk) != HUB_OK ||
+        hub_key_curve_public (hub_pk, server_curve) != HUB_OK ||
+        hub_key_curve_public (ctx->conn_id.pk, curve_pk) != HUB_OK ||
+        hub_key_curve_secret (&ctx->conn_id, curve_sk) != HUB_OK) {
+        fprintf (stderr, "hub-rawclient: bad hub key or identity\n");
+        return false;
+    }
+    ctx->sock = zsock_new (ZMQ_DEALER);
+    zsock_set_curve_serverkey_bin (ctx->sock, server_curve);
+    zsock_set_curve_publickey_bin (ctx->sock, curve_pk);
+    zsock_set_curve_secretkey_bin (ctx->sock, curve_sk);
+    zsock_set_linger (ctx->sock, 1000);
+    zsock_set_rcvtimeo (ctx->sock, ctx->timeout_ms);
+    zsock_set_sndtimeo (ctx->sock, ctx->timeout_ms);
+    zsock_set_rcvhwm (ctx->sock, 0);
+    zsock_set_sndhwm (ctx->sock, 0);
+    if (zsock_connect (ctx->sock, "%s", ctx->endpoint) != 0) {
+        fprintf (stderr, "hub-rawclient: cannot connect to %s\n", ctx->endpoint);
+        return false;
+    }
+    return true;
+}
+
+static zframe_t *
+s_envelope (uint8_t cmd, uint32_t req_id)
+{
+    uint8_t env[HUB_ENV_BYTES];
+    hub_env_encode (cmd, req_id, env);
+    return zframe_new (env, sizeof env);
+}
+
+//  Builds a signed publish. body_spec: literal text, "@size:N" or "@total:N".
+static void
+s_pub_build (s_ctx_t *ctx, const char *channel, const char *body_spec, s_pub_t *pub)
+{
+    uint8_t id[HUB_MSG_ID_BYTES];
+    randombytes_buf (id, sizeof id);
+    char *header = hub_header_encode (channel, "message", ctx->sign_id.pk, id,
+                                      (int64_t)zclock_time (), ctx->title, NULL, &pub->hlen);
+    assert (header);
+    pub->header = (uint8_t *)header;
+    if (strncmp (body_spec, "@size:", 6) == 0 || strncmp (body_spec, "@total:", 7) == 0) {
+        long n = atol (strchr (body_spec, ':') + 1);
+        if (body_spec[1] == 't')
+            n -= (long)pub->hlen;
+        assert (n >= 0);
+        pub->blen = (size_t)n;
+        pub->body = malloc (pub->blen + 1);
+        assert (pub->body);
+        memset (pub->body, 'x', pub->blen);
+    } else {
+        pub->blen = strlen (body_spec);
+        pub->body = (uint8_t *)strdup (body_spec);
+    }
+    hub_msg_sign (&ctx->sign_id, pub->header, pub->hlen, pub->body, pub->blen, pub->sig);
+}
+
+static void
+s_pub_clear (s_pub_t *pub)
+{
+    free (pub->header);
+    free (pub->body);
+    memset (pub, 0, sizeof *pub);
+}
+
+static int
+s_send_pub (s_ctx_t *ctx, const s_pub_t *pub, uint32_t req_id)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_append (msg, &(zframe_t *){s_envelope (HUB_CMD_PUBLISH, req_id)});
+    zmsg_addmem (msg, pub->header, pub->hlen);
+    zmsg_addmem (msg, pub->body, pub->blen);
+    zmsg_addmem (msg, pub->sig, HUB_SIG_BYTES);
+    return zmsg_send (&msg, ctx->sock);
+}
+
+//  Receives one answer and prints it. Returns 0, or 2 on timeout.
+static int
+s_print_answer (s_ctx_t *ctx)
+{
+    zmsg_t *msg = zmsg_recv (ctx->sock);
+    if (!msg) {
+        printf ("TIMEOUT\n");
+        fflush (stdout);
+        return 2;
+    }
+    zframe_t *env_f = zmsg_first (msg);
+    zframe_t *arg = zmsg_next (msg);
+    hub_env_t env = {0};
+    if (hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env) != HUB_OK)
+        printf ("UNDECODABLE answer\n");
+    else if (env.cmd == HUB_CMD_ACK) {
+        uint64_t seq = 0;
+        bool dup = false;
+        if (arg && hub_ack_decode (zframe_data (arg), zframe_size (arg), &seq, &dup) == HUB_OK)
+            printf ("ACK %llu %d\n", (unsigned long long)seq, dup ? 1 : 0);
+        else
+            printf ("UNDECODABLE ACK\n");
+    } else if (env.cmd == HUB_CMD_ERROR) {
+        hub_err_t code = HUB_OK;
+        char reason[512] = "";
+        if (arg && hub_error_decode (zframe_data (arg), zframe_size (arg), &code, reason,
+                                     sizeof reason) == HUB_OK)
+            printf ("ERROR %d %s %s\n", (int)code, hub_err_name (code), reason);
+        else
+            printf ("UNDECODABLE ERROR\n");
+    } else
+        printf ("OTHER 0x%02x\n", env.cmd);
+    fflush (stdout);
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Malformed requests
+
+static int
+s_malformed (s_ctx_t *ctx, const char *which)
+{
+    s_pub_t pub;
+    s_pub_build (ctx, "updates", "malformed case", &pub);
+    uint8_t env[HUB_ENV_BYTES];
+    hub_env_encode (HUB_CMD_PUBLISH, 7, env);
+    zmsg_t *msg = zmsg_new ();
+    bool frames = true; //  append header, body, signature after the envelope
+    if (streq (which, "env-short"))
+        zmsg_addmem (msg, env, 7);
+    else if (streq (which, "env-long")) {
+        uint8_t longer[9];
+        memcpy (longer, env, 8);
+        longer[8] = 0;
+        zmsg_addmem (msg, longer, 9);
+    } else if (streq (which, "bad-magic")) {
+        env[0] = 'X';
+        zmsg_addmem (msg, env, 8);
+    } else if (streq (which, "bad-version")) {
+        env[2] = 0x09;
+        zmsg_addmem (msg, env, 8);
+    } else if (streq (which, "unknown-cmd")) {
+        env[3] = 0x42;
+        zmsg_addmem (msg, env, 8);
+    } else if (streq (which, "frame-count")) {
+        zmsg_addmem (msg, env, 8);
+        zmsg_addmem (msg, pub.header, pub.hlen);
+        zmsg_addmem (msg, pub.body, pub.blen);
+        frames = false;
+    } else if (streq (which, "too-many-frames")) {
+        zmsg_addmem (msg, env, 8);
+        zmsg_addmem (msg, pub.header, pub.hlen);
+        zmsg_addmem (msg, pub.body, pub.blen);
+        zmsg_addmem (msg, pub.sig, HUB_SIG_BYTES);
+        for (int i = 0; i < 20; i++)
+            zmsg_addstr (msg, "extra");
+        frames = false;
+    } else if (streq (which, "sig-short")) {
+        zmsg_addmem (msg, env, 8);
+        zmsg_addmem (msg, pub.header, pub.hlen);
+        zmsg_addmem (msg, pub.body, pub.blen);
+        zmsg_addmem (msg, pub.sig, HUB_SIG_BYTES - 1);
+        frames = false;
+    } else if (streq (which, "header-not-json") || streq (which, "header-bad-channel") ||
+               streq (which, "body-bad-utf8")) {
+        free (pub.header);
+        char author[HUB_KEYTEXT_LEN + 1];
+        hub_key_to_text (ctx->sign_id.pk, author);
+        char text[1024];
+        if (streq (which, "header-not-json"))
+            snprintf (text, sizeof text, "v=1 channel=updates author=%s", author);
+        else
+            snprintf (text, sizeof text,
+                      "{\"v\":1,\"channel\":\"%s\",\"kind\":\"message\",\"author\":\"%s\","
+                      "\"id\":\"00112233445566778899aabbccddeeff\",\"ts\":%lld}",
+                      streq (which, "header-bad-channel") ? "Bad Channel!" : "updates", author,
+                      (long long)zclock_time ());
+        pub.header = (uint8_t *)strdup (text);
+        pub.hlen = strlen (text);
+        if (streq (which, "body-bad-utf8")) {
+            free (pub.body);
+            static const uint8_t bad[] = {'o', 'k', ' ', 0xc3, 0x28, ' ', 0xed, 0xa0, 0x80};
+            pub.blen = sizeof bad;
+            pub.body = malloc (pub.blen);
+            memcpy (pub.body, bad, pub.blen);
+        }
+        //  Correctly signed, so only the validation under test can refuse it.
+        hub_msg_sign (&ctx->sign_id, pub.header, pub.hlen, pub.body, pub.blen, pub.sig);
+        zmsg_addmem (msg, env, 8);
+    } else {
+        zmsg_destroy (&msg);
+        s_pub_clear (&pub);
+        return s_usage ("unknown malformed case");
+    }
+    if (frames && zmsg_size (msg) == 1) {
+        zmsg_addmem (msg, pub.header, pub.hlen);
+        zmsg_addmem (msg, pub.body, pub.blen);
+        zmsg_addmem (msg, pub.sig, HUB_SIG_BYTES);
+    }
+    zmsg_send (&msg, ctx->sock);
+    s_pub_clear (&pub);
+    return s_print_answer (ctx);
+}
+
+//  --------------------------------------------------------------------------
+//  Garbage flood: every request is invalid and must be refused.
+
+static void
+s_drain (s_ctx_t *ctx, long *answers)
+{
+    zmsg_t *msg;
+    while ((zsock_events (ctx->sock) & ZMQ_POLLIN) && (msg = zmsg_recv (ctx->sock))) {
+        (*answers)++;
+        zmsg_destroy (&msg);
+    }
+}
+
+static int
+s_garbage (s_ctx_t *ctx, long count)
+{
+    long answers = 0;
+    uint8_t buf[128];
+    for (long i = 0; i < count; i++) {
+        zmsg_t *msg = zmsg_new ();
+        uint32_t kind = randombytes_uniform (4);
+        size_t len = randombytes_uniform (sizeof buf);
+        randombytes_buf (buf, sizeof buf);
+        if (kind == 0) { //  random bytes, never a valid envelope
+            if (len == HUB_ENV_BYTES)
+                len++;
+            zmsg_addmem (msg, buf, len);
+        } else if (kind == 1) { //  bad magic, random frames after
+            buf[0] = 0;
+            zmsg_addmem (msg, buf, HUB_ENV_BYTES);
+            zmsg_addmem (msg, buf + 8, len / 2);
+        } else if (kind == 2) { //  a PUBLISH with random frames
+            zmsg_append (msg, &(zframe_t *){s_envelope (HUB_CMD_PUBLISH, (uint32_t)i)});
+            zmsg_addmem (msg, buf, len / 3);
+            zmsg_addmem (msg, buf, len / 2);
+            zmsg_addmem (msg, buf, len);
+        } else { //  an unknown command
+            zmsg_append (msg, &(zframe_t *){s_envelope (0x70, (uint32_t)i)});
+            zmsg_addmem (msg, buf, len);
+        }
+        if (zmsg_send (&msg, ctx->sock) != 0) {
+            zmsg_destroy (&msg);
+            printf ("SENT %ld ANSWERS %ld (send failed)\n", i, answers);
+            return 2;
+        }
+        s_drain (ctx, &answers);
+    }
+    //  Collect the remaining answers: stop after a quiet second.
+    int64_t quiet_since = zclock_mono ();
+    while (answers < count && zclock_mono () - quiet_since < 3000) {
+        long before = answers;
+        zpoller_t *poller = zpoller_new (ctx->sock, NULL);
+        zpoller_wait (poller, 100);
+        zpoller_destroy (&poller);
+        s_drain (ctx, &answers);
+        if (answers != before)
+            quiet_since = zclock_mono ();
+    }
+    printf ("SENT %ld ANSWERS %ld\n", count, answers);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Pipelined publishing
+
+static int
+s_flood (s_ctx_t *ctx, const char *channel, long count, long window)
+{
+    long sent = 0, acked = 0, dups = 0;
+    uint64_t first = 0, last = 0;
+    int64_t start = zclock_mono ();
+    char body[64];
+    while (acked < count) {
+        while (sent < count && sent - acked < window) {
+            s_pub_t pub;
+            snprintf (body, sizeof body, "flood %ld", sent + 1);
+            s_pub_build (ctx, channel, body, &pub);
+            s_send_pub (ctx, &pub, (uint32_t)(sent + 1));
+            s_pub_clear (&pub);
+            sent++;
+        }
+        zmsg_t *msg = zmsg_recv (ctx->sock);
+        if (!msg) {
+            printf ("TIMEOUT after %ld acks of %ld sent\n", acked, sent);
+            return 2;
+        }
+        zframe_t *env_f = zmsg_first (msg), *arg = zmsg_next (msg);
+        hub_env_t env = {0};
+        uint64_t seq = 0;
+        bool dup = false;
+        if (hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env) != HUB_OK ||
+            env.cmd != HUB_CMD_ACK || !arg ||
+            hub_ack_decode (zframe_data (arg), zframe_size (arg), &seq, &dup) != HUB_OK) {
+            hub_err_t code = HUB_OK;
+            char reason[256] = "";
+            if (env.cmd == HUB_CMD_ERROR && arg)
+                hub_error_decode (zframe_data (arg), zframe_size (arg), &code, reason,
+                                  sizeof reason);
+            printf ("FAILED at ack %ld: %s %s\n", acked, hub_err_name (code), reason);
+            zmsg_destroy (&msg);
+            return 3;
+        }
+        zmsg_destroy (&msg);
+        acked++;
+        dups += dup;
+        if (!first || seq < first)
+            first = seq;
+        if (seq > last)
+            last = seq;
+    }
+    printf ("ACKED %ld DUPS %ld FIRST %llu LAST %llu MS %lld\n", acked, dups,
+            (unsigned long long)first, (unsigned long long)last,
+            (long long)(zclock_mono () - start));
+    return dups ? 3 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  A subscriber that stops reading, then catches up
+
+static int
+s_slowsub (s_ctx_t *ctx, const char *channel, long since, long credit, const char *gofile,
+           long expect)
+{
+    const char *channels[] = {channel};
+    char *args = hub_subscribe_args_encode (channels, 1, since, (uint32_t)credit);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_append (msg, &(zframe_t *){s_envelope (HUB_CMD_SUBSCRIBE, 1)});
+    zmsg_addstr (msg, args);
+    free (args);
+    zmsg_send (&msg, ctx->sock);
+    msg = zmsg_recv (ctx->sock);
+    if (!msg) {
+        printf ("TIMEOUT waiting for the subscription\n");
+        return 2;
+    }
+    zframe_t *env_f = zmsg_first (msg), *arg = zmsg_next (msg);
+    hub_env_t env = {0};
+    if (hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env) != HUB_OK ||
+        env.cmd != HUB_CMD_REPLY || !arg) {
+        printf ("SUBSCRIBE refused\n");
+        zmsg_destroy (&msg);
+        return 3;
+    }
+    char *reply = zframe_strdup (arg);
+    printf ("SUBSCRIBED %s\n", reply);
+    fflush (stdout);
+    free (reply);
+    zmsg_destroy (&msg);
+
+    struct stat st;
+    while (stat (gofile, &st) != 0)
+        zclock_sleep (50);
+
+    long received = 0, since_grant = 0;
+    uint64_t first = 0, last = 0;
+    bool ordered = true;
+    while (received < expect) {
+        msg = zmsg_recv (ctx->sock);
+        if (!msg)
+            break;
+        env_f = zmsg_first (msg);
+        zframe_t *meta_f = zmsg_next (msg);
+        hub_meta_t meta;
+        if (hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env) == HUB_OK &&
+            env.cmd == HUB_CMD_MSG && meta_f &&
+            hub_meta_decode (zframe_data (meta_f), zframe_size (meta_f), &meta) == HUB_OK) {
+            if (meta.seq <= last) {
+                if (ordered)
+                    fprintf (stderr, "hub-rawclient: seq %llu after %llu\n",
+                             (unsigned long long)meta.seq, (unsigned long long)last);
+                ordered = false;
+            }
+            if (!first)
+                first = meta.seq;
+            last = meta.seq;
+            received++;
+            if (++since_grant >= credit / 2) {
+                uint8_t c[4];
+                hub_credit_encode ((uint32_t)since_grant, c);
+                zmsg_t *grant = zmsg_new ();
+                zmsg_append (grant, &(zframe_t *){s_envelope (HUB_CMD_CREDIT, 2)});
+                zmsg_addmem (grant, c, 4);
+                zmsg_send (&grant, ctx->sock);
+                since_grant = 0;
+            }
+        } else
+            fprintf (stderr, "hub-rawclient: unexpected answer 0x%02x\n", env.cmd);
+        zmsg_destroy (&msg);
+    }
+    printf ("RECEIVED %ld FIRST %llu LAST %llu ORDER %s\n", received, (unsigned long long)first,
+            (unsigned long long)last, ordered ? "ok" : "bad");
+    return received == expect && ordered ? 0 : 3;
+}
+
+//  --------------------------------------------------------------------------
+
+int
+main (int argc, char **argv)
+{
+    s_ctx_t ctx = {.endpoint = getenv ("HUB_ENDPOINT"),
+                   .hub_key = getenv ("HUB_SERVER_KEY"),
+                   .key_file = getenv ("HUB_KEY"),
+                   .timeout_ms = 10000};
+    int i = 1;
+    for (; i < argc && strncmp (argv[i], "--", 2) == 0; i++) {
+        if (i + 1 >= argc)
+            return s_usage ("option without value");
+        const char *opt = argv[i], *val = argv[++i];
+        if (streq (opt, "--hub"))
+            ctx.endpoint = val;
+        else if (streq (opt, "--hub-key"))
+            ctx.hub_key = val;
+        else if (streq (opt, "--key"))
+            ctx.key_file = val;
+        else if (streq (opt, "--sign-key"))
+            ctx.sign_key_file = val;
+        else if (streq (opt, "--title"))
+            ctx.title = val;
+        else if (streq (opt, "--timeout"))
+            ctx.timeout_ms = atoi (val);
+        else
+            return s_usage ("unknown option");
+    }
+    if (i >= argc)
+        return s_usage ("no mode");
+    if (!ctx.endpoint || !ctx.hub_key || !ctx.key_file)
+        return s_usage ("need --hub, --hub-key and --key (or HUB_ENDPOINT, ...)");
+    if (sodium_init () < 0)
+        return 1;
+    zsys_init ();
+    zsys_set_linger (1000);
+    if (!s_connect (&ctx))
+        return 1;
+    const char *mode = argv[i++];
+    int nargs = argc - i;
+    char **a = argv + i;
+    int rc;
+    if ((streq (mode, "publish") || streq (mode, "badsig") || streq (mode, "replay")) &&
+        nargs == 2) {
+        s_pub_t pub;
+        s_pub_build (&ctx, a[0], a[1], &pub);
+        if (streq (mode, "badsig"))
+            pub.sig[10] ^= 0x01;
+        s_send_pub (&ctx, &pub, 1);
+        rc = s_print_answer (&ctx);
+        if (rc == 0 && streq (mode, "replay")) {
+            s_send_pub (&ctx, &pub, 2);
+            rc = s_print_answer (&ctx);
+        }
+        s_pub_clear (&pub);
+    } else if (streq (mode, "malformed") && nargs == 1)
+        rc = s_malformed (&ctx, a[0]);
+    else if (streq (mode, "garbage") && nargs == 1)
+        rc = s_garbage (&ctx, atol (a[0]));
+    else if (streq (mode, "flood") && nargs == 3)
+        rc = s_flood (&ctx, a[0], atol (a[1]), atol (a[2]));
+    else if (streq (mode, "slowsub") && nargs == 5)
+        rc = s_slowsub (&ctx, a[0], atol (a[1]), atol (a[2]), a[3], atol (a[4]));
+    else
+        rc = s_usage ("unknown mode or wrong number of arguments");
+    zsock_destroy (&ctx.sock);
+    sodium_memzero (&ctx.conn_id, sizeof ctx.conn_id);
+    sodium_memzero (&ctx.sign_id, sizeof ctx.sign_id);
+    return rc;
+}
