@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,12 +39,17 @@
 static void
 s_sodium_ready (void)
 {
-    //  sodium_init is idempotent and thread-safe; it fails only if the system has no
-    //  randomness source, where no key can be made safely at all.
+    //  sodium_init is idempotent and thread-safe but takes a lock; the flag keeps it off
+    //  the verifier threads' hot path. It fails only without a randomness source, where
+    //  no key can be made safely at all.
+    static atomic_bool ready = false;
+    if (atomic_load_explicit (&ready, memory_order_acquire))
+        return;
     if (sodium_init () < 0) {
-        fprintf (stderr, "hub_keys: sodium_init failed\n");
+        fprintf (stderr, "%s:%d: sodium_init failed\n", __FILE__, __LINE__);
         abort ();
     }
+    atomic_store_explicit (&ready, true, memory_order_release);
 }
 
 static void
@@ -154,7 +160,7 @@ hub_key_resolve (const char *text_or_path, uint8_t pk[HUB_PUBKEY_BYTES])
         return HUB_E_BAD_KEY;
     if (hub_key_from_text (text_or_path, pk) == HUB_OK)
         return HUB_OK;
-    int fd = open (text_or_path, O_RDONLY | O_CLOEXEC);
+    int fd = open (text_or_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         //  Without a slash a missing file is more likely mistyped key text than a path.
         if (errno == ENOENT && strchr (text_or_path, '/') == NULL)
@@ -318,7 +324,7 @@ hub_err_t
 hub_identity_load (const char *path, hub_identity_t *out, char *why, size_t why_size)
 {
     s_sodium_ready ();
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         s_why (why, why_size, "cannot open key file %s: %s", path, strerror (errno));
         return HUB_E_IO;

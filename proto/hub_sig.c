@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +35,17 @@
 static void
 s_sodium_ready (void)
 {
+    //  sodium_init is idempotent and thread-safe but takes a lock; the flag keeps it off
+    //  the verifier threads' hot path. It fails only without a randomness source, where
+    //  no key can be made safely at all.
+    static atomic_bool ready = false;
+    if (atomic_load_explicit (&ready, memory_order_acquire))
+        return;
     if (sodium_init () < 0) {
-        fprintf (stderr, "hub_sig: sodium_init failed\n");
+        fprintf (stderr, "%s:%d: sodium_init failed\n", __FILE__, __LINE__);
         abort ();
     }
+    atomic_store_explicit (&ready, true, memory_order_release);
 }
 
 static void *
