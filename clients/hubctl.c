@@ -39,6 +39,11 @@ static const s_command_t s_commands[] = {
     {"history", hubctl_cmd_history, "history CHANNEL [--since SEQ] [--limit N]"},
     {"verify", hubctl_cmd_verify, "verify [CHANNEL]"},
     {"status", hubctl_cmd_status, "status"},
+    {"partner", hubctl_cmd_partner,
+     "partner add NAME --key PUBKEY [--org ORG] [--email ADDR] [--role ROLE]... | list | show "
+     "NAME | remove NAME"},
+    {"channel", hubctl_cmd_channel,
+     "channel create NAME [--publish ROLE,...] [--read ROLE,...] | list"},
     {NULL, NULL, NULL}};
 
 static const char *s_help =
@@ -96,6 +101,28 @@ static const char *s_help =
     "    status\n"
     "        Print the hub's counters: uptime, messages stored, head of the log, clients,\n"
     "        subscribers, channels, relay outbox depth by relay.\n"
+    "\n"
+    "    partner add NAME --key PUBKEY [--org ORG] [--email ADDR] [--role ROLE]...\n"
+    "        Administrator: admit a partner. NAME is short and stable (a-z, 0-9, . _ -);\n"
+    "        PUBKEY is the key text the partner's `hubctl keygen` printed, or its .pub\n"
+    "        file. Roles are free words (funder, convener, service-provider) that channel\n"
+    "        rights refer to; --role repeats. The partner can connect at once.\n"
+    "\n"
+    "    partner list | partner show NAME\n"
+    "        The partnership's directory (any partner may read it): name, organisation,\n"
+    "        email, roles, and whether the partner is still current.\n"
+    "\n"
+    "    partner remove NAME\n"
+    "        Administrator: the partner leaves. Its key stops working at once and its open\n"
+    "        connections are refused; its messages stay in the history.\n"
+    "\n"
+    "    channel create NAME [--publish ROLE,...] [--read ROLE,...]\n"
+    "        Administrator: create a channel. Rights are role lists; * means every\n"
+    "        partner (the default for both). The administrator may always do everything.\n"
+    "        A partner without the read right does not see the channel at all.\n"
+    "\n"
+    "    channel list\n"
+    "        The channels you may read, with their rights.\n"
     "\n"
     "OPTIONS\n"
     "    --hub ENDPOINT\n"
@@ -264,6 +291,14 @@ hubctl_parse_opts (hubctl_t *ctx, int argc, char **argv, const hubctl_opt_t *opt
     return 0;
 }
 
+//  In "partner add NAME --key PUBKEY" (CONTRACT.md) --key after the command is the new
+//  partner's key, not the identity: the global --key must come before the command there.
+static bool
+s_key_is_pubkey (char **rest, int nrest)
+{
+    return nrest >= 2 && strcmp (rest[0], "partner") == 0 && strcmp (rest[1], "add") == 0;
+}
+
 //  Takes the global options out of argv wherever they are; the rest (command and its
 //  arguments) is left in order in *rest. Returns -1 to go on, or an exit code.
 static int
@@ -291,7 +326,8 @@ s_parse_globals (hubctl_t *ctx, int argc, char **argv, char **rest, int *nrest)
             ctx->json = true;
         else if ((v = s_opt_value (argc, argv, &i, "hub", &missing)))
             ctx->endpoint = v;
-        else if ((v = s_opt_value (argc, argv, &i, "key", &missing)))
+        else if (!s_key_is_pubkey (rest, *nrest) &&
+                 (v = s_opt_value (argc, argv, &i, "key", &missing)))
             ctx->key_path = v;
         else if ((v = s_opt_value (argc, argv, &i, "hub-key", &missing)))
             ctx->hub_key = v;

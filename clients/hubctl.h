@@ -85,5 +85,7 @@ int hubctl_cmd_subscribe (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_history (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_verify (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_status (hubctl_t *ctx, int argc, char **argv);
+int hubctl_cmd_partner (hubctl_t *ctx, int argc, char **argv);
+int hubctl_cmd_channel (hubctl_t *ctx, int argc, char **argv);
 
 #endif

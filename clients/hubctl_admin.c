@@ -1,0 +1,257 @@
+/*  hubctl_admin.c - the partnership's directory and channels: partner add|list|show|remove,
+    channel create|list.
+
+    Changes are administrator commands: signed messages of kind "admin" on channel "admin"
+    (PROTOCOL.md section 9), so they land in the log like any message. Listings are QUERY
+    requests any partner may make.
+*/
+#include "hubctl.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Sends an administrator command (a JSON body, borrowed) and prints the result.
+static int
+s_admin (hubctl_t *ctx, json_t *body, const char *done)
+{
+    int rc = hubctl_connect (ctx);
+    char *text = json_dumps (body, JSON_COMPACT);
+    hub_answer_t answer = {0};
+    if (rc == 0 && hub_client_sign_and_send (ctx->client, HUB_CMD_ADMIN, "admin", "admin", NULL,
+                                             text, strlen (text), NULL, &answer) != HUB_OK)
+        rc = hubctl_fail (ctx);
+    else if (rc == 0 && ctx->json) {
+        json_t *out = json_deep_copy (body);
+        json_object_del (out, "op");
+        json_object_set_new (out, "seq", json_integer ((json_int_t)answer.seq));
+        hubctl_print_json (out);
+        json_decref (out);
+    } else if (rc == 0)
+        printf ("%s (seq %llu)\n", done, (unsigned long long)answer.seq);
+    json_decref (answer.reply);
+    free (text);
+    return rc;
+}
+
+//  Asks a QUERY; on success *reply is owned by the caller.
+static int
+s_query (hubctl_t *ctx, json_t *query, json_t **reply)
+{
+    int rc = hubctl_connect (ctx);
+    if (rc == 0 && hub_client_request (ctx->client, HUB_CMD_QUERY, query, reply) != HUB_OK)
+        rc = hubctl_fail (ctx);
+    json_decref (query);
+    return rc;
+}
+
+//  "a,b" or repeated options -> JSON array of names.
+static json_t *
+s_list (const char *const *items, int count)
+{
+    json_t *array = json_array ();
+    for (int i = 0; i < count; i++) {
+        char *copy = strdup (items[i]), *save = NULL;
+        for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save))
+            json_array_append_new (array, json_string (item));
+        free (copy);
+    }
+    return array;
+}
+
+static void
+s_print_partner (json_t *partner)
+{
+    json_t *roles = json_object_get (partner, "roles");
+    printf ("%-20s %-30s %-30s", json_string_value (json_object_get (partner, "name")),
+            json_string_value (json_object_get (partner, "org")),
+            json_string_value (json_object_get (partner, "email")));
+    size_t i;
+    json_t *role;
+    json_array_foreach (roles, i, role) printf ("%s%s", i ? "," : "", json_string_value (role));
+    if (!json_is_true (json_object_get (partner, "current")))
+        printf (" (left)");
+    printf ("\n");
+}
+
+#define S_MAX_ROLES 16
+
+static int
+s_partner_add (hubctl_t *ctx, int argc, char **argv)
+{
+    const char *key = NULL, *org = NULL, *email = NULL;
+    const char *roles[S_MAX_ROLES];
+    int nroles = 0;
+    //  --role repeats: take them out before the generic parser (which keeps the last).
+    char **rest = calloc ((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp (argv[i], "--role") == 0 && i + 1 < argc && nroles < S_MAX_ROLES)
+            roles[nroles++] = argv[++i];
+        else if (strncmp (argv[i], "--role=", 7) == 0 && nroles < S_MAX_ROLES)
+            roles[nroles++] = argv[i] + 7;
+        else
+            rest[nrest++] = argv[i];
+    }
+    hubctl_opt_t opts[] = {
+        {"key", &key, NULL}, {"org", &org, NULL}, {"email", &email, NULL}, {NULL, NULL, NULL}};
+    char **pos;
+    int npos;
+    int rc = hubctl_parse_opts (ctx, nrest, rest, opts, &pos, &npos);
+    free (rest);
+    if (rc)
+        return rc;
+    if (npos != 1 || !key) {
+        free (pos);
+        return hubctl_usage_error (ctx, "give a NAME and --key PUBKEY");
+    }
+    uint8_t pk[HUB_PUBKEY_BYTES];
+    char text[HUB_KEYTEXT_LEN + 1];
+    if (hub_key_resolve (key, pk) != HUB_OK) {
+        free (pos);
+        return hubctl_usage_error (ctx, "--key '%s' is neither a public key nor a .pub file",
+                                   key);
+    }
+    hub_key_to_text (pk, text);
+    json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o}", "op", "partner.add", "name",
+                              pos[0], "key", text, "org", org ? org : "", "email",
+                              email ? email : "", "roles", s_list (roles, nroles));
+    char done[128];
+    snprintf (done, sizeof done, "partner %s admitted", pos[0]);
+    rc = s_admin (ctx, body, done);
+    json_decref (body);
+    free (pos);
+    return rc;
+}
+
+static int
+s_partner_remove (hubctl_t *ctx, const char *name)
+{
+    json_t *body = json_pack ("{s:s, s:s}", "op", "partner.remove", "name", name);
+    char done[128];
+    snprintf (done, sizeof done, "partner %s removed (their history stays)", name);
+    int rc = s_admin (ctx, body, done);
+    json_decref (body);
+    return rc;
+}
+
+static int
+s_partner_list (hubctl_t *ctx)
+{
+    json_t *reply = NULL;
+    int rc = s_query (ctx, json_pack ("{s:s}", "q", "partners"), &reply);
+    size_t i;
+    json_t *partner;
+    json_array_foreach (json_object_get (reply, "partners"), i, partner)
+    {
+        if (ctx->json)
+            hubctl_print_json (partner);
+        else
+            s_print_partner (partner);
+    }
+    fflush (stdout);
+    json_decref (reply);
+    return rc;
+}
+
+static int
+s_partner_show (hubctl_t *ctx, const char *name)
+{
+    json_t *reply = NULL;
+    int rc = s_query (ctx, json_pack ("{s:s, s:s}", "q", "partner", "name", name), &reply);
+    json_t *partner = json_object_get (reply, "partner");
+    if (rc == 0 && ctx->json)
+        hubctl_print_json (partner);
+    else if (rc == 0)
+        hubctl_print_table (partner, NULL);
+    json_decref (reply);
+    return rc;
+}
+
+int
+hubctl_cmd_partner (hubctl_t *ctx, int argc, char **argv)
+{
+    const char *sub = argc > 0 ? argv[0] : "";
+    if (strcmp (sub, "add") == 0)
+        return s_partner_add (ctx, argc - 1, argv + 1);
+    char **pos;
+    int npos;
+    int rc = hubctl_parse_opts (ctx, argc - (argc > 0), argv + (argc > 0), NULL, &pos, &npos);
+    if (rc)
+        return rc;
+    const char *name = npos == 1 ? pos[0] : NULL;
+    if (strcmp (sub, "list") == 0 && npos == 0)
+        rc = s_partner_list (ctx);
+    else if (strcmp (sub, "show") == 0 && name)
+        rc = s_partner_show (ctx, name);
+    else if (strcmp (sub, "remove") == 0 && name)
+        rc = s_partner_remove (ctx, name);
+    else
+        rc = hubctl_usage_error (ctx, "use partner add NAME --key PUBKEY ..., partner list, "
+                                      "partner show NAME or partner remove NAME");
+    free (pos);
+    return rc;
+}
+
+static int
+s_channel_create (hubctl_t *ctx, int argc, char **argv)
+{
+    const char *publish = NULL, *read = NULL;
+    hubctl_opt_t opts[] = {
+        {"publish", &publish, NULL}, {"read", &read, NULL}, {NULL, NULL, NULL}};
+    char **pos;
+    int npos;
+    int rc = hubctl_parse_opts (ctx, argc, argv, opts, &pos, &npos);
+    if (rc)
+        return rc;
+    if (npos != 1) {
+        free (pos);
+        return hubctl_usage_error (ctx, "give a channel NAME");
+    }
+    const char *star = "*";
+    json_t *body = json_pack ("{s:s, s:s, s:o, s:o}", "op", "channel.create", "name", pos[0],
+                              "publish", s_list (publish ? &publish : &star, 1), "read",
+                              s_list (read ? &read : &star, 1));
+    char done[128];
+    snprintf (done, sizeof done, "channel %s created", pos[0]);
+    rc = s_admin (ctx, body, done);
+    json_decref (body);
+    free (pos);
+    return rc;
+}
+
+static int
+s_channel_list (hubctl_t *ctx)
+{
+    json_t *reply = NULL;
+    int rc = s_query (ctx, json_pack ("{s:s}", "q", "channels"), &reply);
+    size_t i;
+    json_t *channel;
+    json_array_foreach (json_object_get (reply, "channels"), i, channel)
+    {
+        if (ctx->json) {
+            hubctl_print_json (channel);
+            continue;
+        }
+        char *publish = json_dumps (json_object_get (channel, "publish"), JSON_COMPACT);
+        char *read = json_dumps (json_object_get (channel, "read"), JSON_COMPACT);
+        printf ("%-24s publish %-30s read %s\n",
+                json_string_value (json_object_get (channel, "name")), publish, read);
+        free (publish);
+        free (read);
+    }
+    fflush (stdout);
+    json_decref (reply);
+    return rc;
+}
+
+int
+hubctl_cmd_channel (hubctl_t *ctx, int argc, char **argv)
+{
+    const char *sub = argc > 0 ? argv[0] : "";
+    if (strcmp (sub, "create") == 0)
+        return s_channel_create (ctx, argc - 1, argv + 1);
+    if (strcmp (sub, "list") == 0 && argc == 1)
+        return s_channel_list (ctx);
+    return hubctl_usage_error (ctx, "use channel create NAME [--publish ROLE,...] "
+                                    "[--read ROLE,...] or channel list");
+}
