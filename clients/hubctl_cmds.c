@@ -315,7 +315,8 @@ s_dump (hubctl_t *ctx, char **channels, int count, uint64_t since, uint64_t head
         err = hub_client_history (ctx->client, channels[0], since, 0, s_print_cb, &c, NULL);
     for (int i = 0; count > 1 && head > since && i < count && err == HUB_OK; i++)
         err = hub_client_history (ctx->client, channels[i], since, 0, s_keep_cb, &c, NULL);
-    qsort (c.kept, c.nkept, sizeof *c.kept, s_cmp_seq);
+    if (c.nkept) //  qsort must not get NULL, even for zero items
+        qsort (c.kept, c.nkept, sizeof *c.kept, s_cmp_seq);
     for (size_t i = 0; i < c.nkept; i++) {
         if (err == HUB_OK && (i == 0 || c.kept[i]->seq != c.kept[i - 1]->seq))
             hubctl_print_message (ctx, c.kept[i]);
