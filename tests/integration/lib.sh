@@ -38,11 +38,12 @@ assert_contains() {
 
 # start_hub [DATA_DIR] [extra hubd args...]: starts hubd, waits until it listens.
 # Sets HUB_PID, DATA, HUB_ENDPOINT, HUB_SERVER_KEY, HUB_KEY (the administrator).
+# It binds a port the system picks, or HUB_BIND if set (see restart_hub).
 start_hub() {
     DATA=${1:-$T/data}
     shift || true
     rm -f "$DATA/hubd.endpoint"
-    "$HUBD" --data-dir "$DATA" --endpoint 'tcp://127.0.0.1:*' "$@" >> "$T/hubd.log" 2>&1 &
+    "$HUBD" --data-dir "$DATA" --endpoint "${HUB_BIND:-tcp://127.0.0.1:*}" "$@" >> "$T/hubd.log" 2>&1 &
     HUB_PID=$!
     HUB_PIDS+=("$HUB_PID")
     local i
@@ -68,6 +69,12 @@ stop_hub() {
 # Note: run background jobs with "$HUBCTL", not this function, so that $! is hubctl itself
 # (a function in the background runs in a subshell, and a signal would hit the subshell).
 hubctl() { "$HUBCTL" "$@"; }
+
+# restart_hub [extra hubd args...]: starts hubd again on the same data directory and the
+# same endpoint as the last start_hub, so running clients reconnect to it.
+restart_hub() {
+    HUB_BIND=$HUB_ENDPOINT start_hub "$DATA" "$@"
+}
 
 # json_field JSON KEY: prints a top-level field of a one-line JSON object.
 json_field() {
