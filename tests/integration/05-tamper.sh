@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Tampering with the stored log behind hubd's back (sqlite3 on DATA/hub.db while it is
+# stopped) is caught by `hubctl verify`: exit 4, naming the first bad seq. An untouched
+# log, stopped and started again, verifies.
+. "$(dirname "$0")/lib.sh"
+
+# fresh_log NAME: a new hub in $T/NAME with 20 messages (odd seqs on updates, even on
+# actions), verified, then stopped with SIGTERM.
+fresh_log() {
+    start_hub "$T/$1"
+    local i seq ch
+    for i in $(seq 1 20); do
+        if [ $((i % 2)) = 1 ]; then ch=updates; else ch=actions; fi
+        seq=$(hubctl publish "$ch" "message $i on $ch" --title "title $i") ||
+            fail "$1: publish $i failed"
+        assert_eq "$i" "$seq" "$1: seq of publish $i"
+    done
+    assert_exit 0 "$1: verify before tampering" hubctl verify
+    assert_contains "$OUT" "ok" "$1: verify before tampering"
+    stop_hub || fail "$1: hubd did not stop cleanly on SIGTERM"
+}
+
+# tamper NAME SQL: runs SQL on the stopped hub's database, then starts the hub again.
+tamper() {
+    sqlite3 "$T/$1/hub.db" "$2" || fail "$1: sqlite3 failed on: $2"
+    start_hub "$T/$1"
+}
+
+# expect_damage NAME FIRST_BAD_SEQ REASON_WORD: verify exits 4 and names the seq.
+expect_damage() {
+    assert_exit 4 "$1: verify" hubctl verify
+    assert_contains "$OUT" "first bad seq $2" "$1: verify output"
+    assert_exit 4 "$1: verify --json" hubctl --json verify
+    assert_eq false "$(json_field "$OUT" ok)" "$1: verify --json ok"
+    assert_eq "$2" "$(json_field "$OUT" first_bad_seq)" "$1: verify --json first_bad_seq"
+    assert_contains "$(json_field "$OUT" reason)" "$3" "$1: verify --json reason"
+    echo "$1: $OUT"
+}
+
+# (0) control: stopped and started again without tampering, the log verifies
+fresh_log control
+start_hub "$T/control"
+assert_exit 0 "control: verify after a restart" hubctl verify
+assert_exit 0 "control: verify --json" hubctl --json verify
+assert_eq true "$(json_field "$OUT" ok)" "control: verify --json ok"
+assert_eq 20 "$(json_field "$OUT" messages)" "control: messages verified"
+assert_eq 20 "$(json_field "$OUT" last_seq)" "control: last seq verified"
+stop_hub || fail "control: hubd did not stop cleanly"
+
+# (a) an edited body (seq 7): its signature no longer verifies
+fresh_log edit
+tamper edit "UPDATE messages SET body = CAST('message 7 on updates, edited' AS BLOB) WHERE seq = 7"
+expect_damage edit 7 "signature"
+assert_exit 4 "edit: verify updates (the edited message's channel)" hubctl verify updates
+assert_contains "$OUT" "first bad seq 7" "edit: verify updates output"
+FLAG=$(hubctl --json history updates --since 6 --limit 1 | json_lines_field verified)
+assert_eq False "$FLAG" "edit: 'verified' of the edited message in history"
+stop_hub || true
+
+# (b) a deleted row (seq 5): the chain has a hole
+fresh_log delete
+tamper delete "DELETE FROM messages WHERE seq = 5"
+expect_damage delete 5 "missing"
+stop_hub || true
+
+# (c) two rows' contents swapped (seqs 3 and 4): each still carries a valid author
+#     signature, but the chain breaks at 3
+fresh_log reorder
+tamper reorder "CREATE TEMP TABLE t AS SELECT seq, header, body, sig FROM messages WHERE seq IN (3, 4);
+UPDATE messages SET header = (SELECT header FROM t WHERE t.seq = 7 - messages.seq),
+                    body = (SELECT body FROM t WHERE t.seq = 7 - messages.seq),
+                    sig = (SELECT sig FROM t WHERE t.seq = 7 - messages.seq)
+              WHERE seq IN (3, 4);"
+SWAPPED=$(sqlite3 "$T/reorder/hub.db" "SELECT CAST(body AS TEXT) FROM messages WHERE seq = 3")
+assert_eq "message 4 on actions" "$SWAPPED" "reorder: body of seq 3 after the swap"
+expect_damage reorder 3 "hash"
+stop_hub || true
+
+# (d) the last row deleted (tail truncation): only the signed checkpoint can tell
+fresh_log truncate
+tamper truncate "DELETE FROM messages WHERE seq = 20"
+expect_damage truncate 20 "checkpoint"
+stop_hub || true
+
+echo "PASS"
