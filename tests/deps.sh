@@ -6,7 +6,7 @@ packages=(build-essential cmake pkg-config git
           libzmq3-dev libczmq-dev libsodium-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev
           libjansson-dev libinih-dev libsystemd-dev libcmocka-dev
           clang libclang-rt-14-dev scdoc
-          python3-aiosmtpd curl openssl procps mosquitto systemd)
+          python3-aiosmtpd curl openssl procps mosquitto libmosquitto-dev systemd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,634 @@
+/*  bench_hub.c - hubd's process, its publishers and the live and replay workloads.
+
+    Live workload: P publisher threads and S subscriber threads. Each has its own
+    identity (or the --key one) and its own CURVE DEALER. Before the clock starts every
+    publisher has built and signed its share of the messages, and has seen a PONG (so the
+    CURVE handshake is done), and every subscriber has its SUBSCRIBE answered. Two
+    barriers then start everybody at once: "ready" (main takes t0 after it) and "go".
+    Publishers keep BENCH_WINDOW publishes unacknowledged and count ACKs; when they are
+    done, main tells the subscribers how many deliveries to expect (the acknowledged
+    count).
+*/
+#include "bench.h"
+#include "hub_frame.h"
+#include "hub_sig.h"
+#include <assert.h>
+#include <jansson.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#ifndef HUB_BENCH_HUBD
+#define HUB_BENCH_HUBD "hubd"
+#endif
+
+#define PUB_MAX_FRAMES 4
+
+typedef struct {
+    uint8_t *header; //  header and body in one allocation
+    size_t hlen;
+    uint8_t *body;
+    uint8_t sig[HUB_SIG_BYTES];
+} s_msg_t;
+
+typedef struct {
+    bench_hub_t *hub;
+    bench_run_t *run;
+    pthread_barrier_t *ready, *go;
+    hub_identity_t id;
+    uint64_t first, count; //  global indices [first, first + count)
+    double rate;           //  this publisher's share; 0 = unpaced
+    uint64_t acked, refused, min_seq;
+    int64_t last_ack_ns;
+    bool stalled;
+    bench_lat_t ack_lat;
+    char problem[200];
+} s_pub_t;
+
+typedef struct {
+    bench_hub_t *hub;
+    pthread_barrier_t *ready, *go;
+    hub_identity_t id;
+    bench_sub_t sub;
+} s_subthread_t;
+
+static void *
+s_xalloc (size_t size)
+{
+    void *p = calloc (1, size ? size : 1);
+    if (!p)
+        abort ();
+    return p;
+}
+
+//  -------------------------------------------------------------------------
+//  hubd's process
+
+static bool
+s_wait_hub_pub (bench_hub_t *hub)
+{
+    char path[400];
+    snprintf (path, sizeof path, "%s/hub.pub", hub->data_dir);
+    for (int waited = 0; waited < 10000; waited += 20) {
+        struct stat st;
+        if (stat (path, &st) == 0 && st.st_size >= HUB_KEYTEXT_LEN &&
+            hub_key_resolve (path, hub->hub_pk) == HUB_OK)
+            return true;
+        int status;
+        if (waitpid (hub->pid, &status, WNOHANG) == hub->pid) {
+            fprintf (stderr, "hub-bench: hubd exited before it was ready (status %d)\n",
+                     WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status));
+            hub->pid = -1;
+            return false;
+        }
+        usleep (20000);
+    }
+    fprintf (stderr, "hub-bench: hubd wrote no %s in 10 s\n", path);
+    return false;
+}
+
+static bool
+s_spawn_hubd (const bench_opts_t *opts, bench_hub_t *hub)
+{
+    snprintf (hub->dir, sizeof hub->dir, "/tmp/hub-bench-XXXXXX");
+    if (!mkdtemp (hub->dir)) {
+        fprintf (stderr, "hub-bench: mkdtemp: %s\n", strerror (errno));
+        return false;
+    }
+    int port = bench_free_port ();
+    snprintf (hub->endpoint, sizeof hub->endpoint, "tcp://127.0.0.1:%d", port);
+    snprintf (hub->log_path, sizeof hub->log_path, "%s/hubd.log", hub->dir);
+    const char *path = opts->hubd_path;
+    if (!path)
+        path = access (HUB_BENCH_HUBD, X_OK) == 0 ? HUB_BENCH_HUBD : "hubd";
+    //  hubd's files live one level down so that the log sits beside its data.
+    snprintf (hub->data_dir, sizeof hub->data_dir, "%s/data", hub->dir);
+    char *argv[] = {(char *)path, "--data-dir",  hub->data_dir,
+                    "--endpoint", hub->endpoint, NULL};
+    hub->pid = port ? bench_spawn (argv, hub->log_path) : -1;
+    return hub->pid > 0 && s_wait_hub_pub (hub);
+}
+
+//  A connection for requests of our own (PING, STATUS, ADMIN): as the administrator when
+//  the hub is ours, else with --key.
+static void *
+s_probe (bench_hub_t *hub)
+{
+    if (hub->have_admin)
+        return bench_dealer_for (hub->endpoint, hub->server_curve, &hub->admin, 0);
+    if (hub->have_key)
+        return bench_dealer_for (hub->endpoint, hub->server_curve, &hub->key, 0);
+    return NULL;
+}
+
+bool
+bench_hub_open (const bench_opts_t *opts, bench_hub_t *hub)
+{
+    memset (hub, 0, sizeof *hub);
+    hub->pid = -1;
+    char why[256] = "";
+    if (opts->key_file) {
+        if (hub_identity_load (opts->key_file, &hub->key, why, sizeof why) != HUB_OK) {
+            fprintf (stderr, "hub-bench: %s\n", why);
+            return false;
+        }
+        hub->have_key = true;
+    }
+    if (opts->hub_endpoint) {
+        snprintf (hub->endpoint, sizeof hub->endpoint, "%s", opts->hub_endpoint);
+        if (hub_key_resolve (opts->hub_key, hub->hub_pk) != HUB_OK) {
+            fprintf (stderr, "hub-bench: --hub-key %s is neither key text nor a key file\n",
+                     opts->hub_key);
+            return false;
+        }
+    } else {
+        if (!s_spawn_hubd (opts, hub))
+            return false;
+    }
+    if (hub_key_curve_public (hub->hub_pk, hub->server_curve) != HUB_OK) {
+        fprintf (stderr, "hub-bench: the hub key has no CURVE equivalent\n");
+        return false;
+    }
+    if (hub->pid > 0) {
+        char path[400];
+        snprintf (path, sizeof path, "%s/admin.key", hub->data_dir);
+        if (hub_identity_load (path, &hub->admin, why, sizeof why) != HUB_OK) {
+            fprintf (stderr, "hub-bench: %s\n", why);
+            return false;
+        }
+        hub->have_admin = true;
+    }
+    void *sock = s_probe (hub);
+    bool ok = sock && bench_ping (sock, 10000);
+    if (sock)
+        zmq_close (sock);
+    if (!ok)
+        fprintf (stderr, "hub-bench: no PONG from %s in 10 s\n", hub->endpoint);
+    return ok;
+}
+
+int
+bench_hub_close (bench_hub_t *hub, bool keep, long *peak_rss_kb)
+{
+    *peak_rss_kb = -1;
+    if (hub->pid <= 0 && !hub->dir[0])
+        return 0;
+    int status = 0;
+    if (hub->pid > 0) {
+        *peak_rss_kb = bench_peak_rss_kb (hub->pid);
+        status = bench_stop (hub->pid, 20000);
+        hub->pid = -1;
+    }
+    if (hub->dir[0] && !keep)
+        bench_rmtree (hub->dir);
+    else if (hub->dir[0])
+        fprintf (stderr, "hub-bench: kept %s (hubd's data and log)\n", hub->dir);
+    return status;
+}
+
+void
+bench_hub_identity (const bench_hub_t *hub, hub_identity_t *out)
+{
+    if (hub->have_key)
+        *out = hub->key;
+    else
+        hub_identity_generate (out);
+}
+
+//  Sends one ADMIN partner.add for id, named name, with request id req_id.
+static bool
+s_send_partner_add (void *sock, const hub_identity_t *admin, const hub_identity_t *id,
+                    const char *name, uint32_t req_id)
+{
+    char key_text[HUB_KEYTEXT_LEN + 1];
+    hub_key_to_text (id->pk, key_text);
+    json_t *op = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "op", "partner.add", "name",
+                            name, "key", key_text, "org", "hub-bench", "email",
+                            "bench@example.org", "roles", "bench");
+    char *body = json_dumps (op, JSON_COMPACT);
+    json_decref (op);
+    uint8_t msg_id[HUB_MSG_ID_BYTES];
+    randombytes_buf (msg_id, sizeof msg_id);
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    size_t hlen = 0, blen = strlen (body);
+    char *header = hub_header_encode ("admin", "admin", admin->pk, msg_id,
+                                      (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, NULL,
+                                      NULL, &hlen);
+    assert (header);
+    uint8_t sig[HUB_SIG_BYTES], env[HUB_ENV_BYTES];
+    hub_msg_sign (admin, (uint8_t *)header, hlen, (uint8_t *)body, blen, sig);
+    hub_env_encode (HUB_CMD_ADMIN, req_id, env);
+    bool ok = zmq_send (sock, env, sizeof env, ZMQ_SNDMORE) >= 0 &&
+              zmq_send (sock, header, hlen, ZMQ_SNDMORE) >= 0 &&
+              zmq_send (sock, body, blen, ZMQ_SNDMORE) >= 0 &&
+              zmq_send (sock, sig, sizeof sig, 0) >= 0;
+    free (header);
+    free (body);
+    return ok;
+}
+
+bool
+bench_hub_admit (bench_hub_t *hub, const hub_identity_t *ids, int count, const char *prefix)
+{
+    if (!hub->have_admin || hub->have_key)
+        return true;
+    void *sock = s_probe (hub);
+    bool ok = sock != NULL;
+    for (int i = 0; i < count && ok; i++) {
+        char name[64];
+        snprintf (name, sizeof name, "%s%d", prefix, i);
+        ok = s_send_partner_add (sock, &hub->admin, &ids[i], name, (uint32_t)i);
+    }
+    int answered = 0;
+    int64_t deadline = bench_now_ns () + BENCH_STALL_NS;
+    zmq_msg_t frames[PUB_MAX_FRAMES];
+    while (ok && answered < count && bench_now_ns () < deadline) {
+        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        zmq_poll (&item, 1, 100);
+        int n;
+        while (ok && (n = bench_recv (sock, frames, PUB_MAX_FRAMES, ZMQ_DONTWAIT)) > 0) {
+            hub_env_t env = {0};
+            hub_env_decode (zmq_msg_data (&frames[0]), zmq_msg_size (&frames[0]), &env);
+            if (env.cmd == HUB_CMD_ACK)
+                answered++;
+            else if (env.cmd == HUB_CMD_ERROR) {
+                fprintf (stderr, "hub-bench: partner.add %s%u refused: %.*s\n", prefix,
+                         env.req_id, n > 1 ? (int)zmq_msg_size (&frames[1]) : 0,
+                         n > 1 ? (const char *)zmq_msg_data (&frames[1]) : "");
+                ok = false;
+            }
+            for (int f = 0; f < n && f < PUB_MAX_FRAMES; f++)
+                zmq_msg_close (&frames[f]);
+        }
+    }
+    if (ok && answered < count) {
+        fprintf (stderr, "hub-bench: only %d of %d partner.add acknowledged in 10 s\n",
+                 answered, count);
+        ok = false;
+    }
+    if (sock)
+        zmq_close (sock);
+    return ok;
+}
+
+char *
+bench_hub_status (bench_hub_t *hub)
+{
+    void *sock = s_probe (hub);
+    char *json = sock ? bench_request_json (sock, HUB_CMD_STATUS, 5000) : NULL;
+    if (sock)
+        zmq_close (sock);
+    return json;
+}
+
+//  -------------------------------------------------------------------------
+//  Publishers
+
+static s_msg_t *
+s_build (s_pub_t *pub, const hub_identity_t *id)
+{
+    s_msg_t *msgs = s_xalloc (pub->count * sizeof *msgs);
+    size_t size = pub->run->size;
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    int64_t ts_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    for (uint64_t i = 0; i < pub->count; i++) {
+        uint8_t msg_id[HUB_MSG_ID_BYTES];
+        randombytes_buf (msg_id, sizeof msg_id);
+        size_t hlen = 0;
+        char *header = hub_header_encode (BENCH_CHANNEL, "message", id->pk, msg_id, ts_ms, NULL,
+                                          NULL, &hlen);
+        assert (header);
+        msgs[i].header = s_xalloc (hlen + size);
+        memcpy (msgs[i].header, header, hlen);
+        free (header);
+        msgs[i].hlen = hlen;
+        msgs[i].body = msgs[i].header + hlen;
+        bench_body (pub->run, pub->first + i, msgs[i].body);
+        hub_msg_sign (id, msgs[i].header, hlen, msgs[i].body, size, msgs[i].sig);
+    }
+    return msgs;
+}
+
+static bool
+s_publish (void *sock, const s_msg_t *msg, size_t size, uint32_t req_id)
+{
+    uint8_t env[HUB_ENV_BYTES];
+    hub_env_encode (HUB_CMD_PUBLISH, req_id, env);
+    return zmq_send (sock, env, sizeof env, ZMQ_SNDMORE) >= 0 &&
+           zmq_send (sock, msg->header, msg->hlen, ZMQ_SNDMORE) >= 0 &&
+           zmq_send (sock, msg->body, size, ZMQ_SNDMORE) >= 0 &&
+           zmq_send (sock, msg->sig, HUB_SIG_BYTES, 0) >= 0;
+}
+
+//  Handles one answer; returns true if it settled a publish (ACK or ERROR).
+static bool
+s_pub_answer (s_pub_t *pub, zmq_msg_t *frames, int n, int64_t now)
+{
+    hub_env_t env;
+    if (hub_env_decode (zmq_msg_data (&frames[0]), zmq_msg_size (&frames[0]), &env) != HUB_OK ||
+        env.req_id >= pub->count)
+        return false;
+    if (env.cmd == HUB_CMD_ACK && n == 2) {
+        uint64_t seq;
+        bool duplicate;
+        if (hub_ack_decode (zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]), &seq,
+                            &duplicate) != HUB_OK)
+            return false;
+        pub->acked++;
+        pub->last_ack_ns = now;
+        if (!pub->min_seq || seq < pub->min_seq)
+            pub->min_seq = seq;
+        int64_t sent = atomic_load_explicit (&pub->run->send_ns[pub->first + env.req_id],
+                                             memory_order_relaxed);
+        bench_lat_add (&pub->ack_lat, now - sent);
+        return true;
+    }
+    if (env.cmd == HUB_CMD_ERROR) {
+        hub_err_t code = HUB_E_MALFORMED;
+        char reason[160] = "";
+        if (n == 2)
+            hub_error_decode (zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]), &code,
+                              reason, sizeof reason);
+        if (!pub->problem[0])
+            snprintf (pub->problem, sizeof pub->problem, "PUBLISH refused: %s: %s",
+                      hub_err_name (code), reason);
+        pub->refused++;
+        return true;
+    }
+    return false;
+}
+
+static void
+s_pub_loop (s_pub_t *pub, void *sock, const s_msg_t *msgs)
+{
+    int64_t start = bench_now_ns (), last_progress = start;
+    double interval_ns = pub->rate > 0 ? 1e9 / pub->rate : 0;
+    uint64_t next = 0, settled = 0;
+    zmq_msg_t frames[PUB_MAX_FRAMES];
+    while (settled < pub->count && !atomic_load (&pub->run->abort)) {
+        int64_t now = bench_now_ns ();
+        long timeout = 100;
+        while (next < pub->count && next - settled < BENCH_WINDOW) {
+            int64_t due = start + (int64_t)(interval_ns * (double)next);
+            if (due > now) {
+                timeout = (long)((due - now) / 1000000);
+                break;
+            }
+            atomic_store_explicit (&pub->run->send_ns[pub->first + next], bench_now_ns (),
+                                   memory_order_release);
+            if (!s_publish (sock, &msgs[next], pub->run->size, (uint32_t)next)) {
+                snprintf (pub->problem, sizeof pub->problem, "cannot send PUBLISH: %s",
+                          zmq_strerror (zmq_errno ()));
+                atomic_store (&pub->run->abort, true);
+                return;
+            }
+            next++;
+        }
+        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        zmq_poll (&item, 1, timeout);
+        int n;
+        while ((n = bench_recv (sock, frames, PUB_MAX_FRAMES, ZMQ_DONTWAIT)) > 0) {
+            now = bench_now_ns ();
+            if (s_pub_answer (pub, frames, n, now)) {
+                settled++;
+                last_progress = now;
+            }
+            for (int i = 0; i < n && i < PUB_MAX_FRAMES; i++)
+                zmq_msg_close (&frames[i]);
+        }
+        now = bench_now_ns ();
+        if (next == settled)
+            last_progress = now; //  waiting for our own pacing is no stall
+        else if (now - last_progress > BENCH_STALL_NS) {
+            pub->stalled = true;
+            snprintf (pub->problem, sizeof pub->problem,
+                      "no ACK for 10 s with %llu publishes unanswered (%llu acked)",
+                      (unsigned long long)(next - settled), (unsigned long long)pub->acked);
+            return;
+        }
+    }
+}
+
+static void *
+s_pub_thread (void *arg)
+{
+    s_pub_t *pub = arg;
+    s_msg_t *msgs = s_build (pub, &pub->id);
+    void *sock = bench_dealer_for (pub->hub->endpoint, pub->hub->server_curve, &pub->id, 0);
+    if (!sock || !bench_ping (sock, 10000)) {
+        snprintf (pub->problem, sizeof pub->problem, "publisher: no PONG from the hub");
+        atomic_store (&pub->run->abort, true);
+    }
+    pthread_barrier_wait (pub->ready);
+    pthread_barrier_wait (pub->go);
+    if (sock && !atomic_load (&pub->run->abort))
+        s_pub_loop (pub, sock, msgs);
+    if (sock)
+        zmq_close (sock);
+    for (uint64_t i = 0; i < pub->count; i++)
+        free (msgs[i].header);
+    free (msgs);
+    return NULL;
+}
+
+//  -------------------------------------------------------------------------
+//  Subscribers
+
+static void *
+s_sub_thread (void *arg)
+{
+    s_subthread_t *self = arg;
+    bench_sub_t *sub = &self->sub;
+    sub->sock = bench_dealer_for (self->hub->endpoint, self->hub->server_curve, &self->id,
+                                  2 * (int)sub->credit);
+    if (!sub->sock || !bench_sub_subscribe (sub, -1, true)) {
+        if (!sub->problem[0])
+            snprintf (sub->problem, sizeof sub->problem, "subscriber: cannot connect");
+        atomic_store (&sub->run->abort, true);
+    }
+    pthread_barrier_wait (self->ready);
+    pthread_barrier_wait (self->go);
+    if (sub->sock && !atomic_load (&sub->run->abort))
+        bench_sub_consume (sub);
+    if (sub->sock)
+        zmq_close (sub->sock);
+    sub->sock = NULL;
+    return NULL;
+}
+
+//  -------------------------------------------------------------------------
+//  Workloads
+
+static void
+s_collect_subs (s_subthread_t *subs, int count, int64_t t0, bench_result_t *out)
+{
+    bench_lat_t **sets = s_xalloc ((size_t)(count > 0 ? count : 1) * sizeof *sets);
+    int64_t last = t0;
+    out->delivered_min = count ? UINT64_MAX : 0;
+    for (int i = 0; i < count; i++) {
+        bench_sub_t *sub = &subs[i].sub;
+        sets[i] = &sub->lat;
+        out->delivered_total += sub->delivered;
+        if (sub->delivered < out->delivered_min)
+            out->delivered_min = sub->delivered;
+        if (sub->delivered > out->delivered_max)
+            out->delivered_max = sub->delivered;
+        out->out_of_order += sub->out_of_order;
+        if (sub->last_ns > last)
+            last = sub->last_ns;
+        if (sub->stalled) {
+            out->stalled = true;
+            bench_problem (out, "subscriber %d stalled: nothing for 10 s after %llu of %llu", i,
+                           (unsigned long long)sub->delivered,
+                           (unsigned long long)atomic_load (&sub->run->expected));
+        }
+        if (sub->problem[0])
+            bench_problem (out, "%s", sub->problem);
+    }
+    bench_lat_summary (sets, (size_t)count, &out->p50_us, &out->p99_us, &out->max_us);
+    out->deliveries_per_s = count && last > t0
+                                ? (double)out->delivered_total * 1e9 / (double)(last - t0)
+                                : BENCH_NO_FIGURE;
+    for (int i = 0; i < count; i++)
+        bench_lat_free (&subs[i].sub.lat);
+    free (sets);
+}
+
+static void
+s_collect_pubs (s_pub_t *pubs, int count, int64_t t0, bench_result_t *out)
+{
+    bench_lat_t **sets = s_xalloc ((size_t)(count > 0 ? count : 1) * sizeof *sets);
+    int64_t last = t0;
+    double ignored;
+    for (int i = 0; i < count; i++) {
+        out->acked += pubs[i].acked;
+        out->refused += pubs[i].refused;
+        if (pubs[i].min_seq && (!out->first_seq || pubs[i].min_seq < out->first_seq))
+            out->first_seq = pubs[i].min_seq;
+        if (pubs[i].last_ack_ns > last)
+            last = pubs[i].last_ack_ns;
+        out->stalled |= pubs[i].stalled;
+        if (pubs[i].problem[0])
+            bench_problem (out, "publisher %d: %s", i, pubs[i].problem);
+        sets[i] = &pubs[i].ack_lat;
+    }
+    bench_lat_summary (sets, (size_t)count, &out->ack_p50_us, &out->ack_p99_us, &ignored);
+    out->publish_per_s =
+        last > t0 ? (double)out->acked * 1e9 / (double)(last - t0) : BENCH_NO_FIGURE;
+    for (int i = 0; i < count; i++)
+        bench_lat_free (&pubs[i].ack_lat);
+    free (sets);
+}
+
+void
+bench_hub_live (const bench_opts_t *opts, bench_hub_t *hub, int publishers, int subscribers,
+                double rate, bench_run_t *run, bench_result_t *out)
+{
+    (void)opts;
+    memset (out, 0, sizeof *out);
+    out->peak_rss_kb = -1;
+    pthread_barrier_t ready, go;
+    unsigned parties = (unsigned)(publishers + subscribers + 1);
+    pthread_barrier_init (&ready, NULL, parties);
+    pthread_barrier_init (&go, NULL, parties);
+    s_pub_t *pubs = s_xalloc ((size_t)publishers * sizeof *pubs);
+    s_subthread_t *subs = s_xalloc ((size_t)(subscribers ? subscribers : 1) * sizeof *subs);
+    pthread_t *threads = s_xalloc (parties * sizeof *threads);
+    hub_identity_t *ids = s_xalloc (parties * sizeof *ids);
+    uint64_t share = run->messages / (uint64_t)publishers;
+    for (int i = 0; i < publishers; i++) {
+        s_pub_t *pub = &pubs[i];
+        *pub = (s_pub_t){.hub = hub, .run = run, .ready = &ready, .go = &go};
+        bench_hub_identity (hub, &pub->id);
+        ids[i] = pub->id;
+        pub->first = share * (uint64_t)i;
+        pub->count = i == publishers - 1 ? run->messages - pub->first : share;
+        pub->rate = rate / publishers;
+    }
+    for (int i = 0; i < subscribers; i++) {
+        subs[i] = (s_subthread_t){.hub = hub, .ready = &ready, .go = &go};
+        bench_hub_identity (hub, &subs[i].id);
+        ids[publishers + i] = subs[i].id;
+        subs[i].sub.run = run;
+        subs[i].sub.credit = BENCH_CREDIT;
+    }
+    //  Every connection is a partner of its own; admitting them is not timed.
+    if (!bench_hub_admit (hub, ids, publishers, "bench-pub") ||
+        !bench_hub_admit (hub, ids + publishers, subscribers, "bench-sub")) {
+        bench_problem (out, "could not admit the bench identities as partners");
+        publishers = subscribers = 0;
+        atomic_store (&run->abort, true);
+    }
+    sodium_memzero (ids, parties * sizeof *ids);
+    free (ids);
+    for (int i = 0; i < publishers; i++)
+        pthread_create (&threads[i], NULL, s_pub_thread, &pubs[i]);
+    for (int i = 0; i < subscribers; i++)
+        pthread_create (&threads[publishers + i], NULL, s_sub_thread, &subs[i]);
+    if (publishers == 0) {
+        s_collect_subs (subs, 0, 0, out);
+        free (pubs);
+        free (subs);
+        free (threads);
+        return;
+    }
+    pthread_barrier_wait (&ready);
+    int64_t t0 = bench_now_ns ();
+    pthread_barrier_wait (&go);
+    for (int i = 0; i < publishers; i++)
+        pthread_join (threads[i], NULL);
+    s_collect_pubs (pubs, publishers, t0, out);
+    atomic_store (&run->expected, out->acked);
+    for (int i = 0; i < subscribers; i++)
+        pthread_join (threads[publishers + i], NULL);
+    s_collect_subs (subs, subscribers, t0, out);
+    if (!subscribers)
+        out->p50_us = out->p99_us = out->max_us = BENCH_NO_FIGURE;
+    pthread_barrier_destroy (&ready);
+    pthread_barrier_destroy (&go);
+    free (pubs);
+    free (subs);
+    free (threads);
+}
+
+void
+bench_hub_replay (bench_hub_t *hub, uint64_t since, bench_run_t *run, bench_result_t *out)
+{
+    memset (out, 0, sizeof *out);
+    out->peak_rss_kb = -1;
+    s_subthread_t self = {.hub = hub};
+    bench_sub_t *sub = &self.sub;
+    sub->run = run;
+    sub->credit = 10 * BENCH_CREDIT;
+    hub_identity_t id;
+    bench_hub_identity (hub, &id);
+    if (!bench_hub_admit (hub, &id, 1, "bench-replay")) {
+        bench_problem (out, "could not admit the replay subscriber as a partner");
+        return;
+    }
+    sub->sock = bench_dealer_for (hub->endpoint, hub->server_curve, &id, 2 * (int)sub->credit);
+    sodium_memzero (&id, sizeof id);
+    if (!sub->sock || !bench_ping (sub->sock, 10000)) {
+        bench_problem (out, "replay subscriber: no PONG from the hub");
+        if (sub->sock)
+            zmq_close (sub->sock);
+        return;
+    }
+    atomic_store (&run->expected, run->messages);
+    int64_t t0 = bench_now_ns ();
+    if (bench_sub_subscribe (sub, (int64_t)since, false))
+        bench_sub_consume (sub);
+    zmq_close (sub->sock);
+    sub->sock = NULL;
+    s_collect_subs (&self, 1, t0, out);
+}
