@@ -137,6 +137,9 @@ hub_message_destroy (hub_message_t **self_p)
 static json_t *
 s_action_id (const hub_message_t *msg)
 {
+    //  An action item's id is the seq of the message that created it.
+    if (msg->header_ok && strcmp (msg->header.kind, "action") == 0)
+        return json_integer ((json_int_t) msg->seq);
     if (!msg->header_ok || !msg->header.action_json)
         return NULL;
     json_t *action = json_loads (msg->header.action_json, 0, NULL);

@@ -42,6 +42,9 @@ static const s_command_t s_commands[] = {
     {"partner", hubctl_cmd_partner,
      "partner add NAME --key PUBKEY [--org ORG] [--email ADDR] [--role ROLE]... | list | show "
      "NAME | remove NAME"},
+    {"action", hubctl_cmd_action,
+     "action add TITLE --owner PARTNER --due WHEN [--detail TEXT] | done ID [--note TEXT] | "
+     "cancel ID [--note TEXT] | list [--owner P] [--status open,done,overdue]"},
     {"channel", hubctl_cmd_channel,
      "channel create NAME [--publish ROLE,...] [--read ROLE,...] | list"},
     {NULL, NULL, NULL}};
@@ -120,6 +123,18 @@ static const char *s_help =
     "        Administrator: create a channel. Rights are role lists; * means every\n"
     "        partner (the default for both). The administrator may always do everything.\n"
     "        A partner without the read right does not see the channel at all.\n"
+    "\n"
+    "    action add TITLE --owner PARTNER --due WHEN [--detail TEXT]\n"
+    "        Record a commitment: PARTNER owns it, due at WHEN: RFC 3339\n"
+    "        (2026-12-01T17:00:00Z), a date (2026-12-01: the end of that day, UTC), or\n"
+    "        relative (+90s, +15m, +2h, +3d). Prints the action id. The hub reminds on\n"
+    "        'actions' before the due time, at it, and while the item is overdue.\n"
+    "\n"
+    "    action done ID [--note TEXT] | action cancel ID [--note TEXT]\n"
+    "        Close an item (its owner, its creator or the administrator only).\n"
+    "\n"
+    "    action list [--owner PARTNER] [--status open,done,overdue,cancelled]\n"
+    "        The partnership's commitments; 'open' includes overdue ones.\n"
     "\n"
     "    channel list\n"
     "        The channels you may read, with their rights.\n"

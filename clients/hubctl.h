@@ -87,5 +87,6 @@ int hubctl_cmd_verify (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_status (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_partner (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_channel (hubctl_t *ctx, int argc, char **argv);
+int hubctl_cmd_action (hubctl_t *ctx, int argc, char **argv);
 
 #endif

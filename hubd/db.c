@@ -1,6 +1,6 @@
 /*  db.c - see db.h.
 
-    Schema, version 2 (PRAGMA user_version):
+    Schema, version 3 (PRAGMA user_version):
 
     messages    the log. seq is the rowid: lookups by seq and "the last row" cost a B-tree
                 descent, never a scan, whatever the size of the log. header, body and sig
@@ -63,6 +63,20 @@ static const char *s_migrations[] = {
     "  left_ms INTEGER,"
     "  admitted_seq INTEGER NOT NULL);"
     "INSERT INTO channels VALUES ('admin', 'admin', '*', 0);",
+    //  2 -> 3: commitments, derived from the action messages of the log.
+    "CREATE TABLE actions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  title TEXT NOT NULL,"
+    "  detail TEXT NOT NULL,"
+    "  owner TEXT NOT NULL,"
+    "  creator TEXT NOT NULL,"
+    "  due_ms INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  done_ms INTEGER,"
+    "  note TEXT NOT NULL DEFAULT '',"
+    "  seqs TEXT NOT NULL,"
+    "  last_reminder_ms INTEGER NOT NULL DEFAULT 0);",
 };
 
 static bool

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 //  Opens path. A writer creates the file if needed, takes the data directory's single
 //  writer role, and migrates the schema forward; a reader opens read-only and expects the

@@ -161,7 +161,7 @@ s_serve (config_t *config, s_options_t *options)
     zsys_handler_set (NULL); //  signals are ours (signalfd), not CZMQ's
     zsys_set_logstream (NULL);
     auth_t *auth = auth_new (false); //  closed: the router admits partners
-    store_t *store = store_new (db_path, &hub);
+    store_t *store = store_new (db_path, &hub, admin_pk);
     reader_t *reader = store ? reader_new (db_path, hub.pk) : NULL;
     router_t *router =
         reader ? router_new (config, &hub, admin_pk, auth, reader, store_head (store), db_path)

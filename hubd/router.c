@@ -8,7 +8,9 @@
     publishers through ZeroMQ and TCP instead of growing memory here.
 */
 #include "router.h"
+#include "sched.h"
 #include "channel.h"
+#include "action.h"
 #include "admin.h"
 #include "auth.h"
 #include "deliver.h"
@@ -46,6 +48,10 @@ struct _router_t {
     deliver_t *deliver;
     channel_set_t *channels;
     directory_t *directory;
+    action_set_t *actions;
+    sched_policy_t policy;
+    int64_t next_reminder_ms; //  0: to be computed
+    hub_identity_t hub;       //  signs reminders
     auth_t *auth;
     char *db_path;
     uint8_t hub_pk[HUB_PUBKEY_BYTES];
@@ -221,12 +227,17 @@ s_check_rights (router_t *self, const s_ctx_t *ctx, const hub_header_t *hdr, cha
         return HUB_E_UNKNOWN_CHANNEL;
     }
     bool admin = ctx->cmd == HUB_CMD_ADMIN;
-    if (strcmp (hdr->kind, admin ? "admin" : "message") != 0 ||
-        (admin && strcmp (hdr->channel, ADMIN_CHANNEL) != 0)) {
+    bool commitment = !admin && action_kind (hdr->kind) && strcmp (hdr->kind, "reminder") != 0;
+    if (admin ? strcmp (hdr->kind, "admin") != 0 || strcmp (hdr->channel, ADMIN_CHANNEL) != 0
+              : strcmp (hdr->kind, "message") != 0 && !commitment) {
         snprintf (why, why_size,
                   admin ? "an ADMIN command is a message of kind 'admin' on channel 'admin'"
                         : "messages of kind '%s' cannot be published by clients",
                   hdr->kind);
+        return HUB_E_BAD_HEADER;
+    }
+    if (commitment && strcmp (hdr->channel, ACTION_CHANNEL) != 0) {
+        snprintf (why, why_size, "action items live on channel '%s'", ACTION_CHANNEL);
         return HUB_E_BAD_HEADER;
     }
     if (!s_author_is_peer (self, hdr->author, ctx->user_id)) {
@@ -255,6 +266,44 @@ s_check_admin_body (router_t *self, zmq_msg_t *body, char *why, size_t why_size)
         err = HUB_E_CONFLICT;
     }
     return err;
+}
+
+//  Action items are checked here for what the front door knows; the store checks the
+//  rest (who may close an item) in the transaction that logs it.
+static hub_err_t
+s_check_action (router_t *self, const hub_header_t *hdr, char *why, size_t why_size)
+{
+    action_fields_t f;
+    hub_err_t err = action_parse (hdr->kind, hdr->action_json, &f, why, why_size);
+    if (err != HUB_OK)
+        return err;
+    if (strcmp (hdr->kind, "action") == 0) {
+        const partner_t *owner = directory_by_name (self->directory, f.owner);
+        if (!hdr->title[0]) {
+            snprintf (why, why_size, "an action item needs a title");
+            return HUB_E_BAD_REQUEST;
+        }
+        if (!owner || owner->left_ms) {
+            snprintf (why, why_size, "the owner '%s' is not a current partner", f.owner);
+            return HUB_E_UNKNOWN_PARTNER;
+        }
+        if (f.due_ms <= zclock_time ()) {
+            snprintf (why, why_size, "the due time is in the past");
+            return HUB_E_BAD_REQUEST;
+        }
+        return HUB_OK;
+    }
+    action_t *action = action_set_find (self->actions, f.id);
+    if (!action) {
+        snprintf (why, why_size, "there is no action item %llu", (unsigned long long)f.id);
+        return HUB_E_NOT_FOUND;
+    }
+    if (strcmp (action->status, "open") != 0) {
+        snprintf (why, why_size, "action item %llu is already %s", (unsigned long long)f.id,
+                  action->status);
+        return HUB_E_CONFLICT;
+    }
+    return HUB_OK;
 }
 
 static hub_err_t
@@ -287,6 +336,8 @@ s_check_signed (router_t *self, const s_ctx_t *ctx, hub_header_t *hdr, char *why
     err = s_check_rights (self, ctx, hdr, why, why_size);
     if (err == HUB_OK && ctx->cmd == HUB_CMD_ADMIN)
         err = s_check_admin_body (self, &args[1], why, why_size);
+    else if (err == HUB_OK && action_kind (hdr->kind))
+        err = s_check_action (self, hdr, why, why_size);
     return err;
 }
 
@@ -368,6 +419,11 @@ s_handle_committed (router_t *self)
             self->stored++;
             self->head = entry->seq;
             admin |= strcmp (entry->hdr.kind, "admin") == 0;
+            if (action_kind (entry->hdr.kind)) {
+                action_set_follow (self->actions, entry,
+                                   directory_name_of (self->directory, entry->hdr.author));
+                self->next_reminder_ms = 0; //  recompute
+            }
         }
         if (entry->peer_len)
             wire_send_ack (self->front, entry->peer, entry->peer_len, entry->req_id, entry->seq,
@@ -573,6 +629,60 @@ s_add_partner (const partner_t *partner, void *arg)
     json_array_append_new (arg, s_partner_json (partner));
 }
 
+typedef struct {
+    json_t *query;
+    json_t *list;
+    int64_t now;
+} s_action_filter_t;
+
+//  Keeps an item that matches the query's owner and status filters (absent = any).
+static void
+s_filter_action (action_t *action, void *arg)
+{
+    s_action_filter_t *filter = arg;
+    const char *owner = json_string_value (json_object_get (filter->query, "owner"));
+    json_t *statuses = json_object_get (filter->query, "status");
+    if (owner && strcmp (owner, action->owner) != 0)
+        return;
+    json_t *json = action_to_json (action, filter->now);
+    const char *status = json_string_value (json_object_get (json, "status"));
+    bool wanted = !json_is_array (statuses) || json_array_size (statuses) == 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach (statuses, i, item)
+    {
+        const char *want = json_string_value (item);
+        //  "open" includes overdue items: they are open, and late.
+        wanted |= want && (strcmp (want, status) == 0 ||
+                           (strcmp (want, "open") == 0 && strcmp (status, "overdue") == 0));
+    }
+    if (wanted)
+        json_array_append (filter->list, json);
+    json_decref (json);
+}
+
+static void
+s_query_actions (router_t *self, const s_ctx_t *ctx, json_t *query, bool one)
+{
+    int64_t now = zclock_time ();
+    if (one) {
+        json_t *id = json_object_get (query, "id");
+        action_t *action =
+            json_is_integer (id) && json_integer_value (id) > 0
+                ? action_set_find (self->actions, (uint64_t)json_integer_value (id))
+                : NULL;
+        if (action)
+            s_reply (self, ctx, HUB_CMD_REPLY,
+                     json_pack ("{s:o}", "action", action_to_json (action, now)));
+        else
+            s_refuse (self, ctx, HUB_E_NOT_FOUND, "there is no such action item");
+        return;
+    }
+    s_action_filter_t filter = {query, json_array (), now};
+    action_set_each (self->actions, s_filter_action, &filter);
+    s_reply (self, ctx, HUB_CMD_REPLY, json_pack ("{s:o}", "actions", filter.list));
+}
+
 static void
 s_handle_query (router_t *self, const s_ctx_t *ctx)
 {
@@ -595,9 +705,11 @@ s_handle_query (router_t *self, const s_ctx_t *ctx)
                  json_pack ("{s:o}", "partner", s_partner_json (partner)));
     else if (q && strcmp (q, "partner") == 0)
         s_refuse (self, ctx, HUB_E_NOT_FOUND, "there is no partner by that name");
+    else if (q && (strcmp (q, "actions") == 0 || strcmp (q, "action") == 0))
+        s_query_actions (self, ctx, query, strcmp (q, "action") == 0);
     else
         s_refuse (self, ctx, query ? HUB_E_BAD_REQUEST : err,
-                  query ? "unknown query (known: channels, partners, partner)"
+                  query ? "unknown query (known: channels, partners, partner, actions, action)"
                         : "QUERY takes one JSON object");
     json_decref (listing.list);
     json_decref (query);
@@ -719,6 +831,62 @@ s_handle_monitor (router_t *self)
 }
 
 //  -------------------------------------------------------------------------
+//  Reminders: the scheduler sleeps in zmq_poll until the next slot of any open item
+
+typedef struct {
+    router_t *router;
+    int64_t now;
+    int64_t next;
+} s_tick_t;
+
+static void
+s_remind (action_t *action, void *arg)
+{
+    s_tick_t *tick = arg;
+    router_t *self = tick->router;
+    const char *kind = NULL;
+    int64_t slot = sched_owed (&self->policy, action, tick->now, &kind);
+    if (slot) {
+        entry_t *entry = sched_reminder (&self->hub, action, slot, kind, tick->now);
+        //  Counted as logged now, so it is not built twice while in flight; the store
+        //  records it with the message, and its id makes a second copy impossible.
+        action->last_reminder_ms = slot;
+        log_info ("sched", "reminder for action %llu (%s, slot %lld)",
+                  (unsigned long long)action->id, kind, (long long)slot);
+        if (!self->batch)
+            self->batch = batch_new (self->next_batch++);
+        batch_append (self->batch, &entry);
+    }
+    int64_t next = sched_next (&self->policy, action, tick->now);
+    if (next && (!tick->next || next < tick->next))
+        tick->next = next;
+}
+
+static void
+s_schedule (router_t *self)
+{
+    int64_t now = zclock_time ();
+    if (self->stopping || (self->next_reminder_ms && now < self->next_reminder_ms))
+        return;
+    s_tick_t tick = {self, now, 0};
+    action_set_each (self->actions, s_remind, &tick);
+    s_flush_batch (self);
+    //  No open item: look again in an hour (or when an item arrives).
+    self->next_reminder_ms = tick.next ? tick.next : now + 3600 * 1000;
+}
+
+static void
+s_set_policy (router_t *self, const config_t *config)
+{
+    self->policy.before_count = 0;
+    for (size_t i = 0; i < config->reminder_before_count && i < 16; i++)
+        self->policy.before_ms[self->policy.before_count++] =
+            (int64_t)config->reminder_before_s[i] * 1000;
+    self->policy.overdue_every_ms = (int64_t)config->overdue_every_s * 1000;
+    self->next_reminder_ms = 0;
+}
+
+//  -------------------------------------------------------------------------
 //  Life cycle
 
 static zsock_t *
@@ -783,13 +951,19 @@ router_new (const config_t *config, const hub_identity_t *hub,
     self->auth = auth;
     self->channels = channel_set_load (db_path);
     self->directory = directory_load (db_path, admin_pk, hub->pk);
+    self->actions = action_set_load (db_path);
+    self->hub = *hub;
+    s_set_policy (self, config);
     if (self->directory)
         s_sync_door (self); //  before the endpoint exists: no one slips through
-    self->front_sock =
-        self->channels && self->directory ? s_bind_front (config->endpoint, hub) : NULL;
+    self->front_sock = self->channels && self->directory && self->actions
+                           ? s_bind_front (config->endpoint, hub)
+                           : NULL;
     if (!self->front_sock) {
         channel_set_destroy (&self->channels);
         directory_destroy (&self->directory);
+        action_set_destroy (&self->actions);
+        sodium_memzero (&self->hub, sizeof self->hub);
         free (self);
         return NULL;
     }
@@ -826,6 +1000,7 @@ s_reload (router_t *self, router_reload_fn *reload, void *reload_arg)
     }
     self->max_message_bytes = config->max_message_bytes;
     log_set_level (config->log_level);
+    s_set_policy (self, config);
     channel_set_t *channels = channel_set_load (self->db_path);
     if (channels) {
         channel_set_destroy (&self->channels);
@@ -869,6 +1044,9 @@ router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reloa
         bool take_front = !self->stopping && self->in_flight < ROUTER_IN_FLIGHT_MAX &&
                           self->batches_in_flight < ROUTER_BATCHES_MAX;
         long timeout = watchdog_us ? (long)(watchdog_us / 2000) : 1000;
+        int64_t until_reminder = self->next_reminder_ms - zclock_time ();
+        if (until_reminder < timeout)
+            timeout = until_reminder > 0 ? (long)until_reminder : 0;
         if (zmq_poll (items, take_front ? 5 : 4, timeout > 1000 ? 1000 : timeout) < 0 &&
             errno != EINTR)
             break;
@@ -884,6 +1062,7 @@ router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reloa
             s_handle_monitor (self);
         if (take_front && (items[4].revents & ZMQ_POLLIN))
             s_handle_front (self);
+        s_schedule (self);
         int64_t now = zclock_mono ();
         if (now - last_sweep >= ROUTER_SWEEP_MS) {
             deliver_sweep (self->deliver);
@@ -913,6 +1092,8 @@ router_destroy (router_t **self_p)
     zhashx_destroy (&self->curve_cache);
     channel_set_destroy (&self->channels);
     directory_destroy (&self->directory);
+    action_set_destroy (&self->actions);
+    sodium_memzero (&self->hub, sizeof self->hub);
     free (self->db_path);
     free (self);
     *self_p = NULL;

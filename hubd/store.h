@@ -19,9 +19,11 @@
 typedef struct _store_t store_t;
 
 //  Opens (creating or migrating) the database at db_path and starts the writer thread.
-//  hub is the hub's identity, used to sign checkpoints (copied). Returns NULL after
+//  hub is the hub's identity, used to sign checkpoints (copied); admin_pk the
+//  administrator's key (for the rights of action items). Returns NULL after
 //  logging why if the database cannot be used.
-store_t *store_new (const char *db_path, const hub_identity_t *hub);
+store_t *store_new (const char *db_path, const hub_identity_t *hub,
+                    const uint8_t admin_pk[HUB_PUBKEY_BYTES]);
 
 //  The log's head when the store started (0 for an empty log).
 uint64_t store_head (store_t *self);

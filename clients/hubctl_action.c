@@ -1,0 +1,231 @@
+/*  hubctl_action.c - commitments: action add|done|cancel|list.
+
+    An action item is a message of kind "action" on channel "actions" whose header carries
+    {"owner", "due"}; its id is the seq the hub stored it at. Closing it is an
+    "action-done" or "action-cancel" message carrying {"id"} (PROTOCOL.md section 12).
+*/
+#define _XOPEN_SOURCE 700 //  strptime
+#include "hubctl.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+//  WHEN: RFC 3339 ("2026-12-01T17:00:00Z", "...+02:00"), a date ("2026-12-01": the end of
+//  that day, UTC), or relative to now ("+90s", "+15m", "+2h", "+3d"). False if invalid.
+static bool
+s_parse_when (const char *text, int64_t *ms)
+{
+    if (text[0] == '+') {
+        char *end;
+        long long n = strtoll (text + 1, &end, 10);
+        long long unit = *end == 's'   ? 1
+                         : *end == 'm' ? 60
+                         : *end == 'h' ? 3600
+                         : *end == 'd' ? 86400
+                                       : 0;
+        if (end == text + 1 || n <= 0 || !unit || end[1] || n > 100LL * 365 * 86400 / unit)
+            return false;
+        *ms = hub_time_now_ms () + n * unit * 1000;
+        return true;
+    }
+    struct tm tm = {0};
+    const char *rest = strptime (text, "%Y-%m-%d", &tm);
+    if (!rest)
+        return false;
+    if (!*rest) {
+        *ms = ((int64_t)timegm (&tm) + 86399) * 1000 + 999;
+        return true;
+    }
+    rest = (*rest == 'T' || *rest == 't' || *rest == ' ') ? strptime (rest + 1, "%H:%M:%S", &tm)
+                                                          : NULL;
+    if (!rest)
+        return false;
+    int64_t frac_ms = 0;
+    if (*rest == '.') {
+        int64_t scale = 100;
+        for (rest++; isdigit ((unsigned char)*rest); rest++, scale /= 10)
+            frac_ms += (*rest - '0') * scale;
+    }
+    int64_t offset_s = 0;
+    int oh, om;
+    if (*rest == 'Z' || *rest == 'z')
+        rest++;
+    else if ((*rest == '+' || *rest == '-') && sscanf (rest + 1, "%2d:%2d", &oh, &om) == 2) {
+        offset_s = (*rest == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+        rest += 6;
+    } else
+        return false;
+    if (*rest)
+        return false;
+    *ms = ((int64_t)timegm (&tm) - offset_s) * 1000 + frac_ms;
+    return true;
+}
+
+static int
+s_print_action (hubctl_t *ctx, json_t *action)
+{
+    if (ctx->json) {
+        hubctl_print_json (action);
+        return 0;
+    }
+    printf ("%-6lld %-8s due %s  owner %-16s %s\n",
+            (long long)json_integer_value (json_object_get (action, "id")),
+            json_string_value (json_object_get (action, "status")),
+            json_string_value (json_object_get (action, "due")),
+            json_string_value (json_object_get (action, "owner")),
+            json_string_value (json_object_get (action, "title")));
+    fflush (stdout);
+    return 0;
+}
+
+//  Asks the hub for item id and prints it.
+static int
+s_show (hubctl_t *ctx, uint64_t id)
+{
+    json_t *reply = NULL;
+    json_t *query = json_pack ("{s:s, s:I}", "q", "action", "id", (json_int_t)id);
+    int rc = hub_client_request (ctx->client, HUB_CMD_QUERY, query, &reply) == HUB_OK
+                 ? s_print_action (ctx, json_object_get (reply, "action"))
+                 : hubctl_fail (ctx);
+    json_decref (query);
+    json_decref (reply);
+    return rc;
+}
+
+static int
+s_add (hubctl_t *ctx, int argc, char **argv)
+{
+    const char *owner = NULL, *due = NULL, *detail = NULL;
+    hubctl_opt_t opts[] = {{"owner", &owner, NULL},
+                           {"due", &due, NULL},
+                           {"detail", &detail, NULL},
+                           {NULL, NULL, NULL}};
+    char **pos;
+    int npos;
+    int rc = hubctl_parse_opts (ctx, argc, argv, opts, &pos, &npos);
+    if (rc)
+        return rc;
+    int64_t due_ms = 0;
+    if (npos != 1 || !owner || !due)
+        rc = hubctl_usage_error (ctx, "give a TITLE, --owner PARTNER and --due WHEN");
+    else if (!s_parse_when (due, &due_ms))
+        rc = hubctl_usage_error (ctx, "--due '%s' is not RFC 3339, YYYY-MM-DD or +90s/+2h/+3d",
+                                 due);
+    if (rc) {
+        free (pos);
+        return rc;
+    }
+    json_t *fields = json_pack ("{s:s, s:I}", "owner", owner, "due", (json_int_t)due_ms);
+    char *fields_json = json_dumps (fields, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    rc = hubctl_connect (ctx);
+    uint64_t seq = 0;
+    if (rc == 0 &&
+        hub_client_publish (ctx->client, "actions", "action", pos[0], detail ? detail : "",
+                            detail ? strlen (detail) : 0, fields_json, &seq, NULL) != HUB_OK)
+        rc = hubctl_fail (ctx);
+    else if (rc == 0 && ctx->json)
+        rc = s_show (ctx, seq);
+    else if (rc == 0)
+        printf ("%llu\n", (unsigned long long)seq);
+    json_decref (fields);
+    free (fields_json);
+    free (pos);
+    return rc;
+}
+
+static int
+s_close (hubctl_t *ctx, const char *kind, int argc, char **argv)
+{
+    const char *note = NULL;
+    hubctl_opt_t opts[] = {{"note", &note, NULL}, {NULL, NULL, NULL}};
+    char **pos;
+    int npos;
+    int rc = hubctl_parse_opts (ctx, argc, argv, opts, &pos, &npos);
+    if (rc)
+        return rc;
+    uint64_t id = 0;
+    if (npos != 1 || !hubctl_parse_u64 (pos[0], &id) || id == 0) {
+        free (pos);
+        return hubctl_usage_error (ctx, "give the action ID (a number)");
+    }
+    free (pos);
+    char fields[48];
+    snprintf (fields, sizeof fields, "{\"id\":%llu}", (unsigned long long)id);
+    rc = hubctl_connect (ctx);
+    uint64_t seq = 0;
+    if (rc == 0 && hub_client_publish (ctx->client, "actions", kind, NULL, note ? note : "",
+                                       note ? strlen (note) : 0, fields, &seq, NULL) != HUB_OK)
+        return hubctl_fail (ctx);
+    if (rc == 0 && ctx->json)
+        return s_show (ctx, id);
+    if (rc == 0)
+        printf ("action %llu %s (seq %llu)\n", (unsigned long long)id,
+                strcmp (kind, "action-done") == 0 ? "done" : "cancelled",
+                (unsigned long long)seq);
+    return rc;
+}
+
+static int
+s_list (hubctl_t *ctx, int argc, char **argv)
+{
+    const char *owner = NULL, *status = NULL;
+    hubctl_opt_t opts[] = {
+        {"owner", &owner, NULL}, {"status", &status, NULL}, {NULL, NULL, NULL}};
+    char **pos;
+    int npos;
+    int rc = hubctl_parse_opts (ctx, argc, argv, opts, &pos, &npos);
+    free (pos);
+    if (rc)
+        return rc;
+    if (npos)
+        return hubctl_usage_error (ctx, "takes no arguments");
+    json_t *query = json_pack ("{s:s}", "q", "actions");
+    if (owner)
+        json_object_set_new (query, "owner", json_string (owner));
+    if (status) {
+        json_t *list = json_array ();
+        char *copy = strdup (status), *save = NULL;
+        for (char *s = strtok_r (copy, ",", &save); s; s = strtok_r (NULL, ",", &save)) {
+            if (strcmp (s, "open") && strcmp (s, "done") && strcmp (s, "overdue") &&
+                strcmp (s, "cancelled")) {
+                free (copy);
+                json_decref (list);
+                json_decref (query);
+                return hubctl_usage_error (ctx,
+                                           "--status takes open, done, overdue, cancelled");
+            }
+            json_array_append_new (list, json_string (s));
+        }
+        free (copy);
+        json_object_set_new (query, "status", list);
+    }
+    rc = hubctl_connect (ctx);
+    json_t *reply = NULL;
+    if (rc == 0 && hub_client_request (ctx->client, HUB_CMD_QUERY, query, &reply) != HUB_OK)
+        rc = hubctl_fail (ctx);
+    size_t i;
+    json_t *action;
+    json_array_foreach (json_object_get (reply, "actions"), i, action)
+        s_print_action (ctx, action);
+    json_decref (reply);
+    json_decref (query);
+    return rc;
+}
+
+int
+hubctl_cmd_action (hubctl_t *ctx, int argc, char **argv)
+{
+    const char *sub = argc > 0 ? argv[0] : "";
+    if (strcmp (sub, "add") == 0)
+        return s_add (ctx, argc - 1, argv + 1);
+    if (strcmp (sub, "done") == 0)
+        return s_close (ctx, "action-done", argc - 1, argv + 1);
+    if (strcmp (sub, "cancel") == 0)
+        return s_close (ctx, "action-cancel", argc - 1, argv + 1);
+    if (strcmp (sub, "list") == 0)
+        return s_list (ctx, argc - 1, argv + 1);
+    return hubctl_usage_error (ctx,
+                               "use action add, action done, action cancel or action list");
+}

@@ -1,0 +1,134 @@
+/*  sched.c - see sched.h. */
+#include "sched.h"
+#include "mem.h"
+#include "hub_sig.h"
+#include <assert.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+//  The item's first slot strictly after after_ms (0 if none). Before-slots that fall
+//  before the item was created are not slots.
+static int64_t
+s_slot_after (const sched_policy_t *p, const action_t *a, int64_t after_ms, const char **kind)
+{
+    int64_t best = 0;
+    for (size_t i = 0; i < p->before_count; i++) {
+        int64_t slot = a->due_ms - p->before_ms[i];
+        if (slot > after_ms && slot > a->created_ms && slot < a->due_ms &&
+            (!best || slot < best))
+            best = slot, *kind = "before";
+    }
+    if (best)
+        return best;
+    if (a->due_ms > after_ms) {
+        *kind = "due";
+        return a->due_ms;
+    }
+    if (p->overdue_every_ms <= 0)
+        return 0;
+    int64_t k = (after_ms - a->due_ms) / p->overdue_every_ms + 1;
+    *kind = "overdue";
+    return a->due_ms + k * p->overdue_every_ms;
+}
+
+int64_t
+sched_next (const sched_policy_t *policy, const action_t *action, int64_t now_ms)
+{
+    if (strcmp (action->status, "open") != 0)
+        return 0;
+    const char *kind;
+    int64_t after = now_ms > action->last_reminder_ms ? now_ms : action->last_reminder_ms;
+    return s_slot_after (policy, action, after, &kind);
+}
+
+int64_t
+sched_owed (const sched_policy_t *policy, const action_t *action, int64_t now_ms,
+            const char **kind)
+{
+    if (strcmp (action->status, "open") != 0)
+        return 0;
+    //  Walk the slots after the last one logged; keep the latest that has passed.
+    int64_t owed = 0, slot = action->last_reminder_ms;
+    const char *slot_kind = NULL;
+    while ((slot = s_slot_after (policy, action, slot, &slot_kind)) && slot <= now_ms) {
+        owed = slot;
+        *kind = slot_kind;
+        if (strcmp (slot_kind, "overdue") == 0 && policy->overdue_every_ms > 0) {
+            //  Jump straight to the last overdue slot that has passed.
+            int64_t k = (now_ms - action->due_ms) / policy->overdue_every_ms;
+            owed = action->due_ms + k * policy->overdue_every_ms;
+            break;
+        }
+    }
+    return owed;
+}
+
+static void
+s_span (int64_t ms, char *out, size_t size)
+{
+    int64_t s = ((ms < 0 ? -ms : ms) + 500) / 1000; //  rounded: "in 2 seconds", not 1.996
+    if (s >= 86400)
+        snprintf (out, size, "%lld day%s", (long long)(s / 86400), s / 86400 == 1 ? "" : "s");
+    else if (s >= 3600)
+        snprintf (out, size, "%lld hour%s", (long long)(s / 3600), s / 3600 == 1 ? "" : "s");
+    else if (s >= 60)
+        snprintf (out, size, "%lld minute%s", (long long)(s / 60), s / 60 == 1 ? "" : "s");
+    else
+        snprintf (out, size, "%lld second%s", (long long)s, s == 1 ? "" : "s");
+}
+
+//  Length of the longest prefix of text within max bytes that ends on a character boundary.
+static int
+s_utf8_prefix (const char *text, size_t max)
+{
+    size_t len = strlen (text);
+    if (len <= max)
+        return (int)len;
+    while (max > 0 && ((unsigned char)text[max] & 0xC0) == 0x80)
+        max--;
+    return (int)max;
+}
+
+entry_t *
+sched_reminder (const hub_identity_t *hub, const action_t *action, int64_t slot_ms,
+                const char *kind, int64_t now_ms)
+{
+    //  Message id = BLAKE2b-128("reminder" || item id || slot): one slot, one message.
+    uint8_t id[HUB_MSG_ID_BYTES];
+    char seed[64];
+    int seed_len = snprintf (seed, sizeof seed, "reminder:%llu:%lld",
+                             (unsigned long long)action->id, (long long)slot_ms);
+    crypto_generichash (id, sizeof id, (const uint8_t *)seed, (size_t)seed_len, NULL, 0);
+    json_t *fields = json_pack ("{s:I, s:s, s:I, s:s, s:I}", "id", (json_int_t)action->id,
+                                "owner", action->owner, "due", (json_int_t)action->due_ms,
+                                "slot", kind, "slot_ms", (json_int_t)slot_ms);
+    char *fields_json = json_dumps (fields, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref (fields);
+    char title[HUB_TITLE_MAX + 1];
+    int cut = s_utf8_prefix (action->title, 200);
+    snprintf (title, sizeof title, "Reminder: %.*s", cut, action->title);
+    size_t hlen = 0;
+    char *header = hub_header_encode (ACTION_CHANNEL, "reminder", hub->pk, id, now_ms, title,
+                                      fields_json, &hlen);
+    free (fields_json);
+    char span[32], body[512];
+    s_span (action->due_ms - now_ms, span, sizeof span);
+    if (strcmp (kind, "before") == 0)
+        snprintf (body, sizeof body, "Action %llu \"%.*s\" (owner %s) is due in %s.",
+                  (unsigned long long)action->id, cut, action->title, action->owner, span);
+    else if (strcmp (kind, "due") == 0)
+        snprintf (body, sizeof body, "Action %llu \"%.*s\" (owner %s) is due now.",
+                  (unsigned long long)action->id, cut, action->title, action->owner);
+    else
+        snprintf (body, sizeof body, "Action %llu \"%.*s\" (owner %s) is overdue by %s.",
+                  (unsigned long long)action->id, cut, action->title, action->owner, span);
+    entry_t *entry = entry_new (header, hlen, body, strlen (body));
+    free (header);
+    hub_err_t err = hub_header_decode (entry->header, entry->hlen, &entry->hdr);
+    assert (err == HUB_OK); //  we built it
+    (void)err;
+    hub_msg_sign (hub, entry->header, entry->hlen, entry->body, entry->blen, entry->sig);
+    return entry;
+}
