@@ -197,5 +197,11 @@ hub_message_to_json (const hub_message_t *msg)
     json_t *action_id = s_action_id (msg);
     if (action_id)
         json_object_set_new (obj, "action_id", action_id);
+    //  The header's action object as sent (owner, due, slot...), for scripts.
+    json_t *action = msg->header_ok && msg->header.action_json
+                         ? json_loads (msg->header.action_json, 0, NULL)
+                         : NULL;
+    if (action)
+        json_object_set_new (obj, "action", action);
     return obj;
 }

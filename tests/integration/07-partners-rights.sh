@@ -1,0 +1,93 @@
+#!/bin/bash
+# Partners, rights and the closed door, against a real hubd: admission, roles, private
+# channels that are never hinted at, administrator-only commands, removal taking effect
+# at once, and the admin log covered by verify.
+source "$(dirname "$0")/lib.sh"
+start_hub
+
+# expect_refusal CODE_NAME COMMAND...: the command exits 3 and names the code.
+expect_refusal() {
+    local want=$1 rc=0
+    shift
+    "$@" > "$T/out" 2> "$T/err" || rc=$?
+    assert_eq 3 "$rc" "exit status of: $*"
+    assert_contains "$(cat "$T/err")" "$want" "refusal reason of: $*"
+}
+
+hubctl keygen "$T/fb.key" > /dev/null
+hubctl keygen "$T/fund.key" > /dev/null
+hubctl keygen "$T/stranger.key" > /dev/null
+
+# An unknown key is refused at the door, and the hub logs the key.
+expect_refusal FORBIDDEN hubctl --key "$T/stranger.key" --timeout 3 publish updates "hi"
+wait_for grep -q "unknown CURVE key" "$T/hubd.log" || fail "refused key not logged"
+
+hubctl partner add foodbank --key "$T/fb.key.pub" --org "Eastside Food Bank" \
+    --email ops@foodbank.example --role service-provider --role convener > /dev/null
+hubctl partner add cityfund --key "$(cat "$T/fund.key.pub")" --role funder > /dev/null
+expect_refusal CONFLICT hubctl partner add foodbank --key "$T/stranger.key.pub"
+expect_refusal CONFLICT hubctl partner add other --key "$T/fb.key.pub"
+expect_refusal BAD_REQUEST hubctl partner add "Bad Name" --key "$T/stranger.key.pub"
+
+# The directory is readable by every partner.
+list=$(hubctl --key "$T/fund.key" --json partner list)
+assert_eq 2 "$(echo "$list" | wc -l)" "partners listed"
+show=$(hubctl --key "$T/fund.key" --json partner show foodbank)
+assert_eq "Eastside Food Bank" "$(json_field "$show" org)" "org"
+assert_eq "ops@foodbank.example" "$(json_field "$show" email)" "email"
+assert_eq '["service-provider", "convener"]' "$(json_field "$show" roles)" "roles"
+assert_eq "$(cat "$T/fb.key.pub")" "$(json_field "$show" key)" "key"
+expect_refusal NOT_FOUND hubctl partner show nobody
+
+# Default rights: announcements by admin and conveners; updates by everyone.
+hubctl --key "$T/fb.key" publish announcements "convener speaking" > /dev/null
+expect_refusal FORBIDDEN hubctl --key "$T/fund.key" publish announcements "funder speaking"
+hubctl --key "$T/fund.key" publish updates "funder update" > /dev/null
+
+# A private channel: invisible to those who cannot read it.
+hubctl channel create funders --publish funder --read funder > /dev/null
+expect_refusal CONFLICT hubctl channel create funders
+seq=$(hubctl --key "$T/fund.key" publish funders "grant round opens")
+expect_refusal UNKNOWN_CHANNEL hubctl --key "$T/fb.key" publish funders "x"
+expect_refusal UNKNOWN_CHANNEL hubctl --key "$T/fb.key" history funders
+expect_refusal UNKNOWN_CHANNEL hubctl --key "$T/fb.key" subscribe funders updates
+chans=$(hubctl --key "$T/fb.key" --json channel list)
+case "$chans" in *funders*) fail "channel list hints at a private channel: $chans" ;; esac
+all=$(hubctl --key "$T/fb.key" --json history '*' --limit 1000)
+case "$all" in *"grant round"*) fail "history * leaked a private message" ;; esac
+assert_contains "$(hubctl --key "$T/fund.key" --json history funders)" "grant round opens" \
+    "funder reads its channel"
+# Wildcards and prefixes are not channel names.
+expect_refusal BAD_NAME hubctl --key "$T/fb.key" subscribe 'fund*'
+
+# Administrator commands from a partner are refused and not logged.
+before=$(hubctl --json history admin | wc -l)
+expect_refusal FORBIDDEN hubctl --key "$T/fb.key" partner add x --key "$T/stranger.key.pub"
+expect_refusal FORBIDDEN hubctl --key "$T/fb.key" channel create mine
+assert_eq "$before" "$(hubctl --json history admin | wc -l)" "admin log unchanged"
+
+# A follower that is removed while connected stops receiving at once.
+hubctl --key "$T/fb.key" --json subscribe updates --follow > "$T/follow.out" 2> "$T/follow.err" &
+BG_PIDS+=($!)
+sleep 1
+hubctl publish updates "before removal" > /dev/null
+wait_for grep -q "before removal" "$T/follow.out" || fail "follower did not get the message"
+hubctl partner remove foodbank > /dev/null
+expect_refusal NOT_FOUND hubctl partner remove foodbank
+hubctl publish updates "after removal" > /dev/null
+sleep 1
+if grep -q "after removal" "$T/follow.out"; then fail "removed partner still receives"; fi
+expect_refusal FORBIDDEN hubctl --key "$T/fb.key" --timeout 3 publish updates "still here?"
+show=$(hubctl --json partner show foodbank)
+assert_eq false "$(json_field "$show" current)" "removed partner is not current"
+
+# History stays attributed; the admin log is in the chain and verifies.
+assert_contains "$(hubctl --json history announcements)" '"author":"foodbank"' "attribution"
+admin_log=$(hubctl --json history admin)
+assert_contains "$admin_log" "partner.add" "admission logged"
+assert_contains "$admin_log" "partner.remove" "removal logged"
+hubctl verify > /dev/null || fail "verify after admin commands"
+
+# The hub kept serving throughout.
+hubctl --key "$T/fund.key" publish updates "still serving" > /dev/null
+echo "ok: partners and rights"

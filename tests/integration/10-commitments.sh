@@ -1,0 +1,103 @@
+#!/bin/bash
+# Commitments against a real hubd with reminder offsets of seconds: the exact reminders
+# of an item done before due and of one that goes overdue, rights to close, refusals,
+# and a hub restarted between two reminders (none repeated, none skipped).
+source "$(dirname "$0")/lib.sh"
+cat > "$T/hub.conf" <<CONF
+[reminders]
+before = 6s, 3s
+overdue_every = 3s
+CONF
+start_hub "$T/data" -c "$T/hub.conf"
+
+expect_refusal() {
+    local want=$1 rc=0
+    shift
+    "$@" > "$T/out" 2> "$T/err" || rc=$?
+    assert_eq 3 "$rc" "exit status of: $*"
+    assert_contains "$(cat "$T/err")" "$want" "refusal reason of: $*"
+}
+
+# reminders ID: the slots of the reminders logged for an item, one per line.
+reminders() {
+    hubctl --json history actions --limit 1000 | /usr/bin/python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["kind"] == "reminder" and m.get("action_id") == int(sys.argv[1]):
+        print(m["action"]["slot"])' "$1"
+}
+
+hubctl keygen "$T/fb.key" > /dev/null
+hubctl keygen "$T/other.key" > /dev/null
+hubctl partner add foodbank --key "$T/fb.key.pub" --email ops@fb.example > /dev/null
+hubctl partner add other --key "$T/other.key.pub" > /dev/null
+
+expect_refusal UNKNOWN_PARTNER hubctl action add "x" --owner nobody --due +1h
+expect_refusal BAD_REQUEST hubctl action add "x" --owner foodbank --due 2020-01-01
+expect_refusal BAD_REQUEST hubctl action add "" --owner foodbank --due +1h
+rc=0; hubctl action add "x" --owner foodbank --due tomorrow 2> /dev/null || rc=$?
+assert_eq 1 "$rc" "bad WHEN is a usage error"
+
+# Item A: done before due. Item B: goes overdue.
+a=$(hubctl --json action add "Send the budget" --owner foodbank --due +10s --detail "Q3")
+a_id=$(json_field "$a" id)
+assert_eq open "$(json_field "$a" status)" "new item status"
+assert_eq foodbank "$(json_field "$a" owner)" "owner"
+b_id=$(hubctl --key "$T/other.key" action add "Book the venue" --owner foodbank --due +5s)
+
+# A's slots: +4s and +7s; B's: +2s (its 6s-before slot precedes its creation), +5s, then
+# every 3s. Close A between its two slots.
+sleep 5
+# Only the owner, the creator or the administrator may close an item.
+expect_refusal FORBIDDEN hubctl --key "$T/other.key" action done "$a_id"
+hubctl --key "$T/fb.key" action done "$a_id" --note "sent it" > /dev/null
+expect_refusal CONFLICT hubctl action done "$a_id"
+expect_refusal NOT_FOUND hubctl action done 9999
+
+sleep 8
+got_a=$(reminders "$a_id" | tr '\n' ' ')
+assert_eq "before " "$got_a" "reminders of the item done before due"
+got_b=$(reminders "$b_id" | tr '\n' ' ')
+case "$got_b" in
+    "before due overdue overdue "*) ;;
+    *) fail "reminders of the overdue item: expected 'before due overdue overdue ...', got '$got_b'" ;;
+esac
+assert_contains "$(hubctl --json action list --status overdue)" "Book the venue" "overdue listed"
+assert_contains "$(hubctl --json action list --status done)" "sent it" "done note kept"
+case "$(hubctl --json action list --status overdue)" in *"Send the budget"*)
+    fail "a done item listed as overdue" ;;
+esac
+
+# Restart between two overdue reminders: none repeated, none skipped.
+n_before=$(reminders "$b_id" | wc -l)
+stop_hub
+sleep 1
+start_hub "$T/data" -c "$T/hub.conf"
+sleep 4
+n_after=$(reminders "$b_id" | wc -l)
+[ "$n_after" -gt "$n_before" ] || fail "no reminder after restart ($n_before -> $n_after)"
+dups=$(hubctl --json history actions --limit 1000 | /usr/bin/python3 -c '
+import json, sys, collections
+c = collections.Counter()
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["kind"] == "reminder": c[m["title"] + m["body"]] += 1
+print(sum(1 for v in c.values() if v > 1))')
+assert_eq 0 "$dups" "reminders sent twice"
+
+# Down past several slots: one reminder on start, not one per missed interval.
+n1=$(reminders "$b_id" | wc -l)
+stop_hub
+sleep 10
+start_hub "$T/data" -c "$T/hub.conf"
+sleep 1
+n2=$(reminders "$b_id" | wc -l)
+assert_eq $((n1 + 1)) "$n2" "reminders after being down for three intervals"
+
+hubctl --key "$T/fb.key" action done "$b_id" > /dev/null
+n3=$(reminders "$b_id" | wc -l)
+sleep 4
+assert_eq "$n3" "$(reminders "$b_id" | wc -l)" "reminders after done"
+hubctl verify > /dev/null || fail "verify"
+echo "ok: commitments"
