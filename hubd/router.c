@@ -51,7 +51,9 @@ struct _router_t {
     action_set_t *actions;
     sched_policy_t policy;
     int64_t next_reminder_ms; //  0: to be computed
-    hub_identity_t hub;       //  signs reminders
+    int64_t digest_every_ms;  //  0: no digest
+    int64_t last_digest_slot;
+    hub_identity_t hub; //  signs reminders
     auth_t *auth;
     char *db_path;
     uint8_t hub_pk[HUB_PUBKEY_BYTES];
@@ -870,6 +872,21 @@ s_schedule (router_t *self)
         return;
     s_tick_t tick = {self, now, 0};
     action_set_each (self->actions, s_remind, &tick);
+    int64_t slot = sched_digest_slot (self->digest_every_ms, now);
+    if (slot && slot > self->last_digest_slot) {
+        //  After a restart within the period this rebuilds the same digest id: the store
+        //  answers "duplicate" and nothing new is posted.
+        entry_t *entry =
+            sched_digest (&self->hub, self->actions, slot, self->digest_every_ms, now);
+        self->last_digest_slot = slot;
+        if (entry) {
+            if (!self->batch)
+                self->batch = batch_new (self->next_batch++);
+            batch_append (self->batch, &entry);
+        }
+    }
+    if (slot && (!tick.next || slot + self->digest_every_ms < tick.next))
+        tick.next = slot + self->digest_every_ms;
     s_flush_batch (self);
     //  No open item: look again in an hour (or when an item arrives).
     self->next_reminder_ms = tick.next ? tick.next : now + 3600 * 1000;
@@ -883,6 +900,7 @@ s_set_policy (router_t *self, const config_t *config)
         self->policy.before_ms[self->policy.before_count++] =
             (int64_t)config->reminder_before_s[i] * 1000;
     self->policy.overdue_every_ms = (int64_t)config->overdue_every_s * 1000;
+    self->digest_every_ms = (int64_t)config->digest_every_s * 1000;
     self->next_reminder_ms = 0;
 }
 

@@ -3,6 +3,9 @@
 #include "mem.h"
 #include "hub_sig.h"
 #include <assert.h>
+#include <czmq.h>
+#include <stdarg.h>
+#include <time.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -128,6 +131,132 @@ sched_reminder (const hub_identity_t *hub, const action_t *action, int64_t slot_
     free (header);
     hub_err_t err = hub_header_decode (entry->header, entry->hlen, &entry->hdr);
     assert (err == HUB_OK); //  we built it
+    (void)err;
+    hub_msg_sign (hub, entry->header, entry->hlen, entry->body, entry->blen, entry->sig);
+    return entry;
+}
+
+int64_t
+sched_digest_slot (int64_t every_ms, int64_t now_ms)
+{
+    return every_ms > 0 ? now_ms / every_ms * every_ms : 0;
+}
+
+typedef struct {
+    int64_t since_ms;
+    int64_t now_ms;
+    zlistx_t *owners; //  owner names with open items, sorted
+    char *text;
+    size_t len;
+    int open, overdue, done;
+} s_digest_t;
+
+static void
+s_append (s_digest_t *d, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char line[600];
+    int n = vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    if (n < 0)
+        return;
+    size_t add = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (d->len + add > 48 * 1024) //  stay well within max_message_bytes
+        return;
+    d->text = mem_realloc (d->text, d->len + add + 1);
+    memcpy (d->text + d->len, line, add + 1);
+    d->len += add;
+}
+
+static void
+s_day (int64_t ms, char out[16])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r (&secs, &tm);
+    strftime (out, 16, "%Y-%m-%d", &tm);
+}
+
+static void
+s_collect_owner (action_t *a, void *arg)
+{
+    s_digest_t *d = arg;
+    if (strcmp (a->status, "open") == 0 && !zlistx_find (d->owners, a->owner))
+        zlistx_add_end (d->owners, a->owner);
+}
+
+typedef struct {
+    s_digest_t *digest;
+    const char *owner; //  list this owner's open items; NULL: list done ones
+} s_pass_t;
+
+static void
+s_list_item (action_t *a, void *arg)
+{
+    s_pass_t *pass = arg;
+    s_digest_t *d = pass->digest;
+    char due[16], done[16];
+    s_day (a->due_ms, due);
+    int cut = s_utf8_prefix (a->title, 200);
+    if (pass->owner && strcmp (a->status, "open") == 0 && strcmp (a->owner, pass->owner) == 0) {
+        bool late = a->due_ms <= d->now_ms;
+        d->open++;
+        d->overdue += late;
+        s_append (d, "  #%llu %.*s - due %s%s\n", (unsigned long long)a->id, cut, a->title, due,
+                  late ? " (OVERDUE)" : "");
+    } else if (!pass->owner && strcmp (a->status, "done") == 0 && a->done_ms > d->since_ms) {
+        s_day (a->done_ms, done);
+        d->done++;
+        s_append (d, "  #%llu %.*s - %s, done %s\n", (unsigned long long)a->id, cut, a->title,
+                  a->owner, done);
+    }
+}
+
+entry_t *
+sched_digest (const hub_identity_t *hub, action_set_t *actions, int64_t slot_ms,
+              int64_t every_ms, int64_t now_ms)
+{
+    s_digest_t d = {.since_ms = slot_ms - every_ms, .now_ms = now_ms};
+    d.owners = zlistx_new ();
+    zlistx_set_comparator (d.owners, (zlistx_comparator_fn *)strcmp);
+    action_set_each (actions, s_collect_owner, &d);
+    zlistx_sort (d.owners);
+    char since[16];
+    s_day (d.since_ms, since);
+    s_append (&d, "Open commitments by owner:\n");
+    for (const char *owner = zlistx_first (d.owners); owner; owner = zlistx_next (d.owners)) {
+        s_append (&d, "%s:\n", owner);
+        s_pass_t pass = {&d, owner};
+        action_set_each (actions, s_list_item, &pass);
+    }
+    if (zlistx_size (d.owners) == 0)
+        s_append (&d, "  (none)\n");
+    s_append (&d, "Done since %s:\n", since);
+    s_pass_t pass = {&d, NULL};
+    action_set_each (actions, s_list_item, &pass);
+    if (d.done == 0)
+        s_append (&d, "  (none)\n");
+    zlistx_destroy (&d.owners);
+    if (d.open == 0 && d.done == 0) {
+        free (d.text);
+        return NULL;
+    }
+    uint8_t id[HUB_MSG_ID_BYTES];
+    char seed[48];
+    int seed_len = snprintf (seed, sizeof seed, "digest:%lld", (long long)slot_ms);
+    crypto_generichash (id, sizeof id, (const uint8_t *)seed, (size_t)seed_len, NULL, 0);
+    char title[HUB_TITLE_MAX + 1];
+    snprintf (title, sizeof title, "Digest: %d open, %d overdue, %d done since %s", d.open,
+              d.overdue, d.done, since);
+    size_t hlen = 0;
+    char *header =
+        hub_header_encode ("updates", "digest", hub->pk, id, now_ms, title, NULL, &hlen);
+    entry_t *entry = entry_new (header, hlen, d.text, d.len);
+    free (header);
+    free (d.text);
+    hub_err_t err = hub_header_decode (entry->header, entry->hlen, &entry->hdr);
+    assert (err == HUB_OK);
     (void)err;
     hub_msg_sign (hub, entry->header, entry->hlen, entry->body, entry->blen, entry->sig);
     return entry;

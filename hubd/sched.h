@@ -35,4 +35,15 @@ int64_t sched_next (const sched_policy_t *policy, const action_t *action, int64_
 entry_t *sched_reminder (const hub_identity_t *hub, const action_t *action, int64_t slot_ms,
                          const char *kind, int64_t now_ms);
 
+//  Digests are due at every multiple of every_ms since the Unix epoch (UTC). The latest
+//  slot at or before now; 0 when every_ms is 0 (no digest).
+int64_t sched_digest_slot (int64_t every_ms, int64_t now_ms);
+
+//  Builds the hub-signed digest of the action items for the slot: open items per owner,
+//  what is overdue, and what was done since the previous slot. Its message id is derived
+//  from the slot, so a hub restarted within a period never posts a second one. NULL if
+//  there are no action items at all (nothing to summarise). Caller owns the entry.
+entry_t *sched_digest (const hub_identity_t *hub, action_set_t *actions, int64_t slot_ms,
+                       int64_t every_ms, int64_t now_ms);
+
 #endif
