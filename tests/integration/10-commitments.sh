@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 cat > "$T/hub.conf" <<CONF
 [reminders]
-before = 6s, 3s
+before = 12s, 6s
 overdue_every = 3s
 CONF
 start_hub "$T/data" -c "$T/hub.conf"
@@ -40,28 +40,36 @@ rc=0; hubctl action add "x" --owner foodbank --due tomorrow 2> /dev/null || rc=$
 assert_eq 1 "$rc" "bad WHEN is a usage error"
 
 # Item A: done before due. Item B: goes overdue.
-a=$(hubctl --json action add "Send the budget" --owner foodbank --due +10s --detail "Q3")
+a=$(hubctl --json action add "Send the budget" --owner foodbank --due +16s --detail "Q3")
 a_id=$(json_field "$a" id)
 assert_eq open "$(json_field "$a" status)" "new item status"
 assert_eq foodbank "$(json_field "$a" owner)" "owner"
 b_id=$(hubctl --key "$T/other.key" action add "Book the venue" --owner foodbank --due +5s)
 
-# A's slots: +4s and +7s; B's: +2s (its 6s-before slot precedes its creation), +5s, then
-# every 3s. Close A between its two slots.
-sleep 5
+# A's slots: +4s, +10s, due +16s. B's: due +5s (both before-slots precede its creation),
+# then every 3s. Close A between its first two slots: wait for the first, then close.
+until_count() { # until_count ID N: waits (up to 40 s) until item ID has N reminders
+    local i
+    for i in $(seq 1 400); do
+        [ "$(reminders "$1" | wc -l)" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    fail "item $1 did not get $2 reminders: $(reminders "$1" | tr '\n' ' ')"
+}
+until_count "$a_id" 1
 # Only the owner, the creator or the administrator may close an item.
 expect_refusal FORBIDDEN hubctl --key "$T/other.key" action done "$a_id"
 hubctl --key "$T/fb.key" action done "$a_id" --note "sent it" > /dev/null
 expect_refusal CONFLICT hubctl action done "$a_id"
 expect_refusal NOT_FOUND hubctl action done 9999
 
-sleep 8
+until_count "$b_id" 3
 got_a=$(reminders "$a_id" | tr '\n' ' ')
 assert_eq "before " "$got_a" "reminders of the item done before due"
 got_b=$(reminders "$b_id" | tr '\n' ' ')
 case "$got_b" in
-    "before due overdue overdue "*) ;;
-    *) fail "reminders of the overdue item: expected 'before due overdue overdue ...', got '$got_b'" ;;
+    "due overdue overdue"*) ;;
+    *) fail "reminders of the overdue item: expected 'due overdue overdue ...', got '$got_b'" ;;
 esac
 assert_contains "$(hubctl --json action list --status overdue)" "Book the venue" "overdue listed"
 assert_contains "$(hubctl --json action list --status done)" "sent it" "done note kept"
@@ -86,14 +94,25 @@ for line in sys.stdin:
 print(sum(1 for v in c.values() if v > 1))')
 assert_eq 0 "$dups" "reminders sent twice"
 
-# Down past several slots: one reminder on start, not one per missed interval.
+# Down past several slots: one reminder on start, not one per missed interval. Of the
+# slots that fell while the hub was down, exactly one is reminded of.
 n1=$(reminders "$b_id" | wc -l)
 stop_hub
+down_ms=$(date +%s%3N)
 sleep 10
+up_ms=$(date +%s%3N)
 start_hub "$T/data" -c "$T/hub.conf"
-sleep 1
-n2=$(reminders "$b_id" | wc -l)
-assert_eq $((n1 + 1)) "$n2" "reminders after being down for three intervals"
+until_count "$b_id" $((n1 + 1))
+missed=$(hubctl --json history actions --limit 1000 | /usr/bin/python3 -c '
+import json, sys
+n = 0
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["kind"] == "reminder" and m["action_id"] == int(sys.argv[1]) \
+            and int(sys.argv[2]) < m["action"]["slot_ms"] <= int(sys.argv[3]):
+        n += 1
+print(n)' "$b_id" "$down_ms" "$up_ms")
+assert_eq 1 "$missed" "reminders sent for the slots missed while down"
 
 hubctl --key "$T/fb.key" action done "$b_id" > /dev/null
 n3=$(reminders "$b_id" | wc -l)
