@@ -220,6 +220,11 @@ void bench_hub_identity (const bench_hub_t *hub, hub_identity_t *out);
 bool bench_hub_admit (bench_hub_t *hub, const hub_identity_t *ids, int count,
                       const char *prefix);
 
+//  CPU time (ms) hubd's threads used so far, summed by thread name, plus "total": a
+//  jansson object (returned as void * to keep jansson out of this header) the caller
+//  owns, or NULL when hubd is not ours.
+void *bench_hub_cpu (bench_hub_t *hub);
+
 //  The hub's STATUS reply (new JSON string the caller frees), or NULL.
 char *bench_hub_status (bench_hub_t *hub);
 

@@ -13,6 +13,7 @@
 #include "hub_frame.h"
 #include "hub_sig.h"
 #include <assert.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <errno.h>
 #include <pthread.h>
@@ -192,6 +193,57 @@ bench_hub_close (bench_hub_t *hub, bool keep, long *peak_rss_kb)
     else if (hub->dir[0])
         fprintf (stderr, "hub-bench: kept %s (hubd's data and log)\n", hub->dir);
     return status;
+}
+
+void *
+bench_hub_cpu (bench_hub_t *hub)
+{
+    if (hub->pid <= 0)
+        return NULL;
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/task", (int)hub->pid);
+    DIR *dir = opendir (path);
+    if (!dir)
+        return NULL;
+    json_t *cpu = json_object ();
+    double ms_per_tick = 1000.0 / (double)sysconf (_SC_CLK_TCK);
+    double total = 0;
+    struct dirent *task;
+    while ((task = readdir (dir))) {
+        if (task->d_name[0] == '.')
+            continue;
+        char stat_path[400], line[1024];
+        snprintf (stat_path, sizeof stat_path, "%s/%s/stat", path, task->d_name);
+        FILE *file = fopen (stat_path, "r");
+        if (!file)
+            continue;
+        size_t len = fread (line, 1, sizeof line - 1, file);
+        fclose (file);
+        line[len] = 0;
+        //  pid (comm) state ... field 14 utime, 15 stime; comm may hold spaces
+        char *open = strchr (line, '('), *close = strrchr (line, ')');
+        if (!open || !close)
+            continue;
+        *close = 0;
+        unsigned long utime = 0, stime = 0;
+        if (sscanf (close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                    &stime) != 2)
+            continue;
+        double ms = (double)(utime + stime) * ms_per_tick;
+        //  hubd does not name its threads: tell them apart by creation order
+        //  (hubd+0 is the main thread, the front door).
+        char key[64];
+        if (strcmp (open + 1, "hubd") == 0)
+            snprintf (key, sizeof key, "hubd+%ld", strtol (task->d_name, NULL, 10) - hub->pid);
+        else
+            snprintf (key, sizeof key, "%s", open + 1);
+        json_t *sum = json_object_get (cpu, key);
+        json_object_set_new (cpu, key, json_real ((sum ? json_real_value (sum) : 0) + ms));
+        total += ms;
+    }
+    closedir (dir);
+    json_object_set_new (cpu, "total", json_real (total));
+    return cpu;
 }
 
 void
@@ -576,7 +628,8 @@ bench_hub_live (const bench_opts_t *opts, bench_hub_t *hub, int publishers, int 
     for (int i = 0; i < subscribers; i++)
         pthread_create (&threads[publishers + i], NULL, s_sub_thread, &subs[i]);
     if (publishers == 0) {
-        s_collect_subs (subs, 0, 0, out);
+        pthread_barrier_destroy (&ready);
+        pthread_barrier_destroy (&go);
         free (pubs);
         free (subs);
         free (threads);

@@ -1,12 +1,13 @@
 /*  bench_mosq.c - the live workload on a Mosquitto broker, for comparison.
 
-    hub-bench starts its own mosquitto (loopback port, persistence on, otherwise stock
-    settings: a subscriber's queue holds 1000 QoS 1 messages, beyond that Mosquitto drops)
-    and drives it with libmosquitto: P publisher clients with QoS 1 and BENCH_WINDOW
-    messages in flight (a PUBACK is their "ack"), S subscriber clients with QoS 1 on the
-    topic "updates". Bodies are the same text as for hubd, unsigned (MQTT has no
-    signatures). Mosquitto's persistence writes its database on autosave and at exit, not
-    per message: its PUBACK is not a durability promise the way hubd's ACK is.
+    hub-bench starts its own mosquitto (loopback port, persistence on, and
+    max_queued_messages 0: stock Mosquitto keeps only 1000 queued QoS 1 messages per
+    subscriber and silently drops the rest, which would compare a lossy broker with a
+    lossless one) and drives it with libmosquitto: P publisher clients with QoS 1 and
+    BENCH_WINDOW messages in flight (a PUBACK is their "ack"), S subscriber clients with
+    QoS 1 on the topic "updates". Bodies are the same text as for hubd, unsigned (MQTT has
+    no signatures). Mosquitto's persistence writes its database on autosave and at exit,
+    not per message: its PUBACK is not a durability promise the way hubd's ACK is.
 */
 #include "bench.h"
 #include <stdio.h>
@@ -263,7 +264,7 @@ s_broker_start (char *dir, size_t dir_size, int *port)
         return -1;
     fprintf (file,
              "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\n"
-             "persistence_location %s/\n%s",
+             "persistence_location %s/\nmax_queued_messages 0\n%s",
              *port, dir, geteuid () == 0 ? "user root\n" : "");
     fclose (file);
     const char *binary =

@@ -21,7 +21,7 @@
 #include <string.h>
 
 static const char *s_usage =
-    "Usage: hub-bench [--hub ENDPOINT --hub-key KEY [--key FILE]] [--publishers P]\n"
+    "Usage: hub-bench [--hub ENDPOINT --hub-key KEY --key FILE] [--publishers P]\n"
     "                 [--subscribers S] [--size BYTES] [--messages N] [--rate MSGS_PER_S]\n"
     "                 [--against mosquitto] [--raw-fanout S] [--catchup N] [--json]\n"
     "                 [--hubd PATH] [--keep] [--help]\n";
@@ -60,6 +60,7 @@ typedef struct {
     long hubd_rss_kb;
     int hubd_status;
     json_t *hub_status;
+    json_t *hubd_cpu;
     bool ok;
 } s_report_t;
 
@@ -156,8 +157,8 @@ s_parse (int argc, char **argv, bench_opts_t *opts)
     const char *bad = NULL;
     if (optind < argc)
         bad = "unexpected argument";
-    else if (opts->hub_endpoint && !opts->hub_key)
-        bad = "--hub needs --hub-key";
+    else if (opts->hub_endpoint && (!opts->hub_key || !opts->key_file))
+        bad = "--hub needs --hub-key (the hub's public key) and --key (a partner's key file)";
     else if (opts->mosquitto && !bench_mosq_available ())
         bad = "--against mosquitto: this hub-bench was built without libmosquitto";
     else if ((opts->catchup ? opts->catchup : opts->messages) < (uint64_t)opts->publishers)
@@ -206,6 +207,7 @@ s_run_hub (const bench_opts_t *opts, bench_hub_t *hub, s_report_t *report)
         report->ok = s_complete (&report->hub, opts->messages, opts->subscribers);
         bench_run_clear (&run);
     }
+    report->hubd_cpu = bench_hub_cpu (hub);
     char *status = bench_hub_status (hub);
     report->hub_status = status ? json_loads (status, 0, NULL) : NULL;
     free (status);
@@ -318,6 +320,8 @@ s_report_json (const bench_opts_t *opts, const s_report_t *report)
     }
     json_object_set_new (root, "hub_status",
                          report->hub_status ? json_incref (report->hub_status) : json_null ());
+    json_object_set_new (root, "hubd_cpu_ms",
+                         report->hubd_cpu ? json_incref (report->hubd_cpu) : json_null ());
     json_object_set_new (root, "ok", json_boolean (report->ok));
     return root;
 }
@@ -449,5 +453,6 @@ main (int argc, char **argv)
         fprintf (stderr, "hub-bench: hubd's log is in %s\n", hub.log_path);
     json_decref (root);
     json_decref (report.hub_status);
+    json_decref (report.hubd_cpu);
     return report.ok ? 0 : 1;
 }
