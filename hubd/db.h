@@ -13,6 +13,11 @@
 
 #define DB_SCHEMA_VERSION 3
 
+//  The channels every hub has (PROTOCOL.md 9.2), for the schema and for rebuilds.
+#define DB_DEFAULT_CHANNELS_SQL                                                                \
+    "INSERT INTO channels VALUES ('announcements', 'admin,convener', '*', 0),"                 \
+    "  ('updates', '*', '*', 0), ('actions', '*', '*', 0), ('admin', 'admin', '*', 0);"
+
 //  Opens path. A writer creates the file if needed, takes the data directory's single
 //  writer role, and migrates the schema forward; a reader opens read-only and expects the
 //  schema to exist. Returns NULL and writes a reason into why on failure.

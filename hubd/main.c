@@ -6,6 +6,7 @@
 */
 #include "auth.h"
 #include "config.h"
+#include "derive.h"
 #include "keyring.h"
 #include "log.h"
 #include "reader.h"
@@ -42,6 +43,9 @@ static const char *s_help =
     "                         (default tcp://127.0.0.1:7400; overrides [hub] endpoint).\n"
     "      --check-config     validate the configuration, print problems with line\n"
     "                         numbers, and exit (0 valid, 1 invalid).\n"
+    "      --rebuild          throw away the state derived from the log (partners,\n"
+    "                         channels, action items), replay the log into it and exit;\n"
+    "                         the hub must not be running. The log is the truth.\n"
     "  -f, --foreground       run in the foreground (hubd always does; for clarity in\n"
     "                         service files and scripts).\n"
     "  -h, --help             show this help.\n"
@@ -72,16 +76,21 @@ typedef struct {
     const char *data_dir;
     const char *endpoint;
     bool check_only;
+    bool rebuild;
 } s_options_t;
 
 static int
 s_parse_options (int argc, char **argv, s_options_t *options)
 {
-    static const struct option longs[] = {
-        {"config", required_argument, NULL, 'c'},   {"data-dir", required_argument, NULL, 'd'},
-        {"endpoint", required_argument, NULL, 'e'}, {"check-config", no_argument, NULL, 'C'},
-        {"foreground", no_argument, NULL, 'f'},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"config", required_argument, NULL, 'c'},
+                                          {"data-dir", required_argument, NULL, 'd'},
+                                          {"endpoint", required_argument, NULL, 'e'},
+                                          {"check-config", no_argument, NULL, 'C'},
+                                          {"rebuild", no_argument, NULL, 'R'},
+                                          {"foreground", no_argument, NULL, 'f'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {"version", no_argument, NULL, 'V'},
+                                          {NULL, 0, NULL, 0}};
     int opt;
     while ((opt = getopt_long (argc, argv, "c:d:e:fhV", longs, NULL)) != -1) {
         switch (opt) {
@@ -89,6 +98,7 @@ s_parse_options (int argc, char **argv, s_options_t *options)
         case 'd': options->data_dir = optarg; break;
         case 'e': options->endpoint = optarg; break;
         case 'C': options->check_only = true; break;
+        case 'R': options->rebuild = true; break;
         case 'f': break;
         case 'h': printf ("%s%s", s_usage, s_help); exit (0);
         case 'V': printf ("hubd %s\n", HUB_VERSION); exit (0);
@@ -158,6 +168,16 @@ s_serve (config_t *config, s_options_t *options)
     int lock_fd = keyring_lock (config->data_dir);
     if (lock_fd < 0)
         return 2;
+    if (options->rebuild) {
+        int64_t replayed = derive_rebuild (db_path, admin_pk, hub.pk);
+        if (replayed >= 0)
+            log_notice ("hubd",
+                        "rebuilt partners, channels and action items from %lld logged "
+                        "messages",
+                        (long long)replayed);
+        close (lock_fd);
+        return replayed >= 0 ? 0 : 2;
+    }
     zsys_handler_set (NULL); //  signals are ours (signalfd), not CZMQ's
     zsys_set_logstream (NULL);
     auth_t *auth = auth_new (false); //  closed: the router admits partners

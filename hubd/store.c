@@ -15,9 +15,8 @@
     batch tries again, which is how the hub recovers when space returns.
 */
 #include "store.h"
-#include "action.h"
-#include "admin.h"
 #include "db.h"
+#include "derive.h"
 #include "entry.h"
 #include "log.h"
 #include "mem.h"
@@ -35,7 +34,6 @@
 typedef struct {
     sqlite3 *db;
     hub_identity_t hub;
-    uint8_t admin_pk[HUB_PUBKEY_BYTES];
     zsock_t *pipe;
     zsock_t *in;
     zsock_t *out;
@@ -46,7 +44,7 @@ typedef struct {
     sqlite3_stmt *find;
     sqlite3_stmt *insert;
     sqlite3_stmt *checkpoint;
-    sqlite3_stmt *partner;
+    derive_t *derive;
 } s_self_t;
 
 struct _store_t {
@@ -130,49 +128,6 @@ s_insert (s_self_t *self, entry_t *entry, uint64_t now)
 
 //  Administrator commands change the directory in the transaction that logs them; one the
 //  current state refuses (a duplicate name, say) is refused and not logged.
-//  The directory name of an author, for the actions table; "" if none.
-static void
-s_author_name (s_self_t *self, const uint8_t key[HUB_PUBKEY_BYTES], char *name, size_t size)
-{
-    if (memcmp (key, self->admin_pk, HUB_PUBKEY_BYTES) == 0)
-        snprintf (name, size, "admin");
-    else if (memcmp (key, self->hub.pk, HUB_PUBKEY_BYTES) == 0)
-        snprintf (name, size, "hub");
-    else {
-        sqlite3_bind_blob (self->partner, 1, key, HUB_PUBKEY_BYTES, SQLITE_STATIC);
-        snprintf (name, size, "%s",
-                  sqlite3_step (self->partner) == SQLITE_ROW
-                      ? (const char *)sqlite3_column_text (self->partner, 0)
-                      : "");
-        sqlite3_reset (self->partner);
-    }
-}
-
-//  Messages that change derived state (administrator commands, action items) change it in
-//  the transaction that logs them; one the current state refuses (a duplicate name, an
-//  item already done) is refused and not logged.
-static bool
-s_apply (s_self_t *self, entry_t *entry, uint64_t now)
-{
-    char why[160];
-    hub_err_t err = HUB_OK;
-    if (strcmp (entry->hdr.kind, "admin") == 0) {
-        admin_op_t op;
-        err = admin_parse (entry->body, entry->blen, &op, why, sizeof why);
-        if (err == HUB_OK)
-            err = admin_apply (self->db, &op, self->head + 1, now, why, sizeof why);
-    } else if (action_kind (entry->hdr.kind)) {
-        char author[65];
-        s_author_name (self, entry->hdr.author, author, sizeof author);
-        bool is_admin = memcmp (entry->hdr.author, self->admin_pk, HUB_PUBKEY_BYTES) == 0;
-        err = action_apply (self->db, entry, author, is_admin, self->head + 1, now, why,
-                            sizeof why);
-    }
-    if (err != HUB_OK)
-        entry_refuse (entry, err, "%s", why);
-    return err == HUB_OK;
-}
-
 static int
 s_write_checkpoint (s_self_t *self, uint64_t now)
 {
@@ -217,7 +172,7 @@ s_commit (s_self_t *self, batch_t **batches, size_t count)
         for (size_t i = 0; i < batches[b]->count && rc == SQLITE_OK; i++) {
             entry_t *entry = batches[b]->entries[i];
             if (entry->err == HUB_OK && !s_find_duplicate (self, entry) &&
-                s_apply (self, entry, now)) {
+                derive_apply (self->derive, entry, self->head + 1, now)) {
                 rc = s_insert (self, entry, now);
                 rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
             }
@@ -318,7 +273,6 @@ store_new (const char *db_path, const hub_identity_t *hub,
     s_self_t *state = mem_zalloc (sizeof *state);
     state->db = db;
     state->hub = *hub;
-    memcpy (state->admin_pk, admin_pk, HUB_PUBKEY_BYTES);
     if (!s_read_head (db, &state->head, state->head_hash)) {
         log_error ("store", "cannot read the log head of %s: %s", db_path, sqlite3_errmsg (db));
         sqlite3_close (db);
@@ -329,7 +283,7 @@ store_new (const char *db_path, const hub_identity_t *hub,
         db, "SELECT seq, hub_ts_ms, hash FROM messages WHERE author = ? AND msg_id = ?");
     state->insert = db_prepare (db, "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
     state->checkpoint = db_prepare (db, "INSERT OR REPLACE INTO checkpoint VALUES (1,?,?,?,?)");
-    state->partner = db_prepare (db, "SELECT name FROM partners WHERE key = ?");
+    state->derive = derive_new (db, admin_pk, hub->pk);
     state->next_batch = 1;
 
     store_t *self = mem_zalloc (sizeof *self);
@@ -359,7 +313,7 @@ store_destroy (store_t **self_p)
     sqlite3_finalize (state->find);
     sqlite3_finalize (state->insert);
     sqlite3_finalize (state->checkpoint);
-    sqlite3_finalize (state->partner);
+    derive_destroy (&state->derive);
     //  A clean close checkpoints the WAL into the database file.
     sqlite3_close (state->db);
     sodium_memzero (&state->hub, sizeof state->hub);

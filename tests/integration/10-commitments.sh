@@ -119,4 +119,14 @@ n3=$(reminders "$b_id" | wc -l)
 sleep 4
 assert_eq "$n3" "$(reminders "$b_id" | wc -l)" "reminders after done"
 hubctl verify > /dev/null || fail "verify"
+
+# The actions table is derived from the log: thrown away and rebuilt, it is the same.
+hubctl --json action list > "$T/before.json"
+hubctl --json partner list >> "$T/before.json"
+stop_hub
+"$HUBD" --data-dir "$T/data" --rebuild >> "$T/hubd.log" 2>&1 || fail "hubd --rebuild"
+start_hub "$T/data" -c "$T/hub.conf"
+hubctl --json action list > "$T/after.json"
+hubctl --json partner list >> "$T/after.json"
+diff "$T/before.json" "$T/after.json" > /dev/null || fail "rebuilt state differs: $(diff "$T/before.json" "$T/after.json")"
 echo "ok: commitments"
