@@ -121,8 +121,13 @@ s_load_config (const s_options_t *options)
         char errors[8192];
         int count = config_load (config, options->config_path, errors, sizeof errors);
         if (count) {
-            fprintf (stderr, "%shubd: %d problem%s in %s\n", errors, count,
-                     count == 1 ? "" : "s", options->config_path);
+            //  Through the log, so under systemd each line reaches the journal as an error.
+            char *save = NULL;
+            for (char *line = strtok_r (errors, "\n", &save); line;
+                 line = strtok_r (NULL, "\n", &save))
+                log_error ("config", "%s", line);
+            log_error ("config", "%d problem%s in %s", count, count == 1 ? "" : "s",
+                       options->config_path);
             config_destroy (&config);
             return NULL;
         }
