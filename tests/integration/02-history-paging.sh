@@ -33,8 +33,9 @@ for ch in updates actions; do
     want=$(cat "$T/$ch.seqs")
     all=$(history_seqs "$ch") || fail "history $ch failed"
     assert_eq "$want" "$all" "seqs of the whole history of $ch"
-    for limit in 1 7 100 1000; do
-        [ "$limit" = 1 ] && [ "$ch" = updates ] && continue # 200 round trips: slow, same path
+    # (--limit 3 on actions only: on updates it is 67 round trips, slow under ASan)
+    for limit in 3 7 100 1000; do
+        [ "$limit" = 3 ] && [ "$ch" = updates ] && continue
         got=$(page_through "$ch" "$limit")
         assert_eq "$want" "$got" "seqs of $ch paged with --limit $limit"
     done

@@ -6,10 +6,11 @@
     subscriber that stops reading.
 
     hub-rawclient [--hub EP] [--hub-key PUB] [--key FILE] [--sign-key FILE]
-                  [--title T] [--timeout MS] MODE ARGS...
+                  [--title T] [--timeout MS] [--rcvhwm N] MODE ARGS...
 
     Settings default to HUB_ENDPOINT, HUB_SERVER_KEY and HUB_KEY, as for hubctl.
     --sign-key signs (and names as author) with another identity than the connection's.
+    --rcvhwm sets the socket's receive high-water mark (default: unbounded; slowsub 1000).
 
     Modes, each printing the hub's answer as one line:
         "ACK SEQ DUP" (DUP 0 or 1), "ERROR CODE NAME REASON", or "TIMEOUT"
@@ -54,6 +55,7 @@ typedef struct {
     const char *sign_key_file;
     const char *title;
     int timeout_ms;
+    int rcvhwm;
     hub_identity_t conn_id;
     hub_identity_t sign_id;
     zsock_t *sock;
@@ -103,7 +105,12 @@ s_connect (s_ctx_t *ctx)
     zsock_set_linger (ctx->sock, 1000);
     zsock_set_rcvtimeo (ctx->sock, ctx->timeout_ms);
     zsock_set_sndtimeo (ctx->sock, ctx->timeout_ms);
-    zsock_set_rcvhwm (ctx->sock, 0);
+    //  Unbounded queues, so a flood is never throttled on this side; except for slowsub,
+    //  which keeps libzmq's default (1000), as an application that stops reading would.
+    //  (With a receive queue just the size of its credit, the hub's unsolicited PONG
+    //  probes fill it, libzmq stops reading the TCP stream, hubd's ZMTP heartbeat times
+    //  out after 6 s and the subscription is dropped.)
+    zsock_set_rcvhwm (ctx->sock, ctx->rcvhwm);
     zsock_set_sndhwm (ctx->sock, 0);
     if (zsock_connect (ctx->sock, "%s", ctx->endpoint) != 0) {
         fprintf (stderr, "hub-rawclient: cannot connect to %s\n", ctx->endpoint);
@@ -443,7 +450,7 @@ s_slowsub (s_ctx_t *ctx, const char *channel, long since, long credit, const cha
     while (stat (gofile, &st) != 0)
         zclock_sleep (50);
 
-    long received = 0, since_grant = 0;
+    long received = 0, since_grant = 0, pongs = 0;
     uint64_t first = 0, last = 0;
     bool ordered = true;
     while (received < expect) {
@@ -475,12 +482,15 @@ s_slowsub (s_ctx_t *ctx, const char *channel, long since, long credit, const cha
                 zmsg_send (&grant, ctx->sock);
                 since_grant = 0;
             }
-        } else
+        } else if (env.cmd == HUB_CMD_PONG)
+            pongs++; //  hubd probes a subscriber it is not sending to (deliver_sweep)
+        else
             fprintf (stderr, "hub-rawclient: unexpected answer 0x%02x\n", env.cmd);
         zmsg_destroy (&msg);
     }
     printf ("RECEIVED %ld FIRST %llu LAST %llu ORDER %s\n", received, (unsigned long long)first,
             (unsigned long long)last, ordered ? "ok" : "bad");
+    fprintf (stderr, "hub-rawclient: %ld unsolicited PONG while subscribed\n", pongs);
     return received == expect && ordered ? 0 : 3;
 }
 
@@ -493,7 +503,7 @@ main (int argc, char **argv)
                    .hub_key = getenv ("HUB_SERVER_KEY"),
                    .key_file = getenv ("HUB_KEY"),
                    .timeout_ms = 10000};
-    int i = 1;
+    int i = 1, rcvhwm = -1;
     for (; i < argc && strncmp (argv[i], "--", 2) == 0; i++) {
         if (i + 1 >= argc)
             return s_usage ("option without value");
@@ -508,6 +518,8 @@ main (int argc, char **argv)
             ctx.sign_key_file = val;
         else if (streq (opt, "--title"))
             ctx.title = val;
+        else if (streq (opt, "--rcvhwm"))
+            rcvhwm = atoi (val);
         else if (streq (opt, "--timeout"))
             ctx.timeout_ms = atoi (val);
         else
@@ -521,6 +533,7 @@ main (int argc, char **argv)
         return 1;
     zsys_init ();
     zsys_set_linger (1000);
+    ctx.rcvhwm = rcvhwm >= 0 ? rcvhwm : streq (argv[i], "slowsub") ? 1000 : 0;
     if (!s_connect (&ctx))
         return 1;
     const char *mode = argv[i++];
