@@ -1,0 +1,132 @@
+/*  test_config.c - hubd's settings (hubd/config.c): defaults, durations, every refusal
+    reported with its line number. */
+#include "config.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static char s_path[64];
+
+static config_t *
+s_load (const char *text, int *errors, char *messages, size_t size)
+{
+    strcpy (s_path, "/tmp/test_config.XXXXXX");
+    int fd = mkstemp (s_path);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, text, strlen (text)), (ssize_t)strlen (text));
+    close (fd);
+    config_t *config = config_new ();
+    *errors = config_load (config, s_path, messages, size);
+    unlink (s_path);
+    return config;
+}
+
+static void
+test_defaults (void **state)
+{
+    (void)state;
+    config_t *config = config_new ();
+    assert_string_equal (config->data_dir, "./hub-data");
+    assert_string_equal (config->endpoint, "tcp://127.0.0.1:7400");
+    assert_int_equal (config->max_message_bytes, 65536);
+    assert_int_equal (config->reminder_before_count, 2);
+    assert_int_equal (config->reminder_before_s[0], 3 * 86400);
+    assert_int_equal (config->overdue_every_s, 86400);
+    config_destroy (&config);
+    assert_null (config);
+}
+
+static void
+test_durations (void **state)
+{
+    (void)state;
+    uint64_t s = 0;
+    assert_true (config_parse_duration ("90s", &s));
+    assert_int_equal (s, 90);
+    assert_true (config_parse_duration (" 15m", &s));
+    assert_int_equal (s, 900);
+    assert_true (config_parse_duration ("2h", &s));
+    assert_int_equal (s, 7200);
+    assert_true (config_parse_duration ("3d ", &s));
+    assert_int_equal (s, 259200);
+    assert_true (config_parse_duration ("42", &s));
+    assert_int_equal (s, 42);
+    assert_false (config_parse_duration ("", &s));
+    assert_false (config_parse_duration ("-1s", &s));
+    assert_false (config_parse_duration ("3 weeks", &s));
+    assert_false (config_parse_duration ("1y", &s));
+    assert_false (config_parse_duration ("99999999999999999999d", &s));
+}
+
+static void
+test_full_file (void **state)
+{
+    (void)state;
+    int errors;
+    char messages[1024];
+    config_t *config =
+        s_load ("[hub]\ndata_dir = /var/lib/hubd\nendpoint = tcp://0.0.0.0:7400\n"
+                "max_message_bytes = 4096\nlog_level = debug\n"
+                "[reminders]\nbefore = 2d, 4h, 90s\noverdue_every = 12h\n"
+                "[digest]\nevery = 0\n"
+                "[relay.team]\nplugin = slack\nchannels = updates, actions\n"
+                "webhook_url_file = /etc/hubd/slack\n",
+                &errors, messages, sizeof messages);
+    assert_int_equal (errors, 0);
+    assert_string_equal (config->data_dir, "/var/lib/hubd");
+    assert_int_equal (config->max_message_bytes, 4096);
+    assert_int_equal (config->log_level, LOG_LEVEL_DEBUG);
+    assert_int_equal (config->reminder_before_count, 3);
+    assert_int_equal (config->reminder_before_s[2], 90);
+    assert_int_equal (config->overdue_every_s, 43200);
+    assert_int_equal (config->digest_every_s, 0);
+    assert_int_equal (config->relay_count, 1);
+    assert_string_equal (config->relays[0].plugin, "slack");
+    assert_string_equal (config_relay_get (&config->relays[0], "webhook_url_file"),
+                         "/etc/hubd/slack");
+    assert_null (config_relay_get (&config->relays[0], "nothing"));
+    config_destroy (&config);
+}
+
+static void
+test_errors_name_their_line (void **state)
+{
+    (void)state;
+    int errors;
+    char messages[2048];
+    config_t *config =
+        s_load ("[hub]\nbogus = 1\nmax_message_bytes = lots\n[reminders]\n"
+                "before = 3d, soon\n[elsewhere]\nkey = v\n[relay.x]\nchannels = a\n",
+                &errors, messages, sizeof messages);
+    assert_int_equal (errors, 5);
+    char want[128];
+    snprintf (want, sizeof want, "%s:2: unknown key 'bogus' in [hub]", s_path);
+    assert_non_null (strstr (messages, want));
+    snprintf (want, sizeof want, "%s:3: max_message_bytes", s_path);
+    assert_non_null (strstr (messages, want));
+    snprintf (want, sizeof want, "%s:5: before must be", s_path);
+    assert_non_null (strstr (messages, want));
+    snprintf (want, sizeof want, "%s:7: unknown section [elsewhere]", s_path);
+    assert_non_null (strstr (messages, want));
+    //  inih reports no line for a section header: the section's first key stands for it.
+    snprintf (want, sizeof want, "%s:9: [relay.x] has no plugin", s_path);
+    assert_non_null (strstr (messages, want));
+    config_destroy (&config);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_defaults),
+        cmocka_unit_test (test_durations),
+        cmocka_unit_test (test_full_file),
+        cmocka_unit_test (test_errors_name_their_line),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,137 @@
+/*  test_sched.c - reminder slots (hubd/sched.c): which slot is owed, when to wake next,
+    one reminder after an outage, and the reminder message itself. */
+#include "sched.h"
+#include "hub_sig.h"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#define S 1000LL
+#define H (3600 * S)
+#define D (24 * H)
+
+//  before = 3d, 1d; overdue every 1d
+static const sched_policy_t s_policy = {{3 * D, 1 * D}, 2, 1 * D};
+
+static action_t
+s_item (int64_t created, int64_t due)
+{
+    action_t a = {.id = 7, .title = "Send the budget", .owner = "foodbank"};
+    a.created_ms = created;
+    a.due_ms = due;
+    strcpy (a.status, "open");
+    return a;
+}
+
+static void
+test_before_slots_in_order (void **state)
+{
+    (void)state;
+    action_t a = s_item (0, 10 * D);
+    const char *kind = NULL;
+    assert_int_equal (sched_owed (&s_policy, &a, 6 * D, &kind), 0);
+    assert_int_equal (sched_next (&s_policy, &a, 6 * D), 7 * D);
+    assert_int_equal (sched_owed (&s_policy, &a, 7 * D, &kind), 7 * D);
+    assert_string_equal (kind, "before");
+    a.last_reminder_ms = 7 * D;
+    assert_int_equal (sched_owed (&s_policy, &a, 8 * D, &kind), 0);
+    assert_int_equal (sched_next (&s_policy, &a, 8 * D), 9 * D);
+    assert_int_equal (sched_owed (&s_policy, &a, 9 * D + 1, &kind), 9 * D);
+    a.last_reminder_ms = 9 * D;
+    assert_int_equal (sched_next (&s_policy, &a, 9 * D + 1), 10 * D);
+    assert_int_equal (sched_owed (&s_policy, &a, 10 * D, &kind), 10 * D);
+    assert_string_equal (kind, "due");
+    a.last_reminder_ms = 10 * D;
+    assert_int_equal (sched_next (&s_policy, &a, 10 * D), 11 * D);
+    assert_int_equal (sched_owed (&s_policy, &a, 11 * D, &kind), 11 * D);
+    assert_string_equal (kind, "overdue");
+}
+
+static void
+test_slots_before_creation_are_skipped (void **state)
+{
+    (void)state;
+    //  Created 2 days before due: the 3-days-before slot never existed.
+    action_t a = s_item (8 * D, 10 * D);
+    const char *kind = NULL;
+    assert_int_equal (sched_next (&s_policy, &a, 8 * D), 9 * D);
+    assert_int_equal (sched_owed (&s_policy, &a, 8 * D + H, &kind), 0);
+}
+
+static void
+test_outage_sends_only_the_latest (void **state)
+{
+    (void)state;
+    action_t a = s_item (0, 10 * D);
+    a.last_reminder_ms = 7 * D;
+    const char *kind = NULL;
+    //  Down from day 8 to day 13.5: slots 9d, 10d, 11d, 12d, 13d passed; only 13d is owed.
+    assert_int_equal (sched_owed (&s_policy, &a, 13 * D + 12 * H, &kind), 13 * D);
+    assert_string_equal (kind, "overdue");
+    a.last_reminder_ms = 13 * D;
+    assert_int_equal (sched_owed (&s_policy, &a, 13 * D + 13 * H, &kind), 0);
+    assert_int_equal (sched_next (&s_policy, &a, 13 * D + 13 * H), 14 * D);
+}
+
+static void
+test_closed_items_get_nothing (void **state)
+{
+    (void)state;
+    action_t a = s_item (0, 10 * D);
+    strcpy (a.status, "done");
+    const char *kind = NULL;
+    assert_int_equal (sched_owed (&s_policy, &a, 20 * D, &kind), 0);
+    assert_int_equal (sched_next (&s_policy, &a, 20 * D), 0);
+}
+
+static void
+test_reminder_message (void **state)
+{
+    (void)state;
+    hub_identity_t hub;
+    hub_identity_generate (&hub);
+    action_t a = s_item (0, 10 * D);
+    entry_t *first = sched_reminder (&hub, &a, 9 * D, "before", 9 * D);
+    entry_t *again = sched_reminder (&hub, &a, 9 * D, "before", 9 * D + 5 * S);
+    entry_t *other = sched_reminder (&hub, &a, 10 * D, "due", 10 * D);
+    assert_string_equal (first->hdr.kind, "reminder");
+    assert_string_equal (first->hdr.channel, "actions");
+    assert_string_equal (first->hdr.title, "Reminder: Send the budget");
+    assert_true (hub_msg_verify (hub.pk, first->header, first->hlen, first->body, first->blen,
+                                 first->sig));
+    //  One slot, one message id (the log's dedup then refuses a second copy).
+    assert_memory_equal (first->hdr.id, again->hdr.id, HUB_MSG_ID_BYTES);
+    assert_memory_not_equal (first->hdr.id, other->hdr.id, HUB_MSG_ID_BYTES);
+    char body[256];
+    snprintf (body, sizeof body, "%.*s", (int)first->blen, (const char *)first->body);
+    assert_string_equal (body,
+                         "Action 7 \"Send the budget\" (owner foodbank) is due in 1 day.");
+    entry_destroy (&first);
+    entry_destroy (&again);
+    entry_destroy (&other);
+}
+
+static void
+test_digest_slots (void **state)
+{
+    (void)state;
+    assert_int_equal (sched_digest_slot (0, 123456), 0);
+    assert_int_equal (sched_digest_slot (7 * D, 7 * D + 5), 7 * D);
+    assert_int_equal (sched_digest_slot (7 * D, 14 * D - 1), 7 * D);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_before_slots_in_order),
+        cmocka_unit_test (test_slots_before_creation_are_skipped),
+        cmocka_unit_test (test_outage_sends_only_the_latest),
+        cmocka_unit_test (test_closed_items_get_nothing),
+        cmocka_unit_test (test_reminder_message),
+        cmocka_unit_test (test_digest_slots),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
