@@ -1,0 +1,275 @@
+/*  relay.c - text, time and HTTP helpers shared by the relay plugins (see relay.h).  */
+#include "relay.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define RELAY_REPLY_MAX 4096
+
+long
+relay_timeout (const hub_host_t *host)
+{
+    const char *text = host->config_get (host->host, "timeout");
+    if (!text)
+        return 10;
+    char *end;
+    long value = strtol (text, &end, 10);
+    if (end == text || *end || value < 1 || value > 300)
+        return -1;
+    return value;
+}
+
+void *
+relay_alloc (size_t size)
+{
+    void *p = calloc (1, size ? size : 1);
+    if (!p) {
+        fprintf (stderr, "relay: out of memory (%zu bytes)\n", size);
+        abort ();
+    }
+    return p;
+}
+
+char *
+relay_strdup (const char *s)
+{
+    size_t len = strlen (s);
+    char *copy = relay_alloc (len + 1);
+    memcpy (copy, s, len);
+    return copy;
+}
+
+size_t
+relay_utf8_cut (const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t cut = max;
+    //  Back up over continuation bytes (10xxxxxx) to the start of a sequence.
+    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+        cut--;
+    return cut;
+}
+
+size_t
+relay_utf8_cut_clean (const char *s, size_t len, size_t max)
+{
+    size_t cut = relay_utf8_cut (s, len, max);
+    if (cut == len)
+        return cut;
+    for (size_t at = cut; at > cut - cut / 4; at--)
+        if (s[at - 1] == ' ' || s[at - 1] == '\n')
+            return at - 1;
+    return cut;
+}
+
+void
+relay_time_iso (int64_t ms, char *buf, size_t size)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r (&secs, &tm);
+    char stamp[32];
+    strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf (buf, size, "%s.%03dZ", stamp, (int)(ms % 1000));
+}
+
+void
+relay_time_human (int64_t ms, char *buf, size_t size)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r (&secs, &tm);
+    strftime (buf, size, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+void
+relay_set_error (hub_relay_result_t *result, hub_relay_outcome_t outcome, const char *format,
+                 ...)
+{
+    result->outcome = outcome;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (result->error, sizeof result->error, format, args);
+    va_end (args);
+    //  vsnprintf cuts bytes, not characters: drop a sequence split at the end.
+    size_t len = strlen (result->error);
+    size_t lead = len;
+    while (lead > 0 && ((unsigned char)result->error[lead - 1] & 0xC0) == 0x80)
+        lead--;
+    if (lead > 0 && (unsigned char)result->error[lead - 1] >= 0xC0) {
+        unsigned char byte = (unsigned char)result->error[lead - 1];
+        size_t need = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2;
+        if (len - (lead - 1) < need)
+            result->error[lead - 1] = 0;
+    }
+    for (char *c = result->error; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7F)
+            *c = ' ';
+}
+
+void
+relay_buf_add (relay_buf_t *buf, const char *data, size_t len)
+{
+    if (buf->len + len + 1 > buf->cap) {
+        size_t cap = buf->cap ? buf->cap : 256;
+        while (cap < buf->len + len + 1)
+            cap *= 2;
+        char *grown = realloc (buf->data, cap);
+        if (!grown) {
+            fprintf (stderr, "relay: out of memory (%zu bytes)\n", cap);
+            abort ();
+        }
+        buf->data = grown;
+        buf->cap = cap;
+    }
+    memcpy (buf->data + buf->len, data, len);
+    buf->len += len;
+    buf->data[buf->len] = 0;
+}
+
+void
+relay_buf_adds (relay_buf_t *buf, const char *s)
+{
+    relay_buf_add (buf, s, strlen (s));
+}
+
+void
+relay_buf_addf (relay_buf_t *buf, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int len = vsnprintf (NULL, 0, format, args);
+    va_end (args);
+    if (len < 0)
+        return;
+    char *text = relay_alloc ((size_t)len + 1);
+    va_start (args, format);
+    vsnprintf (text, (size_t)len + 1, format, args);
+    va_end (args);
+    relay_buf_add (buf, text, (size_t)len);
+    free (text);
+}
+
+void
+relay_buf_free (relay_buf_t *buf)
+{
+    free (buf->data);
+    buf->data = NULL;
+    buf->len = buf->cap = 0;
+}
+
+static size_t
+s_on_body (char *data, size_t size, size_t count, void *arg)
+{
+    relay_http_reply_t *reply = arg;
+    size_t len = size * count;
+    size_t room = RELAY_REPLY_MAX - reply->body.len;
+    relay_buf_add (&reply->body, data, len < room ? len : room);
+    return len;
+}
+
+static size_t
+s_on_header (char *data, size_t size, size_t count, void *arg)
+{
+    relay_http_reply_t *reply = arg;
+    size_t len = size * count;
+    static const char name[] = "retry-after:";
+    if (len > sizeof name - 1 && strncasecmp (data, name, sizeof name - 1) == 0) {
+        //  Delay-seconds only; an HTTP-date is rare from these services: host decides.
+        const char *at = data + sizeof name - 1;
+        const char *end = data + len;
+        while (at < end && (*at == ' ' || *at == '\t'))
+            at++;
+        long value = 0;
+        bool digits = false;
+        while (at < end && isdigit ((unsigned char)*at) && value < 86400) {
+            value = value * 10 + (*at++ - '0');
+            digits = true;
+        }
+        reply->retry_after_s = digits ? value : -1;
+    }
+    return len;
+}
+
+void
+relay_http_json (const char *method, const char *url, const char *json,
+                 struct curl_slist *headers, long timeout_s, relay_http_reply_t *reply)
+{
+    memset (reply, 0, sizeof *reply);
+    reply->retry_after_s = -1;
+    CURL *curl = curl_easy_init ();
+    if (!curl) {
+        reply->curl_rc = CURLE_FAILED_INIT;
+        snprintf (reply->curl_err, sizeof reply->curl_err, "curl_easy_init failed");
+        return;
+    }
+    struct curl_slist *all = NULL;
+    for (struct curl_slist *h = headers; h; h = h->next)
+        all = curl_slist_append (all, h->data);
+    if (json)
+        all = curl_slist_append (all, "Content-Type: application/json; charset=utf-8");
+    all = curl_slist_append (all, "Expect:"); //  no 100-continue round trip
+    curl_easy_setopt (curl, CURLOPT_URL, url);
+    curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
+    if (json) {
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json);
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen (json));
+    }
+    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, all);
+    curl_easy_setopt (curl, CURLOPT_USERAGENT, "hubd-relay/" HUB_VERSION);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT, timeout_s < 10 ? timeout_s : 10L);
+    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt (curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, reply->curl_err);
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_on_body);
+    curl_easy_setopt (curl, CURLOPT_WRITEDATA, reply);
+    curl_easy_setopt (curl, CURLOPT_HEADERFUNCTION, s_on_header);
+    curl_easy_setopt (curl, CURLOPT_HEADERDATA, reply);
+    reply->curl_rc = curl_easy_perform (curl);
+    if (reply->curl_rc == CURLE_OK)
+        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &reply->status);
+    else if (!reply->curl_err[0])
+        snprintf (reply->curl_err, sizeof reply->curl_err, "%s",
+                  curl_easy_strerror (reply->curl_rc));
+    if (!reply->body.data)
+        relay_buf_add (&reply->body, "", 0);
+    curl_easy_cleanup (curl);
+    curl_slist_free_all (all);
+}
+
+hub_relay_outcome_t
+relay_http_outcome (const relay_http_reply_t *reply, const char *what, int32_t default_retry_s,
+                    hub_relay_result_t *result)
+{
+    if (reply->curl_rc != CURLE_OK) {
+        //  curl's messages name host and port at most, never the path (the secret).
+        relay_set_error (result, HUB_RELAY_RETRY, "%s: %s", what, reply->curl_err);
+        return result->outcome;
+    }
+    long status = reply->status;
+    if (status >= 200 && status < 300) {
+        result->outcome = HUB_RELAY_DONE;
+        return result->outcome;
+    }
+    //  The service's error text: first line of the body, at most 300 bytes.
+    const char *text = reply->body.data;
+    size_t len = strcspn (text, "\r\n");
+    len = relay_utf8_cut (text, len, 300);
+    hub_relay_outcome_t outcome =
+        status == 429 || status >= 500 ? HUB_RELAY_RETRY : HUB_RELAY_DEAD;
+    relay_set_error (result, outcome, "%s: HTTP %ld %.*s", what, status, (int)len, text);
+    if (status == 429)
+        result->retry_after_s =
+            reply->retry_after_s >= 0 ? (int32_t)reply->retry_after_s : default_retry_s;
+    else if (outcome == HUB_RELAY_RETRY && reply->retry_after_s > 0)
+        result->retry_after_s = (int32_t)reply->retry_after_s;
+    return outcome;
+}

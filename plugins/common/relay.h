@@ -1,0 +1,74 @@
+/*  relay.h - helpers shared by the relay plugins (linked statically into each .so).
+
+    Text: Slack, Trello and SMTP all take UTF-8 with length limits; relay_utf8_cut never
+    splits a sequence. HTTP: one request with bounded waits, the status, a capped copy of
+    the reply body and the Retry-After header, and the mapping of that to an outcome
+    (INTEGRATIONS.md section 0): 2xx done; 429, 5xx, connect errors and timeouts retry;
+    any other status dead.
+*/
+#ifndef RELAY_H_INCLUDED
+#define RELAY_H_INCLUDED
+
+#include "../hub_plugin.h"
+#include <curl/curl.h>
+#include <stdbool.h>
+
+//  The relay's `timeout` key in whole seconds (default 10, 1..300); -1 if invalid.
+long relay_timeout (const hub_host_t *host);
+
+//  Allocation that aborts (after a line on stderr) instead of returning NULL.
+void *relay_alloc (size_t size);
+char *relay_strdup (const char *s);
+
+//  Largest length <= max (and <= len) that ends on a UTF-8 sequence boundary of s.
+size_t relay_utf8_cut (const char *s, size_t len, size_t max);
+
+//  Like relay_utf8_cut, but backs up to the last space or newline in the final quarter
+//  of the cut so a word is not chopped in two.
+size_t relay_utf8_cut_clean (const char *s, size_t len, size_t max);
+
+//  Writes a time in ms since the epoch as "2026-12-01T17:00:00.000Z" (ISO 8601 UTC).
+void relay_time_iso (int64_t ms, char *buf, size_t size);
+
+//  Writes a time as "2026-12-01 17:00 UTC" for people.
+void relay_time_human (int64_t ms, char *buf, size_t size);
+
+//  Formats into result->error, then replaces control characters with spaces and cuts on
+//  a UTF-8 boundary so the text fits.
+void relay_set_error (hub_relay_result_t *result, hub_relay_outcome_t outcome,
+                      const char *format, ...) __attribute__ ((format (printf, 3, 4)));
+
+//  A growing byte buffer (always NUL-terminated).
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+} relay_buf_t;
+
+void relay_buf_add (relay_buf_t *buf, const char *data, size_t len);
+void relay_buf_adds (relay_buf_t *buf, const char *s);
+void relay_buf_addf (relay_buf_t *buf, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+void relay_buf_free (relay_buf_t *buf);
+
+//  One HTTP exchange. The reply body is kept up to 4 KiB (error texts are short).
+typedef struct {
+    long status;      //  HTTP status, 0 when no reply arrived
+    CURLcode curl_rc; //  CURLE_OK when a reply arrived
+    char curl_err[CURL_ERROR_SIZE];
+    long retry_after_s; //  Retry-After in seconds, -1 if absent
+    relay_buf_t body;
+} relay_http_reply_t;
+
+//  Sends METHOD url with a JSON body (NULL for none) and extra headers (may be NULL),
+//  waiting at most timeout_s. Caller frees reply->body with relay_buf_free.
+void relay_http_json (const char *method, const char *url, const char *json,
+                      struct curl_slist *headers, long timeout_s, relay_http_reply_t *reply);
+
+//  Maps a reply to an outcome and fills result->error with "WHAT: HTTP 404 no_service"
+//  or "WHAT: timed out" (never the URL). Returns the outcome it set. A 429 without a
+//  Retry-After uses default_retry_s.
+hub_relay_outcome_t relay_http_outcome (const relay_http_reply_t *reply, const char *what,
+                                        int32_t default_retry_s, hub_relay_result_t *result);
+
+#endif
