@@ -15,6 +15,7 @@
 */
 #include "hub_frame.h"
 #include "hub_text.h"
+#include "hub_util.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -27,44 +28,6 @@
 
 //  jansson reports out-of-memory as NULL from its constructors and encoders; like every
 //  allocation here, it aborts with the place it happened.
-static void *
-s_check_alloc (void *p, const char *file, int line)
-{
-    if (p == NULL) {
-        fprintf (stderr, "%s:%d: out of memory\n", file, line);
-        abort ();
-    }
-    return p;
-}
-#define S_ALLOCATED(p) s_check_alloc ((p), __FILE__, __LINE__)
-
-static void
-s_put_u32 (uint8_t *out, uint32_t v)
-{
-    out[0] = (uint8_t)(v >> 24);
-    out[1] = (uint8_t)(v >> 16);
-    out[2] = (uint8_t)(v >> 8);
-    out[3] = (uint8_t)v;
-}
-
-static void
-s_put_u64 (uint8_t *out, uint64_t v)
-{
-    s_put_u32 (out, (uint32_t)(v >> 32));
-    s_put_u32 (out + 4, (uint32_t)v);
-}
-
-static uint32_t
-s_get_u32 (const uint8_t *in)
-{
-    return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
-}
-
-static uint64_t
-s_get_u64 (const uint8_t *in)
-{
-    return (uint64_t)s_get_u32 (in) << 32 | s_get_u32 (in + 4);
-}
 
 //  --------------------------------------------------------------------------
 //  Envelope
@@ -76,7 +39,7 @@ hub_env_encode (uint8_t cmd, uint32_t req_id, uint8_t out[HUB_ENV_BYTES])
     out[1] = S_MAGIC1;
     out[2] = HUB_PROTO_VERSION;
     out[3] = cmd;
-    s_put_u32 (out + 4, req_id);
+    hub_util_put_u32 (out + 4, req_id);
 }
 
 hub_err_t
@@ -89,7 +52,7 @@ hub_env_decode (const uint8_t *data, size_t len, hub_env_t *out)
     if (hub_cmd_frames (data[3]) < 0)
         return HUB_E_UNKNOWN_COMMAND;
     out->cmd = data[3];
-    out->req_id = s_get_u32 (data + 4);
+    out->req_id = hub_util_get_u32 (data + 4);
     return HUB_OK;
 }
 
@@ -193,7 +156,7 @@ s_hex_lower_decode (const char *text, size_t text_len, uint8_t *out, size_t len)
 static char *
 s_dump (json_t *root)
 {
-    char *text = S_ALLOCATED (json_dumps (root, JSON_COMPACT | JSON_PRESERVE_ORDER));
+    char *text = HUB_CHECKED (json_dumps (root, JSON_COMPACT | JSON_PRESERVE_ORDER));
     json_decref (root);
     return text;
 }
@@ -201,9 +164,9 @@ s_dump (json_t *root)
 static void
 s_set (json_t *obj, const char *key, json_t *value)
 {
-    S_ALLOCATED (value);
+    HUB_CHECKED (value);
     if (json_object_set_new (obj, key, value) != 0)
-        S_ALLOCATED (NULL);
+        HUB_CHECKED (NULL);
 }
 
 //  --------------------------------------------------------------------------
@@ -262,7 +225,7 @@ s_header_fields (json_t *root, hub_header_t *out)
         if (!json_is_object (action))
             return HUB_E_BAD_HEADER;
         out->action_json =
-            S_ALLOCATED (json_dumps (action, JSON_COMPACT | JSON_PRESERVE_ORDER));
+            HUB_CHECKED (json_dumps (action, JSON_COMPACT | JSON_PRESERVE_ORDER));
     }
     return HUB_OK;
 }
@@ -322,7 +285,7 @@ hub_header_encode (const char *channel, const char *kind,
     hub_key_to_text (author, author_text);
     hub_hex_encode (id, HUB_MSG_ID_BYTES, id_hex);
 
-    json_t *root = S_ALLOCATED (json_object ());
+    json_t *root = HUB_CHECKED (json_object ());
     s_set (root, "v", json_integer (HUB_PROTO_VERSION));
     s_set (root, "channel", json_string (channel));
     s_set (root, "kind", json_string (kind));
@@ -360,7 +323,7 @@ hub_body_check (const uint8_t *body, size_t blen, size_t hlen, size_t max_bytes)
 void
 hub_ack_encode (uint64_t seq, bool duplicate, uint8_t out[HUB_ACK_BYTES])
 {
-    s_put_u64 (out, seq);
+    hub_util_put_u64 (out, seq);
     out[8] = duplicate ? 0x01 : 0x00;
 }
 
@@ -369,7 +332,7 @@ hub_ack_decode (const uint8_t *data, size_t len, uint64_t *seq, bool *duplicate)
 {
     if (data == NULL || len != HUB_ACK_BYTES)
         return HUB_E_MALFORMED;
-    uint64_t s = s_get_u64 (data);
+    uint64_t s = hub_util_get_u64 (data);
     if (s == 0 || (data[8] & ~0x01) != 0)
         return HUB_E_MALFORMED;
     *seq = s;
@@ -380,8 +343,8 @@ hub_ack_decode (const uint8_t *data, size_t len, uint64_t *seq, bool *duplicate)
 void
 hub_meta_encode (const hub_meta_t *meta, uint8_t out[HUB_META_BYTES])
 {
-    s_put_u64 (out, meta->seq);
-    s_put_u64 (out + 8, meta->hub_ts_ms);
+    hub_util_put_u64 (out, meta->seq);
+    hub_util_put_u64 (out + 8, meta->hub_ts_ms);
     memcpy (out + 16, meta->prev_hash, HUB_HASH_BYTES);
     memcpy (out + 16 + HUB_HASH_BYTES, meta->hash, HUB_HASH_BYTES);
 }
@@ -392,12 +355,12 @@ hub_meta_decode (const uint8_t *data, size_t len, hub_meta_t *out)
     static const uint8_t zeros[HUB_HASH_BYTES] = {0};
     if (data == NULL || len != HUB_META_BYTES)
         return HUB_E_MALFORMED;
-    uint64_t seq = s_get_u64 (data);
+    uint64_t seq = hub_util_get_u64 (data);
     //  seq 1 starts the chain: its prev hash is all zeros by definition.
     if (seq == 0 || (seq == 1 && memcmp (data + 16, zeros, HUB_HASH_BYTES) != 0))
         return HUB_E_MALFORMED;
     out->seq = seq;
-    out->hub_ts_ms = s_get_u64 (data + 8);
+    out->hub_ts_ms = hub_util_get_u64 (data + 8);
     memcpy (out->prev_hash, data + 16, HUB_HASH_BYTES);
     memcpy (out->hash, data + 16 + HUB_HASH_BYTES, HUB_HASH_BYTES);
     return HUB_OK;
@@ -406,7 +369,7 @@ hub_meta_decode (const uint8_t *data, size_t len, hub_meta_t *out)
 void
 hub_credit_encode (uint32_t credit, uint8_t out[4])
 {
-    s_put_u32 (out, credit);
+    hub_util_put_u32 (out, credit);
 }
 
 hub_err_t
@@ -414,7 +377,7 @@ hub_credit_decode (const uint8_t *data, size_t len, uint32_t *credit)
 {
     if (data == NULL || len != 4)
         return HUB_E_MALFORMED;
-    uint32_t n = s_get_u32 (data);
+    uint32_t n = hub_util_get_u32 (data);
     if (n == 0 || n > HUB_CREDIT_MAX)
         return HUB_E_BAD_REQUEST;
     *credit = n;
@@ -480,16 +443,16 @@ hub_subscribe_args_encode (const char *const *channels, size_t count, int64_t si
 {
     if (count == 0 || count > HUB_SUB_CHANNELS_MAX || credit > HUB_CREDIT_MAX)
         return NULL;
-    json_t *list = S_ALLOCATED (json_array ());
+    json_t *list = HUB_CHECKED (json_array ());
     for (size_t i = 0; i < count; i++) {
         if (!hub_channel_valid (channels[i])) {
             json_decref (list);
             return NULL;
         }
-        if (json_array_append_new (list, S_ALLOCATED (json_string (channels[i]))) != 0)
-            S_ALLOCATED (NULL);
+        if (json_array_append_new (list, HUB_CHECKED (json_string (channels[i]))) != 0)
+            HUB_CHECKED (NULL);
     }
-    json_t *root = S_ALLOCATED (json_object ());
+    json_t *root = HUB_CHECKED (json_object ());
     s_set (root, "channels", list);
     if (since >= 0)
         s_set (root, "since", json_integer (since));
@@ -549,7 +512,7 @@ hub_history_args_encode (const char *channel, uint64_t since, uint32_t limit)
     if (channel == NULL || !s_history_channel_valid (channel) || since > INT64_MAX ||
         limit > HUB_HISTORY_LIMIT_MAX)
         return NULL;
-    json_t *root = S_ALLOCATED (json_object ());
+    json_t *root = HUB_CHECKED (json_object ());
     s_set (root, "channel", json_string (channel));
     s_set (root, "since", json_integer ((json_int_t)since));
     if (limit > 0) //  0 leaves the hub's default
@@ -592,7 +555,7 @@ hub_error_encode (hub_err_t code, const char *reason)
         reason = hub_strerror (code);
         len = strlen (reason);
     }
-    json_t *root = S_ALLOCATED (json_object ());
+    json_t *root = HUB_CHECKED (json_object ());
     s_set (root, "code", json_integer (code));
     s_set (root, "error", json_string (hub_err_name (code)));
     s_set (root, "reason", json_stringn (reason, len));

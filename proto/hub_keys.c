@@ -15,6 +15,7 @@
     that is not the key pair derived from the seed.
 */
 #include "hub_keys.h"
+#include "hub_util.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -35,22 +36,6 @@
 #define S_LINE_BYTES    (7 + HUB_KEYTEXT_LEN + 1)
 #define S_FILE_BYTES    (12 + 2 * S_LINE_BYTES)
 #define S_PUBFILE_MAX   256 //  a .pub file holds key text and a newline; allow some slack
-
-static void
-s_sodium_ready (void)
-{
-    //  sodium_init is idempotent and thread-safe but takes a lock; the flag keeps it off
-    //  the verifier threads' hot path. It fails only without a randomness source, where
-    //  no key can be made safely at all.
-    static atomic_bool ready = false;
-    if (atomic_load_explicit (&ready, memory_order_acquire))
-        return;
-    if (sodium_init () < 0) {
-        fprintf (stderr, "%s:%d: sodium_init failed\n", __FILE__, __LINE__);
-        abort ();
-    }
-    atomic_store_explicit (&ready, true, memory_order_release);
-}
 
 static void
 s_why (char *why, size_t why_size, const char *format, ...)
@@ -88,7 +73,7 @@ s_decode32 (const char *text, size_t len, uint8_t out[32])
 void
 hub_identity_generate (hub_identity_t *out)
 {
-    s_sodium_ready ();
+    hub_util_sodium_ready ();
     crypto_sign_keypair (out->pk, out->sk);
 }
 
@@ -180,7 +165,7 @@ hub_key_resolve (const char *text_or_path, uint8_t pk[HUB_PUBKEY_BYTES])
 hub_err_t
 hub_key_curve_public (const uint8_t ed_pk[HUB_PUBKEY_BYTES], uint8_t curve_pk[32])
 {
-    s_sodium_ready ();
+    hub_util_sodium_ready ();
     if (crypto_sign_ed25519_pk_to_curve25519 (curve_pk, ed_pk) != 0)
         return HUB_E_BAD_KEY;
     return HUB_OK;
@@ -189,7 +174,7 @@ hub_key_curve_public (const uint8_t ed_pk[HUB_PUBKEY_BYTES], uint8_t curve_pk[32
 hub_err_t
 hub_key_curve_secret (const hub_identity_t *id, uint8_t curve_sk[32])
 {
-    s_sodium_ready ();
+    hub_util_sodium_ready ();
     //  A secret key whose public half has no X25519 form is no usable identity either.
     uint8_t curve_pk[32];
     if (crypto_sign_ed25519_pk_to_curve25519 (curve_pk, id->pk) != 0)
@@ -323,7 +308,7 @@ s_parse_key_file (const char *buf, size_t len, hub_identity_t *out)
 hub_err_t
 hub_identity_load (const char *path, hub_identity_t *out, char *why, size_t why_size)
 {
-    s_sodium_ready ();
+    hub_util_sodium_ready ();
     int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         s_why (why, why_size, "cannot open key file %s: %s", path, strerror (errno));

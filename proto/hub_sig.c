@@ -18,6 +18,7 @@
 #include "hub_sig.h"
 #include "hub_frame.h"
 #include "hub_text.h"
+#include "hub_util.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -31,50 +32,6 @@
 #define S_MSG_TAG_BYTES        (sizeof HUB_MSG_TAG)        //  the tag and its 0x00
 #define S_CHECKPOINT_TAG_BYTES (sizeof HUB_CHECKPOINT_TAG) //  the tag and its 0x00
 #define S_CHECKPOINT_BYTES     (S_CHECKPOINT_TAG_BYTES + 8 + HUB_HASH_BYTES + 8)
-
-static void
-s_sodium_ready (void)
-{
-    //  sodium_init is idempotent and thread-safe but takes a lock; the flag keeps it off
-    //  the verifier threads' hot path. It fails only without a randomness source, where
-    //  no key can be made safely at all.
-    static atomic_bool ready = false;
-    if (atomic_load_explicit (&ready, memory_order_acquire))
-        return;
-    if (sodium_init () < 0) {
-        fprintf (stderr, "%s:%d: sodium_init failed\n", __FILE__, __LINE__);
-        abort ();
-    }
-    atomic_store_explicit (&ready, true, memory_order_release);
-}
-
-static void *
-s_malloc (size_t size, const char *file, int line)
-{
-    void *p = malloc (size ? size : 1);
-    if (p == NULL) {
-        fprintf (stderr, "%s:%d: out of memory (%zu bytes)\n", file, line, size);
-        abort ();
-    }
-    return p;
-}
-#define S_MALLOC(size) s_malloc ((size), __FILE__, __LINE__)
-
-static void
-s_put_u32 (uint8_t *out, uint32_t v)
-{
-    out[0] = (uint8_t)(v >> 24);
-    out[1] = (uint8_t)(v >> 16);
-    out[2] = (uint8_t)(v >> 8);
-    out[3] = (uint8_t)v;
-}
-
-static void
-s_put_u64 (uint8_t *out, uint64_t v)
-{
-    s_put_u32 (out, (uint32_t)(v >> 32));
-    s_put_u32 (out + 4, (uint32_t)v);
-}
 
 size_t
 hub_signed_len (size_t hlen, size_t blen)
@@ -91,12 +48,12 @@ hub_signed_bytes (const uint8_t *header, size_t hlen, const uint8_t *body, size_
     assert (hlen <= UINT32_MAX && blen <= UINT32_MAX);
     memcpy (out, HUB_MSG_TAG, S_MSG_TAG_BYTES);
     out += S_MSG_TAG_BYTES;
-    s_put_u32 (out, (uint32_t)hlen);
+    hub_util_put_u32 (out, (uint32_t)hlen);
     out += 4;
     if (hlen > 0)
         memcpy (out, header, hlen);
     out += hlen;
-    s_put_u32 (out, (uint32_t)blen);
+    hub_util_put_u32 (out, (uint32_t)blen);
     out += 4;
     if (blen > 0)
         memcpy (out, body, blen);
@@ -106,9 +63,9 @@ void
 hub_msg_sign (const hub_identity_t *id, const uint8_t *header, size_t hlen, const uint8_t *body,
               size_t blen, uint8_t sig[HUB_SIG_BYTES])
 {
-    s_sodium_ready ();
+    hub_util_sodium_ready ();
     size_t len = hub_signed_len (hlen, blen);
-    uint8_t *msg = S_MALLOC (len);
+    uint8_t *msg = HUB_CHECKED (malloc (len ? len : 1));
     hub_signed_bytes (header, hlen, body, blen, msg);
     crypto_sign_detached (sig, NULL, msg, len, id->sk);
     free (msg);
@@ -118,11 +75,11 @@ bool
 hub_msg_verify (const uint8_t author[HUB_PUBKEY_BYTES], const uint8_t *header, size_t hlen,
                 const uint8_t *body, size_t blen, const uint8_t sig[HUB_SIG_BYTES])
 {
-    s_sodium_ready ();
+    hub_util_sodium_ready ();
     if (hlen > UINT32_MAX || blen > UINT32_MAX)
         return false;
     size_t len = hub_signed_len (hlen, blen);
-    uint8_t *msg = S_MALLOC (len);
+    uint8_t *msg = HUB_CHECKED (malloc (len ? len : 1));
     hub_signed_bytes (header, hlen, body, blen, msg);
     bool valid = crypto_sign_verify_detached (sig, msg, len, author) == 0;
     free (msg);
@@ -140,14 +97,14 @@ hub_chain_hash (const uint8_t prev[HUB_HASH_BYTES], uint64_t seq, const uint8_t 
     uint8_t num[8];
     crypto_generichash_init (&state, NULL, 0, HUB_HASH_BYTES);
     crypto_generichash_update (&state, prev, HUB_HASH_BYTES);
-    s_put_u64 (num, seq);
+    hub_util_put_u64 (num, seq);
     crypto_generichash_update (&state, num, 8);
     crypto_generichash_update (&state, (const uint8_t *)HUB_MSG_TAG, S_MSG_TAG_BYTES);
-    s_put_u32 (num, (uint32_t)hlen);
+    hub_util_put_u32 (num, (uint32_t)hlen);
     crypto_generichash_update (&state, num, 4);
     if (hlen > 0)
         crypto_generichash_update (&state, header, hlen);
-    s_put_u32 (num, (uint32_t)blen);
+    hub_util_put_u32 (num, (uint32_t)blen);
     crypto_generichash_update (&state, num, 4);
     if (blen > 0)
         crypto_generichash_update (&state, body, blen);
@@ -162,15 +119,15 @@ static void
 s_checkpoint_bytes (const hub_checkpoint_t *cp, uint8_t out[S_CHECKPOINT_BYTES])
 {
     memcpy (out, HUB_CHECKPOINT_TAG, S_CHECKPOINT_TAG_BYTES);
-    s_put_u64 (out + S_CHECKPOINT_TAG_BYTES, cp->seq);
+    hub_util_put_u64 (out + S_CHECKPOINT_TAG_BYTES, cp->seq);
     memcpy (out + S_CHECKPOINT_TAG_BYTES + 8, cp->hash, HUB_HASH_BYTES);
-    s_put_u64 (out + S_CHECKPOINT_TAG_BYTES + 8 + HUB_HASH_BYTES, cp->ts_ms);
+    hub_util_put_u64 (out + S_CHECKPOINT_TAG_BYTES + 8 + HUB_HASH_BYTES, cp->ts_ms);
 }
 
 void
 hub_checkpoint_sign (hub_checkpoint_t *cp, const hub_identity_t *hub)
 {
-    s_sodium_ready ();
+    hub_util_sodium_ready ();
     uint8_t bytes[S_CHECKPOINT_BYTES];
     s_checkpoint_bytes (cp, bytes);
     memcpy (cp->hub_key, hub->pk, HUB_PUBKEY_BYTES);
@@ -180,7 +137,7 @@ hub_checkpoint_sign (hub_checkpoint_t *cp, const hub_identity_t *hub)
 bool
 hub_checkpoint_verify (const hub_checkpoint_t *cp)
 {
-    s_sodium_ready ();
+    hub_util_sodium_ready ();
     uint8_t bytes[S_CHECKPOINT_BYTES];
     s_checkpoint_bytes (cp, bytes);
     return crypto_sign_verify_detached (cp->sig, bytes, sizeof bytes, cp->hub_key) == 0;
@@ -201,7 +158,7 @@ hub_checkpoint_to_json (const hub_checkpoint_t *cp)
                          ",\"hub_key\":\"%s\",\"sig\":\"%s\"}";
     int len = snprintf (NULL, 0, format, cp->seq, hash, cp->ts_ms, key, sig);
     assert (len > 0);
-    char *json = S_MALLOC ((size_t)len + 1);
+    char *json = HUB_CHECKED (malloc ((size_t)len + 1));
     snprintf (json, (size_t)len + 1, format, cp->seq, hash, cp->ts_ms, key, sig);
     return json;
 }

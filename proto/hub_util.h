@@ -1,0 +1,23 @@
+/*  hub_util.h - small helpers the proto modules share. Private to proto/ (not installed).
+ */
+#ifndef HUB_UTIL_H_INCLUDED
+#define HUB_UTIL_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+//  Aborts with file:line if p is NULL (out of memory); returns p. One place for OOM.
+void *hub_util_checked (void *p, const char *file, int line);
+#define HUB_CHECKED(p) hub_util_checked ((p), __FILE__, __LINE__)
+
+//  Big-endian integers, as every binary field of the protocol is.
+void hub_util_put_u32 (uint8_t *out, uint32_t v);
+void hub_util_put_u64 (uint8_t *out, uint64_t v);
+uint32_t hub_util_get_u32 (const uint8_t *in);
+uint64_t hub_util_get_u64 (const uint8_t *in);
+
+//  Calls sodium_init once per process (it takes a lock on every call, which the verifier
+//  threads' hot path must not pay). Aborts if libsodium cannot initialise.
+void hub_util_sodium_ready (void);
+
+#endif
