@@ -23,8 +23,8 @@ Routes
 Parameters come from the query, a JSON body or a form body.
 
 Control
-  POST /_control/fail {"status":429,"count":2,"retry_after":1,"body":"...","delay":0}
-        the next COUNT requests answer STATUS (with Retry-After if given, BODY as text, or
+  POST /_control/fail {"status":429,"count":2,"retry_after":1,"body":"...","delay":0,"after":0}
+        after AFTER requests served normally, the next COUNT requests answer STATUS (with Retry-After if given, BODY as text, or
         Trello's JSON for a 429 on /1/); with "delay" and no status the request is carried
         out normally but the answer is held back DELAY seconds (a lost response/timeout).
   GET  /_control/log    the request log as a JSON array
@@ -110,6 +110,7 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             if path == "/_control/fail":
                 fault = json.loads(raw or b"{}")
+                STATE["faults"].extend([None] * int(fault.get("after", 0)))
                 STATE["faults"].extend([fault] * int(fault.get("count", 1)))
                 return self.reply(200, {"ok": True})
             if path == "/_control/log":

@@ -1,0 +1,390 @@
+/*  trello.c - keeps one Trello card per hub action item.
+
+    Config ([relay.NAME], plugin = trello):
+        api_base     default https://api.trello.com/1
+        key          the API key; or key_file, a file (mode 0600) holding it
+        token_file   file (mode 0600) holding the token
+        list_id      the list new cards go to (24 hex digits)
+        timeout      seconds per request, default 10
+
+    Key and token travel only in the header `Authorization: OAuth oauth_consumer_key="K",
+    oauth_token="T"`, never in a URL, a log line or an error text. Parameters go as a
+    JSON body.
+
+    Per job kind (other kinds, and jobs without an action_id, are done without a request):
+        action         POST /cards {idList, name, desc, due, pos}; the card id is returned
+                       as the memo card:<action_id>
+        reminder       POST /cards/{id}/actions/comments {text}
+        action-done    PUT /cards/{id} {dueComplete: true}, then a comment with the note
+        action-cancel  a comment with the note, then PUT /cards/{id} {closed: true}
+    A job whose card is not yet known (its `action` job died, or the memo was lost) creates
+    the card first and returns the memo with whatever outcome follows, so a retry finds it.
+    The memo is what keeps restarts and retries from creating a second card. The residual
+    risk: a create whose reply is lost (timeout after Trello stored the card) is retried and
+    makes a second card; Trello has no idempotency key to prevent that.
+
+    Outcomes: 2xx done; 429 retry (Trello sends no Retry-After: 10 s, its next window);
+    5xx, timeouts, connect errors retry; 401 (invalid key/token), 400, 403, 404 dead.
+*/
+#include "../common/relay.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRELLO_RETRY_S  10    //  rate limits are per 10 s window
+#define TRELLO_NAME_MAX 512   //  bytes
+#define TRELLO_TEXT_MAX 16000 //  desc and comments: Trello allows 16,384 characters
+
+typedef struct {
+    const hub_host_t *host;
+    char *api_base;
+    char *list_id;
+    struct curl_slist *auth; //  the Authorization header: holds the secrets
+    long timeout_s;
+} trello_t;
+
+static bool
+s_is_hex_id (const char *text)
+{
+    size_t len = strspn (text, "0123456789abcdefABCDEF");
+    return len == 24 && text[len] == 0;
+}
+
+static bool
+s_is_token (const char *text)
+{
+    size_t len = strspn (text, "0123456789abcdefghijklmnopqrstuvwxyz"
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_");
+    return len > 0 && text[len] == 0;
+}
+
+//  A secret from key_file/token_file, or for the key the key value itself.
+static char *
+s_secret (const hub_host_t *host, const char *name, char *err, size_t err_size)
+{
+    char key[32];
+    snprintf (key, sizeof key, "%s_file", name);
+    const char *file = host->config_get (host->host, key);
+    const char *value = strcmp (name, "key") ? NULL : host->config_get (host->host, "key");
+    char *secret = NULL;
+    if (file) {
+        char why[256] = "";
+        secret = host->read_secret (host->host, file, why, sizeof why);
+        if (!secret)
+            snprintf (err, err_size, "trello: %s: %s", key, why);
+    } else if (value)
+        secret = relay_strdup (value);
+    else
+        snprintf (err, err_size, "trello: %s is not set", key);
+    if (secret && !s_is_token (secret)) {
+        snprintf (err, err_size, "trello: the %s holds characters a Trello %s never has", key,
+                  name);
+        explicit_bzero (secret, strlen (secret));
+        free (secret);
+        secret = NULL;
+    }
+    return secret;
+}
+
+static void
+s_free_secret (char *secret)
+{
+    if (secret) {
+        explicit_bzero (secret, strlen (secret));
+        free (secret);
+    }
+}
+
+static int
+s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
+{
+    const char *api_base = host->config_get (host->host, "api_base");
+    const char *list_id = host->config_get (host->host, "list_id");
+    long timeout_s = relay_timeout (host);
+    if (!api_base)
+        api_base = "https://api.trello.com/1";
+    if (strncmp (api_base, "https://", 8) && strncmp (api_base, "http://", 7)) {
+        snprintf (err, err_size, "trello: api_base must be an http(s) URL");
+        return -1;
+    }
+    if (!list_id || !s_is_hex_id (list_id)) {
+        snprintf (err, err_size, "trello: list_id must be a Trello id (24 hex digits)");
+        return -1;
+    }
+    if (timeout_s < 0) {
+        snprintf (err, err_size, "trello: timeout must be 1..300 seconds");
+        return -1;
+    }
+    char *key = s_secret (host, "key", err, err_size);
+    char *token = key ? s_secret (host, "token", err, err_size) : NULL;
+    if (!token) {
+        s_free_secret (key);
+        return -1;
+    }
+    relay_buf_t header = {0};
+    relay_buf_addf (&header,
+                    "Authorization: OAuth oauth_consumer_key=\"%s\", oauth_token=\"%s\"", key,
+                    token);
+    s_free_secret (key);
+    s_free_secret (token);
+
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    trello_t *self = relay_alloc (sizeof *self);
+    self->host = host;
+    self->api_base = relay_strdup (api_base);
+    size_t len = strlen (self->api_base);
+    while (len && self->api_base[len - 1] == '/')
+        self->api_base[--len] = 0;
+    self->list_id = relay_strdup (list_id);
+    self->auth = curl_slist_append (NULL, header.data);
+    explicit_bzero (header.data, header.len);
+    relay_buf_free (&header);
+    self->timeout_s = timeout_s;
+    *state_p = self;
+    return 0;
+}
+
+//  Sends one request; parses a JSON reply into *reply_p when asked. Returns the outcome.
+static hub_relay_outcome_t
+s_call (trello_t *self, const char *method, const char *path, json_t *params, const char *what,
+        hub_relay_result_t *result, json_t **reply_p)
+{
+    char url[1024];
+    snprintf (url, sizeof url, "%s%s", self->api_base, path);
+    char *body = json_dumps (params, JSON_COMPACT);
+    json_decref (params);
+    if (!body) {
+        relay_set_error (result, HUB_RELAY_DEAD, "trello: %s: text is not valid UTF-8", what);
+        return result->outcome;
+    }
+    relay_http_reply_t reply;
+    relay_http_json (method, url, body, self->auth, self->timeout_s, &reply);
+    free (body);
+    hub_relay_outcome_t outcome = relay_http_outcome (&reply, what, TRELLO_RETRY_S, result);
+    if (outcome == HUB_RELAY_DONE && reply_p) {
+        *reply_p = json_loads (reply.body.data, 0, NULL);
+        if (!*reply_p)
+            outcome = HUB_RELAY_DEAD,
+            relay_set_error (result, outcome, "trello: %s: the reply is not JSON", what);
+    }
+    relay_buf_free (&reply.body);
+    return outcome;
+}
+
+//  Appends at most max bytes of text, cut on a UTF-8 boundary.
+static void
+s_add_cut (relay_buf_t *buf, const char *text, size_t max)
+{
+    size_t len = text ? strlen (text) : 0;
+    relay_buf_add (buf, text ? text : "", relay_utf8_cut_clean (text ? text : "", len, max));
+}
+
+static const char *
+s_action_title (const hub_relay_job_t *job)
+{
+    if (job->action_title && *job->action_title)
+        return job->action_title;
+    return job->title && *job->title ? job->title : "Action item";
+}
+
+//  Creates the card of job's action item; writes its id into card (25 bytes).
+static hub_relay_outcome_t
+s_create_card (trello_t *self, const hub_relay_job_t *job, char *card,
+               hub_relay_result_t *result)
+{
+    relay_buf_t name = {0}, desc = {0};
+    s_add_cut (&name, s_action_title (job), TRELLO_NAME_MAX);
+    if (!strcmp (job->kind, "action") && job->body_len) {
+        s_add_cut (&desc, job->body, TRELLO_TEXT_MAX - 1024);
+        relay_buf_adds (&desc, "\n\n---\n");
+    }
+    char due[40] = "";
+    if (job->due_ms)
+        relay_time_human (job->due_ms, due, sizeof due);
+    relay_buf_addf (&desc, "Action item #%llu of the partnership hub, channel #",
+                    (unsigned long long)job->action_id);
+    s_add_cut (&desc, job->channel, 200);
+    relay_buf_adds (&desc, ".\nOwner: ");
+    s_add_cut (&desc, job->owner && *job->owner ? job->owner : "(none)", 200);
+    if (job->author && *job->author) {
+        relay_buf_adds (&desc, " \xC2\xB7 Agreed by: ");
+        s_add_cut (&desc, job->author, 200);
+    }
+    if (*due)
+        relay_buf_addf (&desc, " \xC2\xB7 Due: %s", due);
+    relay_buf_addf (&desc, "\nRelayed by hubd from hub message seq %llu.",
+                    (unsigned long long)job->seq);
+
+    json_t *params = json_pack ("{s:s, s:s?, s:s?, s:s}", "idList", self->list_id, "name",
+                                name.data, "desc", desc.data, "pos", "bottom");
+    relay_buf_free (&name);
+    relay_buf_free (&desc);
+    if (params && job->due_ms) {
+        relay_time_iso (job->due_ms, due, sizeof due);
+        json_object_set_new (params, "due", json_string (due));
+    }
+    if (!params) {
+        relay_set_error (result, HUB_RELAY_DEAD,
+                         "trello: create card: text is not valid UTF-8");
+        return result->outcome;
+    }
+    json_t *reply = NULL;
+    if (s_call (self, "POST", "/cards", params, "trello: create card", result, &reply) !=
+        HUB_RELAY_DONE)
+        return result->outcome;
+    const char *id = json_string_value (json_object_get (reply, "id"));
+    if (!id || !s_is_hex_id (id)) {
+        json_decref (reply);
+        //  Dead, not retry: a retry could create a second card.
+        relay_set_error (result, HUB_RELAY_DEAD,
+                         "trello: create card: the reply has no card id");
+        return result->outcome;
+    }
+    memcpy (card, id, 25);
+    snprintf (result->memo_key, sizeof result->memo_key, "card:%llu",
+              (unsigned long long)job->action_id);
+    snprintf (result->memo_value, sizeof result->memo_value, "%s", id);
+    self->host->log (self->host->host, HUB_PLUGIN_LOG_INFO, "action %llu: card %s created",
+                     (unsigned long long)job->action_id, id);
+    json_decref (reply);
+    return HUB_RELAY_DONE;
+}
+
+static hub_relay_outcome_t
+s_comment (trello_t *self, const char *card, const char *text, hub_relay_result_t *result)
+{
+    relay_buf_t cut = {0};
+    s_add_cut (&cut, text, TRELLO_TEXT_MAX);
+    char path[128];
+    snprintf (path, sizeof path, "/cards/%s/actions/comments", card);
+    json_t *params = json_pack ("{s:s}", "text", cut.data);
+    relay_buf_free (&cut);
+    if (!params) {
+        relay_set_error (result, HUB_RELAY_DEAD, "trello: comment: text is not valid UTF-8");
+        return result->outcome;
+    }
+    return s_call (self, "POST", path, params, "trello: comment", result, NULL);
+}
+
+static hub_relay_outcome_t
+s_update (trello_t *self, const char *card, const char *field, hub_relay_result_t *result)
+{
+    char path[128];
+    snprintf (path, sizeof path, "/cards/%s", card);
+    return s_call (self, "PUT", path, json_pack ("{s:b}", field, 1), "trello: update card",
+                   result, NULL);
+}
+
+//  The comment for a reminder, completion or cancellation.
+static void
+s_note (relay_buf_t *text, const hub_relay_job_t *job)
+{
+    const char *kind = job->kind;
+    if (!strcmp (kind, "reminder")) {
+        if (job->body_len) {
+            relay_buf_adds (text, job->body);
+            return;
+        }
+        char due[40] = "";
+        if (job->due_ms)
+            relay_time_human (job->due_ms, due, sizeof due);
+        relay_buf_addf (text, "Reminder: due %s (%s).", *due ? due : "(no date)",
+                        job->status && *job->status ? job->status : "open");
+        return;
+    }
+    relay_buf_adds (text, !strcmp (kind, "action-done") ? "Done" : "Cancelled");
+    if (job->author && *job->author) {
+        relay_buf_adds (text, " by ");
+        relay_buf_adds (text, job->author);
+    }
+    if (job->note && *job->note) {
+        relay_buf_adds (text, ": ");
+        relay_buf_adds (text, job->note);
+    } else
+        relay_buf_adds (text, ".");
+}
+
+//  The step after the card exists: a comment, and for done/cancel the card's flag.
+static void
+s_follow_up (trello_t *self, const hub_relay_job_t *job, const char *card,
+             hub_relay_result_t *result)
+{
+    relay_buf_t text = {0};
+    s_note (&text, job);
+    if (!strcmp (job->kind, "action-done")) {
+        if (s_update (self, card, "dueComplete", result) == HUB_RELAY_DONE)
+            s_comment (self, card, text.data, result);
+    } else if (s_comment (self, card, text.data, result) == HUB_RELAY_DONE &&
+               !strcmp (job->kind, "action-cancel"))
+        s_update (self, card, "closed", result);
+    relay_buf_free (&text);
+}
+
+static void
+s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
+{
+    trello_t *self = state;
+    const hub_host_t *host = self->host;
+    const char *kind = job->kind ? job->kind : "";
+    bool known = !strcmp (kind, "action") || !strcmp (kind, "reminder") ||
+                 !strcmp (kind, "action-done") || !strcmp (kind, "action-cancel");
+    if (!known || !job->action_id) {
+        host->log (host->host, HUB_PLUGIN_LOG_DEBUG,
+                   "job %llu: %s is not an action item: skipped",
+                   (unsigned long long)job->job_id, kind);
+        result->outcome = HUB_RELAY_DONE;
+        return;
+    }
+    char memo_key[64];
+    snprintf (memo_key, sizeof memo_key, "card:%llu", (unsigned long long)job->action_id);
+    const char *memo = host->memo_get (host->host, memo_key);
+    char card[25] = "";
+    bool created = false;
+    if (memo && s_is_hex_id (memo))
+        memcpy (card, memo, 25);
+    else if (s_create_card (self, job, card, result) == HUB_RELAY_DONE)
+        created = true;
+    if (*card && strcmp (kind, "action"))
+        s_follow_up (self, job, card, result);
+    else if (*card && !created)
+        host->log (host->host, HUB_PLUGIN_LOG_INFO, "action %llu: card %s exists already",
+                   (unsigned long long)job->action_id, card);
+
+    if (result->outcome == HUB_RELAY_DONE)
+        host->log (
+            host->host, HUB_PLUGIN_LOG_INFO, "job %llu: %s of action %llu relayed to card %s",
+            (unsigned long long)job->job_id, kind, (unsigned long long)job->action_id, card);
+    else
+        host->log (host->host,
+                   result->outcome == HUB_RELAY_DEAD ? HUB_PLUGIN_LOG_ERROR
+                                                     : HUB_PLUGIN_LOG_WARNING,
+                   "job %llu attempt %u: %s%s", (unsigned long long)job->job_id, job->attempt,
+                   result->error, result->outcome == HUB_RELAY_DEAD ? " (dead)" : "");
+}
+
+static void
+s_destroy (void **state_p)
+{
+    trello_t *self = *state_p;
+    if (!self)
+        return;
+    explicit_bzero (self->auth->data, strlen (self->auth->data));
+    curl_slist_free_all (self->auth);
+    free (self->api_base);
+    free (self->list_id);
+    free (self);
+    curl_global_cleanup ();
+    *state_p = NULL;
+}
+
+__attribute__ ((visibility ("default"))) const hub_plugin_t hub_plugin_descriptor = {
+    .abi_version = HUB_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof (hub_plugin_t),
+    .name = "trello",
+    .description = "Trello: one card per action item, comments for reminders and notes",
+    .init = s_init,
+    .deliver = s_deliver,
+    .destroy = s_destroy,
+};

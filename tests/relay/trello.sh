@@ -1,0 +1,131 @@
+#!/bin/bash
+# relay_trello: hub_trello.so against fake_api.py's Trello routes (INTEGRATIONS.md section 3):
+# one card per action item kept across restarts through the memo, comments, dueComplete,
+# outcomes, and key/token only ever in the OAuth header.
+source "$(dirname "$0")/lib.sh"
+
+KEY=0123456789abcdef0123456789abcdef
+TOKEN=ATTAsecretTokenValue0123456789abcdefXYZ
+LIST=5f0a1b2c3d4e5f6a7b8c9d0e
+start_fake_api --trello-key "$KEY" --trello-token "$TOKEN"
+secret "$T/key" "$KEY"
+secret "$T/token" "$TOKEN"
+conf() { printf 'api_base = %s/1\nkey_file = %s\ntoken_file = %s\nlist_id = %s\ntimeout = 1\n' "$API" "$T/key" "$1" "$LIST"; }
+conf "$T/token" > "$T/trello.conf"
+M=$T/memos.json
+DUE=1796144400000 # 2026-12-01T17:00:00Z
+job() { # job ID KIND ACTION_ID [extra json]
+    printf '{"job_id":%s,"seq":%s,"channel":"actions","kind":"%s","author":"river-trust","title":"Q3 figures","body":"Send the Q3 figures to the board","action_id":%s,"action_title":"Q3 figures","owner":"food-bank","due_ms":%s,"status":"open"%s}\n' "$1" "$((100 + $1))" "$2" "$3" "$DUE" "${4:-}"
+}
+cards() { curl -sS --max-time 5 "$API/_control/cards"; }
+ncards() { cards | "$PY" -c "import json,sys; print(sum(1 for c in json.load(sys.stdin).values() if c['name']==sys.argv[1]))" "$1"; }
+
+# 1. action -> POST /1/cards with idList, name, desc, due; memo card:7 = the card id.
+out=$(job 1 action 7 | run_host trello "$T/trello.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "action: card created"
+assert_eq card:7 "$(field "$out" memo_key)" "action: memo key"
+CARD=$(field "$out" memo_value)
+[[ $CARD =~ ^[0-9a-f]{24}$ ]] || fail "memo value is not a card id: $CARD"
+ok "memo value is the card id"
+"$PY" - "$API_LOG" "$KEY" "$TOKEN" "$LIST" <<'EOF2' || fail "create request"
+import json, sys
+_, log, key, token, lst = sys.argv
+req = [json.loads(l) for l in open(log)][-1]
+assert (req["method"], req["path"], req["query"]) == ("POST", "/1/cards", {}), req
+assert req["headers"]["authorization"] == 'OAuth oauth_consumer_key="%s", oauth_token="%s"' % (key, token)
+p = json.loads(req["body"])
+assert p["idList"] == lst and p["name"] == "Q3 figures" and p["due"] == "2026-12-01T17:00:00.000Z", p
+assert p["desc"].startswith("Send the Q3 figures to the board\n"), p["desc"]
+for part in ("#7", "#actions", "food-bank", "river-trust", "2026-12-01 17:00 UTC"):
+    assert part in p["desc"], (part, p["desc"])
+EOF2
+ok "create: idList, name, desc with context, ISO due, OAuth header, nothing in the query"
+
+# 2. A restart (a new host process, same memos): the action job again and a reminder
+#    reuse the card: a comment, never a second card.
+out=$( (job 1 action 7; job 2 reminder 7) | run_host trello "$T/trello.conf" "$M")
+assert_eq done "$(field "$(line 1 "$out")" outcome)" "repeated action job: done"
+assert_eq "" "$(field "$(line 1 "$out")" memo_key)" "repeated action job: no new memo"
+assert_eq done "$(field "$(line 2 "$out")" outcome)" "reminder: done"
+assert_eq 1 "$(ncards 'Q3 figures')" "one card for action 7 after restart and reminder"
+last=$(tail -1 "$API_LOG")
+assert_eq "/1/cards/$CARD/actions/comments" "$(field "$last" path)" "reminder: comment on the same card"
+assert_contains "$(field "$last" body)" "Send the Q3 figures" "reminder: comment text"
+
+# 3. done -> PUT dueComplete=true, then the note as a comment.
+out=$(job 3 action-done 7 ',"status":"done","note":"Sent on Monday – merci"' | run_host trello "$T/trello.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "done: delivered"
+"$PY" - "$API" "$CARD" "$API_LOG" <<'EOF2' || fail "done state"
+import json, sys, urllib.request
+card = json.load(urllib.request.urlopen(sys.argv[1] + "/_control/cards"))[sys.argv[2]]
+assert card["dueComplete"] is True, card
+assert card["comments"][-1] == "Done by river-trust: Sent on Monday – merci", card["comments"]
+reqs = [json.loads(l) for l in open(sys.argv[3])][-2:]
+assert reqs[0]["method"] == "PUT" and json.loads(reqs[0]["body"]) == {"dueComplete": True}, reqs[0]
+EOF2
+ok "done: dueComplete=true and the note as a comment"
+
+# 4. Messages that are not action items cost no request.
+n=$(wc -l < "$API_LOG")
+out=$(echo '{"job_id":4,"channel":"announcements","kind":"message","title":"hi","body":"x"}' | run_host trello "$T/trello.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "message: done"
+assert_eq "$n" "$(wc -l < "$API_LOG")" "message: no request"
+
+# 5. A reminder whose card is unknown creates it first; if the comment then fails, the
+#    memo still comes back with the retry, so the retry comments on that card.
+control /_control/fail '{"after":1,"status":500,"count":1,"body":"Internal error"}'
+out=$(job 5 reminder 8 | run_host trello "$T/trello.conf" "$M")
+assert_eq retry "$(field "$out" outcome)" "create ok, comment 500: retry"
+assert_eq card:8 "$(field "$out" memo_key)" "the memo comes back with the retry"
+out=$(job 5 reminder 8 ',"attempt":2' | run_host trello "$T/trello.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "retried reminder: done"
+assert_eq 1 "$(cards | "$PY" -c "import json,sys; print(sum(1 for c in json.load(sys.stdin).values() if '#8 ' in c['desc']))")" "one card for action 8"
+
+# 6. 429 on create: retry in Trello's next window (no Retry-After): 10 s, no memo.
+control /_control/fail '{"status":429,"count":1}'
+out=$(job 6 action 9 | run_host trello "$T/trello.conf" "$M")
+assert_eq retry "$(field "$out" outcome)" "429: retry"
+assert_eq 10 "$(field "$out" retry_after_s)" "429: retry_after_s 10"
+assert_contains "$(field "$out" error)" "API_TOKEN_LIMIT_EXCEEDED" "429: Trello's error text"
+assert_eq "" "$(field "$out" memo_key)" "429: no memo"
+
+# 7. Permanent errors: a bad token (401), a card deleted on Trello (404).
+secret "$T/badtoken" "wrongtoken"
+conf "$T/badtoken" > "$T/bad.conf"
+out=$(job 7 action 10 | run_host trello "$T/bad.conf" "$M")
+assert_eq dead "$(field "$out" outcome)" "401: dead"
+assert_eq "trello: create card: HTTP 401 invalid token" "$(field "$out" error)" "401: Trello's text"
+echo '{"card:11": "aaaaaaaaaaaaaaaaaaaaaaaa"}' > "$T/gone.json"
+out=$(job 8 action-done 11 | run_host trello "$T/trello.conf" "$T/gone.json")
+assert_eq dead "$(field "$out" outcome)" "unknown card: dead"
+assert_contains "$(field "$out" error)" "HTTP 404" "unknown card: 404"
+
+# 8. Timeouts retry. The documented residual risk: when Trello stored the card but the
+#    reply was lost, the retry creates a second card (Trello has no idempotency key).
+control /_control/fail '{"count":1,"delay":3}'
+out=$(job 9 action 12 ',"action_title":"Lost reply"' | run_host trello "$T/trello.conf" "$M")
+assert_eq retry "$(field "$out" outcome)" "lost create reply: retry"
+assert_eq "" "$(field "$out" memo_key)" "lost create reply: no memo"
+out=$(job 9 action 12 ',"action_title":"Lost reply","attempt":2' | run_host trello "$T/trello.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "lost create reply: retry done"
+assert_eq 2 "$(ncards 'Lost reply')" "residual risk (documented): a lost create reply makes a second card"
+
+# 9. Config refusals.
+printf 'api_base = %s/1\nkey_file = %s\ntoken_file = %s\nlist_id = not-a-list\n' "$API" "$T/key" "$T/token" > "$T/badlist.conf"
+rc=0
+"$PLUGIN_HOST" "$PLUGIN_DIR/hub_trello.so" "$T/badlist.conf" "$M" < /dev/null 2> "$T/badlist.out" || rc=$?
+assert_eq 2 "$rc" "bad list_id refused at init"
+assert_contains "$(cat "$T/badlist.out")" "list_id must be a Trello id" "refusal says why"
+
+# 10. Key and token never in a URL, a log line or a result.
+"$PY" - "$API_LOG" "$KEY" "$TOKEN" <<'EOF2' || fail "secret in a URL"
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    url = r["path"] + json.dumps(r["query"])
+    assert sys.argv[2] not in url and sys.argv[3] not in url and "key" not in r["query"], r
+EOF2
+ok "key/token never in a URL"
+if grep -l -e "$KEY" -e "$TOKEN" "$T"/*.err "$T"/*.out "$M" 2> /dev/null; then fail "key or token logged"; fi
+ok "key/token never logged"
+echo "relay_trello: $CHECKS checks passed"
