@@ -141,16 +141,32 @@ deliver_subscribe (deliver_t *self, const uint8_t *peer, size_t peer_len, uint32
     return self->head;
 }
 
+//  Drops every subscription for which gone (sub, arg) says so. The hash table cannot lose
+//  items while it is walked, so the condemned are collected first.
+static void
+s_drop_where (deliver_t *self, bool (*gone) (deliver_t *, s_sub_t *, const void *),
+              const void *arg)
+{
+    zlistx_t *condemned = zlistx_new ();
+    for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
+        if (gone (self, sub, arg))
+            zlistx_add_end (condemned, sub);
+    for (s_sub_t *sub = zlistx_first (condemned); sub; sub = zlistx_next (condemned))
+        s_drop (self, sub);
+    zlistx_destroy (&condemned);
+}
+
+static bool
+s_is_user (deliver_t *self, s_sub_t *sub, const void *user)
+{
+    (void)self;
+    return strcmp (sub->user, user) == 0;
+}
+
 void
 deliver_drop_user (deliver_t *self, const char *user)
 {
-    zlistx_t *gone = zlistx_new ();
-    for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
-        if (strcmp (sub->user, user) == 0)
-            zlistx_add_end (gone, sub);
-    for (s_sub_t *sub = zlistx_first (gone); sub; sub = zlistx_next (gone))
-        s_drop (self, sub);
-    zlistx_destroy (&gone);
+    s_drop_where (self, s_is_user, user);
 }
 
 static s_sub_t *
@@ -201,6 +217,13 @@ s_fan_out (deliver_t *self, s_sub_t *sub, const batch_t *batch)
     return !gone;
 }
 
+//  Live delivery of a commit; true if the subscriber turned out to be gone.
+static bool
+s_fan_out_gone (deliver_t *self, s_sub_t *sub, const void *batch)
+{
+    return sub->live && !s_fan_out (self, sub, batch);
+}
+
 void
 deliver_committed (deliver_t *self, const batch_t *batch)
 {
@@ -209,18 +232,7 @@ deliver_committed (deliver_t *self, const batch_t *batch)
         if (entry->err == HUB_OK && !entry->duplicate && entry->seq > self->head)
             self->head = entry->seq;
     }
-    zlistx_t *gone = NULL;
-    for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
-        if (sub->live && !s_fan_out (self, sub, batch)) {
-            if (!gone)
-                gone = zlistx_new ();
-            zlistx_add_end (gone, sub);
-        }
-    if (gone) {
-        for (s_sub_t *sub = zlistx_first (gone); sub; sub = zlistx_next (gone))
-            s_drop (self, sub);
-        zlistx_destroy (&gone);
-    }
+    s_drop_where (self, s_fan_out_gone, batch);
 }
 
 static s_sub_t *
@@ -255,18 +267,20 @@ deliver_read_done (deliver_t *self, read_t **read_p)
     read_destroy (read_p);
 }
 
+//  A stalled subscriber is sent a PONG: ROUTER_MANDATORY tells whether it is still there.
+static bool
+s_probe_gone (deliver_t *self, s_sub_t *sub, const void *arg)
+{
+    (void)arg;
+    return !sub->live && !sub->reading &&
+           wire_send_json (self->front, sub->peer, sub->peer_len, HUB_CMD_PONG, 0, NULL) ==
+               WIRE_GONE;
+}
+
 void
 deliver_sweep (deliver_t *self)
 {
-    zlistx_t *gone = zlistx_new ();
-    for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
-        if (!sub->live && !sub->reading &&
-            wire_send_json (self->front, sub->peer, sub->peer_len, HUB_CMD_PONG, 0, NULL) ==
-                WIRE_GONE)
-            zlistx_add_end (gone, sub);
-    for (s_sub_t *sub = zlistx_first (gone); sub; sub = zlistx_next (gone))
-        s_drop (self, sub);
-    zlistx_destroy (&gone);
+    s_drop_where (self, s_probe_gone, NULL);
 }
 
 size_t

@@ -2,6 +2,7 @@
 #include "hub_util.h"
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
