@@ -78,7 +78,8 @@ secret() {
 
 # run_host PLUGIN CONFIG MEMOS: feeds stdin jobs to the plugin; results on stdout.
 run_host() {
-    "$PLUGIN_HOST" "$PLUGIN_DIR/hub_$1.so" "$2" "$3" 2>> "$T/host.err"
+    "$PLUGIN_HOST" "$PLUGIN_DIR/hub_$1.so" "$2" "$3" 2>> "$T/host.err" ||
+        fail "hub-plugin-host exited with $? (hub_$1.so, $2)"
 }
 
 # field JSON_LINE KEY: one field of a JSON object.

@@ -1,0 +1,586 @@
+/*  email.c - relays hub messages as email through libcurl's SMTP client.
+
+    Config ([relay.NAME], plugin = email):
+        smtp_url       smtp://host:587/EHLO-NAME (STARTTLS) or smtps://host:465/EHLO-NAME
+        from           "hub@example.org" or "Partnership hub <hub@example.org>" (ASCII)
+        to             comma-separated addresses; `owner` stands for the owner's directory
+                       email on action items and reminders (skipped for other messages)
+        username       with password_file (mode 0600): AUTH
+        tls            starttls (default: STARTTLS required, never plain fallback) or none
+                       (plain SMTP, for a relay on loopback); smtps:// is always TLS
+        ca_file        CA bundle to verify the server with (default: the system's)
+        timeout        seconds per message, default 10
+
+    The message (RFC 5322, MIME 1.0):
+        Date, From, To, Subject, Message-ID <hubd.JOB.RANDOM@from-domain> (unique per
+        send), MIME-Version, Content-Type: text/plain; charset=utf-8,
+        Content-Transfer-Encoding: quoted-printable, Auto-Submitted: auto-generated.
+    Headers are ASCII: a Subject with anything else is RFC 2047 encoded words
+    (=?UTF-8?B?...?=, each <= 75 characters, never splitting a UTF-8 sequence) folded
+    with CRLF SP; CR, LF and other controls in header text become spaces, so a title
+    cannot add headers. The body is quoted-printable: every line <= 76 octets, CRLF line
+    ends, 8-bit text safe through any relay, a line-leading '.' encoded as =2E (curl
+    dot-stuffs too, but only after CRLF). Body: the message's text, then for action items
+    owner, due date, status and note, then a signature line with channel, author and seq.
+
+    Outcomes: 250 done; a 4xx reply retries; a 5xx reply (550 no such user, 535 bad
+    password, 530 auth required) is dead; connect errors and timeouts retry; TLS that
+    cannot be had or verified is dead (a config error, which a retry cannot fix).
+*/
+#include "../common/relay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define EMAIL_SUBJECT_MAX 600 //  bytes of title before encoding
+#define EMAIL_WORD_BYTES  45  //  UTF-8 bytes per encoded word: 60 base64 chars, 75 in all
+#define EMAIL_QP_LINE     76
+
+typedef struct {
+    const hub_host_t *host;
+    char *smtp_url;
+    char *from;      //  the From header as configured
+    char *from_addr; //  the address in it (MAIL FROM)
+    char *domain;    //  of from_addr, for Message-ID
+    char **to;       //  addresses or "owner", NULL-terminated
+    char *username;
+    char *password;
+    char *ca_file;
+    bool starttls;
+    long timeout_s;
+} email_t;
+
+//  An address we are willing to put in MAIL/RCPT and headers: local@domain, printable
+//  ASCII, no spaces, brackets, commas or quotes.
+static bool
+s_valid_address (const char *addr)
+{
+    const char *at = strchr (addr, '@');
+    if (!at || at == addr || !at[1] || strchr (at + 1, '@'))
+        return false;
+    for (const char *c = addr; *c; c++)
+        if (*c <= ' ' || *c >= 0x7F || strchr ("<>,;\"()[]\\", *c))
+            return false;
+    return true;
+}
+
+static bool
+s_is_action (const hub_relay_job_t *job)
+{
+    return job->kind && job->action_id &&
+           (!strcmp (job->kind, "action") || !strcmp (job->kind, "action-done") ||
+            !strcmp (job->kind, "action-cancel") || !strcmp (job->kind, "reminder"));
+}
+
+//  ---------------------------------------------------------------------------------
+//  Message formatting
+
+//  RFC 5322 date in the C locale whatever the process locale: "Tue, 01 Dec 2026 17:00:00
+//  +0000".
+static void
+s_date (char *buf, size_t size)
+{
+    static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t now = time (NULL);
+    struct tm tm;
+    gmtime_r (&now, &tm);
+    snprintf (buf, size, "%s, %02d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
+              months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static void
+s_base64 (relay_buf_t *out, const unsigned char *data, size_t len)
+{
+    static const char table[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t at = 0; at < len; at += 3) {
+        unsigned value = (unsigned)data[at] << 16;
+        if (at + 1 < len)
+            value |= (unsigned)data[at + 1] << 8;
+        if (at + 2 < len)
+            value |= data[at + 2];
+        char quad[4] = {table[(value >> 18) & 63], table[(value >> 12) & 63],
+                        at + 1 < len ? table[(value >> 6) & 63] : '=',
+                        at + 2 < len ? table[value & 63] : '='};
+        relay_buf_add (out, quad, 4);
+    }
+}
+
+//  Header text with controls turned into spaces, cut at max bytes on a UTF-8 boundary.
+//  Returns true if it is all printable ASCII.
+static bool
+s_header_text (relay_buf_t *out, const char *text, size_t max)
+{
+    size_t len = relay_utf8_cut_clean (text, strlen (text), max);
+    bool ascii = true;
+    for (size_t at = 0; at < len; at++) {
+        unsigned char c = (unsigned char)text[at];
+        char clean = c < 0x20 || c == 0x7F ? ' ' : (char)c;
+        ascii = ascii && c < 0x7F;
+        relay_buf_add (out, &clean, 1);
+    }
+    //  "=?" could be read as the start of an encoded word: encode such a title too.
+    return ascii && !strstr (out->data ? out->data : "", "=?");
+}
+
+//  "Subject: ..." with the title, RFC 2047-encoded when it is not plain ASCII.
+static void
+s_subject (relay_buf_t *msg, const char *title)
+{
+    relay_buf_t clean = {0};
+    relay_buf_add (&clean, "", 0);
+    bool ascii = s_header_text (&clean, title, EMAIL_SUBJECT_MAX);
+    relay_buf_adds (msg, "Subject: ");
+    if (ascii) {
+        //  Fold at spaces so no line passes 78 characters where that is possible.
+        size_t col = 9;
+        for (char *word = clean.data; *word;) {
+            size_t len = strcspn (word + 1, " ") + 1;
+            if (col + len > 78 && col > 9 && *word == ' ') {
+                relay_buf_adds (msg, "\r\n");
+                col = 0;
+            }
+            relay_buf_add (msg, word, len);
+            col += len;
+            word += len;
+        }
+    } else {
+        size_t at = 0;
+        while (at < clean.len) {
+            size_t take = relay_utf8_cut (clean.data + at, clean.len - at, EMAIL_WORD_BYTES);
+            if (at)
+                relay_buf_adds (msg, "\r\n ");
+            relay_buf_adds (msg, "=?UTF-8?B?");
+            s_base64 (msg, (const unsigned char *)clean.data + at, take);
+            relay_buf_adds (msg, "?=");
+            at += take;
+        }
+    }
+    relay_buf_adds (msg, "\r\n");
+    relay_buf_free (&clean);
+}
+
+//  Quoted-printable (RFC 2045 6.7) with CRLF line ends; \n and \r\n in text are line
+//  breaks. Lines stay within 76 octets.
+static void
+s_quoted_printable (relay_buf_t *out, const char *text, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t col = 0;
+    for (size_t at = 0; at < len; at++) {
+        unsigned char c = (unsigned char)text[at];
+        if (c == '\n' || (c == '\r' && at + 1 < len && text[at + 1] == '\n')) {
+            if (c == '\r')
+                at++;
+            relay_buf_adds (out, "\r\n");
+            col = 0;
+            continue;
+        }
+        bool line_end = at + 1 == len || text[at + 1] == '\n' ||
+                        (text[at + 1] == '\r' && at + 2 < len && text[at + 2] == '\n');
+        bool literal =
+            (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !line_end);
+        size_t width = literal ? 1 : 3;
+        if (col + width > EMAIL_QP_LINE - 1) { //  room for the soft break '='
+            relay_buf_adds (out, "=\r\n");
+            col = 0;
+        }
+        //  A '.' or "From " opening a line is encoded: some relays mangle those.
+        if (col == 0 &&
+            (c == '.' || (c == 'F' && len - at >= 5 && !memcmp (text + at, "From ", 5))))
+            literal = false, width = 3;
+        if (literal)
+            relay_buf_add (out, (const char *)&c, 1);
+        else {
+            char code[3] = {'=', hex[c >> 4], hex[c & 15]};
+            relay_buf_add (out, code, 3);
+        }
+        col += width;
+    }
+    relay_buf_adds (out, "\r\n");
+}
+
+//  The plain text: the message, the action item's facts, a signature.
+static void
+s_text (relay_buf_t *text, const hub_relay_job_t *job)
+{
+    relay_buf_add (text, "", 0);
+    if (job->body && job->body_len) {
+        relay_buf_add (text, job->body, job->body_len);
+        if (job->body[job->body_len - 1] != '\n')
+            relay_buf_adds (text, "\n");
+        relay_buf_adds (text, "\n");
+    }
+    if (s_is_action (job)) {
+        if (job->action_title && *job->action_title)
+            relay_buf_addf (text, "Action item: %s\n", job->action_title);
+        if (job->owner && *job->owner)
+            relay_buf_addf (text, "Owner: %s\n", job->owner);
+        if (job->due_ms) {
+            char due[40];
+            relay_time_human (job->due_ms, due, sizeof due);
+            relay_buf_addf (text, "Due: %s\n", due);
+        }
+        if (job->status && *job->status)
+            relay_buf_addf (text, "Status: %s\n", job->status);
+        if (job->note && *job->note)
+            relay_buf_addf (text, "Note: %s\n", job->note);
+        relay_buf_adds (text, "\n");
+    }
+    relay_buf_addf (text, "-- \nPosted by %s in #%s (seq %llu), relayed by hubd.\n",
+                    job->author && *job->author ? job->author : "the hub",
+                    job->channel ? job->channel : "", (unsigned long long)job->seq);
+}
+
+static void
+s_message (email_t *self, const hub_relay_job_t *job, char **rcpt, relay_buf_t *msg)
+{
+    char date[64];
+    s_date (date, sizeof date);
+    unsigned char random[12];
+    if (getrandom (random, sizeof random, 0) != (ssize_t)sizeof random) {
+        struct timespec now; //  a unique-enough fallback: time and address of the stack
+        clock_gettime (CLOCK_REALTIME, &now);
+        memcpy (random, &now, sizeof random < sizeof now ? sizeof random : sizeof now);
+    }
+    relay_buf_addf (msg, "Date: %s\r\nFrom: %s\r\nTo: ", date, self->from);
+    for (size_t i = 0; rcpt[i]; i++)
+        relay_buf_addf (msg, "%s%s", i ? ",\r\n " : "", rcpt[i]);
+    relay_buf_adds (msg, "\r\n");
+
+    const char *title = job->title && *job->title                 ? job->title
+                        : job->action_title && *job->action_title ? job->action_title
+                                                                  : "Message from the hub";
+    s_subject (msg, title);
+    relay_buf_addf (msg, "Message-ID: <hubd.%llu.", (unsigned long long)job->job_id);
+    for (size_t i = 0; i < sizeof random; i++)
+        relay_buf_addf (msg, "%02x", random[i]);
+    relay_buf_addf (msg, "@%s>\r\n", self->domain);
+    relay_buf_adds (msg, "MIME-Version: 1.0\r\n"
+                         "Content-Type: text/plain; charset=utf-8\r\n"
+                         "Content-Transfer-Encoding: quoted-printable\r\n"
+                         "Auto-Submitted: auto-generated\r\n"
+                         "\r\n");
+    relay_buf_t text = {0};
+    s_text (&text, job);
+    s_quoted_printable (msg, text.data, text.len);
+    relay_buf_free (&text);
+}
+
+//  ---------------------------------------------------------------------------------
+//  SMTP
+
+typedef struct {
+    const relay_buf_t *msg;
+    size_t sent;
+    char reply[256]; //  the server's last reply line
+} smtp_io_t;
+
+static size_t
+s_read (char *buffer, size_t size, size_t count, void *arg)
+{
+    smtp_io_t *io = arg;
+    size_t len = io->msg->len - io->sent;
+    if (len > size * count)
+        len = size * count;
+    memcpy (buffer, io->msg->data + io->sent, len);
+    io->sent += len;
+    return len;
+}
+
+//  Keeps the server's last error reply (4xx, 5xx) for the error text; a later 221 to our
+//  QUIT must not hide it. Only what the server sends: what we send holds the password.
+static int
+s_on_debug (CURL *curl, curl_infotype type, char *data, size_t len, void *arg)
+{
+    (void)curl;
+    smtp_io_t *io = arg;
+    if (type == CURLINFO_HEADER_IN && len > 0 && (data[0] == '4' || data[0] == '5')) {
+        size_t line = strcspn (data, "\r\n");
+        if (line > len)
+            line = len;
+        line = relay_utf8_cut (data, line, sizeof io->reply - 1);
+        memcpy (io->reply, data, line);
+        io->reply[line] = 0;
+    }
+    return 0;
+}
+
+static void
+s_send (email_t *self, char **rcpt, const relay_buf_t *msg, hub_relay_result_t *result)
+{
+    CURL *curl = curl_easy_init ();
+    if (!curl) {
+        relay_set_error (result, HUB_RELAY_RETRY, "email: curl_easy_init failed");
+        return;
+    }
+    char mail_from[300];
+    snprintf (mail_from, sizeof mail_from, "<%s>", self->from_addr);
+    struct curl_slist *rcpts = NULL;
+    for (size_t i = 0; rcpt[i]; i++) {
+        char entry[300];
+        snprintf (entry, sizeof entry, "<%s>", rcpt[i]);
+        rcpts = curl_slist_append (rcpts, entry);
+    }
+    smtp_io_t io = {.msg = msg};
+    char curl_err[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt (curl, CURLOPT_URL, self->smtp_url);
+    curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt (curl, CURLOPT_MAIL_FROM, mail_from);
+    curl_easy_setopt (curl, CURLOPT_MAIL_RCPT, rcpts);
+    curl_easy_setopt (curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt (curl, CURLOPT_READFUNCTION, s_read);
+    curl_easy_setopt (curl, CURLOPT_READDATA, &io);
+    curl_easy_setopt (curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)msg->len);
+    curl_easy_setopt (curl, CURLOPT_USE_SSL, self->starttls ? CURLUSESSL_ALL : CURLUSESSL_NONE);
+    if (self->ca_file)
+        curl_easy_setopt (curl, CURLOPT_CAINFO, self->ca_file);
+    if (self->username) {
+        curl_easy_setopt (curl, CURLOPT_USERNAME, self->username);
+        curl_easy_setopt (curl, CURLOPT_PASSWORD, self->password);
+    }
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT, self->timeout_s);
+    curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT, self->timeout_s);
+    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt (curl, CURLOPT_VERBOSE, 1L); //  feeds s_on_debug; prints nothing
+    curl_easy_setopt (curl, CURLOPT_DEBUGFUNCTION, s_on_debug);
+    curl_easy_setopt (curl, CURLOPT_DEBUGDATA, &io);
+
+    CURLcode rc = curl_easy_perform (curl);
+    long code = 0;
+    curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup (curl);
+    curl_slist_free_all (rcpts);
+    if (rc == CURLE_OK) {
+        result->outcome = HUB_RELAY_DONE;
+        return;
+    }
+    hub_relay_outcome_t outcome;
+    if (rc == CURLE_LOGIN_DENIED || (code >= 500 && code < 600))
+        outcome = HUB_RELAY_DEAD;
+    else if (code >= 400 && code < 500)
+        outcome = HUB_RELAY_RETRY;
+    else if (rc == CURLE_USE_SSL_FAILED || rc == CURLE_PEER_FAILED_VERIFICATION ||
+             rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_URL_MALFORMAT ||
+             rc == CURLE_UNSUPPORTED_PROTOCOL)
+        outcome = HUB_RELAY_DEAD;
+    else
+        outcome = HUB_RELAY_RETRY;
+    if (!curl_err[0])
+        snprintf (curl_err, sizeof curl_err, "%s", curl_easy_strerror (rc));
+    if (code && io.reply[0])
+        relay_set_error (result, outcome, "email: %s (server said: %s)", curl_err, io.reply);
+    else
+        relay_set_error (result, outcome, "email: %s", curl_err);
+}
+
+//  ---------------------------------------------------------------------------------
+//  Plugin
+
+static void
+s_free (email_t *self)
+{
+    free (self->smtp_url);
+    free (self->from);
+    free (self->from_addr);
+    free (self->domain);
+    for (size_t i = 0; self->to && self->to[i]; i++)
+        free (self->to[i]);
+    free (self->to);
+    free (self->username);
+    if (self->password) {
+        explicit_bzero (self->password, strlen (self->password));
+        free (self->password);
+    }
+    free (self->ca_file);
+    free (self);
+}
+
+//  Parses from, to and tls into self; returns false with a reason in err.
+static bool
+s_parse (email_t *self, const hub_host_t *host, char *err, size_t err_size)
+{
+    const char *from = host->config_get (host->host, "from");
+    const char *to = host->config_get (host->host, "to");
+    const char *tls = host->config_get (host->host, "tls");
+    const char *lt = from ? strchr (from, '<') : NULL;
+    self->from_addr = relay_strdup (lt ? lt + 1 : from ? from : "");
+    self->from_addr[strcspn (self->from_addr, ">")] = 0;
+    bool printable = true;
+    for (const char *c = from; c && *c; c++)
+        printable = printable && *c >= ' ' && *c < 0x7F;
+    if (!from || !printable || !s_valid_address (self->from_addr)) {
+        snprintf (err, err_size, "email: from must be an ASCII address or Name <address>");
+        return false;
+    }
+    self->from = relay_strdup (from);
+    self->domain = relay_strdup (strchr (self->from_addr, '@') + 1);
+    if (!to || !*to) {
+        snprintf (err, err_size, "email: to is not set");
+        return false;
+    }
+    size_t count = 1;
+    for (const char *c = to; *c; c++)
+        count += *c == ',';
+    self->to = relay_alloc ((count + 1) * sizeof (char *));
+    count = 0;
+    for (const char *at = to; *at;) {
+        size_t len = strcspn (at, ",");
+        const char *start = at;
+        at += len + (at[len] == ',');
+        while (len && (*start == ' ' || *start == '\t'))
+            start++, len--;
+        while (len && (start[len - 1] == ' ' || start[len - 1] == '\t'))
+            len--;
+        if (!len)
+            continue;
+        char *entry = relay_alloc (len + 1);
+        memcpy (entry, start, len);
+        self->to[count++] = entry;
+        if (strcmp (entry, "owner") && !s_valid_address (entry)) {
+            snprintf (err, err_size, "email: to: '%s' is neither an address nor owner", entry);
+            return false;
+        }
+    }
+    if (!count) {
+        snprintf (err, err_size, "email: to names no recipient");
+        return false;
+    }
+    if (tls && strcmp (tls, "starttls") && strcmp (tls, "none")) {
+        snprintf (err, err_size, "email: tls must be starttls or none");
+        return false;
+    }
+    self->starttls = !tls || !strcmp (tls, "starttls");
+    return true;
+}
+
+static int
+s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
+{
+    email_t *self = relay_alloc (sizeof *self);
+    self->host = host;
+    const char *url = host->config_get (host->host, "smtp_url");
+    const char *username = host->config_get (host->host, "username");
+    const char *password_file = host->config_get (host->host, "password_file");
+    const char *ca_file = host->config_get (host->host, "ca_file");
+    self->timeout_s = relay_timeout (host);
+    if (!url || (strncmp (url, "smtp://", 7) && strncmp (url, "smtps://", 8))) {
+        snprintf (err, err_size, "email: smtp_url must be an smtp:// or smtps:// URL");
+        goto fail;
+    }
+    self->smtp_url = relay_strdup (url);
+    if (self->timeout_s < 0) {
+        snprintf (err, err_size, "email: timeout must be 1..300 seconds");
+        goto fail;
+    }
+    if (!s_parse (self, host, err, err_size))
+        goto fail;
+    if (!username != !password_file) {
+        snprintf (err, err_size, "email: username and password_file go together");
+        goto fail;
+    }
+    if (username) {
+        char why[256] = "";
+        self->password = host->read_secret (host->host, password_file, why, sizeof why);
+        if (!self->password) {
+            snprintf (err, err_size, "email: password_file: %s", why);
+            goto fail;
+        }
+        self->username = relay_strdup (username);
+        if (!self->starttls && strncmp (url, "smtps://", 8))
+            host->log (host->host, HUB_PLUGIN_LOG_WARNING,
+                       "tls = none: the password crosses the network in clear text");
+    }
+    if (ca_file)
+        self->ca_file = relay_strdup (ca_file);
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    *state_p = self;
+    return 0;
+fail:
+    s_free (self);
+    return -1;
+}
+
+static void
+s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
+{
+    email_t *self = state;
+    const hub_host_t *host = self->host;
+    size_t count = 0;
+    while (self->to[count])
+        count++;
+    char **rcpt = relay_alloc ((count + 1) * sizeof (char *));
+    size_t n = 0;
+    bool wants_owner = false;
+    for (size_t i = 0; i < count; i++) {
+        char *addr = self->to[i];
+        if (!strcmp (addr, "owner")) {
+            if (!s_is_action (job))
+                continue;
+            wants_owner = true;
+            addr = job->owner_email && s_valid_address (job->owner_email)
+                       ? (char *)job->owner_email
+                       : NULL;
+        }
+        bool twice = false;
+        for (size_t j = 0; addr && j < n; j++)
+            twice = twice || !strcasecmp (rcpt[j], addr);
+        if (addr && !twice)
+            rcpt[n++] = addr;
+    }
+    if (wants_owner && !(job->owner_email && s_valid_address (job->owner_email))) {
+        relay_set_error (result, n ? HUB_RELAY_DONE : HUB_RELAY_DEAD,
+                         "email: owner %s has no usable email address in the directory",
+                         job->owner && *job->owner ? job->owner : "(none)");
+        host->log (host->host, n ? HUB_PLUGIN_LOG_WARNING : HUB_PLUGIN_LOG_ERROR,
+                   "job %llu: %s", (unsigned long long)job->job_id, result->error);
+    }
+    if (n == 0) {
+        if (!wants_owner) //  only `owner` configured and this is no action item
+            result->outcome = HUB_RELAY_DONE;
+        free (rcpt);
+        return;
+    }
+    relay_buf_t msg = {0};
+    s_message (self, job, rcpt, &msg);
+    s_send (self, rcpt, &msg, result);
+    relay_buf_free (&msg);
+    if (result->outcome == HUB_RELAY_DONE)
+        host->log (host->host, HUB_PLUGIN_LOG_INFO, "job %llu: mailed to %zu recipient%s",
+                   (unsigned long long)job->job_id, n, n == 1 ? "" : "s");
+    else
+        host->log (host->host,
+                   result->outcome == HUB_RELAY_DEAD ? HUB_PLUGIN_LOG_ERROR
+                                                     : HUB_PLUGIN_LOG_WARNING,
+                   "job %llu attempt %u: %s%s", (unsigned long long)job->job_id, job->attempt,
+                   result->error, result->outcome == HUB_RELAY_DEAD ? " (dead)" : "");
+    free (rcpt);
+}
+
+static void
+s_destroy (void **state_p)
+{
+    email_t *self = *state_p;
+    if (!self)
+        return;
+    s_free (self);
+    curl_global_cleanup ();
+    *state_p = NULL;
+}
+
+__attribute__ ((visibility ("default"))) const hub_plugin_t hub_plugin_descriptor = {
+    .abi_version = HUB_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof (hub_plugin_t),
+    .name = "email",
+    .description = "Email over SMTP (RFC 5322, UTF-8 quoted-printable, STARTTLS, AUTH)",
+    .init = s_init,
+    .deliver = s_deliver,
+    .destroy = s_destroy,
+};

@@ -1,0 +1,144 @@
+#!/bin/bash
+# relay_email: hub_email.so against a real SMTP server on loopback (aiosmtpd): the received
+# message parsed with Python's email package (headers, RFC 2047 subject, quoted-printable
+# body, line lengths, no header injection), recipients, AUTH, STARTTLS and SMTP outcomes.
+source "$(dirname "$0")/lib.sh"
+
+# start_smtp NAME [args]: an SMTP server spooling to $T/NAME; sets SMTP_PORT.
+start_smtp() {
+    local name=$1
+    shift
+    "$PY" "$HERE/smtp_server.py" "$T/$name.port" "$T/$name" "$@" 2> "$T/smtp-$name.err" &
+    BG_PIDS+=($!)
+    SMTP_PORT=$(wait_port_file "$T/$name.port" $!)
+}
+# mailconf URL TO [extra lines]: an email relay config.
+mailconf() {
+    printf 'smtp_url = %s\nfrom = Partnership hub <hub@hub.test>\nto = %s\ntimeout = 3\n%s' "$1" "$2" "${3:-}"
+}
+M=$T/memos.json
+
+start_smtp plain
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "owner, board@partners.test" $'tls = none\n' > "$T/plain.conf"
+"$PY" - > "$T/jobs.jsonl" <<'EOF2'
+import json
+body = "Bonjour à tous,\n.a line that starts with a dot\n..two dots\nFrom the start\ntrailing space \n" + "é" * 10 + "x" * 2990 + "\n= and =?UTF-8?B?x?= stay\n"
+job = {"job_id": 1, "seq": 7, "channel": "actions", "kind": "reminder", "author": "hub",
+       "title": "Café réunion – due", "body": body, "action_id": 3, "action_title": "Café réunion",
+       "owner": "food-bank", "owner_email": "ops@foodbank.test", "due_ms": 1796144400000, "status": "open"}
+print(json.dumps(job))
+job.update(job_id=2, title="Hello\r\nBcc: evil@attacker.test\r\n\r\ninjected body", body="second")
+print(json.dumps(job))
+EOF2
+out=$(run_host email "$T/plain.conf" "$M" < "$T/jobs.jsonl")
+assert_eq done "$(field "$(line 1 "$out")" outcome)" "reminder mailed"
+assert_eq done "$(field "$(line 2 "$out")" outcome)" "second message mailed"
+"$PY" - "$T/plain" "$T/jobs.jsonl" <<'EOF2' || fail "received message"
+import email, email.policy, json, sys
+spool, jobs = sys.argv[1], [json.loads(l) for l in open(sys.argv[2])]
+raw = open(spool + "/1.eml", "rb").read()
+env = json.load(open(spool + "/1.json"))
+assert env["mail_from"] == "hub@hub.test", env
+assert sorted(env["rcpt_tos"]) == ["board@partners.test", "ops@foodbank.test"], env
+msg = email.message_from_bytes(raw, policy=email.policy.default)
+assert str(msg["Subject"]) == "Café réunion – due", msg["Subject"]
+assert b"=?UTF-8?B?" in raw, "subject is not an encoded word"
+assert msg["Date"] and msg["Date"].datetime is not None, msg["Date"]
+assert msg["Message-ID"].startswith("<hubd.1.") and msg["Message-ID"].endswith("@hub.test>"), msg["Message-ID"]
+assert msg["From"] == "Partnership hub <hub@hub.test>" and "ops@foodbank.test" in msg["To"] and "board@partners.test" in msg["To"], (msg["From"], msg["To"])
+assert msg["MIME-Version"] == "1.0", msg["MIME-Version"]
+assert msg.get_content_type() == "text/plain" and msg.get_content_charset() == "utf-8", msg["Content-Type"]
+assert msg["Content-Transfer-Encoding"] in ("quoted-printable", "base64"), msg["Content-Transfer-Encoding"]
+text = msg.get_content().replace("\r\n", "\n")  # CRLF is the canonical line end
+assert text.startswith(jobs[0]["body"] + "\n"), repr(text[:200])
+for part in ("Owner: food-bank", "Due: 2026-12-01 17:00 UTC", "Posted by hub in #actions"):
+    assert part in text, (part, text[-300:])
+lines = raw.split(b"\r\n")
+assert max(len(l) for l in lines) <= 998, max(len(l) for l in lines)
+assert all(b < 128 for b in raw), "8-bit data on the wire"
+assert b"\n" not in raw.replace(b"\r\n", b""), "bare LF"
+print("max line", max(len(l) for l in lines))
+
+raw2 = open(spool + "/2.eml", "rb").read()
+m2 = email.message_from_bytes(raw2, policy=email.policy.default)
+assert m2["Message-ID"] != msg["Message-ID"], "Message-ID not unique"
+assert m2["Bcc"] is None and not any(l.lower().startswith(b"bcc:") for l in raw2.split(b"\r\n")), raw2[:400]
+assert str(m2["Subject"]) == "Hello  Bcc: evil@attacker.test    injected body", m2["Subject"]
+assert m2.get_content().startswith("second\r\n"), m2.get_content()
+EOF2
+ok "message: UTF-8 subject decodes, Date, Message-ID, MIME text/plain utf-8, QP, exact body with dot lines, 3,000-char line within 998, 7-bit"
+ok "second message: unique Message-ID, CR/LF in the title cannot inject a Bcc header"
+
+# Recipients: `owner` is skipped for messages that are not action items; an action item
+# whose owner has no email, with only `owner` configured, is dead.
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "owner" $'tls = none\n' > "$T/owner.conf"
+out=$(printf '%s\n' '{"job_id":3,"channel":"c","kind":"message","title":"t","body":"b"}' \
+    '{"job_id":4,"channel":"c","kind":"action","title":"t","body":"b","action_id":5,"owner":"nomail","owner_email":""}' \
+    | run_host email "$T/owner.conf" "$M")
+assert_eq done "$(field "$(line 1 "$out")" outcome)" "owner only, plain message: nothing to send, done"
+assert_eq dead "$(field "$(line 2 "$out")" outcome)" "owner without email: dead"
+assert_contains "$(field "$(line 2 "$out")" error)" "owner nomail has no usable email" "owner without email: why"
+assert_eq 2 "$(ls "$T/plain"/*.eml | wc -l)" "no extra message sent"
+
+# SMTP replies: 451 on RCPT -> retry; 550 -> dead; nobody listening -> retry.
+start_smtp busy --rcpt-reply "451 4.3.0 try later"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" $'tls = none\n' > "$T/busy.conf"
+out=$(echo '{"job_id":5,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/busy.conf" "$M")
+assert_eq retry "$(field "$out" outcome)" "451: retry"
+assert_contains "$(field "$out" error)" "451 4.3.0 try later" "451: the server's text"
+start_smtp nouser --rcpt-reply "550 5.1.1 no such user"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" $'tls = none\n' > "$T/nouser.conf"
+out=$(echo '{"job_id":6,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/nouser.conf" "$M")
+assert_eq dead "$(field "$out" outcome)" "550: dead"
+assert_contains "$(field "$out" error)" "550 5.1.1 no such user" "550: the server's text"
+dead_port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mailconf "smtp://127.0.0.1:$dead_port/hub.test" "board@partners.test" $'tls = none\n' > "$T/down.conf"
+out=$(echo '{"job_id":7,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/down.conf" "$M")
+assert_eq retry "$(field "$out" outcome)" "server down: retry"
+
+# AUTH: the right password -> delivered as that user; a wrong one -> dead.
+PASSWORD='s3cret-Pa55word'
+start_smtp auth --auth "relay:$PASSWORD"
+secret "$T/password" "$PASSWORD"
+secret "$T/badpassword" "wrong-password"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" \
+    "$(printf 'tls = none\nusername = relay\npassword_file = %s' "$T/password")" > "$T/auth.conf"
+out=$(echo '{"job_id":8,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/auth.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "AUTH: delivered"
+assert_eq true "$("$PY" -c 'import json,sys; print(str(json.load(open(sys.argv[1]))["auth"] is not None).lower())' "$T/auth/1.json")" "AUTH: session authenticated"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" \
+    "$(printf 'tls = none\nusername = relay\npassword_file = %s' "$T/badpassword")" > "$T/badauth.conf"
+out=$(echo '{"job_id":9,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/badauth.conf" "$M")
+assert_eq dead "$(field "$out" outcome)" "AUTH with a bad password: dead"
+assert_contains "$(field "$out" error)" "535" "AUTH failure: the server's reply"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" $'tls = none\n' > "$T/noauth.conf"
+out=$(echo '{"job_id":10,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/noauth.conf" "$M")
+assert_eq dead "$(field "$out" outcome)" "no AUTH where required (530): dead"
+
+# STARTTLS (the default): verified with ca_file -> delivered; against a server without
+# STARTTLS -> dead, never a plain-text fallback.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2> /dev/null
+start_smtp tls --tls "$T/cert.pem" "$T/key.pem" --auth "relay:$PASSWORD"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" \
+    "$(printf 'ca_file = %s\nusername = relay\npassword_file = %s' "$T/cert.pem" "$T/password")" > "$T/tls.conf"
+out=$(echo '{"job_id":11,"channel":"c","kind":"message","title":"t","body":"over TLS"}' | run_host email "$T/tls.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "STARTTLS + AUTH: delivered"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" \
+    "$(printf 'username = relay\npassword_file = %s' "$T/password")" > "$T/tls-noca.conf"
+out=$(echo '{"job_id":12,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/tls-noca.conf" "$M")
+assert_eq dead "$(field "$out" outcome)" "STARTTLS with an unknown CA: dead"
+mailconf "smtp://127.0.0.1:$(cat "$T/plain.port")/hub.test" "board@partners.test" > "$T/notls.conf"
+out=$(echo '{"job_id":13,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/notls.conf" "$M")
+assert_eq dead "$(field "$out" outcome)" "STARTTLS required, server lacks it: dead"
+assert_eq 2 "$(ls "$T/plain"/*.eml | wc -l)" "nothing sent in clear text"
+
+# Config refusals, and the password never in a log line or result.
+mailconf "smtp://127.0.0.1:1/x" "not-an-address" > "$T/badto.conf"
+rc=0
+"$PLUGIN_HOST" "$PLUGIN_DIR/hub_email.so" "$T/badto.conf" "$M" < /dev/null 2> "$T/badto.out" || rc=$?
+assert_eq 2 "$rc" "bad recipient refused at init"
+assert_contains "$(cat "$T/badto.out")" "'not-an-address' is neither an address nor owner" "refusal says why"
+if grep -l -e "$PASSWORD" "$T"/*.err "$T"/*.out 2> /dev/null; then fail "password logged"; fi
+ok "password never logged"
+echo "relay_email: $CHECKS checks passed"
