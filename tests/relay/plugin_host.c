@@ -253,11 +253,12 @@ main (int argc, char *argv[])
     };
     void *state = NULL;
     char err[512] = "";
+    int rc = 0;
     if (plugin->init (&host, &state, err, sizeof err)) {
         fprintf (stderr, "hub-plugin-host: %s: init failed: %s\n", plugin->name, err);
-        return 2;
+        rc = 2;
+        goto done;
     }
-    int rc = 0;
     char *line = NULL;
     size_t cap = 0;
     while (getline (&line, &cap, stdin) > 0) {
@@ -277,6 +278,7 @@ main (int argc, char *argv[])
     plugin->destroy (&state);
     if (state)
         fprintf (stderr, "hub-plugin-host: destroy did not clear the state\n"), rc = 1;
+done:
     json_decref (self.config);
     json_decref (self.memos);
     dlclose (dl);
