@@ -45,6 +45,7 @@ static const s_command_t s_commands[] = {
     {"action", hubctl_cmd_action,
      "action add TITLE --owner PARTNER --due WHEN [--detail TEXT] | done ID [--note TEXT] | "
      "cancel ID [--note TEXT] | list [--owner P] [--status open,done,overdue]"},
+    {"relay", hubctl_cmd_relay, "relay retry NAME"},
     {"channel", hubctl_cmd_channel,
      "channel create NAME [--publish ROLE,...] [--read ROLE,...] | list"},
     {NULL, NULL, NULL}};
@@ -135,6 +136,11 @@ static const char *s_help =
     "\n"
     "    action list [--owner PARTNER] [--status open,done,overdue,cancelled]\n"
     "        The partnership's commitments; 'open' includes overdue ones.\n"
+    "\n"
+    "    relay retry NAME\n"
+    "        Administrator: requeue the dead jobs of relay NAME (after fixing what made\n"
+    "        them fail); `status` shows each relay's pending depth, oldest pending age\n"
+    "        and dead count.\n"
     "\n"
     "    channel list\n"
     "        The channels you may read, with their rights.\n"

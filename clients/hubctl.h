@@ -88,5 +88,6 @@ int hubctl_cmd_status (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_partner (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_channel (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_action (hubctl_t *ctx, int argc, char **argv);
+int hubctl_cmd_relay (hubctl_t *ctx, int argc, char **argv);
 
 #endif

@@ -255,3 +255,20 @@ hubctl_cmd_channel (hubctl_t *ctx, int argc, char **argv)
     return hubctl_usage_error (ctx, "use channel create NAME [--publish ROLE,...] "
                                     "[--read ROLE,...] or channel list");
 }
+
+int
+hubctl_cmd_relay (hubctl_t *ctx, int argc, char **argv)
+{
+    if (argc != 2 || strcmp (argv[0], "retry") != 0)
+        return hubctl_usage_error (ctx, "use relay retry NAME");
+    json_t *reply = NULL;
+    int rc =
+        s_query (ctx, json_pack ("{s:s, s:s}", "q", "relay.retry", "name", argv[1]), &reply);
+    if (rc == 0 && ctx->json)
+        hubctl_print_json (reply);
+    else if (rc == 0)
+        printf ("%lld dead jobs of relay %s requeued\n",
+                (long long)json_integer_value (json_object_get (reply, "requeued")), argv[1]);
+    json_decref (reply);
+    return rc;
+}

@@ -295,6 +295,40 @@ config_relay_get (const config_relay_t *relay, const char *key)
     return NULL;
 }
 
+char **
+config_split (const char *list)
+{
+    size_t count = 0, capacity = 4;
+    char **items = mem_alloc (capacity * sizeof *items);
+    char *copy = mem_strdup (list ? list : ""), *save = NULL;
+    for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save)) {
+        while (isspace ((unsigned char)*item))
+            item++;
+        size_t len = strlen (item);
+        while (len && isspace ((unsigned char)item[len - 1]))
+            item[--len] = 0;
+        if (!len)
+            continue;
+        if (count + 1 >= capacity)
+            items = mem_realloc (items, (capacity *= 2) * sizeof *items);
+        items[count++] = mem_strdup (item);
+    }
+    items[count] = NULL;
+    free (copy);
+    return items;
+}
+
+void
+config_split_free (char ***items_p)
+{
+    if (!*items_p)
+        return;
+    for (char **item = *items_p; *item; item++)
+        free (*item);
+    free (*items_p);
+    *items_p = NULL;
+}
+
 void
 config_destroy (config_t **self_p)
 {

@@ -64,6 +64,11 @@ bool config_parse_duration (const char *text, uint64_t *seconds);
 //  Looks up a relay's plugin key; NULL if absent. Borrowed.
 const char *config_relay_get (const config_relay_t *relay, const char *key);
 
+//  Splits a comma-separated list ("updates, actions") into trimmed items: a NULL-terminated
+//  array the caller frees with config_split_free.
+char **config_split (const char *list);
+void config_split_free (char ***items_p);
+
 void config_destroy (config_t **self_p);
 
 #endif

@@ -1,6 +1,6 @@
 /*  db.c - see db.h.
 
-    Schema, version 3 (PRAGMA user_version):
+    Schema, version 4 (PRAGMA user_version):
 
     messages    the log. seq is the rowid: lookups by seq and "the last row" cost a B-tree
                 descent, never a scan, whatever the size of the log. header, body and sig
@@ -77,6 +77,21 @@ static const char *s_migrations[] = {
     "  note TEXT NOT NULL DEFAULT '',"
     "  seqs TEXT NOT NULL,"
     "  last_reminder_ms INTEGER NOT NULL DEFAULT 0);",
+    //  3 -> 4: the relay outbox, written in the transaction that logs each message.
+    "CREATE TABLE relay_jobs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  relay TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_ms INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  done_ms INTEGER,"
+    "  last_error TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX relay_jobs_queue ON relay_jobs (relay, state, id);"
+    "CREATE TABLE relay_memos ("
+    "  relay TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  PRIMARY KEY (relay, key));",
 };
 
 static bool

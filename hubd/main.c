@@ -10,6 +10,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "reader.h"
+#include "relay.h"
 #include "router.h"
 #include "store.h"
 #include <czmq.h>
@@ -139,6 +140,24 @@ s_load_config (const s_options_t *options)
     return config;
 }
 
+//  --check-config also loads each relay's plugin: an unknown plugin or a wrong ABI is a
+//  configuration error, reported with the relay section's line.
+static int
+s_check_plugins (const config_t *config)
+{
+    int problems = 0;
+    for (size_t r = 0; r < config->relay_count; r++) {
+        char why[600];
+        const config_relay_t *relay = &config->relays[r];
+        if (relay_check_plugin (config->plugin_dir, relay->plugin, why, sizeof why) != 0) {
+            log_error ("config", "%s:%d: [relay.%s]: %s", config->path, relay->line,
+                       relay->name, why);
+            problems++;
+        }
+    }
+    return problems;
+}
+
 static config_t *
 s_reload (void *arg)
 {
@@ -186,11 +205,12 @@ s_serve (config_t *config, s_options_t *options)
     zsys_handler_set (NULL); //  signals are ours (signalfd), not CZMQ's
     zsys_set_logstream (NULL);
     auth_t *auth = auth_new (false); //  closed: the router admits partners
-    store_t *store = store_new (db_path, &hub, admin_pk);
+    store_t *store = store_new (db_path, &hub, admin_pk, config);
     reader_t *reader = store ? reader_new (db_path, hub.pk) : NULL;
-    router_t *router =
-        reader ? router_new (config, &hub, admin_pk, auth, reader, store_head (store), db_path)
-               : NULL;
+    relay_t *relay = reader ? relay_new (config, db_path) : NULL;
+    router_t *router = relay ? router_new (config, &hub, admin_pk, auth, reader, relay,
+                                           store_head (store), db_path)
+                             : NULL;
     int status = 2;
     if (router) {
         sd_notify (0, "READY=1");
@@ -199,6 +219,7 @@ s_serve (config_t *config, s_options_t *options)
         status = 0;
     }
     router_destroy (&router);
+    relay_destroy (&relay);
     reader_destroy (&reader);
     store_destroy (&store);
     auth_destroy (&auth);
@@ -218,6 +239,10 @@ main (int argc, char **argv)
     config_t *config = s_load_config (&options);
     if (!config)
         return 1;
+    if (options.check_only && s_check_plugins (config) != 0) {
+        config_destroy (&config);
+        return 1;
+    }
     if (options.check_only) {
         printf ("%s: configuration is valid\n",
                 options.config_path ? options.config_path : "(embedded defaults)");

@@ -8,6 +8,7 @@
     publishers through ZeroMQ and TCP instead of growing memory here.
 */
 #include "router.h"
+#include "relay.h"
 #include "sched.h"
 #include "channel.h"
 #include "action.h"
@@ -48,6 +49,7 @@ struct _router_t {
     deliver_t *deliver;
     channel_set_t *channels;
     directory_t *directory;
+    relay_t *relay; //  borrowed
     action_set_t *actions;
     sched_policy_t policy;
     int64_t next_reminder_ms; //  0: to be computed
@@ -433,6 +435,8 @@ s_handle_committed (router_t *self)
     }
     if (admin)
         s_directory_changed (self);
+    if (self->relay)
+        relay_wake (self->relay);
     deliver_committed (self->deliver, batch);
     self->in_flight -= batch->count;
     self->batches_in_flight--;
@@ -559,6 +563,12 @@ s_handle_reader (router_t *self)
 //  -------------------------------------------------------------------------
 //  STATUS
 
+static void
+s_count_open (action_t *action, void *arg)
+{
+    *(json_int_t *)arg += strcmp (action->status, "open") == 0;
+}
+
 static json_t *
 s_status (router_t *self)
 {
@@ -570,15 +580,30 @@ s_status (router_t *self)
     snprintf (path, sizeof path, "%s-wal", self->db_path);
     if (stat (path, &st) == 0)
         db_bytes += st.st_size;
+    char *stats = self->relay ? relay_stats (self->relay) : NULL;
+    json_t *relays = stats ? json_loads (stats, 0, NULL) : NULL;
+    free (stats);
+    json_int_t depth = 0, dead = 0, reminders = 0;
+    const char *name;
+    json_t *relay;
+    json_object_foreach (relays, name, relay)
+    {
+        depth += json_integer_value (json_object_get (relay, "pending"));
+        dead += json_integer_value (json_object_get (relay, "dead"));
+    }
+    action_set_each (self->actions, s_count_open, &reminders);
     return json_pack (
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{}}", "version", HUB_VERSION,
-        "uptime_s", (json_int_t)((zclock_time () - self->started_ms) / 1000), "messages",
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I}",
+        "version", HUB_VERSION, "uptime_s",
+        (json_int_t)((zclock_time () - self->started_ms) / 1000), "messages",
         (json_int_t)self->head, "head", (json_int_t)self->head, "clients",
         (json_int_t)self->clients, "subscribers",
         (json_int_t)deliver_subscribers (self->deliver), "subscribers_behind",
         (json_int_t)deliver_behind (self->deliver), "channels",
         (json_int_t)channel_set_size (self->channels), "in_flight", (json_int_t)self->in_flight,
-        "refused", (json_int_t)self->refused, "db_bytes", db_bytes, "relays");
+        "refused", (json_int_t)self->refused, "db_bytes", db_bytes, "relays",
+        relays ? relays : json_object (), "outbox_depth", depth, "outbox_dead", dead,
+        "open_actions", reminders);
 }
 
 //  -------------------------------------------------------------------------
@@ -685,6 +710,23 @@ s_query_actions (router_t *self, const s_ctx_t *ctx, json_t *query, bool one)
     s_reply (self, ctx, HUB_CMD_REPLY, json_pack ("{s:o}", "actions", filter.list));
 }
 
+//  Requeues a relay's dead jobs: an operator's act on the outbox, administrator only.
+static void
+s_relay_retry (router_t *self, const s_ctx_t *ctx, const char *name)
+{
+    int count =
+        !ctx->who->admin || !name || !self->relay ? -1 : relay_retry (self->relay, name);
+    if (!ctx->who->admin)
+        s_refuse (self, ctx, HUB_E_FORBIDDEN, "only the administrator may requeue relay jobs");
+    else if (count < 0)
+        s_refuse (self, ctx, HUB_E_NOT_FOUND, "there is no relay by that name");
+    else {
+        relay_wake (self->relay);
+        s_reply (self, ctx, HUB_CMD_REPLY,
+                 json_pack ("{s:s, s:i}", "relay", name, "requeued", count));
+    }
+}
+
 static void
 s_handle_query (router_t *self, const s_ctx_t *ctx)
 {
@@ -707,11 +749,14 @@ s_handle_query (router_t *self, const s_ctx_t *ctx)
                  json_pack ("{s:o}", "partner", s_partner_json (partner)));
     else if (q && strcmp (q, "partner") == 0)
         s_refuse (self, ctx, HUB_E_NOT_FOUND, "there is no partner by that name");
+    else if (q && strcmp (q, "relay.retry") == 0)
+        s_relay_retry (self, ctx, name);
     else if (q && (strcmp (q, "actions") == 0 || strcmp (q, "action") == 0))
         s_query_actions (self, ctx, query, strcmp (q, "action") == 0);
     else
         s_refuse (self, ctx, query ? HUB_E_BAD_REQUEST : err,
-                  query ? "unknown query (known: channels, partners, partner, actions, action)"
+                  query ? "unknown query (known: channels, partners, partner, actions, action, "
+                          "relay.retry)"
                         : "QUERY takes one JSON object");
     json_decref (listing.list);
     json_decref (query);
@@ -961,12 +1006,13 @@ s_publish_endpoint (router_t *self, const char *data_dir)
 router_t *
 router_new (const config_t *config, const hub_identity_t *hub,
             const uint8_t admin_pk[HUB_PUBKEY_BYTES], auth_t *auth, reader_t *reader,
-            uint64_t head, const char *db_path)
+            relay_t *relay, uint64_t head, const char *db_path)
 {
     router_t *self = mem_zalloc (sizeof *self);
     memcpy (self->hub_pk, hub->pk, HUB_PUBKEY_BYTES);
     memcpy (self->admin_pk, admin_pk, HUB_PUBKEY_BYTES);
     self->auth = auth;
+    self->relay = relay;
     self->channels = channel_set_load (db_path);
     self->directory = directory_load (db_path, admin_pk, hub->pk);
     self->actions = action_set_load (db_path);

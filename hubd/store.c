@@ -45,6 +45,11 @@ typedef struct {
     sqlite3_stmt *insert;
     sqlite3_stmt *checkpoint;
     derive_t *derive;
+    sqlite3_stmt *enqueue;
+    //  Relays and the channels each one carries: whose outbox a message goes into
+    char **relay_names;
+    char ***relay_channels; //  per relay, NULL-terminated
+    size_t relay_count;
 } s_self_t;
 
 struct _store_t {
@@ -96,6 +101,39 @@ s_find_duplicate (s_self_t *self, entry_t *entry)
     return found;
 }
 
+//  The outbox: one job per relay that carries the message's channel, in the same
+//  transaction as the message (DESIGN.md 7).
+static int
+s_enqueue (s_self_t *self, const entry_t *entry, uint64_t now)
+{
+    for (size_t r = 0; r < self->relay_count; r++)
+        for (char **channel = self->relay_channels[r]; *channel; channel++)
+            if (strcmp (*channel, entry->hdr.channel) == 0) {
+                sqlite3_stmt *stmt = self->enqueue;
+                sqlite3_bind_text (stmt, 1, self->relay_names[r], -1, SQLITE_STATIC);
+                sqlite3_bind_int64 (stmt, 2, (sqlite3_int64)entry->seq);
+                sqlite3_bind_int64 (stmt, 3, (sqlite3_int64)now);
+                int rc = sqlite3_step (stmt);
+                sqlite3_reset (stmt);
+                if (rc != SQLITE_DONE)
+                    return rc;
+                break;
+            }
+    return SQLITE_DONE;
+}
+
+static void
+s_load_relays (s_self_t *self, const config_t *config)
+{
+    self->relay_count = config->relay_count;
+    self->relay_names = mem_zalloc ((config->relay_count + 1) * sizeof (char *));
+    self->relay_channels = mem_zalloc ((config->relay_count + 1) * sizeof (char **));
+    for (size_t r = 0; r < config->relay_count; r++) {
+        self->relay_names[r] = mem_strdup (config->relays[r].name);
+        self->relay_channels[r] = config_split (config->relays[r].channels);
+    }
+}
+
 static int
 s_insert (s_self_t *self, entry_t *entry, uint64_t now)
 {
@@ -122,6 +160,7 @@ s_insert (s_self_t *self, entry_t *entry, uint64_t now)
     if (rc == SQLITE_DONE) {
         self->head = entry->seq;
         memcpy (self->head_hash, entry->hash, HUB_HASH_BYTES);
+        rc = s_enqueue (self, entry, now);
     }
     return rc;
 }
@@ -262,7 +301,7 @@ s_actor (zsock_t *pipe, void *args)
 
 store_t *
 store_new (const char *db_path, const hub_identity_t *hub,
-           const uint8_t admin_pk[HUB_PUBKEY_BYTES])
+           const uint8_t admin_pk[HUB_PUBKEY_BYTES], const config_t *config)
 {
     char why[512] = "";
     sqlite3 *db = db_open (db_path, true, why, sizeof why);
@@ -284,6 +323,9 @@ store_new (const char *db_path, const hub_identity_t *hub,
     state->insert = db_prepare (db, "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
     state->checkpoint = db_prepare (db, "INSERT OR REPLACE INTO checkpoint VALUES (1,?,?,?,?)");
     state->derive = derive_new (db, admin_pk, hub->pk);
+    state->enqueue = db_prepare (db, "INSERT INTO relay_jobs (relay, seq, state, next_ms, "
+                                     "created_ms) VALUES (?, ?, 'pending', ?3, ?3)");
+    s_load_relays (state, config);
     state->next_batch = 1;
 
     store_t *self = mem_zalloc (sizeof *self);
@@ -314,6 +356,13 @@ store_destroy (store_t **self_p)
     sqlite3_finalize (state->insert);
     sqlite3_finalize (state->checkpoint);
     derive_destroy (&state->derive);
+    sqlite3_finalize (state->enqueue);
+    for (size_t r = 0; r < state->relay_count; r++) {
+        free (state->relay_names[r]);
+        config_split_free (&state->relay_channels[r]);
+    }
+    free (state->relay_names);
+    free (state->relay_channels);
     //  A clean close checkpoints the WAL into the database file.
     sqlite3_close (state->db);
     sodium_memzero (&state->hub, sizeof state->hub);

@@ -10,6 +10,7 @@
 #ifndef HUBD_STORE_H_INCLUDED
 #define HUBD_STORE_H_INCLUDED
 
+#include "config.h"
 #include "hub_keys.h"
 #include <stdint.h>
 
@@ -20,10 +21,11 @@ typedef struct _store_t store_t;
 
 //  Opens (creating or migrating) the database at db_path and starts the writer thread.
 //  hub is the hub's identity, used to sign checkpoints (copied); admin_pk the
-//  administrator's key (for the rights of action items). Returns NULL after
+//  administrator's key (for the rights of action items); config's relays decide which
+//  outboxes each message goes into (read at start). Returns NULL after
 //  logging why if the database cannot be used.
 store_t *store_new (const char *db_path, const hub_identity_t *hub,
-                    const uint8_t admin_pk[HUB_PUBKEY_BYTES]);
+                    const uint8_t admin_pk[HUB_PUBKEY_BYTES], const config_t *config);
 
 //  The log's head when the store started (0 for an empty log).
 uint64_t store_head (store_t *self);

@@ -19,7 +19,8 @@ started=$SECONDS
 cmake -S "$SRC" -B "$B" -DCMAKE_INSTALL_PREFIX="$P" -DHUB_WERROR=ON -DBUILD_TESTING=OFF \
     > "$T/configure.log" 2>&1 || { cat "$T/configure.log"; fail "cmake configure"; }
 grep -q "scdoc not found" "$T/configure.log" && fail "scdoc is missing: no man pages (tests/deps.sh installs it)"
-cmake --build "$B" -j2 --target hubd hubctl hubclient hubproto man > "$T/build.log" 2>&1 ||
+cmake --build "$B" -j2 --target hubd hubctl hubclient hubproto man hub_email hub_slack hub_trello \
+    > "$T/build.log" 2>&1 ||
     { tail -40 "$T/build.log"; fail "build"; }
 cmake --install "$B" > "$T/install.log" 2>&1 || { cat "$T/install.log"; fail "cmake --install"; }
 echo "configure + build + install: $((SECONDS - started)) s"

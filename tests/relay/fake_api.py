@@ -86,10 +86,13 @@ class Handler(BaseHTTPRequestHandler):
                  "headers": {k.lower(): v for k, v in self.headers.items()},
                  "body": raw.decode("utf-8", "replace")}
         with LOCK:
+            fault = STATE["faults"].pop(0) if STATE["faults"] else None
+            #  What the request is answered with when a fault decides it (else 200 or the
+            #  route's own answer), so tests can tell failed attempts from deliveries.
+            entry["fault_status"] = fault.get("status") if fault else None
             STATE["log"].append(entry)
             with open(CONFIG["log"], "a") as f:
                 f.write(json.dumps(entry) + "\n")
-            fault = STATE["faults"].pop(0) if STATE["faults"] else None
         if fault and fault.get("status"):
             time.sleep(fault.get("delay", 0))
             headers = {}

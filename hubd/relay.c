@@ -1,0 +1,570 @@
+/*  relay.c - see relay.h for the retry policy. */
+#include "relay.h"
+#include "action.h"
+#include "db.h"
+#include "log.h"
+#include "mem.h"
+#include "hub_frame.h"
+#include "hub_plugin.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#define RELAY_MAX_TRIES     10
+#define RELAY_BACKOFF_MAX_S 3600
+#define RELAY_JOBS_PER_PASS 20 //  per relay, so relays take turns and the pipe is heard
+
+typedef struct {
+    char *name;
+    char *plugin_name;
+    zhashx_t *keys; //  the relay's config keys
+    int max_tries;
+    void *handle;
+    const hub_plugin_t *plugin;
+    void *state;
+    hub_host_t host;
+    sqlite3 *db; //  the worker's, borrowed
+    char memo[256];
+} s_relay_t;
+
+typedef struct {
+    sqlite3 *db;
+    s_relay_t *relays;
+    size_t relay_count;
+    int64_t next_ms; //  earliest pending retry
+} s_self_t;
+
+struct _relay_t {
+    zactor_t *actor;
+    s_self_t *state; //  the thread's; freed here only after it has ended
+};
+
+//  --------------------------------------------------------------------------
+//  Plugins and the services hubd offers them
+
+static const hub_plugin_t *
+s_load (const char *dir, const char *plugin, void **handle_p, char *why, size_t size)
+{
+    char path[4096];
+    snprintf (path, sizeof path, "%s/hub_%s.so", dir, plugin);
+    void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        snprintf (why, size, "cannot load plugin '%s': %s", plugin, dlerror ());
+        return NULL;
+    }
+    const hub_plugin_t *desc = dlsym (handle, HUB_PLUGIN_SYMBOL);
+    if (!desc)
+        snprintf (why, size, "%s exports no %s", path, HUB_PLUGIN_SYMBOL);
+    else if (desc->abi_version != HUB_PLUGIN_ABI_VERSION)
+        snprintf (why, size, "%s was built for plugin ABI %u; this hubd speaks ABI %u", path,
+                  desc->abi_version, HUB_PLUGIN_ABI_VERSION);
+    else if (desc->struct_size < sizeof (hub_plugin_t) || !desc->init || !desc->deliver ||
+             !desc->destroy)
+        snprintf (why, size, "%s has an incomplete descriptor (struct_size %u, need %zu)", path,
+                  desc->struct_size, sizeof (hub_plugin_t));
+    else {
+        *handle_p = handle;
+        return desc;
+    }
+    dlclose (handle);
+    return NULL;
+}
+
+int
+relay_check_plugin (const char *plugin_dir, const char *plugin, char *why, size_t size)
+{
+    void *handle = NULL;
+    if (!s_load (plugin_dir, plugin, &handle, why, size))
+        return -1;
+    dlclose (handle);
+    return 0;
+}
+
+static void
+s_host_log (void *host, int level, const char *format, ...)
+{
+    s_relay_t *relay = host;
+    char line[1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    if (level < LOG_LEVEL_ERROR || level > LOG_LEVEL_DEBUG)
+        level = LOG_LEVEL_INFO;
+    log_write ((log_level_t)level, "relay", "%s: %s", relay->name, line);
+}
+
+static const char *
+s_host_config_get (void *host, const char *key)
+{
+    s_relay_t *relay = host;
+    return zhashx_lookup (relay->keys, key);
+}
+
+static char *
+s_host_read_secret (void *host, const char *path, char *err, size_t err_size)
+{
+    (void)host;
+    struct stat st;
+    FILE *file = fopen (path, "r");
+    if (!file || fstat (fileno (file), &st) != 0) {
+        snprintf (err, err_size, "cannot read secret file %s: %s", path, strerror (errno));
+        if (file)
+            fclose (file);
+        return NULL;
+    }
+    if (st.st_mode & 077) {
+        snprintf (err, err_size,
+                  "secret file %s is readable by group or others (mode %04o); "
+                  "chmod 600 %s",
+                  path, (unsigned)(st.st_mode & 07777), path);
+        fclose (file);
+        return NULL;
+    }
+    char *secret = mem_zalloc (4097);
+    size_t len = fread (secret, 1, 4096, file);
+    fclose (file);
+    while (len && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
+        secret[--len] = 0;
+    return secret;
+}
+
+static const char *
+s_host_memo_get (void *host, const char *key)
+{
+    s_relay_t *relay = host;
+    sqlite3_stmt *stmt = db_prepare (relay->db, "SELECT value FROM relay_memos "
+                                                "WHERE relay = ? AND key = ?");
+    sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 2, key, -1, SQLITE_STATIC);
+    bool found = sqlite3_step (stmt) == SQLITE_ROW;
+    if (found)
+        snprintf (relay->memo, sizeof relay->memo, "%s", sqlite3_column_text (stmt, 0));
+    sqlite3_finalize (stmt);
+    return found ? relay->memo : NULL;
+}
+
+static bool
+s_relay_start (s_relay_t *relay, const config_relay_t *config, const char *plugin_dir)
+{
+    relay->name = mem_strdup (config->name);
+    relay->plugin_name = mem_strdup (config->plugin);
+    relay->keys = zhashx_new ();
+    zhashx_set_destructor (relay->keys, (zhashx_destructor_fn *)zstr_free);
+    for (size_t k = 0; k < config->key_count; k++)
+        zhashx_update (relay->keys, config->keys[k].key, mem_strdup (config->keys[k].value));
+    zhashx_update (relay->keys, "channels", mem_strdup (config->channels));
+    const char *tries = config_relay_get (config, "max_tries");
+    relay->max_tries = tries && atoi (tries) > 0 ? atoi (tries) : RELAY_MAX_TRIES;
+    char why[512] = "";
+    relay->plugin = s_load (plugin_dir, config->plugin, &relay->handle, why, sizeof why);
+    if (!relay->plugin) {
+        log_error ("relay", "%s: %s; this relay is not started", relay->name, why);
+        return false;
+    }
+    relay->host = (hub_host_t){.abi_version = HUB_PLUGIN_ABI_VERSION,
+                               .struct_size = sizeof (hub_host_t),
+                               .host = relay,
+                               .relay_name = relay->name,
+                               .log = s_host_log,
+                               .config_get = s_host_config_get,
+                               .read_secret = s_host_read_secret,
+                               .memo_get = s_host_memo_get};
+    if (relay->plugin->init (&relay->host, &relay->state, why, sizeof why) != 0) {
+        log_error ("relay",
+                   "%s: plugin %s refused its configuration: %s; this relay is not "
+                   "started",
+                   relay->name, relay->plugin_name, why);
+        dlclose (relay->handle);
+        relay->plugin = NULL;
+        relay->handle = NULL;
+        return false;
+    }
+    log_info ("relay", "%s: plugin %s ready", relay->name, relay->plugin_name);
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  Jobs
+
+//  The strings a job points to, owned here for the duration of one delivery.
+typedef struct {
+    hub_relay_job_t job;
+    hub_header_t hdr;
+    char *strings[12];
+    size_t count;
+} s_job_t;
+
+static const char *
+s_keep (s_job_t *job, const unsigned char *text)
+{
+    char *copy = mem_strdup (text ? (const char *)text : "");
+    job->strings[job->count++] = copy;
+    return copy;
+}
+
+static void
+s_job_clear (s_job_t *job)
+{
+    for (size_t i = 0; i < job->count; i++)
+        free (job->strings[i]);
+    hub_header_clear (&job->hdr);
+}
+
+//  Fills in what a plugin needs about an action item (kinds action, action-done, ...).
+static void
+s_job_action (sqlite3 *db, s_job_t *job)
+{
+    uint64_t id = job->job.seq;
+    if (strcmp (job->job.kind, "action") != 0) {
+        json_t *fields =
+            job->hdr.action_json ? json_loads (job->hdr.action_json, 0, NULL) : NULL;
+        id = (uint64_t)json_integer_value (json_object_get (fields, "id"));
+        json_decref (fields);
+    }
+    sqlite3_stmt *stmt = db_prepare (
+        db, "SELECT a.title, a.owner, a.due_ms, a.status, a.note, coalesce(p.email, '') "
+            "FROM actions a LEFT JOIN partners p ON p.name = a.owner WHERE a.id = ?");
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)id);
+    if (sqlite3_step (stmt) == SQLITE_ROW) {
+        hub_relay_job_t *j = &job->job;
+        j->action_id = id;
+        j->action_title = s_keep (job, sqlite3_column_text (stmt, 0));
+        j->owner = s_keep (job, sqlite3_column_text (stmt, 1));
+        j->due_ms = sqlite3_column_int64 (stmt, 2);
+        const char *status = (const char *)sqlite3_column_text (stmt, 3);
+        bool overdue = strcmp (status, "open") == 0 && j->due_ms <= zclock_time ();
+        j->status = s_keep (job, (const unsigned char *)(overdue ? "overdue" : status));
+        j->note = s_keep (job, sqlite3_column_text (stmt, 4));
+        j->owner_email = s_keep (job, sqlite3_column_text (stmt, 5));
+    }
+    sqlite3_finalize (stmt);
+}
+
+//  Builds the job for message seq. False if the message cannot be read (logged).
+static bool
+s_job_build (sqlite3 *db, uint64_t seq, s_job_t *job)
+{
+    sqlite3_stmt *stmt = db_prepare (
+        db,
+        "SELECT m.channel, m.kind, m.header, m.body, m.hub_ts_ms, coalesce(p.name, ''), "
+        "m.author FROM messages m LEFT JOIN partners p ON p.key = m.author WHERE m.seq = ?");
+    sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)seq);
+    bool ok = sqlite3_step (stmt) == SQLITE_ROW &&
+              hub_header_decode (sqlite3_column_blob (stmt, 2),
+                                 (size_t)sqlite3_column_bytes (stmt, 2), &job->hdr) == HUB_OK;
+    if (ok) {
+        hub_relay_job_t *j = &job->job;
+        j->seq = seq;
+        j->channel = s_keep (job, sqlite3_column_text (stmt, 0));
+        j->kind = s_keep (job, sqlite3_column_text (stmt, 1));
+        j->body = s_keep (job, sqlite3_column_text (stmt, 3));
+        j->body_len = strlen (j->body);
+        j->ts_ms = sqlite3_column_int64 (stmt, 4);
+        j->author = s_keep (job, sqlite3_column_text (stmt, 5));
+        char key[HUB_KEYTEXT_LEN + 1] = "";
+        if (sqlite3_column_bytes (stmt, 6) == HUB_PUBKEY_BYTES)
+            hub_key_to_text (sqlite3_column_blob (stmt, 6), key);
+        j->author_key = s_keep (job, (const unsigned char *)key);
+        j->title = job->hdr.title;
+    } else
+        log_error ("relay", "cannot read message %llu for the outbox", (unsigned long long)seq);
+    sqlite3_finalize (stmt);
+    if (ok && action_kind (job->job.kind))
+        s_job_action (db, job);
+    return ok;
+}
+
+static int64_t
+s_backoff_ms (int attempts, int retry_after_s)
+{
+    if (retry_after_s > 0)
+        return (int64_t)retry_after_s * 1000;
+    int64_t base = (int64_t)1000 << (attempts < 12 ? attempts : 12);
+    if (base > RELAY_BACKOFF_MAX_S * 1000)
+        base = RELAY_BACKOFF_MAX_S * 1000;
+    //  +-20% jitter, so relays retrying after one outage do not stampede together.
+    int64_t jitter = (int64_t)randombytes_uniform ((uint32_t)(base * 2 / 5 + 1)) - base / 5;
+    return base + jitter;
+}
+
+static void
+s_record (s_relay_t *relay, int64_t job_id, int attempts, const hub_relay_result_t *result)
+{
+    int64_t now = zclock_time ();
+    const char *state = "done";
+    int64_t next = now;
+    if (result->outcome == HUB_RELAY_RETRY && attempts + 1 < relay->max_tries) {
+        state = "pending";
+        next = now + s_backoff_ms (attempts + 1, result->retry_after_s);
+    } else if (result->outcome != HUB_RELAY_DONE)
+        state = "dead";
+    sqlite3_stmt *stmt = db_prepare (
+        relay->db, "UPDATE relay_jobs SET state = ?, attempts = attempts + 1, next_ms = ?, "
+                   "done_ms = ?, last_error = ? WHERE id = ?");
+    sqlite3_bind_text (stmt, 1, state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, next);
+    if (strcmp (state, "done") == 0)
+        sqlite3_bind_int64 (stmt, 3, now);
+    else
+        sqlite3_bind_null (stmt, 3);
+    sqlite3_bind_text (stmt, 4, result->error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 5, job_id);
+    if (sqlite3_step (stmt) != SQLITE_DONE)
+        log_error ("relay", "%s: cannot record job %lld: %s", relay->name, (long long)job_id,
+                   sqlite3_errmsg (relay->db));
+    sqlite3_finalize (stmt);
+    if (result->memo_key[0]) {
+        stmt = db_prepare (relay->db, "INSERT OR REPLACE INTO relay_memos VALUES (?, ?, ?)");
+        sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, 2, result->memo_key, -1, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, 3, result->memo_value, -1, SQLITE_STATIC);
+        sqlite3_step (stmt);
+        sqlite3_finalize (stmt);
+    }
+    if (strcmp (state, "dead") == 0)
+        log_warning ("relay", "%s: job %lld is dead after %d attempts: %s", relay->name,
+                     (long long)job_id, attempts + 1, result->error);
+    else if (strcmp (state, "pending") == 0)
+        log_notice ("relay", "%s: job %lld will be retried in %lld s: %s", relay->name,
+                    (long long)job_id, (long long)((next - now) / 1000), result->error);
+}
+
+//  Delivers the relay's oldest pending job if it is due. Returns false when there is
+//  nothing to do now; *next_ms gets the time its head job is due, if later.
+static bool
+s_deliver_one (s_relay_t *relay, int64_t *next_ms)
+{
+    sqlite3_stmt *stmt = db_prepare (
+        relay->db, "SELECT id, seq, attempts, next_ms FROM relay_jobs WHERE relay = ? AND "
+                   "state = 'pending' ORDER BY id LIMIT 1");
+    sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
+    bool have = sqlite3_step (stmt) == SQLITE_ROW;
+    int64_t job_id = have ? sqlite3_column_int64 (stmt, 0) : 0;
+    uint64_t seq = have ? (uint64_t)sqlite3_column_int64 (stmt, 1) : 0;
+    int attempts = have ? sqlite3_column_int (stmt, 2) : 0;
+    int64_t due = have ? sqlite3_column_int64 (stmt, 3) : 0;
+    sqlite3_finalize (stmt);
+    if (!have)
+        return false;
+    if (due > zclock_time ()) {
+        if (!*next_ms || due < *next_ms)
+            *next_ms = due;
+        return false;
+    }
+    s_job_t job = {0};
+    hub_relay_result_t result = {0};
+    if (s_job_build (relay->db, seq, &job)) {
+        job.job.job_id = (uint64_t)job_id;
+        job.job.attempt = (uint32_t)attempts + 1;
+        relay->plugin->deliver (relay->state, &job.job, &result);
+    } else {
+        result.outcome = HUB_RELAY_DEAD;
+        snprintf (result.error, sizeof result.error, "message %llu cannot be read",
+                  (unsigned long long)seq);
+    }
+    s_job_clear (&job);
+    s_record (relay, job_id, attempts, &result);
+    return true;
+}
+
+//  One pass over the relays; true if some relay has more due jobs right away.
+static bool
+s_work (s_self_t *self)
+{
+    bool busy = false;
+    self->next_ms = 0;
+    for (size_t r = 0; r < self->relay_count; r++) {
+        int n = 0;
+        while (self->relays[r].plugin && n < RELAY_JOBS_PER_PASS &&
+               s_deliver_one (&self->relays[r], &self->next_ms))
+            n++;
+        busy |= n == RELAY_JOBS_PER_PASS;
+    }
+    return busy;
+}
+
+//  --------------------------------------------------------------------------
+//  Status and operator commands
+
+static char *
+s_stats (s_self_t *self)
+{
+    json_t *all = json_object ();
+    int64_t now = zclock_time ();
+    sqlite3_stmt *stmt = db_prepare (
+        self->db, "SELECT state, count(*), min(created_ms) FROM relay_jobs WHERE relay = ? "
+                  "AND state IN ('pending', 'dead') GROUP BY state");
+    for (size_t r = 0; r < self->relay_count; r++) {
+        s_relay_t *relay = &self->relays[r];
+        json_int_t pending = 0, dead = 0, oldest = 0;
+        sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
+        while (sqlite3_step (stmt) == SQLITE_ROW) {
+            if (strcmp ((const char *)sqlite3_column_text (stmt, 0), "pending") == 0) {
+                pending = sqlite3_column_int64 (stmt, 1);
+                oldest = (now - sqlite3_column_int64 (stmt, 2)) / 1000;
+            } else
+                dead = sqlite3_column_int64 (stmt, 1);
+        }
+        sqlite3_reset (stmt);
+        json_object_set_new (all, relay->name,
+                             json_pack ("{s:s, s:b, s:I, s:I, s:I}", "plugin",
+                                        relay->plugin_name, "loaded", relay->plugin != NULL,
+                                        "pending", pending, "oldest_pending_s", oldest, "dead",
+                                        dead));
+    }
+    sqlite3_finalize (stmt);
+    char *text = json_dumps (all, JSON_COMPACT);
+    json_decref (all);
+    return text;
+}
+
+static int
+s_retry (s_self_t *self, const char *name)
+{
+    bool known = false;
+    for (size_t r = 0; r < self->relay_count; r++)
+        known |= strcmp (self->relays[r].name, name) == 0;
+    if (!known)
+        return -1;
+    sqlite3_stmt *stmt = db_prepare (
+        self->db, "UPDATE relay_jobs SET state = 'pending', attempts = 0, next_ms = ?, "
+                  "last_error = '' WHERE relay = ? AND state = 'dead'");
+    sqlite3_bind_int64 (stmt, 1, zclock_time ());
+    sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC);
+    int count = sqlite3_step (stmt) == SQLITE_DONE ? sqlite3_changes (self->db) : 0;
+    sqlite3_finalize (stmt);
+    log_notice ("relay", "%s: %d dead jobs requeued", name, count);
+    return count;
+}
+
+//  --------------------------------------------------------------------------
+//  The thread
+
+static bool
+s_handle_pipe (s_self_t *self, zsock_t *pipe)
+{
+    char *command = NULL, *arg = NULL;
+    if (zsock_recv (pipe, "ss", &command, &arg) != 0 || !command)
+        return false;
+    bool go_on = !streq (command, "$TERM");
+    if (streq (command, "STATS")) {
+        char *stats = s_stats (self);
+        zsock_send (pipe, "s", stats);
+        free (stats);
+    } else if (streq (command, "RETRY"))
+        zsock_send (pipe, "i", s_retry (self, arg ? arg : ""));
+    zstr_free (&command);
+    zstr_free (&arg);
+    return go_on;
+}
+
+static void
+s_actor (zsock_t *pipe, void *args)
+{
+    s_self_t *self = args;
+    zpoller_t *poller = zpoller_new (pipe, NULL);
+    zsock_signal (pipe, 0);
+    bool busy = true; //  jobs left from before a restart go out at once
+    while (true) {
+        int64_t wait = 1000;
+        if (busy)
+            wait = 0;
+        else if (self->next_ms) {
+            int64_t until = self->next_ms - zclock_time ();
+            wait = until < 0 ? 0 : until < wait ? until : wait;
+        }
+        void *which = zpoller_wait (poller, (int)wait);
+        if (which == pipe && !s_handle_pipe (self, pipe))
+            break;
+        if (!which && zpoller_terminated (poller))
+            break;
+        busy = s_work (self);
+    }
+    zpoller_destroy (&poller);
+}
+
+relay_t *
+relay_new (const config_t *config, const char *db_path)
+{
+    char why[512] = "";
+    sqlite3 *db = db_open (db_path, false, why, sizeof why);
+    sqlite3_close (db); //  only to check the schema exists; the worker writes, below
+    db = NULL;
+    int rc = sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        log_error ("relay", "cannot open %s: %s", db_path, sqlite3_errstr (rc));
+        sqlite3_close (db);
+        return NULL;
+    }
+    //  The store is the main writer; the worker's small updates wait for its commits.
+    sqlite3_busy_timeout (db, 10000);
+    s_self_t *state = mem_zalloc (sizeof *state);
+    state->db = db;
+    state->relays = mem_zalloc ((config->relay_count + 1) * sizeof *state->relays);
+    state->relay_count = config->relay_count;
+    for (size_t r = 0; r < config->relay_count; r++) {
+        state->relays[r].db = db;
+        s_relay_start (&state->relays[r], &config->relays[r], config->plugin_dir);
+    }
+    relay_t *self = mem_zalloc (sizeof *self);
+    self->actor = zactor_new (s_actor, state);
+    self->state = state;
+    return self;
+}
+
+void
+relay_wake (relay_t *self)
+{
+    //  A WAKE while the worker is busy just runs one more pass.
+    zsock_set_sndtimeo (self->actor, 0);
+    zsock_send (self->actor, "ss", "WAKE", "");
+}
+
+char *
+relay_stats (relay_t *self)
+{
+    zsock_set_sndtimeo (self->actor, -1);
+    zsock_send (self->actor, "ss", "STATS", "");
+    char *stats = NULL;
+    zsock_recv (self->actor, "s", &stats);
+    return stats;
+}
+
+int
+relay_retry (relay_t *self, const char *name)
+{
+    zsock_set_sndtimeo (self->actor, -1);
+    zsock_send (self->actor, "ss", "RETRY", name);
+    int count = -1;
+    zsock_recv (self->actor, "i", &count);
+    return count;
+}
+
+void
+relay_destroy (relay_t **self_p)
+{
+    relay_t *self = *self_p;
+    if (!self)
+        return;
+    zactor_destroy (&self->actor);
+    s_self_t *state = self->state;
+    for (size_t r = 0; r < state->relay_count; r++) {
+        s_relay_t *relay = &state->relays[r];
+        if (relay->plugin)
+            relay->plugin->destroy (&relay->state);
+        if (relay->handle)
+            dlclose (relay->handle);
+        zhashx_destroy (&relay->keys);
+        free (relay->name);
+        free (relay->plugin_name);
+    }
+    free (state->relays);
+    sqlite3_close (state->db);
+    free (state);
+    free (self);
+    *self_p = NULL;
+}
