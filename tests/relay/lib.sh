@@ -76,10 +76,14 @@ secret() {
     (umask 077 && printf '%s\n' "$2" > "$1")
 }
 
-# run_host PLUGIN CONFIG MEMOS: feeds stdin jobs to the plugin; results on stdout.
+# run_host PLUGIN CONFIG MEMOS: feeds stdin jobs to the plugin; results on stdout (and
+# appended to $T/results.out, which the secret checks read with the logs).
 run_host() {
-    "$PLUGIN_HOST" "$PLUGIN_DIR/hub_$1.so" "$2" "$3" 2>> "$T/host.err" ||
-        fail "hub-plugin-host exited with $? (hub_$1.so, $2)"
+    local rc=0
+    "$PLUGIN_HOST" "$PLUGIN_DIR/hub_$1.so" "$2" "$3" 2>> "$T/host.err" > "$T/last.out" || rc=$?
+    cat "$T/last.out" >> "$T/results.out"
+    [ "$rc" = 0 ] || fail "hub-plugin-host exited with $rc (hub_$1.so, $2)"
+    cat "$T/last.out"
 }
 
 # field JSON_LINE KEY: one field of a JSON object.
