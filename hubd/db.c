@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *s_migrations[] = {
     //  0 -> 1
@@ -164,6 +165,41 @@ db_open (const char *path, bool writer, char *why, size_t why_size)
         }
     }
     return db;
+}
+
+int
+db_backup (const char *path, const char *dst, char *why, size_t why_size)
+{
+    if (access (dst, F_OK) == 0) {
+        snprintf (why, why_size, "%s exists; a backup never overwrites a file", dst);
+        return -1;
+    }
+    sqlite3 *src = db_open (path, false, why, why_size);
+    sqlite3 *out = NULL;
+    if (!src)
+        return -1;
+    int rc = sqlite3_open_v2 (dst, &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    sqlite3_backup *backup =
+        rc == SQLITE_OK ? sqlite3_backup_init (out, "main", src, "main") : NULL;
+    int pages = -1;
+    if (backup) {
+        //  Small steps, so the hub's writer is never held up for long.
+        while ((rc = sqlite3_backup_step (backup, 256)) == SQLITE_OK || rc == SQLITE_BUSY ||
+               rc == SQLITE_LOCKED)
+            sqlite3_sleep (rc == SQLITE_OK ? 0 : 10);
+        pages = sqlite3_backup_pagecount (backup);
+        sqlite3_backup_finish (backup);
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf (why, why_size, "backup to %s failed: %s", dst,
+                  out ? sqlite3_errmsg (out) : sqlite3_errstr (rc));
+        pages = -1;
+    }
+    sqlite3_close (out);
+    sqlite3_close (src);
+    if (pages < 0)
+        unlink (dst);
+    return pages;
 }
 
 sqlite3_stmt *

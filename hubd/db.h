@@ -24,6 +24,11 @@
 //  Caller owns the connection and closes it with sqlite3_close.
 sqlite3 *db_open (const char *path, bool writer, char *why, size_t why_size);
 
+//  Copies the database at path into a new file dst with SQLite's online backup API: safe
+//  while the hub runs (a consistent snapshot, unlike a file copy of a live WAL database).
+//  Returns the number of pages copied, or -1 with why filled.
+int db_backup (const char *path, const char *dst, char *why, size_t why_size);
+
 //  Prepares sql or aborts: our own SQL failing to compile is a bug, not input.
 sqlite3_stmt *db_prepare (sqlite3 *db, const char *sql);
 

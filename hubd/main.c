@@ -5,7 +5,9 @@
     Exit status (CONTRACT.md): 0 clean stop, 1 bad usage or config, 2 runtime failure.
 */
 #include "auth.h"
+#include "channel.h"
 #include "config.h"
+#include "db.h"
 #include "derive.h"
 #include "keyring.h"
 #include "log.h"
@@ -23,7 +25,7 @@
 
 static const char *s_usage =
     "Usage: hubd [-c FILE] [--data-dir DIR] [--endpoint ENDPOINT] [--check-config]\n"
-    "            [--foreground] [--help] [--version]\n";
+    "            [--rebuild] [--backup FILE] [--foreground] [--help] [--version]\n";
 
 static const char *s_help =
     "\n"
@@ -44,6 +46,8 @@ static const char *s_help =
     "                         (default tcp://127.0.0.1:7400; overrides [hub] endpoint).\n"
     "      --check-config     validate the configuration, print problems with line\n"
     "                         numbers, and exit (0 valid, 1 invalid).\n"
+    "      --backup FILE      copy the database into FILE (which must not exist) with\n"
+    "                         SQLite's online backup API, while the hub runs, and exit.\n"
     "      --rebuild          throw away the state derived from the log (partners,\n"
     "                         channels, action items), replay the log into it and exit;\n"
     "                         the hub must not be running. The log is the truth.\n"
@@ -78,20 +82,18 @@ typedef struct {
     const char *endpoint;
     bool check_only;
     bool rebuild;
+    const char *backup;
 } s_options_t;
 
 static int
 s_parse_options (int argc, char **argv, s_options_t *options)
 {
-    static const struct option longs[] = {{"config", required_argument, NULL, 'c'},
-                                          {"data-dir", required_argument, NULL, 'd'},
-                                          {"endpoint", required_argument, NULL, 'e'},
-                                          {"check-config", no_argument, NULL, 'C'},
-                                          {"rebuild", no_argument, NULL, 'R'},
-                                          {"foreground", no_argument, NULL, 'f'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {"version", no_argument, NULL, 'V'},
-                                          {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, 'c'},   {"data-dir", required_argument, NULL, 'd'},
+        {"endpoint", required_argument, NULL, 'e'}, {"check-config", no_argument, NULL, 'C'},
+        {"rebuild", no_argument, NULL, 'R'},        {"backup", required_argument, NULL, 'B'},
+        {"foreground", no_argument, NULL, 'f'},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
     int opt;
     while ((opt = getopt_long (argc, argv, "c:d:e:fhV", longs, NULL)) != -1) {
         switch (opt) {
@@ -100,6 +102,7 @@ s_parse_options (int argc, char **argv, s_options_t *options)
         case 'e': options->endpoint = optarg; break;
         case 'C': options->check_only = true; break;
         case 'R': options->rebuild = true; break;
+        case 'B': options->backup = optarg; break;
         case 'f': break;
         case 'h': printf ("%s%s", s_usage, s_help); exit (0);
         case 'V': printf ("hubd %s\n", HUB_VERSION); exit (0);
@@ -140,21 +143,39 @@ s_load_config (const s_options_t *options)
     return config;
 }
 
-//  --check-config also loads each relay's plugin: an unknown plugin or a wrong ABI is a
-//  configuration error, reported with the relay section's line.
+//  --check-config also loads each relay's plugin and lets it check its section (keys,
+//  secret files), and checks that its channels exist (in the database when there is one,
+//  else among the standard channels). Problems are reported with the section's line.
 static int
-s_check_plugins (const config_t *config)
+s_check_relays (const config_t *config)
 {
+    char db_path[4096];
+    snprintf (db_path, sizeof db_path, "%s/hub.db", config->data_dir);
+    channel_set_t *channels = access (db_path, R_OK) == 0 ? channel_set_load (db_path) : NULL;
+    static const char *standard[] = {"announcements", "updates", "actions", "admin"};
     int problems = 0;
     for (size_t r = 0; r < config->relay_count; r++) {
-        char why[600];
+        char why[700];
         const config_relay_t *relay = &config->relays[r];
-        if (relay_check_plugin (config->plugin_dir, relay->plugin, why, sizeof why) != 0) {
+        if (relay_check (relay, config->plugin_dir, why, sizeof why) != 0) {
             log_error ("config", "%s:%d: [relay.%s]: %s", config->path, relay->line,
                        relay->name, why);
             problems++;
         }
+        char **names = config_split (relay->channels);
+        for (char **name = names; *name; name++) {
+            bool known = false;
+            for (size_t i = 0; !channels && i < sizeof standard / sizeof *standard; i++)
+                known |= strcmp (*name, standard[i]) == 0;
+            if (channels ? !channel_set_has (channels, *name) : !known) {
+                log_error ("config", "%s:%d: [relay.%s]: there is no channel '%s'",
+                           config->path, relay->line, relay->name, *name);
+                problems++;
+            }
+        }
+        config_split_free (&names);
     }
+    channel_set_destroy (&channels);
     return problems;
 }
 
@@ -239,9 +260,20 @@ main (int argc, char **argv)
     config_t *config = s_load_config (&options);
     if (!config)
         return 1;
-    if (options.check_only && s_check_plugins (config) != 0) {
+    if (options.check_only && s_check_relays (config) != 0) {
         config_destroy (&config);
         return 1;
+    }
+    if (options.backup) {
+        char db_path[4096], why[600] = "";
+        snprintf (db_path, sizeof db_path, "%s/hub.db", config->data_dir);
+        int pages = db_backup (db_path, options.backup, why, sizeof why);
+        if (pages < 0)
+            log_error ("hubd", "%s", why);
+        else
+            printf ("%s: %d pages backed up from %s\n", options.backup, pages, db_path);
+        config_destroy (&config);
+        return pages < 0 ? 2 : 0;
     }
     if (options.check_only) {
         printf ("%s: configuration is valid\n",

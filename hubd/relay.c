@@ -37,6 +37,8 @@ typedef struct {
     int64_t next_ms; //  earliest pending retry
 } s_self_t;
 
+static void s_relay_clear (s_relay_t *relay);
+
 struct _relay_t {
     zactor_t *actor;
     s_self_t *state; //  the thread's; freed here only after it has ended
@@ -71,16 +73,6 @@ s_load (const char *dir, const char *plugin, void **handle_p, char *why, size_t 
     }
     dlclose (handle);
     return NULL;
-}
-
-int
-relay_check_plugin (const char *plugin_dir, const char *plugin, char *why, size_t size)
-{
-    void *handle = NULL;
-    if (!s_load (plugin_dir, plugin, &handle, why, size))
-        return -1;
-    dlclose (handle);
-    return 0;
 }
 
 static void
@@ -136,6 +128,8 @@ static const char *
 s_host_memo_get (void *host, const char *key)
 {
     s_relay_t *relay = host;
+    if (!relay->db)
+        return NULL; //  checking a configuration: no memos
     sqlite3_stmt *stmt = db_prepare (relay->db, "SELECT value FROM relay_memos "
                                                 "WHERE relay = ? AND key = ?");
     sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
@@ -147,8 +141,11 @@ s_host_memo_get (void *host, const char *key)
     return found ? relay->memo : NULL;
 }
 
+//  Loads the relay's plugin and initialises it from its config section. False with why
+//  filled (and the relay left without a plugin) if either fails.
 static bool
-s_relay_start (s_relay_t *relay, const config_relay_t *config, const char *plugin_dir)
+s_relay_start (s_relay_t *relay, const config_relay_t *config, const char *plugin_dir,
+               char *why, size_t why_size)
 {
     relay->name = mem_strdup (config->name);
     relay->plugin_name = mem_strdup (config->plugin);
@@ -159,12 +156,9 @@ s_relay_start (s_relay_t *relay, const config_relay_t *config, const char *plugi
     zhashx_update (relay->keys, "channels", mem_strdup (config->channels));
     const char *tries = config_relay_get (config, "max_tries");
     relay->max_tries = tries && atoi (tries) > 0 ? atoi (tries) : RELAY_MAX_TRIES;
-    char why[512] = "";
-    relay->plugin = s_load (plugin_dir, config->plugin, &relay->handle, why, sizeof why);
-    if (!relay->plugin) {
-        log_error ("relay", "%s: %s; this relay is not started", relay->name, why);
+    relay->plugin = s_load (plugin_dir, config->plugin, &relay->handle, why, why_size);
+    if (!relay->plugin)
         return false;
-    }
     relay->host = (hub_host_t){.abi_version = HUB_PLUGIN_ABI_VERSION,
                                .struct_size = sizeof (hub_host_t),
                                .host = relay,
@@ -173,11 +167,10 @@ s_relay_start (s_relay_t *relay, const config_relay_t *config, const char *plugi
                                .config_get = s_host_config_get,
                                .read_secret = s_host_read_secret,
                                .memo_get = s_host_memo_get};
-    if (relay->plugin->init (&relay->host, &relay->state, why, sizeof why) != 0) {
-        log_error ("relay",
-                   "%s: plugin %s refused its configuration: %s; this relay is not "
-                   "started",
-                   relay->name, relay->plugin_name, why);
+    char init_why[512] = "";
+    if (relay->plugin->init (&relay->host, &relay->state, init_why, sizeof init_why) != 0) {
+        snprintf (why, why_size, "plugin %s refused its configuration: %s", relay->plugin_name,
+                  init_why);
         dlclose (relay->handle);
         relay->plugin = NULL;
         relay->handle = NULL;
@@ -302,6 +295,9 @@ s_record (s_relay_t *relay, int64_t job_id, int attempts, const hub_relay_result
         next = now + s_backoff_ms (attempts + 1, result->retry_after_s);
     } else if (result->outcome != HUB_RELAY_DONE)
         state = "dead";
+    //  The outcome and the memo in one transaction: a Trello card id must never be lost
+    //  while its job is marked as done (or the next job would create a second card).
+    db_exec (relay->db, "BEGIN IMMEDIATE");
     sqlite3_stmt *stmt = db_prepare (
         relay->db, "UPDATE relay_jobs SET state = ?, attempts = attempts + 1, next_ms = ?, "
                    "done_ms = ?, last_error = ? WHERE id = ?");
@@ -324,6 +320,11 @@ s_record (s_relay_t *relay, int64_t job_id, int attempts, const hub_relay_result
         sqlite3_bind_text (stmt, 3, result->memo_value, -1, SQLITE_STATIC);
         sqlite3_step (stmt);
         sqlite3_finalize (stmt);
+    }
+    if (db_exec (relay->db, "COMMIT") != SQLITE_OK) {
+        log_error ("relay", "%s: cannot record job %lld: %s", relay->name, (long long)job_id,
+                   sqlite3_errmsg (relay->db));
+        db_exec (relay->db, "ROLLBACK");
     }
     if (strcmp (state, "dead") == 0)
         log_warning ("relay", "%s: job %lld is dead after %d attempts: %s", relay->name,
@@ -507,8 +508,12 @@ relay_new (const config_t *config, const char *db_path)
     state->relays = mem_zalloc ((config->relay_count + 1) * sizeof *state->relays);
     state->relay_count = config->relay_count;
     for (size_t r = 0; r < config->relay_count; r++) {
+        char reason[700] = "";
         state->relays[r].db = db;
-        s_relay_start (&state->relays[r], &config->relays[r], config->plugin_dir);
+        if (!s_relay_start (&state->relays[r], &config->relays[r], config->plugin_dir, reason,
+                            sizeof reason))
+            log_error ("relay", "%s: %s; this relay is not started", config->relays[r].name,
+                       reason);
     }
     relay_t *self = mem_zalloc (sizeof *self);
     self->actor = zactor_new (s_actor, state);
@@ -552,19 +557,32 @@ relay_destroy (relay_t **self_p)
         return;
     zactor_destroy (&self->actor);
     s_self_t *state = self->state;
-    for (size_t r = 0; r < state->relay_count; r++) {
-        s_relay_t *relay = &state->relays[r];
-        if (relay->plugin)
-            relay->plugin->destroy (&relay->state);
-        if (relay->handle)
-            dlclose (relay->handle);
-        zhashx_destroy (&relay->keys);
-        free (relay->name);
-        free (relay->plugin_name);
-    }
+    for (size_t r = 0; r < state->relay_count; r++)
+        s_relay_clear (&state->relays[r]);
     free (state->relays);
     sqlite3_close (state->db);
     free (state);
     free (self);
     *self_p = NULL;
+}
+
+static void
+s_relay_clear (s_relay_t *relay)
+{
+    if (relay->plugin)
+        relay->plugin->destroy (&relay->state);
+    if (relay->handle)
+        dlclose (relay->handle);
+    zhashx_destroy (&relay->keys);
+    free (relay->name);
+    free (relay->plugin_name);
+}
+
+int
+relay_check (const config_relay_t *config, const char *plugin_dir, char *why, size_t size)
+{
+    s_relay_t relay = {0};
+    bool ok = s_relay_start (&relay, config, plugin_dir, why, size);
+    s_relay_clear (&relay);
+    return ok ? 0 : -1;
 }

@@ -43,7 +43,8 @@ int relay_retry (relay_t *self, const char *name);
 
 void relay_destroy (relay_t **self_p);
 
-//  Loads and checks one plugin (for --check-config). Returns 0, or -1 with why filled.
-int relay_check_plugin (const char *plugin_dir, const char *plugin, char *why, size_t size);
+//  For --check-config: loads the relay's plugin and lets it check its configuration (keys,
+//  secret files), then unloads it. Returns 0, or -1 with why filled.
+int relay_check (const config_relay_t *relay, const char *plugin_dir, char *why, size_t size);
 
 #endif
