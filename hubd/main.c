@@ -229,7 +229,7 @@ s_serve (config_t *config, s_options_t *options)
     store_t *store = store_new (db_path, &hub, admin_pk, config);
     reader_t *reader = store ? reader_new (db_path, hub.pk) : NULL;
     relay_t *relay = reader ? relay_new (config, db_path) : NULL;
-    router_t *router = relay ? router_new (config, &hub, admin_pk, auth, reader, relay,
+    router_t *router = relay ? router_new (config, &hub, admin_pk, auth, reader, store, &relay,
                                            store_head (store), db_path)
                              : NULL;
     int status = 2;

@@ -49,7 +49,8 @@ struct _router_t {
     deliver_t *deliver;
     channel_set_t *channels;
     directory_t *directory;
-    relay_t *relay; //  borrowed
+    relay_t *relay; //  the outbox worker: owned, restarted on reload
+    store_t *store; //  borrowed: told of relay changes on reload
     action_set_t *actions;
     sched_policy_t policy;
     int64_t next_reminder_ms; //  0: to be computed
@@ -1006,13 +1007,13 @@ s_publish_endpoint (router_t *self, const char *data_dir)
 router_t *
 router_new (const config_t *config, const hub_identity_t *hub,
             const uint8_t admin_pk[HUB_PUBKEY_BYTES], auth_t *auth, reader_t *reader,
-            relay_t *relay, uint64_t head, const char *db_path)
+            store_t *store, relay_t **relay_p, uint64_t head, const char *db_path)
 {
     router_t *self = mem_zalloc (sizeof *self);
     memcpy (self->hub_pk, hub->pk, HUB_PUBKEY_BYTES);
     memcpy (self->admin_pk, admin_pk, HUB_PUBKEY_BYTES);
     self->auth = auth;
-    self->relay = relay;
+    self->store = store;
     self->channels = channel_set_load (db_path);
     self->directory = directory_load (db_path, admin_pk, hub->pk);
     self->actions = action_set_load (db_path);
@@ -1051,6 +1052,8 @@ router_new (const config_t *config, const hub_identity_t *hub,
     self->started_ms = zclock_time ();
     self->deliver = deliver_new (self->front, reader, head, s_name_of, self);
     s_publish_endpoint (self, config->data_dir);
+    self->relay = *relay_p; //  ours from here: nothing below can fail
+    *relay_p = NULL;
     return self;
 }
 
@@ -1065,6 +1068,11 @@ s_reload (router_t *self, router_reload_fn *reload, void *reload_arg)
     self->max_message_bytes = config->max_message_bytes;
     log_set_level (config->log_level);
     s_set_policy (self, config);
+    //  Relays: new outboxes from the next commit on; the worker restarts with the new
+    //  plugins and settings and carries on with every job already queued.
+    store_set_relays (self->store, config);
+    relay_destroy (&self->relay);
+    self->relay = relay_new (config, self->db_path);
     channel_set_t *channels = channel_set_load (self->db_path);
     if (channels) {
         channel_set_destroy (&self->channels);
@@ -1148,6 +1156,7 @@ router_destroy (router_t **self_p)
         return;
     deliver_destroy (&self->deliver);
     verify_destroy (&self->verify);
+    relay_destroy (&self->relay);
     zmq_socket_monitor (self->front, NULL, 0);
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->front_sock);

@@ -12,17 +12,18 @@
 #include "config.h"
 #include "reader.h"
 #include "relay.h"
+#include "store.h"
 #include "hub_keys.h"
 
 typedef struct _router_t router_t;
 
 //  Binds config->endpoint with CURVE (hub's key) and the internal endpoints. auth (the
-//  door, told who may connect), reader and relay (the outbox worker, may be NULL) are
-//  borrowed. Returns NULL after logging why (e.g.
-//  the endpoint cannot be bound).
+//  door, told who may connect), reader and store are borrowed; the router takes over the
+//  outbox worker *relay_p (sets it to NULL) and restarts it when SIGHUP changes relays. Returns
+//  NULL after logging why (e.g. the endpoint cannot be bound).
 router_t *router_new (const config_t *config, const hub_identity_t *hub,
                       const uint8_t admin_pk[HUB_PUBKEY_BYTES], auth_t *auth, reader_t *reader,
-                      relay_t *relay, uint64_t head, const char *db_path);
+                      store_t *store, relay_t **relay_p, uint64_t head, const char *db_path);
 
 //  Serves until SIGTERM/SIGINT arrives on signal_fd (a signalfd), then stops taking
 //  requests, waits until everything in flight is committed and acknowledged, and returns.

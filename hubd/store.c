@@ -134,6 +134,20 @@ s_load_relays (s_self_t *self, const config_t *config)
     }
 }
 
+static void
+s_free_relays (s_self_t *self)
+{
+    for (size_t r = 0; r < self->relay_count; r++) {
+        free (self->relay_names[r]);
+        config_split_free (&self->relay_channels[r]);
+    }
+    free (self->relay_names);
+    free (self->relay_channels);
+    self->relay_names = NULL;
+    self->relay_channels = NULL;
+    self->relay_count = 0;
+}
+
 static int
 s_insert (s_self_t *self, entry_t *entry, uint64_t now)
 {
@@ -278,11 +292,19 @@ s_actor (zsock_t *pipe, void *args)
     while (true) {
         void *which = zpoller_wait (poller, -1);
         if (which == pipe || !which) {
-            char *command = zstr_recv (pipe);
-            bool term = !command || streq (command, "$TERM");
-            zstr_free (&command);
-            if (term)
+            char *command = NULL;
+            void *config = NULL;
+            if (zsock_recv (pipe, "sp", &command, &config) != 0 || !command ||
+                streq (command, "$TERM")) {
+                zstr_free (&command);
                 break;
+            }
+            if (streq (command, "RELAYS")) {
+                s_free_relays (self);
+                s_load_relays (self, config);
+                zsock_signal (pipe, 0);
+            }
+            zstr_free (&command);
             continue;
         }
         //  Take everything already waiting: that is the group in group commit.
@@ -336,6 +358,13 @@ store_new (const char *db_path, const hub_identity_t *hub,
     return self;
 }
 
+void
+store_set_relays (store_t *self, const config_t *config)
+{
+    zsock_send (self->actor, "sp", "RELAYS", config);
+    zsock_wait (self->actor);
+}
+
 uint64_t
 store_head (store_t *self)
 {
@@ -357,12 +386,7 @@ store_destroy (store_t **self_p)
     sqlite3_finalize (state->checkpoint);
     derive_destroy (&state->derive);
     sqlite3_finalize (state->enqueue);
-    for (size_t r = 0; r < state->relay_count; r++) {
-        free (state->relay_names[r]);
-        config_split_free (&state->relay_channels[r]);
-    }
-    free (state->relay_names);
-    free (state->relay_channels);
+    s_free_relays (state);
     //  A clean close checkpoints the WAL into the database file.
     sqlite3_close (state->db);
     sodium_memzero (&state->hub, sizeof state->hub);

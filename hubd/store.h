@@ -27,6 +27,10 @@ typedef struct _store_t store_t;
 store_t *store_new (const char *db_path, const hub_identity_t *hub,
                     const uint8_t admin_pk[HUB_PUBKEY_BYTES], const config_t *config);
 
+//  Changes which relays' outboxes messages go into, from config's relays (borrowed for the
+//  call), between two commits (SIGHUP).
+void store_set_relays (store_t *self, const config_t *config);
+
 //  The log's head when the store started (0 for an empty log).
 uint64_t store_head (store_t *self);
 

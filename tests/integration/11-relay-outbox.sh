@@ -82,6 +82,21 @@ for i in $(seq 1 100); do [ "$(delivered relay-msg-8)" -ge 1 ] && break; sleep 0
 assert_eq 1 "$(delivered relay-msg-8)" "delivered after relay retry"
 rc=0; hubctl relay retry nosuch 2> /dev/null || rc=$?
 assert_eq 3 "$rc" "relay retry of an unknown relay"
+
+# SIGHUP adds a relay without dropping clients: it carries messages from then on.
+(umask 077 && echo "$API/services/T000/B000/second" > "$T/webhook2")
+cat >> "$T/hub.conf" <<CONF
+
+[relay.second]
+plugin = slack
+channels = announcements
+webhook_url_file = $T/webhook2
+CONF
+kill -HUP "$HUB_PID"
+wait_for grep -q "second: plugin slack ready" "$T/hubd.log" || fail "relay added by SIGHUP not started"
+hubctl publish announcements "relay-msg-9" > /dev/null
+for i in $(seq 1 100); do [ "$(delivered relay-msg-9)" -ge 1 ] && break; sleep 0.1; done
+assert_eq 1 "$(delivered relay-msg-9)" "a relay added by SIGHUP delivers"
 stop_hub
 
 # A plugin built for another ABI is refused with a precise reason.
