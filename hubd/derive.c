@@ -57,6 +57,12 @@ s_author_name (derive_t *self, const uint8_t key[HUB_PUBKEY_BYTES], char *name, 
 }
 
 bool
+derive_changes (const char *kind)
+{
+    return strcmp (kind, "admin") == 0 || action_kind (kind);
+}
+
+bool
 derive_apply (derive_t *self, entry_t *entry, uint64_t seq, uint64_t now_ms)
 {
     char why[160];

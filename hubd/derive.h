@@ -22,6 +22,9 @@ derive_t *derive_new (sqlite3 *db, const uint8_t admin_pk[HUB_PUBKEY_BYTES],
                       const uint8_t hub_pk[HUB_PUBKEY_BYTES]);
 void derive_destroy (derive_t **self_p);
 
+//  True if messages of this kind change derived state (admin, action kinds).
+bool derive_changes (const char *kind);
+
 //  Applies a checked entry (its decoded header borrowed) that is about to be logged at seq
 //  at time now_ms. Messages that derive nothing succeed. On refusal (a duplicate name, an
 //  item already done, ...) records it in the entry and returns false: do not log it.

@@ -197,6 +197,26 @@ s_write_checkpoint (s_self_t *self, uint64_t now)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+//  Stores one checked entry (inside the commit's transaction), or finds it already stored.
+//  A message that changes derived state is looked up first, so a retry never applies its
+//  change twice; a plain message just tries the INSERT, and only a clash with the dedup
+//  index costs a lookup: one B-tree descent less per message on the hot path.
+static int
+s_store (s_self_t *self, entry_t *entry, uint64_t now)
+{
+    if (derive_changes (entry->hdr.kind)) {
+        if (s_find_duplicate (self, entry) ||
+            !derive_apply (self->derive, entry, self->head + 1, now))
+            return SQLITE_OK;
+        int rc = s_insert (self, entry, now);
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    int rc = s_insert (self, entry, now);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE && s_find_duplicate (self, entry))
+        return SQLITE_OK;
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 //  After a failed transaction: whatever it would have stored is refused, including a
 //  "duplicate" of a row that was only in the rolled-back transaction.
 static void
@@ -224,11 +244,8 @@ s_commit (s_self_t *self, batch_t **batches, size_t count)
     for (size_t b = 0; b < count && rc == SQLITE_OK; b++)
         for (size_t i = 0; i < batches[b]->count && rc == SQLITE_OK; i++) {
             entry_t *entry = batches[b]->entries[i];
-            if (entry->err == HUB_OK && !s_find_duplicate (self, entry) &&
-                derive_apply (self->derive, entry, self->head + 1, now)) {
-                rc = s_insert (self, entry, now);
-                rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-            }
+            if (entry->err == HUB_OK)
+                rc = s_store (self, entry, now);
         }
     if (rc == SQLITE_OK && self->head != saved_head)
         rc = s_write_checkpoint (self, now);
