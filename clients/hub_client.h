@@ -259,12 +259,53 @@ bool hub_verifier_add (hub_verifier_t *self, const hub_message_t *msg);
 //  Returns the verdict for everything added.
 bool hub_verifier_finish (hub_verifier_t *self, const hub_checkpoint_t *checkpoint);
 
+//  Records a failure found outside the verifier (an entry that could not even be read
+//  as a message, a key that is not the trusted one) at seq, unless one was recorded
+//  before. Returns false.
+bool hub_verifier_reject (hub_verifier_t *self, uint64_t seq, const char *reason);
+
 //  Results. first_bad_seq is 0 and reason NULL while everything is intact.
 bool hub_verifier_ok (const hub_verifier_t *self);
 uint64_t hub_verifier_count (const hub_verifier_t *self);
 uint64_t hub_verifier_last_seq (const hub_verifier_t *self);
 uint64_t hub_verifier_first_bad_seq (const hub_verifier_t *self);
 const char *hub_verifier_reason (const hub_verifier_t *self);
+
+//  --------------------------------------------------------------------------
+//  Export files (PROTOCOL.md 12): a history with its signatures, chain and checkpoint,
+//  one JSON object per line, that verifies offline. Writing and reading the file (and
+//  where the lines come from) is the caller's; these encode and decode single lines.
+
+#define HUB_EXPORT_FORMAT "hubd-export-v1"
+
+//  The first line of an export file.
+typedef struct {
+    uint8_t hub_pk[HUB_PUBKEY_BYTES];    //  the hub key the file names
+    char exported_at[HUB_TIME_TEXT_MAX]; //  RFC 3339; informational
+    char channel[HUB_CHANNEL_MAX + 1];   //  "*" (the whole log) or one channel
+    uint64_t head;                       //  the hub's head when exported
+    uint64_t messages;                   //  message lines that follow
+    bool has_checkpoint;                 //  false for an empty log
+    hub_checkpoint_t checkpoint;         //  the hub's latest; NOT checked by decode
+} hub_export_head_t;
+
+//  Encode one line (without its "\n"). The caller frees the result with free().
+char *hub_export_head_encode (const hub_export_head_t *head);
+char *hub_export_message_encode (const hub_message_t *msg);
+
+//  Decodes the first line of an export file into *out. Returns HUB_OK, or an error with
+//  why (may be NULL) saying what is wrong: HUB_E_VERSION (not a JSON object, or not of
+//  format hubd-export-v1: not an export file), HUB_E_MALFORMED (a bad field),
+//  HUB_E_BAD_KEY (hub_key), HUB_E_BAD_NAME (channel).
+hub_err_t hub_export_head_decode (const char *line, size_t len, hub_export_head_t *out,
+                                  char *why, size_t why_size);
+
+//  Rebuilds a message from one message line, exactly as hub_message_decode builds it from
+//  the hub's frames (signature and own hash checked, see `verified`). The caller owns it
+//  and must destroy it. NULL with why (may be NULL) if the line is not a message; *seq
+//  (may be NULL) is then the line's seq if that much could be read, else 0.
+hub_message_t *hub_export_message_decode (const char *line, size_t len, uint64_t *seq,
+                                          char *why, size_t why_size);
 
 #ifdef __cplusplus
 }

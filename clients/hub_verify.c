@@ -177,6 +177,14 @@ hub_verifier_finish (hub_verifier_t *self, const hub_checkpoint_t *cp)
 }
 
 bool
+hub_verifier_reject (hub_verifier_t *self, uint64_t seq, const char *reason)
+{
+    assert (self);
+    assert (reason);
+    return s_fail (self, seq, reason);
+}
+
+bool
 hub_verifier_ok (const hub_verifier_t *self)
 {
     return !self->failed;

@@ -14,6 +14,7 @@
 #define hubc_realloc(p, size) hubc_mem_check (realloc ((p), (size)), __FILE__, __LINE__)
 #define hubc_strdup(s)        hubc_mem_check (strdup (s), __FILE__, __LINE__)
 #define hubc_memdup0(p, size) hubc_mem_dup0 ((p), (size), __FILE__, __LINE__)
+#define hubc_check(p)         hubc_mem_check ((p), __FILE__, __LINE__)
 
 //  Returns ptr, or logs "file:line: out of memory" and aborts if it is NULL.
 void *hubc_mem_check (void *ptr, const char *file, int line);

@@ -37,8 +37,9 @@ static const s_command_t s_commands[] = {
     {"publish", hubctl_cmd_publish, "publish CHANNEL [TEXT|-] [--title TITLE]"},
     {"subscribe", hubctl_cmd_subscribe, "subscribe CHANNEL... [--since SEQ] [--follow]"},
     {"history", hubctl_cmd_history, "history CHANNEL [--since SEQ] [--limit N]"},
-    {"verify", hubctl_cmd_verify, "verify [CHANNEL]"},
-    {"status", hubctl_cmd_status, "status"},
+    {"verify", hubctl_cmd_verify, "verify [CHANNEL] | verify --file FILE [CHANNEL]"},
+    {"export", hubctl_cmd_export, "export FILE [CHANNEL]"},
+    {"status", hubctl_cmd_status, "status [--prometheus]"},
     {"partner", hubctl_cmd_partner,
      "partner add NAME --key PUBKEY [--org ORG] [--email ADDR] [--role ROLE]... | list | show "
      "NAME | remove NAME"},
@@ -102,9 +103,45 @@ static const char *s_help =
     "        channel links only its messages that are next to each other in the log; a\n"
     "        message removed between two of them shows only when verifying everything.\n"
     "\n"
-    "    status\n"
-    "        Print the hub's counters: uptime, messages stored, head of the log, clients,\n"
-    "        subscribers, channels, relay outbox depth by relay.\n"
+    "    verify --file FILE [CHANNEL]\n"
+    "        Check an export file (see export) offline: no hub is contacted, none needs\n"
+    "        to be running, and --hub and --key are not used. Every message is rebuilt\n"
+    "        from the file and checked as above: author signatures, chain links, no\n"
+    "        gaps (for an export of every channel), and the checkpoint the file holds,\n"
+    "        whose signature must be by the hub key. With --hub-key (or HUB_SERVER_KEY)\n"
+    "        that key is trusted and the file must name it, else verification fails (a\n"
+    "        forged export signed by another key); without, the key the file names is\n"
+    "        trusted, which only shows that the file is consistent in itself (a note on\n"
+    "        stderr says so). CHANNEL checks only that channel's messages. Same output\n"
+    "        and exit status as verify; a file that is not an export exits 1.\n"
+    "\n"
+    "    export FILE [CHANNEL]\n"
+    "        Back up the history with everything needed to verify it later, without the\n"
+    "        hub: every message of CHANNEL (default *: every channel you may read) with\n"
+    "        its exact signed header and body, author signature, chain hashes, and the\n"
+    "        hub's latest signed checkpoint, one JSON object per line (format\n"
+    "        hubd-export-v1, PROTOCOL.md \"Export files\"). FILE is written as FILE.tmp\n"
+    "        (mode 0600), flushed to disk and renamed, so it is never left half\n"
+    "        written. Prints how many messages were exported and the log's head; with\n"
+    "        --json {\"file\", \"channel\", \"messages\", \"last_seq\", \"head\"}.\n"
+    "        Messages that fail their own checks are exported as they are, with a\n"
+    "        warning; verify --file names the first.\n"
+    "\n"
+    "    status [--prometheus]\n"
+    "        Print the hub's counters: version, uptime_s, messages (stored), head (last\n"
+    "        seq), clients, subscribers, subscribers_behind (catching up or out of\n"
+    "        credit), channels, in_flight (received, not yet acknowledged), refused\n"
+    "        (requests since start), db_bytes (database and WAL), outbox_depth and\n"
+    "        outbox_dead (relay jobs pending and dead, all relays), open_actions, then a\n"
+    "        table of the relays: plugin, loaded, pending, oldest_pending_s, dead.\n"
+    "        --json prints the hub's STATUS reply as one object (relays nested by\n"
+    "        name). --prometheus prints the Prometheus text format 0.0.4: metrics\n"
+    "        prefixed hubd_ with HELP and TYPE (hubd_uptime_seconds,\n"
+    "        hubd_messages_total, hubd_refused_total, hubd_db_bytes, ...; per relay\n"
+    "        hubd_relay_pending, hubd_relay_oldest_pending_seconds, hubd_relay_dead,\n"
+    "        hubd_relay_loaded with the label relay=\"NAME\"), and hubd_up 1; if the\n"
+    "        hub does not answer it prints hubd_up 0 and exits 2. For the node\n"
+    "        exporter's textfile collector, write to a temporary file and rename it.\n"
     "\n"
     "    partner add NAME --key PUBKEY [--org ORG] [--email ADDR] [--role ROLE]...\n"
     "        Administrator: admit a partner. NAME is short and stable (a-z, 0-9, . _ -);\n"
@@ -153,7 +190,7 @@ static const char *s_help =
     "    --hub-key KEY\n"
     "        The hub's public key, as key text or the path of a .pub file (default\n"
     "        ./hub-data/hub.pub if it exists). The connection is refused unless the hub\n"
-    "        proves it holds this key.\n"
+    "        proves it holds this key. verify --file checks an export against it.\n"
     "    --json\n"
     "        Machine-readable output: one JSON object per line. A message object has\n"
     "        seq, channel, kind, author, author_key, ts, author_ts, title, body,\n"
@@ -188,7 +225,7 @@ static const char *s_help =
     "    2   the hub is unreachable or did not answer in time\n"
     "    3   the hub refused the request (authentication, rights, validation); the\n"
     "        reason is printed as \"hubctl: refused: NAME: reason\"\n"
-    "    4   verify found the history broken\n"
+    "    4   verify (or verify --file) found the history broken\n"
     "\n"
     "EXAMPLES\n"
     "    hubctl keygen alice.key\n"
@@ -197,7 +234,10 @@ static const char *s_help =
     "    hubctl subscribe updates --follow --json | jq .body\n"
     "    hubctl history updates --since 100 --limit 20\n"
     "    hubctl verify\n"
-    "    hubctl --hub tcp://hub.example.org:7400 status --json\n";
+    "    hubctl export backup-2026-11-23.jsonl\n"
+    "    hubctl --hub-key hub.pub verify --file backup-2026-11-23.jsonl\n"
+    "    hubctl --hub tcp://hub.example.org:7400 status --json\n"
+    "    hubctl status --prometheus > hubd.prom.tmp && mv hubd.prom.tmp hubd.prom\n";
 
 static void
 s_usage (FILE *out)
@@ -383,6 +423,7 @@ s_apply_defaults (hubctl_t *ctx)
         ctx->key_path = S_DEFAULT_KEY;
     if (!ctx->hub_key)
         ctx->hub_key = getenv ("HUB_SERVER_KEY");
+    ctx->hub_key_given = ctx->hub_key && *ctx->hub_key;
     if ((!ctx->hub_key || !*ctx->hub_key) && access (S_DEFAULT_HUB_KEY, F_OK) == 0)
         ctx->hub_key = S_DEFAULT_HUB_KEY;
 }

@@ -25,6 +25,7 @@ typedef struct {
     const char *endpoint; //  --hub, HUB_ENDPOINT, or the default
     const char *key_path; //  --key, HUB_KEY, or ./hub-data/admin.key; NULL if none
     const char *hub_key;  //  --hub-key, HUB_SERVER_KEY, or ./hub-data/hub.pub; NULL if none
+    bool hub_key_given;   //  hub_key came from --hub-key or HUB_SERVER_KEY, not the default
     bool json;            //  --json
     int timeout_ms;       //  --timeout
     const char *command;  //  the command being run
@@ -77,6 +78,14 @@ void hubctl_print_message (const hubctl_t *ctx, const hub_message_t *msg);
 void hubctl_print_json (json_t *obj); //  one line; borrows obj
 void hubctl_print_table (json_t *obj, const char *prefix);
 
+//  Prints a verifier's verdict (the output of `verify`, plain or --json) and returns
+//  HUBCTL_EXIT_OK or HUBCTL_EXIT_VERIFY.
+int hubctl_verify_report (hubctl_t *ctx, hub_verifier_t *v);
+
+//  verify --file: checks an export file offline, with no connection. channel (NULL: all
+//  the file holds) limits the check to one channel.
+int hubctl_verify_file (hubctl_t *ctx, const char *path, const char *channel);
+
 //  The commands
 int hubctl_cmd_keygen (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_pubkey (hubctl_t *ctx, int argc, char **argv);
@@ -85,6 +94,7 @@ int hubctl_cmd_subscribe (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_history (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_verify (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_status (hubctl_t *ctx, int argc, char **argv);
+int hubctl_cmd_export (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_partner (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_channel (hubctl_t *ctx, int argc, char **argv);
 int hubctl_cmd_action (hubctl_t *ctx, int argc, char **argv);

@@ -1,6 +1,7 @@
 /*  hubctl_cmds.c - the commands of hubctl: keygen, pubkey, publish, subscribe, history,
-    verify, status. Each gets its own arguments (global options removed) and returns the
-    exit status (hubctl.h).
+    verify (online; verify --file is in hubctl_export.c, status in hubctl_status.c). Each
+    gets its own arguments (global options removed) and returns the exit status
+    (hubctl.h).
 */
 #include "hubctl.h"
 #include "hubc_mem.h"
@@ -379,8 +380,8 @@ s_verify_cb (hub_message_t *msg, void *arg)
     return ok;
 }
 
-static int
-s_verify_report (hubctl_t *ctx, hub_verifier_t *v)
+int
+hubctl_verify_report (hubctl_t *ctx, hub_verifier_t *v)
 {
     bool ok = hub_verifier_ok (v);
     unsigned long long count = hub_verifier_count (v);
@@ -405,11 +406,18 @@ s_verify_report (hubctl_t *ctx, hub_verifier_t *v)
 int
 hubctl_cmd_verify (hubctl_t *ctx, int argc, char **argv)
 {
+    const char *file = NULL;
+    hubctl_opt_t opts[] = {{"file", &file, NULL}, {NULL, NULL, NULL}};
     char **pos;
     int npos;
-    int rc = hubctl_parse_opts (ctx, argc, argv, NULL, &pos, &npos);
+    int rc = hubctl_parse_opts (ctx, argc, argv, opts, &pos, &npos);
     if (rc)
         return rc;
+    if (file && npos <= 1) { //  offline: an export file, no hub at all
+        rc = hubctl_verify_file (ctx, file, npos == 1 ? pos[0] : NULL);
+        free (pos);
+        return rc;
+    }
     rc = npos > 1 ? hubctl_usage_error (ctx, "give at most one CHANNEL") : hubctl_connect (ctx);
     const char *channel = npos == 1 ? pos[0] : "*";
     hub_verifier_t *v = hub_verifier_new (ctx->hub_pk, strcmp (channel, "*") == 0, 0);
@@ -428,35 +436,9 @@ hubctl_cmd_verify (hubctl_t *ctx, int argc, char **argv)
         rc = hubctl_fail (ctx);
     else if (rc == 0) {
         hub_verifier_finish (v, end.has_checkpoint ? &end.checkpoint : NULL);
-        rc = s_verify_report (ctx, v);
+        rc = hubctl_verify_report (ctx, v);
     }
     hub_verifier_destroy (&v);
     free (pos);
-    return rc;
-}
-
-//  --------------------------------------------------------------------------
-//  status
-
-int
-hubctl_cmd_status (hubctl_t *ctx, int argc, char **argv)
-{
-    char **pos;
-    int npos;
-    int rc = hubctl_parse_opts (ctx, argc, argv, NULL, &pos, &npos);
-    if (rc)
-        return rc;
-    free (pos);
-    if (npos)
-        return hubctl_usage_error (ctx, "takes no arguments");
-    rc = hubctl_connect (ctx);
-    json_t *status = NULL;
-    if (rc == 0 && hub_client_status (ctx->client, &status) != HUB_OK)
-        rc = hubctl_fail (ctx);
-    else if (rc == 0 && ctx->json)
-        hubctl_print_json (status);
-    else if (rc == 0)
-        hubctl_print_table (status, NULL);
-    json_decref (status);
     return rc;
 }
