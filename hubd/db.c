@@ -156,6 +156,17 @@ db_open (const char *path, bool writer, char *why, size_t why_size)
         //  The dedup index takes inserts at random places (message ids are random): a
         //  bigger page cache than the 2 MB default keeps a large log's inserts cheap.
         db_exec (db, "PRAGMA cache_size = -20000");
+        //  Take the write lock once now: a database another process holds locked is a
+        //  clear start-up failure, not a stream of refused publishes later.
+        if (db_exec (db, "BEGIN IMMEDIATE") != SQLITE_OK ||
+            db_exec (db, "COMMIT") != SQLITE_OK) {
+            snprintf (why, why_size,
+                      "%s is locked by another process (%s); is another hub or "
+                      "a tool writing to it?",
+                      path, sqlite3_errmsg (db));
+            sqlite3_close (db);
+            return NULL;
+        }
         if (db_exec (db, "PRAGMA synchronous = FULL") != SQLITE_OK ||
             !s_migrate (db, why, why_size)) {
             if (!why[0])

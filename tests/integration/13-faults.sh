@@ -1,0 +1,72 @@
+#!/bin/bash
+# Faults against a real hubd: a full disk (a small tmpfs), a frozen hub (SIGSTOP), the
+# database locked by another process at start. Each: a clear error, nothing acknowledged
+# lost, and the hub serving again once the fault is gone.
+source "$(dirname "$0")/lib.sh"
+need_rawclient
+
+
+# --- Full disk ------------------------------------------------------------------------
+if mkdir -p "$T/full" && mount -t tmpfs -o size=1500k tmpfs "$T/full" 2> /dev/null; then
+    # The hub must be gone before its tmpfs can be unmounted.
+    trap 'kill -9 "${HUB_PIDS[@]}" 2>/dev/null; wait 2>/dev/null; umount "$T/full" 2>/dev/null; cleanup' EXIT
+    start_hub "$T/full/data"
+    rc=0
+    "$RAWCLIENT" flood updates 100000 50 > "$T/flood.out" 2>&1 || rc=$?
+    assert_eq 3 "$rc" "a flood into a full disk stops on a refusal"
+    assert_contains "$(cat "$T/flood.out")" "STORAGE" "the refusal is a storage error"
+    acked=$(sed -n 's/^FAILED at ack \([0-9]*\):.*/\1/p' "$T/flood.out")
+    [ "$acked" -gt 100 ] || fail "only $acked messages fitted before the disk was full"
+    grep -q "store: commit of .* failed: database or disk is full" "$T/hubd.log" ||
+        fail "no precise log line for the full disk"
+    kill -0 "$HUB_PID" || fail "hubd died on a full disk"
+    # Reads are still served, and every acknowledged message is there.
+    head=$(hubctl --json status | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["head"])')
+    [ "$head" -ge "$acked" ] || fail "head $head is below the $acked acknowledged messages"
+    hubctl history updates --limit 3 > /dev/null || fail "history on a full disk"
+    # A rolled-back transaction frees some room, so a small publish may still fit; when
+    # it does not, the refusal names the storage.
+    rc=0
+    hubctl publish updates "no room" > "$T/pub.out" 2> "$T/pub.err" || rc=$?
+    case $rc in
+        0) head=$(cat "$T/pub.out") ;;
+        3) assert_contains "$(cat "$T/pub.err")" "STORAGE" "publish on a full disk says why" ;;
+        *) fail "publish on a full disk: exit $rc: $(cat "$T/pub.err")" ;;
+    esac
+    # Space returns: publishing resumes where the log left off.
+    mount -o remount,size=64m "$T/full"
+    assert_exit 0 "publish after space returned" hubctl publish updates "room again"
+    assert_eq $((head + 1)) "$OUT" "the next seq follows the last acknowledged one"
+    hubctl verify > /dev/null || fail "verify after a full disk"
+    stop_hub
+    umount "$T/full"
+    trap cleanup EXIT
+else
+    echo "SKIP full disk: cannot mount a tmpfs here (needs root)"
+fi
+
+# --- Frozen hub -----------------------------------------------------------------------
+start_hub "$T/data"
+kill -STOP "$HUB_PID"
+started=$SECONDS
+assert_exit 2 "publish to a frozen hub" hubctl --timeout 2 publish updates "anyone?"
+[ $((SECONDS - started)) -le 10 ] || fail "the client took $((SECONDS - started)) s to give up"
+assert_exit 2 "status of a frozen hub" hubctl --timeout 1 status
+kill -CONT "$HUB_PID"
+assert_exit 0 "publish after SIGCONT" hubctl publish updates "back"
+stop_hub
+
+# --- Database locked by another process at start --------------------------------------
+/usr/bin/python3 -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(20)' "$T/data/hub.db" "$T/locked" &
+BG_PIDS+=($!)
+wait_for test -f "$T/locked" || fail "could not lock the database"
+rc=0
+"$HUBD" --data-dir "$T/data" --endpoint 'tcp://127.0.0.1:*' > "$T/locked.log" 2>&1 || rc=$?
+assert_eq 2 "$rc" "hubd on a locked database"
+assert_contains "$(cat "$T/locked.log")" "is locked by another process" "the reason"
+echo "ok: faults"
