@@ -16,7 +16,8 @@ N=${HUB_SLOW_N:-100000} # messages flooded: about 25 s in all on the dev machine
 # a 256 MB quarantine of freed blocks) says nothing about queueing: flood 20000 by default
 # (HUB_SLOW_N=100000 for the full size) and report the RSS without bounding it.
 SANITIZED=0
-if ldd "$HUBD" 2>/dev/null | grep -q libasan; then
+# (Not `ldd | grep -q`: under pipefail, grep -q exiting early can fail the pipeline.)
+if [[ "$(ldd "$HUBD" 2>/dev/null)" == *libasan* ]]; then
     SANITIZED=1
     N=${HUB_SLOW_N:-20000}
 fi
