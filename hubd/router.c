@@ -8,6 +8,7 @@
     publishers through ZeroMQ and TCP instead of growing memory here.
 */
 #include "router.h"
+#include "rights.h"
 #include "query.h"
 #include "relay.h"
 #include "sched.h"
@@ -62,7 +63,7 @@ struct _router_t {
     char *db_path;
     uint8_t hub_pk[HUB_PUBKEY_BYTES];
     uint8_t admin_pk[HUB_PUBKEY_BYTES];
-    zhashx_t *curve_cache; //  hex of Ed25519 key -> hex of its X25519 key
+    rights_t *rights;
     size_t max_message_bytes;
     batch_t *batch; //  publishes gathered in this poll round
     uint64_t next_batch;
@@ -101,27 +102,6 @@ s_name_of (const uint8_t key[HUB_PUBKEY_BYTES], void *arg)
 {
     router_t *self = arg;
     return directory_name_of (self->directory, key);
-}
-
-//  True if the connection's CURVE key (hex, from ZAP) belongs to the Ed25519 author key.
-//  Conversions cost as much as a signature check, so they are cached.
-static bool
-s_author_is_peer (router_t *self, const uint8_t author[HUB_PUBKEY_BYTES], const char *user_id)
-{
-    char author_hex[2 * HUB_PUBKEY_BYTES + 1];
-    hub_hex_encode (author, HUB_PUBKEY_BYTES, author_hex);
-    const char *curve_hex = zhashx_lookup (self->curve_cache, author_hex);
-    if (!curve_hex) {
-        uint8_t curve[32];
-        char hex[65] = "";
-        if (hub_key_curve_public (author, curve) == HUB_OK)
-            hub_hex_encode (curve, 32, hex);
-        if (zhashx_size (self->curve_cache) > 100000)
-            zhashx_purge (self->curve_cache);
-        zhashx_update (self->curve_cache, author_hex, mem_strdup (hex));
-        curve_hex = zhashx_lookup (self->curve_cache, author_hex);
-    }
-    return user_id && curve_hex[0] && strcmp (curve_hex, user_id) == 0;
 }
 
 //  -------------------------------------------------------------------------
@@ -196,155 +176,30 @@ s_sync_door (router_t *self)
 }
 
 //  -------------------------------------------------------------------------
-//  Rights. A partner who may not read a channel is told it does not exist: the channel's
-//  existence is not hinted at either.
-
-static bool
-s_may_read (router_t *self, const partner_t *who, const char *channel)
-{
-    const char *publish, *read;
-    return channel_set_rights (self->channels, channel, &publish, &read) &&
-           directory_allows (who, read);
-}
-
-static hub_err_t
-s_check_readable (router_t *self, const partner_t *who, char (*channels)[HUB_CHANNEL_MAX + 1],
-                  size_t count, char *why, size_t why_size)
-{
-    for (size_t i = 0; i < count; i++)
-        if (!s_may_read (self, who, channels[i])) {
-            snprintf (why, why_size, "there is no channel '%s'", channels[i]);
-            return HUB_E_UNKNOWN_CHANNEL;
-        }
-    return HUB_OK;
-}
-
-//  -------------------------------------------------------------------------
 //  PUBLISH and ADMIN: both carry a signed message (header, body, signature)
 
-static hub_err_t
-s_check_rights (router_t *self, const s_ctx_t *ctx, const hub_header_t *hdr, char *why,
-                size_t why_size)
+static rights_view_t
+s_view (router_t *self)
 {
-    const char *publish, *read;
-    if (!channel_set_rights (self->channels, hdr->channel, &publish, &read) ||
-        !directory_allows (ctx->who, read)) {
-        snprintf (why, why_size, "there is no channel '%s'", hdr->channel);
-        return HUB_E_UNKNOWN_CHANNEL;
-    }
-    bool admin = ctx->cmd == HUB_CMD_ADMIN;
-    bool commitment = !admin && action_kind (hdr->kind) && strcmp (hdr->kind, "reminder") != 0;
-    if (admin ? strcmp (hdr->kind, "admin") != 0 || strcmp (hdr->channel, ADMIN_CHANNEL) != 0
-              : strcmp (hdr->kind, "message") != 0 && !commitment) {
-        snprintf (why, why_size,
-                  admin ? "an ADMIN command is a message of kind 'admin' on channel 'admin'"
-                        : "messages of kind '%s' cannot be published by clients",
-                  hdr->kind);
-        return HUB_E_BAD_HEADER;
-    }
-    if (commitment && strcmp (hdr->channel, ACTION_CHANNEL) != 0) {
-        snprintf (why, why_size, "action items live on channel '%s'", ACTION_CHANNEL);
-        return HUB_E_BAD_HEADER;
-    }
-    if (!s_author_is_peer (self, hdr->author, ctx->user_id)) {
-        snprintf (why, why_size, "the header's author key is not the key of this connection");
-        return HUB_E_KEY_MISMATCH;
-    }
-    if (admin ? !ctx->who->admin : !directory_allows (ctx->who, publish)) {
-        snprintf (why, why_size, "partner '%s' may not %s", ctx->who->name,
-                  admin ? "give administrator commands" : "publish on this channel");
-        return HUB_E_FORBIDDEN;
-    }
-    return HUB_OK;
-}
-
-//  An admin command's body is checked here, before its signature: bad syntax never costs
-//  a verify, and the administrator gets a precise reason.
-static hub_err_t
-s_check_admin_body (router_t *self, zmq_msg_t *body, char *why, size_t why_size)
-{
-    admin_op_t op;
-    hub_err_t err = admin_parse (zmq_msg_data (body), zmq_msg_size (body), &op, why, why_size);
-    if (err == HUB_OK && op.kind == ADMIN_PARTNER_ADD &&
-        (memcmp (op.key, self->hub_pk, HUB_PUBKEY_BYTES) == 0 ||
-         memcmp (op.key, self->admin_pk, HUB_PUBKEY_BYTES) == 0)) {
-        snprintf (why, why_size, "that key is the hub's or the administrator's own");
-        err = HUB_E_CONFLICT;
-    }
-    return err;
-}
-
-//  Action items are checked here for what the front door knows; the store checks the
-//  rest (who may close an item) in the transaction that logs it.
-static hub_err_t
-s_check_action (router_t *self, const hub_header_t *hdr, char *why, size_t why_size)
-{
-    action_fields_t f;
-    hub_err_t err = action_parse (hdr->kind, hdr->action_json, &f, why, why_size);
-    if (err != HUB_OK)
-        return err;
-    if (strcmp (hdr->kind, "action") == 0) {
-        const partner_t *owner = directory_by_name (self->directory, f.owner);
-        if (!hdr->title[0]) {
-            snprintf (why, why_size, "an action item needs a title");
-            return HUB_E_BAD_REQUEST;
-        }
-        if (!owner || owner->left_ms) {
-            snprintf (why, why_size, "the owner '%s' is not a current partner", f.owner);
-            return HUB_E_UNKNOWN_PARTNER;
-        }
-        if (f.due_ms <= zclock_time ()) {
-            snprintf (why, why_size, "the due time is in the past");
-            return HUB_E_BAD_REQUEST;
-        }
-        return HUB_OK;
-    }
-    action_t *action = action_set_find (self->actions, f.id);
-    if (!action) {
-        snprintf (why, why_size, "there is no action item %llu", (unsigned long long)f.id);
-        return HUB_E_NOT_FOUND;
-    }
-    if (strcmp (action->status, "open") != 0) {
-        snprintf (why, why_size, "action item %llu is already %s", (unsigned long long)f.id,
-                  action->status);
-        return HUB_E_CONFLICT;
-    }
-    return HUB_OK;
+    return (rights_view_t){self->channels, self->directory, self->actions,
+                           self->max_message_bytes};
 }
 
 static hub_err_t
 s_check_signed (router_t *self, const s_ctx_t *ctx, hub_header_t *hdr, char *why,
                 size_t why_size)
 {
-    zmq_msg_t *args = ctx->args;
     if (ctx->n != 3) {
         snprintf (why, why_size,
                   "%d frames after the envelope; expected 3 (header, body, signature)", ctx->n);
         return HUB_E_MALFORMED;
     }
-    if (zmq_msg_size (&args[2]) != HUB_SIG_BYTES) {
-        snprintf (why, why_size, "the signature frame has %zu bytes, not %d",
-                  zmq_msg_size (&args[2]), HUB_SIG_BYTES);
-        return HUB_E_MALFORMED;
-    }
-    hub_err_t err = hub_header_decode (zmq_msg_data (&args[0]), zmq_msg_size (&args[0]), hdr);
-    if (err != HUB_OK) {
-        snprintf (why, why_size, "the header is invalid: %s", hub_strerror (err));
-        return err;
-    }
-    err = hub_body_check (zmq_msg_data (&args[1]), zmq_msg_size (&args[1]),
-                          zmq_msg_size (&args[0]), self->max_message_bytes);
-    if (err != HUB_OK) {
-        snprintf (why, why_size, "the body is refused: %s (limit %zu bytes with the header)",
-                  hub_strerror (err), self->max_message_bytes);
-        return err;
-    }
-    err = s_check_rights (self, ctx, hdr, why, why_size);
-    if (err == HUB_OK && ctx->cmd == HUB_CMD_ADMIN)
-        err = s_check_admin_body (self, &args[1], why, why_size);
-    else if (err == HUB_OK && action_kind (hdr->kind))
-        err = s_check_action (self, hdr, why, why_size);
-    return err;
+    rights_view_t view = s_view (self);
+    zmq_msg_t *args = ctx->args;
+    return rights_check_signed (self->rights, &view, ctx->cmd, ctx->who, ctx->user_id,
+                                zmq_msg_data (&args[0]), zmq_msg_size (&args[0]),
+                                zmq_msg_data (&args[1]), zmq_msg_size (&args[1]),
+                                zmq_msg_size (&args[2]), hdr, why, why_size);
 }
 
 static void
@@ -451,6 +306,7 @@ s_handle_committed (router_t *self)
 static void
 s_handle_subscribe (router_t *self, const s_ctx_t *ctx)
 {
+    rights_view_t view = s_view (self);
     char why[200] = "SUBSCRIBE takes one JSON frame";
     hub_subscribe_args_t sub;
     hub_err_t err = ctx->n == 1 ? hub_subscribe_args_decode (zmq_msg_data (&ctx->args[0]),
@@ -459,8 +315,8 @@ s_handle_subscribe (router_t *self, const s_ctx_t *ctx)
     if (err != HUB_OK && ctx->n == 1)
         snprintf (why, sizeof why, "bad SUBSCRIBE arguments: %s", hub_strerror (err));
     if (err == HUB_OK)
-        err =
-            s_check_readable (self, ctx->who, sub.channels, sub.channel_count, why, sizeof why);
+        err = rights_check_readable (&view, ctx->who, sub.channels, sub.channel_count, why,
+                                     sizeof why);
     if (err != HUB_OK) {
         s_refuse (self, ctx, err, why);
         return;
@@ -488,6 +344,7 @@ s_add_readable (const char *name, const char *publish, const char *read, void *a
 static void
 s_handle_history (router_t *self, const s_ctx_t *ctx)
 {
+    rights_view_t view = s_view (self);
     char why[200] = "HISTORY takes one JSON frame";
     hub_history_args_t hist;
     hub_err_t err = ctx->n == 1 ? hub_history_args_decode (zmq_msg_data (&ctx->args[0]),
@@ -497,7 +354,7 @@ s_handle_history (router_t *self, const s_ctx_t *ctx)
         snprintf (why, sizeof why, "bad HISTORY arguments: %s", hub_strerror (err));
     bool every = err == HUB_OK && strcmp (hist.channel, "*") == 0;
     if (err == HUB_OK && !every)
-        err = s_check_readable (self, ctx->who, &hist.channel, 1, why, sizeof why);
+        err = rights_check_readable (&view, ctx->who, &hist.channel, 1, why, sizeof why);
     if (err != HUB_OK) {
         s_refuse (self, ctx, err, why);
         return;
@@ -929,8 +786,7 @@ router_new (const config_t *config, const hub_identity_t *hub,
     self->verify = verify_new (config->verify_threads);
     self->reader = reader;
     self->db_path = mem_strdup (db_path);
-    self->curve_cache = zhashx_new ();
-    zhashx_set_destructor (self->curve_cache, (zhashx_destructor_fn *)zstr_free);
+    self->rights = rights_new (hub->pk, admin_pk);
     self->max_message_bytes = config->max_message_bytes;
     self->next_batch = 1;
     self->head = head;
@@ -1047,7 +903,7 @@ router_destroy (router_t **self_p)
     zsock_destroy (&self->front_sock);
     zsock_destroy (&self->to_verify);
     zsock_destroy (&self->from_store);
-    zhashx_destroy (&self->curve_cache);
+    rights_destroy (&self->rights);
     channel_set_destroy (&self->channels);
     directory_destroy (&self->directory);
     action_set_destroy (&self->actions);
