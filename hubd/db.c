@@ -1,6 +1,6 @@
 /*  db.c - see db.h.
 
-    Schema, version 4 (PRAGMA user_version):
+    Schema, version 5 (PRAGMA user_version):
 
     messages    the log. seq is the rowid: lookups by seq and "the last row" cost a B-tree
                 descent, never a scan, whatever the size of the log. header, body and sig
@@ -93,6 +93,12 @@ static const char *s_migrations[] = {
     "CREATE TABLE relay_memos ("
     "  relay TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     "  PRIMARY KEY (relay, key));",
+    //  4 -> 5: the dedup key leads with the author's clock, so a publisher's inserts land
+    //  next to each other in the index instead of on a random page per message (random
+    //  message ids made every message dirty a page of its own in the WAL). A retry sends
+    //  the same header, so (author, ts, id) finds it exactly as (author, id) did.
+    "DROP INDEX messages_dedup;"
+    "CREATE UNIQUE INDEX messages_dedup ON messages (author, ts_ms, msg_id);",
 };
 
 static bool
@@ -141,6 +147,9 @@ db_open (const char *path, bool writer, char *why, size_t why_size)
     //  this at start fails with a clear error rather than hanging.
     sqlite3_busy_timeout (db, 2000);
     if (writer) {
+        //  Bigger pages mean fewer, larger WAL writes per commit (a commit of a few hundred
+        //  messages was ~600 pwrite calls at 4 KB). Takes effect only on a new database.
+        db_exec (db, "PRAGMA page_size = 16384");
         //  journal_mode answers with a row; read it to see WAL actually took.
         sqlite3_stmt *stmt = db_prepare (db, "PRAGMA journal_mode = WAL");
         rc = sqlite3_step (stmt);

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 //  The channels every hub has (PROTOCOL.md 9.2), for the schema and for rebuilds.
 #define DB_DEFAULT_CHANNELS_SQL                                                                \

@@ -286,12 +286,17 @@ s_handle_committed (router_t *self)
                 self->next_reminder_ms = 0; //  recompute
             }
         }
-        if (entry->peer_len)
+    }
+    //  The directory changes before the acks go out: a client told "partner admitted" may
+    //  connect with that key at once, and the door must already know it.
+    if (admin)
+        s_directory_changed (self);
+    for (size_t i = 0; i < batch->count; i++) {
+        entry_t *entry = batch->entries[i];
+        if (entry->err == HUB_OK && entry->peer_len)
             wire_send_ack (self->front, entry->peer, entry->peer_len, entry->req_id, entry->seq,
                            entry->duplicate);
     }
-    if (admin)
-        s_directory_changed (self);
     if (self->relay)
         relay_wake (self->relay);
     deliver_committed (self->deliver, batch);

@@ -113,7 +113,9 @@ sched_reminder (const hub_identity_t *hub, const action_t *action, int64_t slot_
     int cut = s_utf8_prefix (action->title, 200);
     snprintf (title, sizeof title, "Reminder: %.*s", cut, action->title);
     size_t hlen = 0;
-    char *header = hub_header_encode (ACTION_CHANNEL, "reminder", hub->pk, id, now_ms, title,
+    //  ts is the slot, not now: the header of a slot's reminder is the same whenever it is
+    //  built, so the log's (author, ts, id) uniqueness keeps it to one copy.
+    char *header = hub_header_encode (ACTION_CHANNEL, "reminder", hub->pk, id, slot_ms, title,
                                       fields_json, &hlen);
     free (fields_json);
     char span[32], body[512];
@@ -251,7 +253,7 @@ sched_digest (const hub_identity_t *hub, action_set_t *actions, int64_t slot_ms,
               d.overdue, d.done, since);
     size_t hlen = 0;
     char *header =
-        hub_header_encode ("updates", "digest", hub->pk, id, now_ms, title, NULL, &hlen);
+        hub_header_encode ("updates", "digest", hub->pk, id, slot_ms, title, NULL, &hlen);
     entry_t *entry = entry_new (header, hlen, d.text, d.len);
     free (header);
     free (d.text);

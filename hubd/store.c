@@ -88,7 +88,8 @@ s_find_duplicate (s_self_t *self, entry_t *entry)
 {
     sqlite3_stmt *stmt = self->find;
     sqlite3_bind_blob (stmt, 1, entry->hdr.author, HUB_PUBKEY_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob (stmt, 2, entry->hdr.id, HUB_MSG_ID_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, entry->hdr.ts_ms);
+    sqlite3_bind_blob (stmt, 3, entry->hdr.id, HUB_MSG_ID_BYTES, SQLITE_STATIC);
     bool found = sqlite3_step (stmt) == SQLITE_ROW;
     if (found) {
         entry->duplicate = true;
@@ -357,8 +358,8 @@ store_new (const char *db_path, const hub_identity_t *hub,
         free (state);
         return NULL;
     }
-    state->find = db_prepare (
-        db, "SELECT seq, hub_ts_ms, hash FROM messages WHERE author = ? AND msg_id = ?");
+    state->find = db_prepare (db, "SELECT seq, hub_ts_ms, hash FROM messages WHERE author = ? "
+                                  "AND ts_ms = ? AND msg_id = ?");
     state->insert = db_prepare (db, "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
     state->checkpoint = db_prepare (db, "INSERT OR REPLACE INTO checkpoint VALUES (1,?,?,?,?)");
     state->derive = derive_new (db, admin_pk, hub->pk);
