@@ -273,3 +273,11 @@ relay_http_outcome (const relay_http_reply_t *reply, const char *what, int32_t d
         result->retry_after_s = (int32_t)reply->retry_after_s;
     return outcome;
 }
+
+bool
+relay_job_is_action (const hub_relay_job_t *job)
+{
+    return job->kind && job->action_id &&
+           (!strcmp (job->kind, "action") || !strcmp (job->kind, "action-done") ||
+            !strcmp (job->kind, "action-cancel") || !strcmp (job->kind, "reminder"));
+}

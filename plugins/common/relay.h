@@ -16,6 +16,9 @@
 //  The relay's `timeout` key in whole seconds (default 10, 1..300); -1 if invalid.
 long relay_timeout (const hub_host_t *host);
 
+//  True if the job is about an action item (its creation, closing, or a reminder).
+bool relay_job_is_action (const hub_relay_job_t *job);
+
 //  Allocation that aborts (after a line on stderr) instead of returning NULL.
 void *relay_alloc (size_t size);
 char *relay_strdup (const char *s);

@@ -68,14 +68,6 @@ s_valid_address (const char *addr)
     return true;
 }
 
-static bool
-s_is_action (const hub_relay_job_t *job)
-{
-    return job->kind && job->action_id &&
-           (!strcmp (job->kind, "action") || !strcmp (job->kind, "action-done") ||
-            !strcmp (job->kind, "action-cancel") || !strcmp (job->kind, "reminder"));
-}
-
 //  ---------------------------------------------------------------------------------
 //  Message formatting
 
@@ -217,7 +209,7 @@ s_text (relay_buf_t *text, const hub_relay_job_t *job)
             relay_buf_adds (text, "\n");
         relay_buf_adds (text, "\n");
     }
-    if (s_is_action (job)) {
+    if (relay_job_is_action (job)) {
         if (job->action_title && *job->action_title)
             relay_buf_addf (text, "Action item: %s\n", job->action_title);
         if (job->owner && *job->owner)
@@ -522,7 +514,7 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
     for (size_t i = 0; i < count; i++) {
         char *addr = self->to[i];
         if (!strcmp (addr, "owner")) {
-            if (!s_is_action (job))
+            if (!relay_job_is_action (job))
                 continue;
             wants_owner = true;
             addr = job->owner_email && s_valid_address (job->owner_email)

@@ -84,14 +84,6 @@ s_escape_str (relay_buf_t *out, const char *text, size_t max)
     s_escape (out, text ? text : "", text ? strlen (text) : 0, max);
 }
 
-static bool
-s_is_action (const hub_relay_job_t *job)
-{
-    return job->kind && job->action_id &&
-           (!strcmp (job->kind, "action") || !strcmp (job->kind, "action-done") ||
-            !strcmp (job->kind, "action-cancel") || !strcmp (job->kind, "reminder"));
-}
-
 //  The headline: the message's title, else one derived from the kind.
 static void
 s_headline (relay_buf_t *out, const hub_relay_job_t *job, size_t max)
@@ -177,7 +169,7 @@ s_payload (const hub_relay_job_t *job)
         json_array_append_new (blocks, s_section (body.data));
         relay_buf_free (&body);
     }
-    if (s_is_action (job))
+    if (relay_job_is_action (job))
         json_array_append_new (blocks, s_action_fields (job));
 
     relay_buf_t context = {0};

@@ -5,15 +5,6 @@
 source "$(dirname "$0")/lib.sh"
 start_hub
 
-# expect_refusal CODE_NAME COMMAND...: the command exits 3 and names the code.
-expect_refusal() {
-    local want=$1 rc=0
-    shift
-    "$@" > "$T/out" 2> "$T/err" || rc=$?
-    assert_eq 3 "$rc" "exit status of: $*"
-    assert_contains "$(cat "$T/err")" "$want" "refusal reason of: $*"
-}
-
 hubctl keygen "$T/fb.key" > /dev/null
 hubctl keygen "$T/fund.key" > /dev/null
 hubctl keygen "$T/stranger.key" > /dev/null

@@ -10,14 +10,6 @@ overdue_every = 3s
 CONF
 start_hub "$T/data" -c "$T/hub.conf"
 
-expect_refusal() {
-    local want=$1 rc=0
-    shift
-    "$@" > "$T/out" 2> "$T/err" || rc=$?
-    assert_eq 3 "$rc" "exit status of: $*"
-    assert_contains "$(cat "$T/err")" "$want" "refusal reason of: $*"
-}
-
 # reminders ID: the slots of the reminders logged for an item, one per line.
 reminders() {
     hubctl --json history actions --limit 1000 | /usr/bin/python3 -c '

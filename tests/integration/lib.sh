@@ -164,3 +164,13 @@ for n, line in enumerate(sys.stdin, 1):
 free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# expect_refusal CODE_NAME COMMAND...: the command exits 3 (refused by the hub) and its
+# stderr names the code.
+expect_refusal() {
+    local want=$1 rc=0
+    shift
+    "$@" > "$T/out" 2> "$T/err" || rc=$?
+    assert_eq 3 "$rc" "exit status of: $*"
+    assert_contains "$(cat "$T/err")" "$want" "refusal reason of: $*"
+}
