@@ -2,7 +2,7 @@
 
     An action item is a message of kind "action" on channel "actions" whose header carries
     {"owner", "due"}; its id is the seq the hub stored it at. Closing it is an
-    "action-done" or "action-cancel" message carrying {"id"} (PROTOCOL.md section 12).
+    "action-done" or "action-cancel" message carrying {"id"} (PROTOCOL.md section 13).
 */
 #define _XOPEN_SOURCE 700 //  strptime
 #include "hubctl.h"

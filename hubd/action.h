@@ -1,6 +1,6 @@
 /*  action.h - commitments: action items with an owner, a due time and a status.
 
-    An action item lives in the log (PROTOCOL.md section 12): created by a message of kind
+    An action item lives in the log (PROTOCOL.md section 13): created by a message of kind
     "action" on channel "actions" (its id is that message's seq), closed by "action-done"
     or "action-cancel", reminded of by the hub's "reminder" messages. The header's "action"
     object carries the fields; the title is the header's title and the detail or note is
