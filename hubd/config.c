@@ -242,9 +242,30 @@ s_handler (void *user, const char *section, const char *name, const char *value)
         config_relay_t *relay = s_relay_section (parse, section);
         if (relay)
             s_relay_key (parse, relay, name, value);
-    } else
-        s_error (parse, "unknown section [%s]", section);
+    }
+    //  Unknown sections were reported at their header line (s_section).
     return 1;
+}
+
+//  inih tells the handler nothing about a section header (Debian builds it without
+//  INI_CALL_HANDLER_ON_NEW_SECTION), so headers are seen here, where their line is known:
+//  an unknown or empty-named section is reported at its header, and a relay's line is
+//  its header's.
+static void
+s_section (s_parse_t *parse, const char *line)
+{
+    while (isspace ((unsigned char)*line))
+        line++;
+    const char *end = *line == '[' ? strchr (line, ']') : NULL;
+    if (!end)
+        return;
+    char section[128];
+    snprintf (section, sizeof section, "%.*s", (int)(end - line - 1), line + 1);
+    if (strncmp (section, "relay.", 6) == 0 && section[6])
+        s_relay_section (parse, section);
+    else if (strcmp (section, "hub") != 0 && strcmp (section, "reminders") != 0 &&
+             strcmp (section, "digest") != 0)
+        s_error (parse, "unknown section [%s]", section);
 }
 
 static char *
@@ -252,8 +273,10 @@ s_reader (char *str, int num, void *stream)
 {
     s_parse_t *parse = stream;
     char *line = fgets (str, num, parse->file);
-    if (line)
+    if (line) {
         parse->line++;
+        s_section (parse, line);
+    }
     return line;
 }
 

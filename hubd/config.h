@@ -26,7 +26,7 @@ typedef struct {
     char *name;     //  NAME of [relay.NAME]
     char *plugin;   //  email | slack | trello | a third-party plugin's name
     char *channels; //  comma-separated channel names
-    int line;       //  line of the section's first key (inih reports none for headers)
+    int line;       //  line of the section header
     config_kv_t keys[CONFIG_MAX_RELAY_KEYS]; //  every other key, for the plugin
     size_t key_count;
 } config_relay_t;

@@ -94,6 +94,20 @@ test_full_file (void **state)
 }
 
 static void
+test_empty_unknown_section (void **state)
+{
+    (void)state;
+    int errors;
+    char messages[512];
+    config_t *config = s_load ("[hub]\n\n[nosuch]\n", &errors, messages, sizeof messages);
+    assert_int_equal (errors, 1);
+    char want[128];
+    snprintf (want, sizeof want, "%s:3: unknown section [nosuch]", s_path);
+    assert_non_null (strstr (messages, want));
+    config_destroy (&config);
+}
+
+static void
 test_errors_name_their_line (void **state)
 {
     (void)state;
@@ -111,10 +125,9 @@ test_errors_name_their_line (void **state)
     assert_non_null (strstr (messages, want));
     snprintf (want, sizeof want, "%s:5: before must be", s_path);
     assert_non_null (strstr (messages, want));
-    snprintf (want, sizeof want, "%s:7: unknown section [elsewhere]", s_path);
+    snprintf (want, sizeof want, "%s:6: unknown section [elsewhere]", s_path);
     assert_non_null (strstr (messages, want));
-    //  inih reports no line for a section header: the section's first key stands for it.
-    snprintf (want, sizeof want, "%s:9: [relay.x] has no plugin", s_path);
+    snprintf (want, sizeof want, "%s:8: [relay.x] has no plugin", s_path);
     assert_non_null (strstr (messages, want));
     config_destroy (&config);
 }
@@ -127,6 +140,7 @@ main (void)
         cmocka_unit_test (test_durations),
         cmocka_unit_test (test_full_file),
         cmocka_unit_test (test_errors_name_their_line),
+        cmocka_unit_test (test_empty_unknown_section),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
