@@ -23,15 +23,19 @@ read_t *
 read_new (const char *const *channels, size_t count, uint64_t since, uint32_t limit)
 {
     read_t *self = mem_zalloc (sizeof *self);
-    if (count) {
-        self->channels = mem_alloc (count * sizeof *self->channels);
-        for (size_t i = 0; i < count; i++)
-            snprintf (self->channels[i], sizeof self->channels[i], "%s", channels[i]);
-    }
-    self->channel_count = count;
+    for (size_t i = 0; i < count; i++)
+        read_add_channel (self, channels[i]);
     self->since = since;
     self->limit = limit;
     return self;
+}
+
+void
+read_add_channel (read_t *self, const char *channel)
+{
+    self->channels =
+        mem_realloc (self->channels, (self->channel_count + 1) * sizeof *self->channels);
+    snprintf (self->channels[self->channel_count++], sizeof *self->channels, "%s", channel);
 }
 
 void

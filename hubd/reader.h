@@ -38,6 +38,9 @@ typedef struct _reader_t reader_t;
 //  Creates a request for the given channels (copied; count may be 0 for every channel).
 //  Caller owns it.
 read_t *read_new (const char *const *channels, size_t count, uint64_t since, uint32_t limit);
+//  Adds one more channel (copied) to a request's question.
+void read_add_channel (read_t *self, const char *channel);
+
 void read_destroy (read_t **self_p);
 
 //  Opens db_path read-only and starts the thread. hub_pk goes into checkpoint answers.

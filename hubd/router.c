@@ -337,13 +337,18 @@ s_handle_subscribe (router_t *self, const s_ctx_t *ctx)
              json_pack ("{s:o, s:I}", "subscribed", channels, "head", (json_int_t)head));
 }
 
+typedef struct {
+    const partner_t *who;
+    read_t *read;
+} s_readable_t;
+
 static void
 s_add_readable (const char *name, const char *publish, const char *read, void *arg)
 {
     (void)publish;
-    read_t *req = arg;
-    if (directory_allows ((const partner_t *)(uintptr_t)req->tag, read))
-        snprintf (req->channels[req->channel_count++], HUB_CHANNEL_MAX + 1, "%s", name);
+    s_readable_t *readable = arg;
+    if (directory_allows (readable->who, read))
+        read_add_channel (readable->read, name);
 }
 
 static void
@@ -364,21 +369,19 @@ s_handle_history (router_t *self, const s_ctx_t *ctx)
         s_refuse (self, ctx, err, why);
         return;
     }
-    const char *one = hist.channel;
-    read_t *read = read_new (&one, 1, hist.since, hist.limit);
+    read_t *read = read_new (NULL, 0, hist.since, hist.limit);
     if (every) {
         //  "*": every channel this partner may read, and only those.
-        free (read->channels);
-        read->channels =
-            mem_alloc ((channel_set_size (self->channels) + 1) * sizeof *read->channels);
-        read->channel_count = 0;
-        read->tag = (uint64_t)(uintptr_t)ctx->who;
-        channel_set_each (self->channels, s_add_readable, read);
+        s_readable_t readable = {ctx->who, read};
+        channel_set_each (self->channels, s_add_readable, &readable);
     }
+    //  A request without channels asks for every channel: "*" names none, so it stands
+    //  for "nothing readable" (and otherwise it is the one channel asked for).
+    if (!every || read->channel_count == 0)
+        read_add_channel (read, hist.channel);
     memcpy (read->peer, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer));
     read->peer_len = zmq_msg_size (ctx->peer);
-    read->req_id = ctx->req_id;
-    read->tag = 0; //  a history page, not a subscription's catch-up
+    read->req_id = ctx->req_id; //  tag 0: a history page, not a subscription's catch-up
     reader_request (self->reader, &read);
 }
 
