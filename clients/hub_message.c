@@ -62,8 +62,10 @@ hub_time_format (int64_t ms, char out[HUB_TIME_TEXT_MAX])
         snprintf (out, HUB_TIME_TEXT_MAX, "%s", "1970-01-01T00:00:00.000Z");
         return;
     }
+    //  A partner may sign any ts >= 0: RFC 3339 stops at year 9999, and so do we.
     char base[24];
-    strftime (base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (tm.tm_year + 1900 > 9999 || strftime (base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        snprintf (base, sizeof base, "%s", "9999-12-31T23:59:59");
     snprintf (out, HUB_TIME_TEXT_MAX, "%s.%03dZ", base, (int)frac);
 }
 
@@ -139,7 +141,7 @@ s_action_id (const hub_message_t *msg)
 {
     //  An action item's id is the seq of the message that created it.
     if (msg->header_ok && strcmp (msg->header.kind, "action") == 0)
-        return json_integer ((json_int_t) msg->seq);
+        return json_integer ((json_int_t)msg->seq);
     if (!msg->header_ok || !msg->header.action_json)
         return NULL;
     json_t *action = json_loads (msg->header.action_json, 0, NULL);

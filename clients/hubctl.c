@@ -282,7 +282,8 @@ hubctl_parse_u64 (const char *text, uint64_t *out)
         return false;
     errno = 0;
     unsigned long long v = strtoull (text, NULL, 10);
-    if (errno)
+    //  Seqs and ids travel as JSON integers, which stop at 2^63 - 1.
+    if (errno || v > INT64_MAX)
         return false;
     *out = (uint64_t)v;
     return true;

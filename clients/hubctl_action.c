@@ -52,7 +52,10 @@ s_parse_when (const char *text, int64_t *ms)
     int oh, om;
     if (*rest == 'Z' || *rest == 'z')
         rest++;
-    else if ((*rest == '+' || *rest == '-') && sscanf (rest + 1, "%2d:%2d", &oh, &om) == 2) {
+    else if ((*rest == '+' || *rest == '-') && isdigit ((unsigned char)rest[1]) &&
+             isdigit ((unsigned char)rest[2]) && rest[3] == ':' &&
+             isdigit ((unsigned char)rest[4]) && isdigit ((unsigned char)rest[5]) &&
+             sscanf (rest + 1, "%2d:%2d", &oh, &om) == 2) {
         offset_s = (*rest == '-' ? -1 : 1) * (oh * 3600 + om * 60);
         rest += 6;
     } else
@@ -118,6 +121,10 @@ s_add (hubctl_t *ctx, int argc, char **argv)
         return rc;
     }
     json_t *fields = json_pack ("{s:s, s:I}", "owner", owner, "due", (json_int_t)due_ms);
+    if (!fields) { //  json_pack refuses text that is not UTF-8
+        free (pos);
+        return hubctl_usage_error (ctx, "--owner must be UTF-8");
+    }
     char *fields_json = json_dumps (fields, JSON_COMPACT | JSON_PRESERVE_ORDER);
     rc = hubctl_connect (ctx);
     uint64_t seq = 0;

@@ -14,6 +14,8 @@
 static int
 s_admin (hubctl_t *ctx, json_t *body, const char *done)
 {
+    if (!body) //  json_pack refuses text that is not UTF-8
+        return hubctl_usage_error (ctx, "names and texts must be UTF-8");
     int rc = hubctl_connect (ctx);
     char *text = json_dumps (body, JSON_COMPACT);
     hub_answer_t answer = {0};
@@ -37,6 +39,8 @@ s_admin (hubctl_t *ctx, json_t *body, const char *done)
 static int
 s_query (hubctl_t *ctx, json_t *query, json_t **reply)
 {
+    if (!query) //  json_pack refuses text that is not UTF-8
+        return hubctl_usage_error (ctx, "names and texts must be UTF-8");
     int rc = hubctl_connect (ctx);
     if (rc == 0 && hub_client_request (ctx->client, HUB_CMD_QUERY, query, reply) != HUB_OK)
         rc = hubctl_fail (ctx);
