@@ -223,6 +223,7 @@ typedef struct {
     uint64_t next;
     bool more;
     uint64_t head;
+    bool complete; //  the pages are the whole log: "*" asked by a reader of every channel
     bool has_checkpoint;
     hub_checkpoint_t checkpoint; //  signature NOT checked here: see hub_verifier_finish
 } hub_history_end_t;
@@ -234,7 +235,9 @@ typedef bool (hub_history_fn) (hub_message_t *msg, void *arg);
 //  Fetches the messages of channel ("*": every channel the identity may read) with seq >
 //  since, page by page, calling fn for each, until the log ends, limit messages were
 //  delivered (0: no limit) or fn returns false. *end (may be NULL) receives the last END,
-//  with the hub's latest checkpoint.
+//  with the hub's latest checkpoint. Without a limit, fetching the whole log goes on until
+//  it covers that checkpoint (a message stored as the last page was read can put the
+//  checkpoint just past it).
 hub_err_t hub_client_history (hub_client_t *self, const char *channel, uint64_t since,
                               uint64_t limit, hub_history_fn *fn, void *arg,
                               hub_history_end_t *end);
@@ -259,6 +262,11 @@ bool hub_verifier_add (hub_verifier_t *self, const hub_message_t *msg);
 //  Returns the verdict for everything added.
 bool hub_verifier_finish (hub_verifier_t *self, const hub_checkpoint_t *checkpoint);
 
+//  Declares, at any time before finish, that the messages are meant to be the whole log
+//  from since + 1 (what hub_verifier_new's consecutive says from the start): a missing
+//  seq, among those added so far or later, is a failure at its place in the order.
+void hub_verifier_expect_whole_log (hub_verifier_t *self);
+
 //  Records a failure found outside the verifier (an entry that could not even be read
 //  as a message, a key that is not the trusted one) at seq, unless one was recorded
 //  before. Returns false.
@@ -282,7 +290,8 @@ const char *hub_verifier_reason (const hub_verifier_t *self);
 typedef struct {
     uint8_t hub_pk[HUB_PUBKEY_BYTES];    //  the hub key the file names
     char exported_at[HUB_TIME_TEXT_MAX]; //  RFC 3339; informational
-    char channel[HUB_CHANNEL_MAX + 1];   //  "*" (the whole log) or one channel
+    char channel[HUB_CHANNEL_MAX + 1];   //  "*" (every channel readable) or one channel
+    bool complete;                       //  the whole log: every seq up to the last
     uint64_t head;                       //  the hub's head when exported
     uint64_t messages;                   //  message lines that follow
     bool has_checkpoint;                 //  false for an empty log

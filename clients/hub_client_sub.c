@@ -276,6 +276,7 @@ s_read_end (hub_client_t *self, zmsg_t *msg, hub_history_end_t *end)
     end->next = json_is_integer (next) ? (uint64_t)json_integer_value (next) : 0;
     end->head = json_is_integer (head) ? (uint64_t)json_integer_value (head) : 0;
     end->more = json_is_true (json_object_get (obj, "more"));
+    end->complete = json_is_true (json_object_get (obj, "complete"));
     json_t *cp = json_object_get (obj, "checkpoint");
     char *text = json_is_object (cp) ? json_dumps (cp, JSON_COMPACT) : NULL;
     if (text && hub_checkpoint_from_json (text, strlen (text), &end->checkpoint) == HUB_OK)
@@ -333,6 +334,15 @@ s_history_page (hub_client_t *self, const char *channel, uint64_t since, uint32_
     return rc;
 }
 
+//  Whether the whole log was fetched, but not up to the checkpoint the hub sent with it:
+//  a message stored between the last page and its END.
+static bool
+s_short_of_checkpoint (const hub_history_end_t *page, uint64_t limit)
+{
+    return limit == 0 && page->complete && page->has_checkpoint &&
+           page->checkpoint.seq > page->next;
+}
+
 hub_err_t
 hub_client_history (hub_client_t *self, const char *channel, uint64_t since, uint64_t limit,
                     hub_history_fn *fn, void *arg, hub_history_end_t *end)
@@ -344,6 +354,7 @@ hub_client_history (hub_client_t *self, const char *channel, uint64_t since, uin
     hub_history_end_t last = {0};
     uint64_t delivered = 0;
     bool stopped = false;
+    int extra_rounds = 0;
     while (true) {
         uint64_t want = HUB_HISTORY_LIMIT_MAX;
         if (limit && limit - delivered < want)
@@ -355,7 +366,10 @@ hub_client_history (hub_client_t *self, const char *channel, uint64_t since, uin
             return rc;
         if (!stopped)
             last = page;
-        if (stopped || !page.more || (limit && delivered >= limit) || page.next <= since)
+        if (stopped || (limit && delivered >= limit))
+            break;
+        if (page.more ? page.next <= since
+                      : !s_short_of_checkpoint (&page, limit) || ++extra_rounds > 4)
             break;
         since = page.next;
     }

@@ -3,7 +3,8 @@
     An export file is UTF-8 text, one compact JSON object per line, each ending in "\n":
 
       line 1   {"format":"hubd-export-v1","hub_key":KEYTEXT,"exported_at":RFC3339,
-                "channel":"*"|NAME,"head":SEQ,"messages":N,"checkpoint":{...}|null}
+                "channel":"*"|NAME,"complete":BOOL,"head":SEQ,"messages":N,
+                "checkpoint":{...}|null}
       then     {"seq":N,"hub_ts_ms":MS,"prev_hash":HEX,"hash":HEX,"header":TEXT,
                 "body":TEXT,"sig":HEX,"author":NAME}      one per message, increasing seq
 
@@ -82,10 +83,11 @@ hub_export_head_encode (const hub_export_head_t *head)
         cp = hubc_check (json_loads (text, 0, NULL));
         free (text);
     }
-    return s_line (json_pack (
-        "{s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "format", HUB_EXPORT_FORMAT, "hub_key", key,
-        "exported_at", head->exported_at, "channel", head->channel, "head",
-        (json_int_t)head->head, "messages", (json_int_t)head->messages, "checkpoint", cp));
+    return s_line (json_pack ("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:o}", "format",
+                              HUB_EXPORT_FORMAT, "hub_key", key, "exported_at",
+                              head->exported_at, "channel", head->channel, "complete",
+                              head->complete, "head", (json_int_t)head->head, "messages",
+                              (json_int_t)head->messages, "checkpoint", cp));
 }
 
 char *
@@ -212,7 +214,14 @@ hub_export_head_decode (const char *line, size_t len, hub_export_head_t *out, ch
         }
         free (text);
     }
+    json_t *complete = json_object_get (obj, "complete");
+    if (rc == HUB_OK && complete && !json_is_boolean (complete)) {
+        s_why (why, why_size, "complete is not true or false");
+        rc = HUB_E_MALFORMED;
+    }
     if (rc == HUB_OK) {
+        //  Files written before "complete" existed held "*" only for the whole log.
+        out->complete = complete ? json_is_true (complete) : strcmp (channel, "*") == 0;
         snprintf (out->channel, sizeof out->channel, "%s", channel);
         snprintf (out->exported_at, sizeof out->exported_at, "%s",
                   exported_at ? exported_at : "");

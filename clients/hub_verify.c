@@ -176,6 +176,28 @@ hub_verifier_finish (hub_verifier_t *self, const hub_checkpoint_t *cp)
     return true;
 }
 
+void
+hub_verifier_expect_whole_log (hub_verifier_t *self)
+{
+    assert (self);
+    self->consecutive = true;
+    //  Messages already added were only checked for order: find the first seq missing
+    //  among them, which comes before any failure recorded later in the log.
+    uint64_t expected = self->since + 1;
+    for (size_t i = 0; i < self->count; i++, expected++) {
+        if (self->links[i].seq == expected)
+            continue;
+        if (!self->failed || expected < self->first_bad_seq) {
+            char why[128];
+            snprintf (why, sizeof why, "seq %llu is missing (next message is seq %llu)",
+                      (unsigned long long)expected, (unsigned long long)self->links[i].seq);
+            self->failed = false;
+            s_fail (self, expected, why);
+        }
+        return;
+    }
+}
+
 bool
 hub_verifier_reject (hub_verifier_t *self, uint64_t seq, const char *reason)
 {

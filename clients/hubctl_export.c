@@ -118,22 +118,6 @@ s_write_file (const char *path, const hub_export_head_t *head, FILE *scratch)
     return ok ? HUBCTL_EXIT_OK : HUBCTL_EXIT_USAGE;
 }
 
-//  Fetches channel's history into e->scratch; fills *end with the last END.
-static hub_err_t
-s_fetch (hubctl_t *ctx, const char *channel, s_export_t *e, hub_history_end_t *end)
-{
-    hub_err_t err = HUB_OK;
-    //  As in verify: a message stored between the last page and its END can put the
-    //  checkpoint just past what was fetched; fetch again until it is covered.
-    for (int round = 0; err == HUB_OK && round < 5; round++) {
-        err = hub_client_history (ctx->client, channel, e->last_seq, 0, s_export_cb, e, end);
-        if (e->write_errno || !end->has_checkpoint || end->checkpoint.seq <= e->last_seq ||
-            strcmp (channel, "*") != 0)
-            break;
-    }
-    return err;
-}
-
 static void
 s_export_report (hubctl_t *ctx, const char *path, const char *channel, const s_export_t *e,
                  uint64_t head)
@@ -178,7 +162,9 @@ hubctl_cmd_export (hubctl_t *ctx, int argc, char **argv)
         rc = HUBCTL_EXIT_USAGE;
     }
     hub_history_end_t end = {0};
-    hub_err_t err = rc == 0 ? s_fetch (ctx, channel, &e, &end) : HUB_OK;
+    hub_err_t err = rc == 0
+                        ? hub_client_history (ctx->client, channel, 0, 0, s_export_cb, &e, &end)
+                        : HUB_OK;
     if (rc == 0 && e.write_errno) {
         fprintf (stderr, "hubctl: export: cannot write a scratch file: %s\n",
                  strerror (e.write_errno));
@@ -190,6 +176,7 @@ hubctl_cmd_export (hubctl_t *ctx, int argc, char **argv)
         memcpy (head.hub_pk, ctx->hub_pk, HUB_PUBKEY_BYTES);
         hub_time_format (hub_time_now_ms (), head.exported_at);
         snprintf (head.channel, sizeof head.channel, "%s", channel);
+        head.complete = end.complete;
         head.head = end.head;
         head.messages = e.count;
         head.has_checkpoint = end.has_checkpoint;
@@ -321,7 +308,7 @@ hubctl_verify_file (hubctl_t *ctx, const char *path, const char *channel)
         snprintf (reason, sizeof reason, "line 1 of the file is damaged: %s", why);
         hub_verifier_reject (v, 0, reason);
     } else {
-        v = hub_verifier_new (trusted, strcmp (head.channel, "*") == 0 && !want, 0);
+        v = hub_verifier_new (trusted, head.complete && !want, 0);
         char named[HUB_KEYTEXT_LEN + 1], given[HUB_KEYTEXT_LEN + 1];
         hub_key_to_text (head.hub_pk, named);
         hub_key_to_text (trusted, given);

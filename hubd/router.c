@@ -349,6 +349,8 @@ s_add_readable (const char *name, const char *publish, const char *read, void *a
     s_readable_t *readable = arg;
     if (directory_allows (readable->who, read))
         read_add_channel (readable->read, name);
+    else
+        readable->read->whole_log = false;
 }
 
 static void
@@ -371,7 +373,9 @@ s_handle_history (router_t *self, const s_ctx_t *ctx)
     }
     read_t *read = read_new (NULL, 0, hist.since, hist.limit);
     if (every) {
-        //  "*": every channel this partner may read, and only those.
+        //  "*": every channel this partner may read, and only those. The answer is the
+        //  whole log (no gaps in seq) only if that is every channel.
+        read->whole_log = true;
         s_readable_t readable = {ctx->who, read};
         channel_set_each (self->channels, s_add_readable, &readable);
     }
@@ -403,9 +407,10 @@ s_history_done (router_t *self, read_t **read_p)
     else if (!gone) {
         json_t *checkpoint =
             read->checkpoint_json ? json_loads (read->checkpoint_json, 0, NULL) : json_null ();
-        json_t *end = json_pack ("{s:I, s:b, s:I, s:o}", "next", (json_int_t)next, "more",
-                                 read->more, "head", (json_int_t)read->head, "checkpoint",
-                                 checkpoint ? checkpoint : json_null ());
+        json_t *end =
+            json_pack ("{s:I, s:b, s:I, s:b, s:o}", "next", (json_int_t)next, "more",
+                       read->more, "head", (json_int_t)read->head, "complete", read->whole_log,
+                       "checkpoint", checkpoint ? checkpoint : json_null ());
         char *text = json_dumps (end, JSON_COMPACT);
         wire_send_json (self->front, read->peer, read->peer_len, HUB_CMD_END, read->req_id,
                         text);

@@ -48,6 +48,20 @@ all=$(hubctl --key "$T/fb.key" --json history '*' --limit 1000)
 case "$all" in *"grant round"*) fail "history * leaked a private message" ;; esac
 assert_contains "$(hubctl --key "$T/fund.key" --json history funders)" "grant round opens" \
     "funder reads its channel"
+# verify and export of everything a partner may read: its seqs skip the private channel's
+# messages, which is not a gap; the admin, who reads everything, gets the whole log.
+hubctl publish updates "after the private one" > /dev/null
+hubctl --key "$T/fb.key" verify > "$T/v.out" || fail "partner verify *: $(cat "$T/v.out")"
+hubctl --key "$T/fb.key" export "$T/fb.export" > /dev/null
+hubctl --key "$T/fb.key" verify --file "$T/fb.export" > "$T/v.out" ||
+    fail "partner export verify: $(cat "$T/v.out")"
+assert_contains "$(head -n 1 "$T/fb.export")" '"complete":false' "partner export is partial"
+hubctl export "$T/all.export" > /dev/null
+assert_contains "$(head -n 1 "$T/all.export")" '"complete":true' "admin export is whole"
+# A line taken out of the whole log is a gap, found at its seq.
+sed -i "/grant round opens/d" "$T/all.export"
+out=$(hubctl --json verify --file "$T/all.export") && fail "a gap in the whole log verified"
+assert_eq "$seq" "$(json_field "$out" first_bad_seq)" "gap found at the missing seq"
 # Wildcards and prefixes are not channel names.
 expect_refusal BAD_NAME hubctl --key "$T/fb.key" subscribe 'fund*'
 
