@@ -18,8 +18,8 @@
 
     Retry policy (publish and signed commands). The same frames, with the same request id,
     are sent again when a third of the timeout passes without an answer, on a fresh socket
-    if the connection dropped meanwhile; the hub stores a message once per (author, id)
-    and answers a repeat with the original seq (PROTOCOL.md 4.3). The total wait is the
+    if the connection dropped meanwhile; the hub stores a message once per (author, ts,
+    id) and answers a repeat with the original seq (PROTOCOL.md 4.3). The total wait is the
     client timeout.
 */
 #include "hub_client_private.h"
@@ -495,7 +495,6 @@ hub_client_send_signed (hub_client_t *self, uint8_t cmd, const uint8_t *header,
     int slice = self->timeout_ms / S_ATTEMPTS;
     slice = slice < S_MIN_SLICE_MS ? S_MIN_SLICE_MS : slice;
     int64_t deadline = hub_time_now_ms () + self->timeout_ms;
-    bool fresh_socket = false;
     hub_err_t rc = HUB_E_TIMEOUT;
     zmsg_t *msg = NULL;
     hub_env_t env;
@@ -507,7 +506,6 @@ hub_client_send_signed (hub_client_t *self, uint8_t cmd, const uint8_t *header,
             //  the copy sent on the dropped connection may be lost with it
             if (hub_client_reconnect (self) != HUB_OK)
                 return self->last_err;
-            fresh_socket = true;
             self->dropped = false;
         }
         if (hubc_send (self, cmd, req, frames, 3) != HUB_OK)
@@ -522,8 +520,6 @@ hub_client_send_signed (hub_client_t *self, uint8_t cmd, const uint8_t *header,
     if (rc != HUB_OK)
         return rc;
     rc = s_answer (self, msg, &env, answer);
-    if (fresh_socket)
-        answer->duplicate = false; //  the "earlier copy" was our own lost attempt
     zmsg_destroy (&msg);
     return rc;
 }
@@ -531,7 +527,7 @@ hub_client_send_signed (hub_client_t *self, uint8_t cmd, const uint8_t *header,
 //  Checks the fields hub_header_encode would refuse, with the code the hub would give.
 static hub_err_t
 s_check_fields (hub_client_t *self, const char *channel, const char *kind, const char *title,
-                const void *body, size_t body_len)
+                const char *action_json, const void *body, size_t body_len)
 {
     if (!channel || !hub_channel_valid (channel))
         return hubc_fail (self, HUB_E_BAD_NAME, "invalid channel name '%s'",
@@ -539,11 +535,20 @@ s_check_fields (hub_client_t *self, const char *channel, const char *kind, const
     if (!kind || !hub_kind_valid (kind))
         return hubc_fail (self, HUB_E_BAD_NAME, "invalid kind '%s'", kind ? kind : "");
     if (title && strlen (title) > HUB_TITLE_MAX)
-        return hubc_fail (self, HUB_E_TOO_LARGE, "title longer than %d bytes", HUB_TITLE_MAX);
+        return hubc_fail (self, HUB_E_BAD_HEADER, "title longer than %d bytes", HUB_TITLE_MAX);
     if (title && !hub_utf8_valid (title, strlen (title)))
         return hubc_fail (self, HUB_E_BAD_UTF8, "title is not valid UTF-8");
     if (!hub_utf8_valid (body, body_len))
         return hubc_fail (self, HUB_E_BAD_UTF8, "body is not valid UTF-8 text");
+    if (action_json) {
+        hub_err_t err = HUB_OK;
+        json_t *action =
+            hub_json_frame_parse ((const uint8_t *)action_json, strlen (action_json), &err);
+        json_decref (action);
+        if (!action)
+            return hubc_fail (self, HUB_E_BAD_HEADER, "the action is not a JSON object: %s",
+                              hub_strerror (err));
+    }
     return HUB_OK;
 }
 
@@ -558,7 +563,7 @@ hub_client_sign_and_send (hub_client_t *self, uint8_t cmd, const char *channel,
     memset (answer, 0, sizeof *answer);
     if (!body)
         body = "";
-    hub_err_t rc = s_check_fields (self, channel, kind, title, body, body_len);
+    hub_err_t rc = s_check_fields (self, channel, kind, title, action_json, body, body_len);
     if (rc != HUB_OK)
         return rc;
     uint8_t id[HUB_MSG_ID_BYTES];
@@ -566,16 +571,15 @@ hub_client_sign_and_send (hub_client_t *self, uint8_t cmd, const char *channel,
     size_t hlen = 0;
     char *header = hub_header_encode (channel, kind, self->id.pk, id, hub_time_now_ms (), title,
                                       action_json, &hlen);
-    if (!header)
-        return hubc_fail (self, HUB_E_BAD_HEADER, "the header does not encode (action?)");
-    if (hlen > HUB_HEADER_MAX) {
-        free (header);
+    if (!header) //  every field is valid, so only the size is left
         return hubc_fail (self, HUB_E_TOO_LARGE, "header longer than %d bytes", HUB_HEADER_MAX);
-    }
     uint8_t sig[HUB_SIG_BYTES];
     hub_msg_sign (&self->id, (const uint8_t *)header, hlen, body, body_len, sig);
     rc = hub_client_send_signed (self, cmd, (const uint8_t *)header, hlen, body, body_len, sig,
                                  answer);
+    //  The id is new: an earlier copy can only be this call's own attempt on a dropped
+    //  connection.
+    answer->duplicate = false;
     free (header);
     return rc;
 }

@@ -141,8 +141,9 @@ typedef struct {
 //  partners); title and action_json (a JSON object's text) may be NULL; body is text of
 //  body_len bytes (may be empty). On success writes the seq into *seq and whether the hub
 //  had already stored it into *duplicate (either may be NULL). Refusals of invalid fields
-//  are detected before sending, with the code the hub would give (HUB_E_BAD_NAME,
-//  HUB_E_BAD_UTF8, HUB_E_TOO_LARGE, HUB_E_BAD_HEADER).
+//  are detected before sending, with the code the hub would give: HUB_E_BAD_NAME (channel,
+//  kind), HUB_E_BAD_HEADER (a title over 256 bytes, an action that is not a JSON object),
+//  HUB_E_BAD_UTF8 (title, body), HUB_E_TOO_LARGE (the header as a whole).
 hub_err_t hub_client_publish (hub_client_t *self, const char *channel, const char *kind,
                               const char *title, const void *body, size_t body_len,
                               const char *action_json, uint64_t *seq, bool *duplicate);
@@ -151,7 +152,9 @@ hub_err_t hub_client_publish (hub_client_t *self, const char *channel, const cha
 //  (HUB_CMD_PUBLISH or HUB_CMD_ADMIN) and waits for the ACK or REPLY, re-sending the same
 //  frames while no answer comes. Borrows the frames. Fills *answer on success; the caller
 //  owns answer->reply. Use it to publish frames signed in advance, or by another identity
-//  that this connection speaks for.
+//  that this connection speaks for. answer->duplicate says the hub had the message
+//  already: from an earlier call, or from this call's own attempt on a connection that
+//  dropped before the answer came.
 hub_err_t hub_client_send_signed (hub_client_t *self, uint8_t cmd, const uint8_t *header,
                                   size_t header_len, const uint8_t *body, size_t body_len,
                                   const uint8_t sig[HUB_SIG_BYTES], hub_answer_t *answer);

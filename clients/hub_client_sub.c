@@ -47,6 +47,9 @@ s_subscribe (hub_client_t *self, int64_t since, uint64_t *head)
     self->subscribed = false;
     self->sub_req = hubc_next_req (self);
     self->sub_unacked = 0;
+    //  What the old subscription queued comes again (since = last_seq), under the new
+    //  window: counting it against that window would over-credit the hub.
+    hubc_queue_clear (self);
     hubc_frame_t frame = {args, strlen (args)};
     hub_err_t rc = hubc_send (self, HUB_CMD_SUBSCRIBE, self->sub_req, &frame, 1);
     free (args);
@@ -197,12 +200,14 @@ s_from_queue (hub_client_t *self, hub_message_t **msg_p)
         if (env.cmd != HUB_CMD_MSG)
             continue;
         s_credit_consumed (self);
-        if (m && m->seq > self->last_seq) {
+        if (!m) //  skipping it would lose a message without a word
+            return hubc_fail (self, err, "the hub sent an unreadable MSG");
+        if (m->seq > self->last_seq) {
             self->last_seq = m->seq;
             *msg_p = m;
             return HUB_OK;
         }
-        hub_message_destroy (&m); //  seen already, or unreadable
+        hub_message_destroy (&m); //  seen already
     }
     return HUB_E_TIMEOUT;
 }

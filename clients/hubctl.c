@@ -30,7 +30,7 @@ typedef struct {
     const char *synopsis;
 } s_command_t;
 
-//  The command table. Later commands (partner, channel, action) slot in here.
+//  The command table: name, function, synopsis (for usage errors).
 static const s_command_t s_commands[] = {
     {"keygen", hubctl_cmd_keygen, "keygen FILE"},
     {"pubkey", hubctl_cmd_pubkey, "pubkey FILE"},
@@ -45,7 +45,7 @@ static const s_command_t s_commands[] = {
      "NAME | remove NAME"},
     {"action", hubctl_cmd_action,
      "action add TITLE --owner PARTNER --due WHEN [--detail TEXT] | done ID [--note TEXT] | "
-     "cancel ID [--note TEXT] | list [--owner P] [--status open,done,overdue]"},
+     "cancel ID [--note TEXT] | list [--owner P] [--status open,done,overdue,cancelled]"},
     {"relay", hubctl_cmd_relay, "relay retry NAME"},
     {"channel", hubctl_cmd_channel,
      "channel create NAME [--publish ROLE,...] [--read ROLE,...] | list"},

@@ -3,8 +3,8 @@
 
     Adding a command: write `int hubctl_cmd_NAME (hubctl_t *ctx, int argc, char **argv)`
     (argv holds the command's own arguments, global options already removed), declare it
-    here, and add a row to s_commands in hubctl.c (name, function, synopsis, summary) and
-    its paragraph to the help text. A command with subcommands (`partner add`) dispatches
+    here, and add a row to s_commands in hubctl.c (name, function, synopsis) and its
+    paragraph to the help text. A command with subcommands (`partner add`) dispatches
     on argv[0] itself.
 */
 #ifndef HUBCTL_H_INCLUDED

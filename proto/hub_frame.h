@@ -14,22 +14,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HUB_PROTO_VERSION 1
-#define HUB_ENV_BYTES 8
-#define HUB_ACK_BYTES 9
-#define HUB_META_BYTES 80
-#define HUB_HEADER_MAX 4096
-#define HUB_JSON_MAX 65536
-#define HUB_TITLE_MAX 256
-#define HUB_CHANNEL_MAX 64
-#define HUB_KIND_MAX 32
-#define HUB_MSG_ID_BYTES 16
-#define HUB_SUB_CHANNELS_MAX 64
-#define HUB_CREDIT_MAX 100000
-#define HUB_CREDIT_DEFAULT 1000
-#define HUB_HISTORY_LIMIT_MAX 1000
+#define HUB_PROTO_VERSION         1
+#define HUB_ENV_BYTES             8
+#define HUB_ACK_BYTES             9
+#define HUB_META_BYTES            80
+#define HUB_HEADER_MAX            4096
+#define HUB_JSON_MAX              65536
+#define HUB_TITLE_MAX             256
+#define HUB_CHANNEL_MAX           64
+#define HUB_KIND_MAX              32
+#define HUB_MSG_ID_BYTES          16
+#define HUB_SUB_CHANNELS_MAX      64
+#define HUB_CREDIT_MAX            100000
+#define HUB_CREDIT_DEFAULT        1000
+#define HUB_HISTORY_LIMIT_MAX     1000
 #define HUB_HISTORY_LIMIT_DEFAULT 100
-#define HUB_MAX_MESSAGE_DEFAULT 65536
+#define HUB_MAX_MESSAGE_DEFAULT   65536
 
 typedef enum {
     HUB_CMD_PUBLISH = 0x01,
@@ -90,7 +90,8 @@ void hub_header_clear (hub_header_t *hdr);
 
 //  Encodes a header as compact JSON (keys in the order of PROTOCOL.md 4.1). title and
 //  action_json may be NULL. Returns a new NUL-terminated string the caller frees with
-//  free(), and its length in *len_out; NULL if a field is invalid.
+//  free(), and its length in *len_out; NULL if a field is invalid or the header would
+//  exceed HUB_HEADER_MAX bytes.
 char *hub_header_encode (const char *channel, const char *kind,
                          const uint8_t author[HUB_PUBKEY_BYTES],
                          const uint8_t id[HUB_MSG_ID_BYTES], int64_t ts_ms, const char *title,

@@ -12,8 +12,8 @@
 
 #define HUB_PUBKEY_BYTES 32
 #define HUB_SECKEY_BYTES 64 //  libsodium's secret key: seed || public key
-#define HUB_SIG_BYTES 64
-#define HUB_KEYTEXT_LEN 43 //  base64url without padding of 32 bytes
+#define HUB_SIG_BYTES    64
+#define HUB_KEYTEXT_LEN  43 //  base64url without padding of 32 bytes
 
 typedef struct {
     uint8_t pk[HUB_PUBKEY_BYTES];
@@ -32,8 +32,7 @@ hub_err_t hub_identity_save (const hub_identity_t *id, const char *path, char *w
 //  Loads a secret key file. Refuses (HUB_E_BAD_KEY) a file readable by group or others, a
 //  corrupt file, or one whose public line does not match its seed; HUB_E_IO if unreadable.
 //  Writes a reason into why (may be NULL) on failure.
-hub_err_t hub_identity_load (const char *path, hub_identity_t *out, char *why,
-                             size_t why_size);
+hub_err_t hub_identity_load (const char *path, hub_identity_t *out, char *why, size_t why_size);
 
 //  Writes the key text of pk (43 characters and a NUL) into out.
 void hub_key_to_text (const uint8_t pk[HUB_PUBKEY_BYTES], char out[HUB_KEYTEXT_LEN + 1]);
@@ -42,6 +41,7 @@ void hub_key_to_text (const uint8_t pk[HUB_PUBKEY_BYTES], char out[HUB_KEYTEXT_L
 hub_err_t hub_key_from_text (const char *text, uint8_t pk[HUB_PUBKEY_BYTES]);
 
 //  Accepts either key text or the path of a file holding key text (a .pub file).
+//  HUB_E_BAD_KEY if it is neither, HUB_E_IO if a file it names cannot be read.
 hub_err_t hub_key_resolve (const char *text_or_path, uint8_t pk[HUB_PUBKEY_BYTES]);
 
 //  CURVE halves. Return HUB_E_BAD_KEY if the Ed25519 key has no X25519 equivalent.

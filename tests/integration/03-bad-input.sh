@@ -47,6 +47,9 @@ expect_refused "header + body = 65537 bytes" TOO_LARGE publish updates @total:65
 OUT=$(raw publish updates @total:65536) || fail "publish of exactly 65536 bytes failed: $OUT"
 assert_eq "ACK $((STORED + 1)) 0" "$OUT" "answer to header + body = 65536 bytes"
 STORED=$((STORED + 1))
+# hubctl names the code the hub would give before sending: a title over 256 bytes is a
+# bad header field, not a size limit
+expect_refusal BAD_HEADER hubctl publish updates "long title" --title "$(printf 'a%.0s' {1..257})"
 
 # --- malformed frames
 expect_refused "envelope of 7 bytes" MALFORMED malformed env-short
