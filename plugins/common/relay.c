@@ -93,24 +93,38 @@ relay_set_error (hub_relay_result_t *result, hub_relay_outcome_t outcome, const 
                  ...)
 {
     result->outcome = outcome;
+    char text[sizeof result->error + 1];
     va_list args;
     va_start (args, format);
-    vsnprintf (result->error, sizeof result->error, format, args);
+    vsnprintf (text, sizeof text, format, args);
     va_end (args);
-    //  vsnprintf cuts bytes, not characters: drop a sequence split at the end.
-    size_t len = strlen (result->error);
-    size_t lead = len;
-    while (lead > 0 && ((unsigned char)result->error[lead - 1] & 0xC0) == 0x80)
-        lead--;
-    if (lead > 0 && (unsigned char)result->error[lead - 1] >= 0xC0) {
-        unsigned char byte = (unsigned char)result->error[lead - 1];
-        size_t need = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2;
-        if (len - (lead - 1) < need)
-            result->error[lead - 1] = 0;
-    }
+    //  vsnprintf cuts bytes, not characters: one byte more than fits shows whether the
+    //  cut split a sequence, so relay_utf8_cut can drop it.
+    size_t len = relay_utf8_cut (text, strlen (text), sizeof result->error - 1);
+    memcpy (result->error, text, len);
+    result->error[len] = 0;
     for (char *c = result->error; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7F)
             *c = ' ';
+}
+
+void
+relay_log_failure (const hub_host_t *host, const hub_relay_job_t *job,
+                   const hub_relay_result_t *result)
+{
+    bool dead = result->outcome == HUB_RELAY_DEAD;
+    host->log (host->host, dead ? HUB_PLUGIN_LOG_ERROR : HUB_PLUGIN_LOG_WARNING,
+               "job %llu attempt %u: %s%s", (unsigned long long)job->job_id, job->attempt,
+               result->error, dead ? " (dead)" : "");
+}
+
+void
+relay_free_secret (char *secret)
+{
+    if (secret) {
+        explicit_bzero (secret, strlen (secret));
+        free (secret);
+    }
 }
 
 void

@@ -23,6 +23,10 @@ bool relay_job_is_action (const hub_relay_job_t *job);
 void *relay_alloc (size_t size);
 char *relay_strdup (const char *s);
 
+//  Zeroes a secret read with host->read_secret (or copied from config), then frees it.
+//  NULL-safe.
+void relay_free_secret (char *secret);
+
 //  Largest length <= max (and <= len) that ends on a UTF-8 sequence boundary of s.
 size_t relay_utf8_cut (const char *s, size_t len, size_t max);
 
@@ -40,6 +44,11 @@ void relay_time_human (int64_t ms, char *buf, size_t size);
 //  a UTF-8 boundary so the text fits.
 void relay_set_error (hub_relay_result_t *result, hub_relay_outcome_t outcome,
                       const char *format, ...) __attribute__ ((format (printf, 3, 4)));
+
+//  Logs a delivery that did not succeed: "job N attempt M: ERROR", as an error with
+//  " (dead)" when the job is dead, else as a warning (it will be retried).
+void relay_log_failure (const hub_host_t *host, const hub_relay_job_t *job,
+                        const hub_relay_result_t *result);
 
 //  A growing byte buffer (always NUL-terminated).
 typedef struct {

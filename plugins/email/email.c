@@ -387,10 +387,7 @@ s_free (email_t *self)
         free (self->to[i]);
     free (self->to);
     free (self->username);
-    if (self->password) {
-        explicit_bzero (self->password, strlen (self->password));
-        free (self->password);
-    }
+    relay_free_secret (self->password);
     free (self->ca_file);
     free (self);
 }
@@ -548,11 +545,7 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
         host->log (host->host, HUB_PLUGIN_LOG_INFO, "job %llu: mailed to %zu recipient%s",
                    (unsigned long long)job->job_id, n, n == 1 ? "" : "s");
     else
-        host->log (host->host,
-                   result->outcome == HUB_RELAY_DEAD ? HUB_PLUGIN_LOG_ERROR
-                                                     : HUB_PLUGIN_LOG_WARNING,
-                   "job %llu attempt %u: %s%s", (unsigned long long)job->job_id, job->attempt,
-                   result->error, result->outcome == HUB_RELAY_DEAD ? " (dead)" : "");
+        relay_log_failure (host, job, result);
     free (rcpt);
 }
 

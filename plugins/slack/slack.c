@@ -216,7 +216,7 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
         return -1;
     }
     if (strncmp (url, "https://", 8) && strncmp (url, "http://", 7)) {
-        free (url);
+        relay_free_secret (url);
         snprintf (err, err_size, "slack: webhook_url_file does not hold an http(s) URL");
         return -1;
     }
@@ -248,11 +248,7 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
         host->log (host->host, HUB_PLUGIN_LOG_INFO, "job %llu: posted (seq %llu)",
                    (unsigned long long)job->job_id, (unsigned long long)job->seq);
     else
-        host->log (host->host,
-                   result->outcome == HUB_RELAY_DEAD ? HUB_PLUGIN_LOG_ERROR
-                                                     : HUB_PLUGIN_LOG_WARNING,
-                   "job %llu attempt %u: %s%s", (unsigned long long)job->job_id, job->attempt,
-                   result->error, result->outcome == HUB_RELAY_DEAD ? " (dead)" : "");
+        relay_log_failure (host, job, result);
     relay_buf_free (&reply.body);
 }
 
@@ -262,8 +258,7 @@ s_destroy (void **state_p)
     slack_t *self = *state_p;
     if (!self)
         return;
-    explicit_bzero (self->webhook_url, strlen (self->webhook_url));
-    free (self->webhook_url);
+    relay_free_secret (self->webhook_url);
     free (self);
     curl_global_cleanup ();
     *state_p = NULL;

@@ -81,20 +81,10 @@ s_secret (const hub_host_t *host, const char *name, char *err, size_t err_size)
     if (secret && !s_is_token (secret)) {
         snprintf (err, err_size, "trello: the %s holds characters a Trello %s never has", key,
                   name);
-        explicit_bzero (secret, strlen (secret));
-        free (secret);
+        relay_free_secret (secret);
         secret = NULL;
     }
     return secret;
-}
-
-static void
-s_free_secret (char *secret)
-{
-    if (secret) {
-        explicit_bzero (secret, strlen (secret));
-        free (secret);
-    }
 }
 
 static int
@@ -120,15 +110,15 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
     char *key = s_secret (host, "key", err, err_size);
     char *token = key ? s_secret (host, "token", err, err_size) : NULL;
     if (!token) {
-        s_free_secret (key);
+        relay_free_secret (key);
         return -1;
     }
     relay_buf_t header = {0};
     relay_buf_addf (&header,
                     "Authorization: OAuth oauth_consumer_key=\"%s\", oauth_token=\"%s\"", key,
                     token);
-    s_free_secret (key);
-    s_free_secret (token);
+    relay_free_secret (key);
+    relay_free_secret (token);
 
     curl_global_init (CURL_GLOBAL_DEFAULT);
     trello_t *self = relay_alloc (sizeof *self);
@@ -357,11 +347,7 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
             host->host, HUB_PLUGIN_LOG_INFO, "job %llu: %s of action %llu relayed to card %s",
             (unsigned long long)job->job_id, kind, (unsigned long long)job->action_id, card);
     else
-        host->log (host->host,
-                   result->outcome == HUB_RELAY_DEAD ? HUB_PLUGIN_LOG_ERROR
-                                                     : HUB_PLUGIN_LOG_WARNING,
-                   "job %llu attempt %u: %s%s", (unsigned long long)job->job_id, job->attempt,
-                   result->error, result->outcome == HUB_RELAY_DEAD ? " (dead)" : "");
+        relay_log_failure (host, job, result);
 }
 
 static void
