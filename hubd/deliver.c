@@ -103,19 +103,26 @@ s_send (deliver_t *self, s_sub_t *sub, const entry_t *entry, bool *gone)
     return true;
 }
 
+//  Asks the reader for up to credit rows of sub's channels after since.
+static void
+s_read_from (deliver_t *self, s_sub_t *sub, uint64_t since, uint64_t credit)
+{
+    const char *names[HUB_SUB_CHANNELS_MAX];
+    for (size_t i = 0; i < sub->channel_count; i++)
+        names[i] = sub->channels[i];
+    uint32_t limit = credit < DELIVER_READ_MAX ? (uint32_t)credit : DELIVER_READ_MAX;
+    read_t *read = read_new (names, sub->channel_count, since, limit);
+    read->tag = sub->id;
+    sub->reading = true;
+    reader_request (self->reader, &read);
+}
+
 static void
 s_start_read (deliver_t *self, s_sub_t *sub)
 {
     if (sub->reading || sub->live || sub->credit == 0)
         return;
-    const char *names[HUB_SUB_CHANNELS_MAX];
-    for (size_t i = 0; i < sub->channel_count; i++)
-        names[i] = sub->channels[i];
-    uint32_t limit = sub->credit < DELIVER_READ_MAX ? (uint32_t)sub->credit : DELIVER_READ_MAX;
-    read_t *read = read_new (names, sub->channel_count, sub->cursor, limit);
-    read->tag = sub->id;
-    sub->reading = true;
-    reader_request (self->reader, &read);
+    s_read_from (self, sub, sub->cursor, sub->credit);
 }
 
 uint64_t
@@ -156,17 +163,22 @@ s_drop_where (deliver_t *self, bool (*gone) (deliver_t *, s_sub_t *, const void 
     zlistx_destroy (&condemned);
 }
 
+//  A subscription of user ends with an ERROR on it, so the client learns at once why
+//  nothing more comes (it would otherwise wait, or resubscribe in vain).
 static bool
-s_is_user (deliver_t *self, s_sub_t *sub, const void *user)
+s_ends_for_user (deliver_t *self, s_sub_t *sub, const void *user)
 {
-    (void)self;
-    return strcmp (sub->user, user) == 0;
+    if (strcmp (sub->user, user) != 0)
+        return false;
+    wire_send_error (self->front, sub->peer, sub->peer_len, sub->req_id, HUB_E_UNKNOWN_PARTNER,
+                     "the partner was removed: its subscription has ended");
+    return true;
 }
 
 void
 deliver_drop_user (deliver_t *self, const char *user)
 {
-    s_drop_where (self, s_is_user, user);
+    s_drop_where (self, s_ends_for_user, user);
 }
 
 static s_sub_t *
@@ -249,8 +261,19 @@ deliver_read_done (deliver_t *self, read_t **read_p)
 {
     read_t *read = *read_p;
     s_sub_t *sub = s_find_id (self, read->tag);
-    if (sub) {
+    if (sub && read->since != sub->cursor) {
+        //  Read ahead from where the previous page ended, but that page could not all be
+        //  sent: its rest comes again from the cursor.
         sub->reading = false;
+        s_start_read (self, sub);
+    } else if (sub) {
+        sub->reading = false;
+        //  Catching up, the next page is read while this one is sent: the reader thread
+        //  and the front door overlap instead of taking turns.
+        if (read->more && read->err == HUB_OK && read->rows->count &&
+            sub->credit > read->rows->count)
+            s_read_from (self, sub, read->rows->entries[read->rows->count - 1]->seq,
+                         sub->credit - read->rows->count);
         bool gone = false, blocked = false;
         for (size_t i = 0; i < read->rows->count && !blocked; i++)
             if (read->rows->entries[i]->seq > sub->cursor)
@@ -259,7 +282,7 @@ deliver_read_done (deliver_t *self, read_t **read_p)
             sub->cursor = read->head; //  everything up to the snapshot's head is covered
         if (gone)
             s_drop (self, sub);
-        else if (sub->cursor >= self->head)
+        else if (sub->cursor >= self->head && !sub->reading)
             sub->live = true;
         else
             s_start_read (self, sub);

@@ -35,7 +35,8 @@ uint64_t deliver_subscribe (deliver_t *self, const uint8_t *peer, size_t peer_le
                             uint32_t req_id, const char *user,
                             const hub_subscribe_args_t *args);
 
-//  Ends every subscription of that user (a partner who left).
+//  Ends every subscription of that user (a partner who left), telling each with an ERROR
+//  UNKNOWN_PARTNER.
 void deliver_drop_user (deliver_t *self, const char *user);
 
 //  Adds credit to the peer's subscription (ignored without one).

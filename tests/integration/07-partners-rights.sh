@@ -77,10 +77,15 @@ BG_PIDS+=($!)
 sleep 1
 hubctl publish updates "before removal" > /dev/null
 wait_for grep -q "before removal" "$T/follow.out" || fail "follower did not get the message"
+follower=$!
 hubctl partner remove foodbank > /dev/null
 expect_refusal NOT_FOUND hubctl partner remove foodbank
 hubctl publish updates "after removal" > /dev/null
-sleep 1
+# The follower is told, and exits 3 (refused) with the reason, instead of waiting forever.
+wait_for grep -q UNKNOWN_PARTNER "$T/follow.err" || fail "removed partner's follower not told"
+rc=0
+wait "$follower" || rc=$?
+assert_eq 3 "$rc" "exit status of the removed partner's follower"
 if grep -q "after removal" "$T/follow.out"; then fail "removed partner still receives"; fi
 expect_refusal FORBIDDEN hubctl --key "$T/fb.key" --timeout 3 publish updates "still here?"
 show=$(hubctl --json partner show foodbank)
