@@ -101,10 +101,27 @@ static const char *s_migrations[] = {
     "CREATE UNIQUE INDEX messages_dedup ON messages (author, ts_ms, msg_id);",
 };
 
-static bool
-s_migrate (sqlite3 *db, char *why, size_t why_size)
+//  db_prepare for the first statements on a file: one that is not a database, or is
+//  damaged, fails here with why set (a start-up failure), not with an abort.
+static sqlite3_stmt *
+s_prepare_first (sqlite3 *db, const char *path, const char *sql, char *why, size_t why_size)
 {
-    sqlite3_stmt *stmt = db_prepare (db, "PRAGMA user_version");
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        snprintf (why, why_size, "%s is not a usable hubd database: %s", path,
+                  sqlite3_errmsg (db));
+        sqlite3_finalize (stmt);
+        return NULL;
+    }
+    return stmt;
+}
+
+static bool
+s_migrate (sqlite3 *db, const char *path, char *why, size_t why_size)
+{
+    sqlite3_stmt *stmt = s_prepare_first (db, path, "PRAGMA user_version", why, why_size);
+    if (!stmt)
+        return false;
     int version = sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int (stmt, 0) : -1;
     sqlite3_finalize (stmt);
     int target = (int)(sizeof s_migrations / sizeof s_migrations[0]);
@@ -151,7 +168,12 @@ db_open (const char *path, bool writer, char *why, size_t why_size)
         //  messages was ~600 pwrite calls at 4 KB). Takes effect only on a new database.
         db_exec (db, "PRAGMA page_size = 16384");
         //  journal_mode answers with a row; read it to see WAL actually took.
-        sqlite3_stmt *stmt = db_prepare (db, "PRAGMA journal_mode = WAL");
+        sqlite3_stmt *stmt =
+            s_prepare_first (db, path, "PRAGMA journal_mode = WAL", why, why_size);
+        if (!stmt) {
+            sqlite3_close (db);
+            return NULL;
+        }
         rc = sqlite3_step (stmt);
         bool wal = rc == SQLITE_ROW &&
                    strcmp ((const char *)sqlite3_column_text (stmt, 0), "wal") == 0;
@@ -177,7 +199,7 @@ db_open (const char *path, bool writer, char *why, size_t why_size)
             return NULL;
         }
         if (db_exec (db, "PRAGMA synchronous = FULL") != SQLITE_OK ||
-            !s_migrate (db, why, why_size)) {
+            !s_migrate (db, path, why, why_size)) {
             if (!why[0])
                 snprintf (why, why_size, "%s: %s", path, sqlite3_errmsg (db));
             sqlite3_close (db);

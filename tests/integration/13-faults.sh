@@ -1,7 +1,7 @@
 #!/bin/bash
 # Faults against a real hubd: a full disk (a small tmpfs), a frozen hub (SIGSTOP), the
-# database locked by another process at start. Each: a clear error, nothing acknowledged
-# lost, and the hub serving again once the fault is gone.
+# database locked by another process at start, a damaged database file. Each: a clear
+# error, nothing acknowledged lost, and the hub serving again once the fault is gone.
 source "$(dirname "$0")/lib.sh"
 need_rawclient
 
@@ -69,4 +69,15 @@ rc=0
 "$HUBD" --data-dir "$T/data" --endpoint 'tcp://127.0.0.1:*' > "$T/locked.log" 2>&1 || rc=$?
 assert_eq 2 "$rc" "hubd on a locked database"
 assert_contains "$(cat "$T/locked.log")" "is locked by another process" "the reason"
+
+# --- A database file that is not one, or is damaged: a clear error, exit 2 --------------
+mkdir -p "$T/garbage" "$T/cut"
+echo "not a database" > "$T/garbage/hub.db"
+head -c 20000 "$T/data/hub.db" > "$T/cut/hub.db"
+for dir in garbage cut; do
+    rc=0
+    "$HUBD" --data-dir "$T/$dir" --endpoint 'tcp://127.0.0.1:*' > "$T/$dir.log" 2>&1 || rc=$?
+    assert_eq 2 "$rc" "hubd on a $dir database"
+    assert_contains "$(cat "$T/$dir.log")" "is not a usable hubd database" "the reason ($dir)"
+done
 echo "ok: faults"
