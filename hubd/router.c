@@ -677,8 +677,7 @@ s_schedule (router_t *self)
     if (slot && slot > self->last_digest_slot) {
         //  After a restart within the period this rebuilds the same digest id: the store
         //  answers "duplicate" and nothing new is posted.
-        entry_t *entry =
-            sched_digest (&self->hub, self->actions, slot, self->digest_every_ms, now);
+        entry_t *entry = sched_digest (&self->hub, self->actions, slot, self->digest_every_ms);
         self->last_digest_slot = slot;
         if (entry) {
             if (!self->batch)

@@ -144,9 +144,11 @@ sched_digest_slot (int64_t every_ms, int64_t now_ms)
     return every_ms > 0 ? now_ms / every_ms * every_ms : 0;
 }
 
+//  A digest shows the items as they stood at its slot (created by then, open then or done
+//  in the period before it), so it is the same message whenever it is built.
 typedef struct {
     int64_t since_ms;
-    int64_t now_ms;
+    int64_t slot_ms;
     zlistx_t *owners; //  owner names with open items, sorted
     char *text;
     size_t len;
@@ -180,11 +182,17 @@ s_day (int64_t ms, char out[16])
     strftime (out, 16, "%Y-%m-%d", &tm);
 }
 
+static bool
+s_open_at (const action_t *a, int64_t ms)
+{
+    return a->created_ms <= ms && (strcmp (a->status, "open") == 0 || a->done_ms > ms);
+}
+
 static void
 s_collect_owner (action_t *a, void *arg)
 {
     s_digest_t *d = arg;
-    if (strcmp (a->status, "open") == 0 && !zlistx_find (d->owners, a->owner))
+    if (s_open_at (a, d->slot_ms) && !zlistx_find (d->owners, a->owner))
         zlistx_add_end (d->owners, a->owner);
 }
 
@@ -201,13 +209,14 @@ s_list_item (action_t *a, void *arg)
     char due[16], done[16];
     s_day (a->due_ms, due);
     int cut = s_utf8_prefix (a->title, 200);
-    if (pass->owner && strcmp (a->status, "open") == 0 && strcmp (a->owner, pass->owner) == 0) {
-        bool late = a->due_ms <= d->now_ms;
+    if (pass->owner && s_open_at (a, d->slot_ms) && strcmp (a->owner, pass->owner) == 0) {
+        bool late = a->due_ms <= d->slot_ms;
         d->open++;
         d->overdue += late;
         s_append (d, "  #%llu %.*s - due %s%s\n", (unsigned long long)a->id, cut, a->title, due,
                   late ? " (OVERDUE)" : "");
-    } else if (!pass->owner && strcmp (a->status, "done") == 0 && a->done_ms > d->since_ms) {
+    } else if (!pass->owner && strcmp (a->status, "done") == 0 && a->done_ms > d->since_ms &&
+               a->done_ms <= d->slot_ms) {
         s_day (a->done_ms, done);
         d->done++;
         s_append (d, "  #%llu %.*s - %s, done %s\n", (unsigned long long)a->id, cut, a->title,
@@ -217,9 +226,9 @@ s_list_item (action_t *a, void *arg)
 
 entry_t *
 sched_digest (const hub_identity_t *hub, action_set_t *actions, int64_t slot_ms,
-              int64_t every_ms, int64_t now_ms)
+              int64_t every_ms)
 {
-    s_digest_t d = {.since_ms = slot_ms - every_ms, .now_ms = now_ms};
+    s_digest_t d = {.since_ms = slot_ms - every_ms, .slot_ms = slot_ms};
     d.owners = zlistx_new ();
     zlistx_set_comparator (d.owners, (zlistx_comparator_fn *)strcmp);
     action_set_each (actions, s_collect_owner, &d);

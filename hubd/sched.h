@@ -39,11 +39,12 @@ entry_t *sched_reminder (const hub_identity_t *hub, const action_t *action, int6
 //  slot at or before now; 0 when every_ms is 0 (no digest).
 int64_t sched_digest_slot (int64_t every_ms, int64_t now_ms);
 
-//  Builds the hub-signed digest of the action items for the slot: open items per owner,
-//  what is overdue, and what was done since the previous slot. Its message id is derived
-//  from the slot, so a hub restarted within a period never posts a second one. NULL if
-//  there are no action items at all (nothing to summarise). Caller owns the entry.
+//  Builds the hub-signed digest of the action items as they stood at the slot: open items
+//  per owner, what was overdue, and what was done since the previous slot. Its message id
+//  and its text depend on the slot only, so a hub restarted within a period never posts a
+//  second one, and a slot from before the first item posts nothing. NULL if nothing was
+//  open or done then (nothing to summarise). Caller owns the entry.
 entry_t *sched_digest (const hub_identity_t *hub, action_set_t *actions, int64_t slot_ms,
-                       int64_t every_ms, int64_t now_ms);
+                       int64_t every_ms);
 
 #endif

@@ -1,8 +1,15 @@
 /*  test_sched.c - reminder slots (hubd/sched.c): which slot is owed, when to wake next,
-    one reminder after an outage, and the reminder message itself. */
+    one reminder after an outage, the reminder message itself, and the digest as the
+    items stood at its slot. */
 #include "sched.h"
+#include "db.h"
+#include "entry.h"
+#include "hub_frame.h"
 #include "hub_sig.h"
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
@@ -122,6 +129,66 @@ test_digest_slots (void **state)
     assert_int_equal (sched_digest_slot (7 * D, 14 * D - 1), 7 * D);
 }
 
+//  Feeds the set an action message of kind, logged at seq at hub time ms.
+static void
+s_follow (action_set_t *set, const hub_identity_t *id, const char *kind, const char *action,
+          uint64_t seq, int64_t ms)
+{
+    uint8_t msg_id[HUB_MSG_ID_BYTES] = {(uint8_t)seq};
+    size_t hlen = 0;
+    char *header = hub_header_encode ("actions", kind, id->pk, msg_id, ms,
+                                      strcmp (kind, "action") == 0 ? "Send the budget" : NULL,
+                                      action, &hlen);
+    assert_non_null (header);
+    entry_t *entry = entry_new (header, hlen, "", 0);
+    free (header);
+    assert_int_equal (hub_header_decode (entry->header, entry->hlen, &entry->hdr), HUB_OK);
+    entry->seq = seq;
+    entry->hub_ts_ms = (uint64_t)ms;
+    action_set_follow (set, entry, "foodbank");
+    entry_destroy (&entry);
+}
+
+static void
+test_digest_is_the_state_at_its_slot (void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test-sched-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char path[64], why[256];
+    snprintf (path, sizeof path, "%s/hub.db", dir);
+    sqlite3 *db = db_open (path, true, why, sizeof why);
+    assert_non_null (db);
+    sqlite3_close (db);
+    action_set_t *set = action_set_load (path);
+    assert_non_null (set);
+    hub_identity_t hub;
+    hub_identity_generate (&hub);
+    //  Item 1 created on day 8, done on day 16; item 2 created on day 15.
+    s_follow (set, &hub, "action", "{\"owner\":\"foodbank\",\"due\":864000000}", 1, 8 * D);
+    s_follow (set, &hub, "action", "{\"owner\":\"foodbank\",\"due\":1728000000}", 2, 15 * D);
+    s_follow (set, &hub, "action-done", "{\"id\":1}", 3, 16 * D);
+    //  A slot before any item: nothing to say (no digest of a time before the hub).
+    assert_null (sched_digest (&hub, set, 7 * D, 7 * D));
+    //  The slot of day 14, built on day 20: item 1 open and overdue (due day 10), not yet
+    //  done; item 2 did not exist yet.
+    entry_t *digest = sched_digest (&hub, set, 14 * D, 7 * D);
+    assert_non_null (digest);
+    assert_string_equal (digest->hdr.title,
+                         "Digest: 1 open, 1 overdue, 0 done since 1970-01-08");
+    entry_destroy (&digest);
+    //  The slot of day 21: item 2 open and overdue (due day 20), item 1 done in the period.
+    digest = sched_digest (&hub, set, 21 * D, 7 * D);
+    assert_non_null (digest);
+    assert_string_equal (digest->hdr.title,
+                         "Digest: 1 open, 1 overdue, 1 done since 1970-01-15");
+    entry_destroy (&digest);
+    action_set_destroy (&set);
+    char cmd[96];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
 int
 main (void)
 {
@@ -132,6 +199,7 @@ main (void)
         cmocka_unit_test (test_closed_items_get_nothing),
         cmocka_unit_test (test_reminder_message),
         cmocka_unit_test (test_digest_slots),
+        cmocka_unit_test (test_digest_is_the_state_at_its_slot),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
