@@ -20,13 +20,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define BENCH_WINDOW    256                 //  unacknowledged publishes per publisher
-#define BENCH_CREDIT    1000                //  subscriber credit window (live)
-#define BENCH_STALL_NS  (10 * 1000000000LL) //  no progress this long: give up
-#define BENCH_BODY_MIN  23                  //  "hb " + tag + " " + index + " "
-#define BENCH_TAG_LEN   8
-#define BENCH_CHANNEL   "updates"
-#define BENCH_NO_FIGURE (-1.0) //  a figure that was not measured (JSON null)
+#define BENCH_WINDOW     256                 //  unacknowledged publishes per publisher
+#define BENCH_CREDIT     1000                //  subscriber credit window (live)
+#define BENCH_STALL_NS   (10 * 1000000000LL) //  no progress this long: give up
+#define BENCH_BODY_MIN   23                  //  "hb " + tag + " " + index + " "
+#define BENCH_TAG_LEN    8
+#define BENCH_CHANNEL    "updates"
+#define BENCH_QUIET      "announcements" //  --idle-subscribers listen here; nobody publishes
+#define BENCH_FILL_CHUNK 250000          //  --fill publishes in runs of this many (memory)
+#define BENCH_IDLE_MAX   3000            //  idle + stalled connections (sockets: 4096)
+#define BENCH_NO_FIGURE  (-1.0)          //  a figure that was not measured (JSON null)
 
 typedef struct {
     const char *hub_endpoint; //  NULL: start our own hubd
@@ -43,6 +46,12 @@ typedef struct {
     uint64_t catchup;
     int raw_fanout;
     bool keep;
+    const char *data_dir; //  NULL: a fresh temporary one (removed at the end)
+    uint64_t fill;        //  publish this many (untimed) before the measured workload
+    int restarts;         //  restart hubd this many times before it, timing start-up
+    bool cold;            //  evict the data directory from the page cache before each
+    int idle_subscribers; //  subscribed to BENCH_QUIET during the workload
+    int stalled;          //  subscribed to BENCH_CHANNEL, never read
 } bench_opts_t;
 
 //  One workload's shared state. Threads only touch their own slots of send_ns.
@@ -111,8 +120,22 @@ int bench_free_port (void);
 //  Removes a directory tree; quiet about what is already gone.
 void bench_rmtree (const char *path);
 
-//  Peak resident set (VmHWM, kB) of a process; -1 if unreadable.
-long bench_peak_rss_kb (pid_t pid);
+//  A kB figure of /proc/PID/status (field "VmHWM" = peak resident set, "VmRSS" = now);
+//  -1 if unreadable.
+long bench_status_kb (pid_t pid, const char *field);
+
+//  Drops the files of a directory from the page cache (after writing them out), so that
+//  the next reader finds them on disk: a "cold" start without dropping every cache.
+void bench_evict_cache (const char *dir);
+
+//  Samples a process's VmRSS every interval_ms on a thread of its own.
+typedef struct _bench_sampler_t bench_sampler_t;
+bench_sampler_t *bench_sampler_start (pid_t pid, int interval_ms);
+
+//  Stops the sampler and returns its samples (kB, oldest first) as a jansson object
+//  {every_ms, max_kb, last_kb, samples_kb}, returned as void * (caller owns it).
+//  NULL-safe: a NULL sampler gives NULL.
+void *bench_sampler_stop (bench_sampler_t **self_p);
 
 //  Starts argv[0] (searched in PATH unless it has a slash) with stdout and stderr going
 //  to log_path. Returns the pid, or -1 (the reason on stderr).
@@ -167,9 +190,13 @@ typedef struct {
     char problem[200];
 } bench_sub_t;
 
-//  Sends SUBSCRIBE (channel "updates", credit sub->credit, since unless < 0) with request
-//  id 1. With wait, waits up to 10 s for the REPLY; false (problem set) on ERROR/timeout.
-bool bench_sub_subscribe (bench_sub_t *sub, int64_t since, bool wait);
+//  Sends SUBSCRIBE (channel, credit sub->credit, since unless < 0) with request id 1.
+//  With wait, waits up to 10 s for the REPLY (bench_sub_answered); false (problem set) on
+//  ERROR/timeout.
+bool bench_sub_subscribe (bench_sub_t *sub, const char *channel, int64_t since, bool wait);
+
+//  Waits up to 10 s for the REPLY to the SUBSCRIBE; false (problem set) on ERROR/timeout.
+bool bench_sub_answered (bench_sub_t *sub);
 
 //  Receives until run->expected of the run's messages arrived, run->abort is set, or
 //  nothing arrived for BENCH_STALL_NS (sub->stalled).
@@ -190,35 +217,50 @@ typedef struct {
     hub_identity_t key;
     bool have_admin; //  our own hubd: its administrator admits our identities
     hub_identity_t admin;
+    char name_tag[9]; //  in the names of the partners we admit
+    int admitted;
+    const char *hubd_path;
+    int64_t start_ns;   //  when the last hubd was started
+    double endpoint_ms; //  last start: exec -> DATA_DIR/hubd.endpoint written
+    double pong_ms;     //  last start: exec -> first PONG
+    double stop_ms;     //  last restart: SIGTERM -> exit
 } bench_hub_t;
 
 //  Starts hubd (or, with opts->hub_endpoint, just resolves the keys) and waits until it
 //  answers PING. False, with the reason on stderr, on failure.
 bool bench_hub_open (const bench_opts_t *opts, bench_hub_t *hub);
 
+//  Stops our hubd and starts it again on the same data directory and port (cold: after
+//  evicting the directory from the page cache), timing both. False, reason on stderr, if
+//  it did not stop cleanly or come back.
+bool bench_hub_restart (bench_hub_t *hub, bool cold);
+
 //  Stops a hubd we started (recording its peak RSS first) and removes its directory
-//  unless keep. Returns hubd's exit status, or 0 if it was not ours.
+//  unless keep or --data-dir. Returns hubd's exit status, or 0 if it was not ours.
 int bench_hub_close (bench_hub_t *hub, bool keep, long *peak_rss_kb);
 
 //  An identity for one connection: the --key one, else a new one. With our own hubd,
 //  bench_hub_admit must make it a partner before it can connect.
 void bench_hub_identity (const bench_hub_t *hub, hub_identity_t *out);
 
-//  With our own hubd, admits ids[0..count) as partners named PREFIX0, PREFIX1, ... (ADMIN
-//  partner.add, PROTOCOL.md 9.3), waiting for every ACK. Without (--hub), does nothing:
-//  the --key identity must already be a partner. False, reason on stderr, on failure.
+//  With our own hubd, admits ids[0..count) as partners named PREFIX-TAG-N (ADMIN
+//  partner.add, PROTOCOL.md 9.3; TAG is random per bench_hub_open, N counts up), waiting
+//  for every ACK: names never clash, even on a data directory reused by --data-dir. Without
+//  (--hub), does nothing: the --key identity must already be a partner. False, reason on
+//  stderr, on failure.
 bool bench_hub_admit (bench_hub_t *hub, const hub_identity_t *ids, int count,
                       const char *prefix);
 
-//  An identity for one connection: the --key one, else a new one. With our own hubd,
-//  bench_hub_admit must make it a partner before it can connect.
-void bench_hub_identity (const bench_hub_t *hub, hub_identity_t *out);
+//  Connections that subscribe (to channel, with credit BENCH_CREDIT) and then never read:
+//  on BENCH_QUIET they idle, on BENCH_CHANNEL they stall once their credit is spent.
+typedef struct _bench_idle_t bench_idle_t;
 
-//  With our own hubd, admits ids[0..count) as partners named PREFIX0, PREFIX1, ... (ADMIN
-//  partner.add, PROTOCOL.md 9.3), waiting for every ACK. Without (--hub), does nothing:
-//  the --key identity must already be a partner. False, reason on stderr, on failure.
-bool bench_hub_admit (bench_hub_t *hub, const hub_identity_t *ids, int count,
-                      const char *prefix);
+//  Opens count such connections, each a partner of its own named PREFIX0..., and waits
+//  for every SUBSCRIBE to be answered. NULL (reason on stderr) on failure; NULL-safe
+//  destroy closes them.
+bench_idle_t *bench_idle_open (bench_hub_t *hub, int count, const char *channel,
+                               const char *prefix);
+void bench_idle_close (bench_idle_t **self_p);
 
 //  CPU time (ms) hubd's threads used so far, summed by thread name, plus "total": a
 //  jansson object (returned as void * to keep jansson out of this header) the caller

@@ -73,16 +73,26 @@ s_xalloc (size_t size)
 //  -------------------------------------------------------------------------
 //  hubd's process
 
+#define HUBD_START_MAX_MS 120000 //  a start-up that scans a big log may be slow: wait
+
+//  Waits for DATA_DIR/hubd.endpoint, which hubd writes once its front door is bound (its
+//  keys exist by then), and reads the hub's public key.
 static bool
-s_wait_hub_pub (bench_hub_t *hub)
+s_wait_hub_ready (bench_hub_t *hub)
 {
-    char path[400];
-    snprintf (path, sizeof path, "%s/hub.pub", hub->data_dir);
-    for (int waited = 0; waited < 10000; waited += 20) {
+    char endpoint_path[400], key_path[400];
+    snprintf (endpoint_path, sizeof endpoint_path, "%s/hubd.endpoint", hub->data_dir);
+    snprintf (key_path, sizeof key_path, "%s/hub.pub", hub->data_dir);
+    int64_t deadline = bench_now_ns () + HUBD_START_MAX_MS * 1000000LL;
+    while (bench_now_ns () < deadline) {
         struct stat st;
-        if (stat (path, &st) == 0 && st.st_size >= HUB_KEYTEXT_LEN &&
-            hub_key_resolve (path, hub->hub_pk) == HUB_OK)
-            return true;
+        if (stat (endpoint_path, &st) == 0 && st.st_size > 0) {
+            hub->endpoint_ms = (double)(bench_now_ns () - hub->start_ns) / 1e6;
+            if (hub_key_resolve (key_path, hub->hub_pk) == HUB_OK)
+                return true;
+            fprintf (stderr, "hub-bench: hubd is listening but %s is no key\n", key_path);
+            return false;
+        }
         int status;
         if (waitpid (hub->pid, &status, WNOHANG) == hub->pid) {
             fprintf (stderr, "hub-bench: hubd exited before it was ready (status %d)\n",
@@ -90,32 +100,56 @@ s_wait_hub_pub (bench_hub_t *hub)
             hub->pid = -1;
             return false;
         }
-        usleep (20000);
+        usleep (1000);
     }
-    fprintf (stderr, "hub-bench: hubd wrote no %s in 10 s\n", path);
+    fprintf (stderr, "hub-bench: hubd wrote no %s in %d s\n", endpoint_path,
+             HUBD_START_MAX_MS / 1000);
     return false;
+}
+
+//  Starts hubd on hub's data directory and endpoint; the start-up clock starts here.
+static bool
+s_start_hubd (bench_hub_t *hub)
+{
+    char endpoint_path[400];
+    snprintf (endpoint_path, sizeof endpoint_path, "%s/hubd.endpoint", hub->data_dir);
+    unlink (endpoint_path); //  left by the last run: it must not count as ready
+    char *argv[] = {(char *)hub->hubd_path, "--data-dir",  hub->data_dir,
+                    "--endpoint",           hub->endpoint, NULL};
+    hub->start_ns = bench_now_ns ();
+    hub->pid = bench_spawn (argv, hub->log_path);
+    return hub->pid > 0 && s_wait_hub_ready (hub);
 }
 
 static bool
 s_spawn_hubd (const bench_opts_t *opts, bench_hub_t *hub)
 {
-    snprintf (hub->dir, sizeof hub->dir, "/tmp/hub-bench-XXXXXX");
-    if (!mkdtemp (hub->dir)) {
-        fprintf (stderr, "hub-bench: mkdtemp: %s\n", strerror (errno));
-        return false;
+    if (opts->data_dir) {
+        //  The caller's directory: kept, and the log goes into it.
+        if (mkdir (opts->data_dir, 0700) != 0 && errno != EEXIST) {
+            fprintf (stderr, "hub-bench: cannot create %s: %s\n", opts->data_dir,
+                     strerror (errno));
+            return false;
+        }
+        snprintf (hub->data_dir, sizeof hub->data_dir, "%s", opts->data_dir);
+        snprintf (hub->log_path, sizeof hub->log_path, "%s/hub-bench-hubd.log", opts->data_dir);
+    } else {
+        snprintf (hub->dir, sizeof hub->dir, "/tmp/hub-bench-XXXXXX");
+        if (!mkdtemp (hub->dir)) {
+            fprintf (stderr, "hub-bench: mkdtemp: %s\n", strerror (errno));
+            hub->dir[0] = 0;
+            return false;
+        }
+        //  hubd's files live one level down so that the log sits beside its data.
+        snprintf (hub->data_dir, sizeof hub->data_dir, "%s/data", hub->dir);
+        snprintf (hub->log_path, sizeof hub->log_path, "%s/hubd.log", hub->dir);
     }
     int port = bench_free_port ();
     snprintf (hub->endpoint, sizeof hub->endpoint, "tcp://127.0.0.1:%d", port);
-    snprintf (hub->log_path, sizeof hub->log_path, "%s/hubd.log", hub->dir);
-    const char *path = opts->hubd_path;
-    if (!path)
-        path = access (HUB_BENCH_HUBD, X_OK) == 0 ? HUB_BENCH_HUBD : "hubd";
-    //  hubd's files live one level down so that the log sits beside its data.
-    snprintf (hub->data_dir, sizeof hub->data_dir, "%s/data", hub->dir);
-    char *argv[] = {(char *)path, "--data-dir",  hub->data_dir,
-                    "--endpoint", hub->endpoint, NULL};
-    hub->pid = port ? bench_spawn (argv, hub->log_path) : -1;
-    return hub->pid > 0 && s_wait_hub_pub (hub);
+    hub->hubd_path = opts->hubd_path;
+    if (!hub->hubd_path)
+        hub->hubd_path = access (HUB_BENCH_HUBD, X_OK) == 0 ? HUB_BENCH_HUBD : "hubd";
+    return port && s_start_hubd (hub);
 }
 
 //  A connection for requests of our own (PING, STATUS, ADMIN): as the administrator when
@@ -130,11 +164,30 @@ s_probe (bench_hub_t *hub)
     return NULL;
 }
 
+//  Pings the hub (the first PONG of a hubd we started times its start-up).
+static bool
+s_await_pong (bench_hub_t *hub)
+{
+    void *sock = s_probe (hub);
+    bool ok = sock && bench_ping (sock, 10000);
+    if (sock)
+        zmq_close (sock);
+    if (!ok)
+        fprintf (stderr, "hub-bench: no PONG from %s in 10 s\n", hub->endpoint);
+    else if (hub->pid > 0)
+        hub->pong_ms = (double)(bench_now_ns () - hub->start_ns) / 1e6;
+    return ok;
+}
+
 bool
 bench_hub_open (const bench_opts_t *opts, bench_hub_t *hub)
 {
     memset (hub, 0, sizeof *hub);
     hub->pid = -1;
+    hub->endpoint_ms = hub->pong_ms = hub->stop_ms = BENCH_NO_FIGURE;
+    uint8_t random[sizeof hub->name_tag / 2];
+    randombytes_buf (random, sizeof random);
+    sodium_bin2hex (hub->name_tag, sizeof hub->name_tag, random, sizeof random);
     char why[256] = "";
     if (opts->key_file) {
         if (hub_identity_load (opts->key_file, &hub->key, why, sizeof why) != HUB_OK) {
@@ -167,13 +220,24 @@ bench_hub_open (const bench_opts_t *opts, bench_hub_t *hub)
         }
         hub->have_admin = true;
     }
-    void *sock = s_probe (hub);
-    bool ok = sock && bench_ping (sock, 10000);
-    if (sock)
-        zmq_close (sock);
-    if (!ok)
-        fprintf (stderr, "hub-bench: no PONG from %s in 10 s\n", hub->endpoint);
-    return ok;
+    return s_await_pong (hub);
+}
+
+bool
+bench_hub_restart (bench_hub_t *hub, bool cold)
+{
+    assert (hub->pid > 0);
+    int64_t start = bench_now_ns ();
+    int status = bench_stop (hub->pid, HUBD_START_MAX_MS);
+    hub->stop_ms = (double)(bench_now_ns () - start) / 1e6;
+    hub->pid = -1;
+    if (status != 0) {
+        fprintf (stderr, "hub-bench: hubd exited with status %d when stopped\n", status);
+        return false;
+    }
+    if (cold)
+        bench_evict_cache (hub->data_dir);
+    return s_start_hubd (hub) && s_await_pong (hub);
 }
 
 int
@@ -184,7 +248,7 @@ bench_hub_close (bench_hub_t *hub, bool keep, long *peak_rss_kb)
         return 0;
     int status = 0;
     if (hub->pid > 0) {
-        *peak_rss_kb = bench_peak_rss_kb (hub->pid);
+        *peak_rss_kb = bench_status_kb (hub->pid, "VmHWM");
         status = bench_stop (hub->pid, 20000);
         hub->pid = -1;
     }
@@ -297,7 +361,7 @@ bench_hub_admit (bench_hub_t *hub, const hub_identity_t *ids, int count, const c
     bool ok = sock != NULL;
     for (int i = 0; i < count && ok; i++) {
         char name[64];
-        snprintf (name, sizeof name, "%s%d", prefix, i);
+        snprintf (name, sizeof name, "%s-%s-%d", prefix, hub->name_tag, hub->admitted++);
         ok = s_send_partner_add (sock, &hub->admin, &ids[i], name, (uint32_t)i);
     }
     int answered = 0;
@@ -313,7 +377,7 @@ bench_hub_admit (bench_hub_t *hub, const hub_identity_t *ids, int count, const c
             if (env.cmd == HUB_CMD_ACK)
                 answered++;
             else if (env.cmd == HUB_CMD_ERROR) {
-                fprintf (stderr, "hub-bench: partner.add %s%u refused: %.*s\n", prefix,
+                fprintf (stderr, "hub-bench: partner.add %s #%u refused: %.*s\n", prefix,
                          env.req_id, n > 1 ? (int)zmq_msg_size (&frames[1]) : 0,
                          n > 1 ? (const char *)zmq_msg_data (&frames[1]) : "");
                 ok = false;
@@ -503,7 +567,7 @@ s_sub_thread (void *arg)
     bench_sub_t *sub = &self->sub;
     sub->sock = bench_dealer_for (self->hub->endpoint, self->hub->server_curve, &self->id,
                                   2 * (int)sub->credit);
-    if (!sub->sock || !bench_sub_subscribe (sub, -1, true)) {
+    if (!sub->sock || !bench_sub_subscribe (sub, BENCH_CHANNEL, -1, true)) {
         if (!sub->problem[0])
             snprintf (sub->problem, sizeof sub->problem, "subscriber: cannot connect");
         atomic_store (&sub->run->abort, true);
@@ -516,6 +580,57 @@ s_sub_thread (void *arg)
         zmq_close (sub->sock);
     sub->sock = NULL;
     return NULL;
+}
+
+//  Idle and stalled connections: opened, subscribed, then left alone. No thread of their
+//  own: nobody reads them (libzmq's I/O thread still answers heartbeats).
+struct _bench_idle_t {
+    void **socks;
+    int count;
+};
+
+bench_idle_t *
+bench_idle_open (bench_hub_t *hub, int count, const char *channel, const char *prefix)
+{
+    hub_identity_t *ids = s_xalloc ((size_t)(count > 0 ? count : 1) * sizeof *ids);
+    for (int i = 0; i < count; i++)
+        bench_hub_identity (hub, &ids[i]);
+    bench_idle_t *self = s_xalloc (sizeof *self);
+    self->socks = s_xalloc ((size_t)(count > 0 ? count : 1) * sizeof *self->socks);
+    bool ok = bench_hub_admit (hub, ids, count, prefix);
+    //  All SUBSCRIBEs first, then the answers: the CURVE handshakes overlap.
+    bench_sub_t sub = {.credit = BENCH_CREDIT};
+    for (int i = 0; i < count && ok; i++) {
+        sub.sock = bench_dealer_for (hub->endpoint, hub->server_curve, &ids[i], 0);
+        ok = sub.sock && bench_sub_subscribe (&sub, channel, -1, false);
+        self->socks[self->count++] = sub.sock;
+    }
+    for (int i = 0; i < self->count && ok; i++) {
+        sub.sock = self->socks[i];
+        ok = bench_sub_answered (&sub);
+    }
+    sodium_memzero (ids, (size_t)count * sizeof *ids);
+    free (ids);
+    if (!ok) {
+        fprintf (stderr, "hub-bench: %s connection %d of %d on %s: %s\n", prefix, self->count,
+                 count, channel, sub.problem[0] ? sub.problem : "cannot open");
+        bench_idle_close (&self);
+    }
+    return self;
+}
+
+void
+bench_idle_close (bench_idle_t **self_p)
+{
+    bench_idle_t *self = *self_p;
+    if (!self)
+        return;
+    for (int i = 0; i < self->count; i++)
+        if (self->socks[i])
+            zmq_close (self->socks[i]);
+    free (self->socks);
+    free (self);
+    *self_p = NULL;
 }
 
 //  -------------------------------------------------------------------------
@@ -679,7 +794,7 @@ bench_hub_replay (bench_hub_t *hub, uint64_t since, bench_run_t *run, bench_resu
     }
     atomic_store (&run->expected, run->messages);
     int64_t t0 = bench_now_ns ();
-    if (bench_sub_subscribe (sub, (int64_t)since, false))
+    if (bench_sub_subscribe (sub, BENCH_CHANNEL, (int64_t)since, false))
         bench_sub_consume (sub);
     zmq_close (sub->sock);
     sub->sock = NULL;

@@ -401,7 +401,7 @@ bench_mosq_live (int publishers, int subscribers, double rate, bench_run_t *run,
     s_collect (subs, subscribers, pubs, publishers, t0, out);
     for (int i = 0; i < subscribers; i++)
         bench_lat_free (&subs[i].lat);
-    out->peak_rss_kb = bench_peak_rss_kb (broker);
+    out->peak_rss_kb = bench_status_kb (broker, "VmHWM");
     bench_stop (broker, 10000);
     bench_rmtree (dir);
     pthread_barrier_destroy (&ready);

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -182,18 +185,122 @@ bench_rmtree (const char *path)
 }
 
 long
-bench_peak_rss_kb (pid_t pid)
+bench_status_kb (pid_t pid, const char *field)
 {
     char path[64], line[256];
     snprintf (path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *file = fopen (path, "r");
+    size_t len = strlen (field);
     long kb = -1;
     while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, "VmHWM:", 6) == 0)
-            kb = strtol (line + 6, NULL, 10);
+        if (strncmp (line, field, len) == 0 && line[len] == ':')
+            kb = strtol (line + len + 1, NULL, 10);
     if (file)
         fclose (file);
     return kb;
+}
+
+static int
+s_evict (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int fd = flag == FTW_F ? open (path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        //  Only clean pages can be dropped: write the file out first.
+        fdatasync (fd);
+        posix_fadvise (fd, 0, 0, POSIX_FADV_DONTNEED);
+        close (fd);
+    }
+    return 0;
+}
+
+void
+bench_evict_cache (const char *dir)
+{
+    nftw (dir, s_evict, 16, FTW_PHYS);
+}
+
+struct _bench_sampler_t {
+    pid_t pid;
+    int interval_ms;
+    pthread_t thread;
+    _Atomic bool stop;
+    long *kb;
+    size_t count, cap;
+};
+
+static void
+s_sample (bench_sampler_t *self)
+{
+    long kb = bench_status_kb (self->pid, "VmRSS");
+    if (kb < 0)
+        return;
+    if (self->count == self->cap) {
+        self->cap = self->cap ? 2 * self->cap : 256;
+        self->kb = realloc (self->kb, self->cap * sizeof *self->kb);
+        if (!self->kb)
+            abort ();
+    }
+    self->kb[self->count++] = kb;
+}
+
+static void *
+s_sampler_thread (void *arg)
+{
+    bench_sampler_t *self = arg;
+    int64_t next = bench_now_ns ();
+    while (!atomic_load (&self->stop)) {
+        s_sample (self);
+        next += (int64_t)self->interval_ms * 1000000;
+        //  Short sleeps, so that stopping does not wait for a whole interval.
+        while (!atomic_load (&self->stop) && bench_now_ns () < next)
+            usleep (10000);
+    }
+    s_sample (self); //  the end of the run, whenever it fell
+    return NULL;
+}
+
+bench_sampler_t *
+bench_sampler_start (pid_t pid, int interval_ms)
+{
+    if (pid <= 0)
+        return NULL;
+    bench_sampler_t *self = s_alloc (sizeof *self);
+    self->pid = pid;
+    self->interval_ms = interval_ms;
+    atomic_init (&self->stop, false);
+    if (pthread_create (&self->thread, NULL, s_sampler_thread, self) != 0) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void *
+bench_sampler_stop (bench_sampler_t **self_p)
+{
+    bench_sampler_t *self = *self_p;
+    if (!self)
+        return NULL;
+    atomic_store (&self->stop, true);
+    pthread_join (self->thread, NULL);
+    json_t *samples = json_array ();
+    long max = -1;
+    for (size_t i = 0; i < self->count; i++) {
+        json_array_append_new (samples, json_integer (self->kb[i]));
+        if (self->kb[i] > max)
+            max = self->kb[i];
+    }
+    json_t *result =
+        json_pack ("{s:i, s:o, s:o, s:o}", "every_ms", self->interval_ms, "max_kb",
+                   max >= 0 ? json_integer (max) : json_null (), "last_kb",
+                   self->count ? json_integer (self->kb[self->count - 1]) : json_null (),
+                   "samples_kb", samples);
+    free (self->kb);
+    free (self);
+    *self_p = NULL;
+    return result;
 }
 
 pid_t

@@ -178,9 +178,9 @@ s_sub_error (bench_sub_t *sub, zmq_msg_t *frames, int n)
 }
 
 bool
-bench_sub_subscribe (bench_sub_t *sub, int64_t since, bool wait)
+bench_sub_subscribe (bench_sub_t *sub, const char *channel, int64_t since, bool wait)
 {
-    const char *channels[] = {BENCH_CHANNEL};
+    const char *channels[] = {channel};
     char *args = hub_subscribe_args_encode (channels, 1, since, sub->credit);
     assert (args);
     int rc = s_send_env (sub->sock, HUB_CMD_SUBSCRIBE, 1, true);
@@ -192,8 +192,12 @@ bench_sub_subscribe (bench_sub_t *sub, int64_t since, bool wait)
                   zmq_strerror (zmq_errno ()));
         return false;
     }
-    if (!wait)
-        return true;
+    return !wait || bench_sub_answered (sub);
+}
+
+bool
+bench_sub_answered (bench_sub_t *sub)
+{
     zmq_msg_t frames[SUB_MAX_FRAMES];
     uint8_t cmd = 0;
     int n = s_await (sub->sock, HUB_CMD_REPLY, 1, frames, 10000, &cmd);

@@ -19,12 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static const char *s_usage =
     "Usage: hub-bench [--hub ENDPOINT --hub-key KEY --key FILE] [--publishers P]\n"
     "                 [--subscribers S] [--size BYTES] [--messages N] [--rate MSGS_PER_S]\n"
     "                 [--against mosquitto] [--raw-fanout S] [--catchup N] [--json]\n"
-    "                 [--hubd PATH] [--keep] [--help]\n";
+    "                 [--hubd PATH] [--keep] [--data-dir DIR] [--fill N]\n"
+    "                 [--restarts K] [--cold] [--idle-subscribers N] [--stalled K]\n"
+    "                 [--help]\n";
 
 static const char *s_help =
     "\n"
@@ -45,6 +48,22 @@ static const char *s_help =
     "  --json             print one JSON object instead of a table\n"
     "  --keep             keep hubd's data directory and log\n"
     "\n"
+    "Growth and memory (our own hubd only):\n"
+    "  --data-dir DIR     run hubd on DIR (created if missing, never removed; hubd's log\n"
+    "                     goes to DIR/hub-bench-hubd.log), e.g. one filled by --fill\n"
+    "  --fill N           first publish N messages through hubd (untimed, in runs of\n"
+    "                     250000, P publishers): a genuine signed, chained log\n"
+    "  --restarts K       then stop hubd and start it again K times on the same data,\n"
+    "                     timing each stop and start-up (startup_ms: exec -> endpoint\n"
+    "                     file written, exec -> first PONG); the first start is timed too\n"
+    "  --cold             before each restart, drop the data directory's files from the\n"
+    "                     page cache (posix_fadvise), so start-up reads them from disk\n"
+    "  --idle-subscribers N  during the workload, N more connections (own identities)\n"
+    "                     subscribed to channel announcements, where nobody publishes\n"
+    "  --stalled K        during the workload, K more connections subscribed to updates\n"
+    "                     that never read nor give credit\n"
+    "hubd's VmRSS is sampled every second during the workload (hubd_rss in the JSON).\n"
+    "\n"
     "Exit status: 0 nothing lost; 1 messages refused, lost, duplicated or stalled (10 s\n"
     "without progress); 2 bad usage; 3 hubd or mosquitto unreachable.\n";
 
@@ -61,6 +80,9 @@ typedef struct {
     int hubd_status;
     json_t *hub_status;
     json_t *hubd_cpu;
+    json_t *hubd_rss; //  VmRSS samples during the workload
+    json_t *fill;     //  --fill: what the filling took
+    json_t *startup;  //  the first start and each --restarts
     bool ok;
 } s_report_t;
 
@@ -92,6 +114,12 @@ s_parse (int argc, char **argv, bench_opts_t *opts)
                                           {"raw-fanout", required_argument, NULL, 'f'},
                                           {"hubd", required_argument, NULL, 'd'},
                                           {"keep", no_argument, NULL, 'K' + 256},
+                                          {"data-dir", required_argument, NULL, 'D'},
+                                          {"fill", required_argument, NULL, 'F'},
+                                          {"restarts", required_argument, NULL, 'R'},
+                                          {"cold", no_argument, NULL, 'C'},
+                                          {"idle-subscribers", required_argument, NULL, 'I'},
+                                          {"stalled", required_argument, NULL, 'S'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     *opts = (bench_opts_t){.publishers = 4, .subscribers = 1, .size = 256, .messages = 100000};
@@ -106,6 +134,28 @@ s_parse (int argc, char **argv, bench_opts_t *opts)
         case 'd': opts->hubd_path = optarg; break;
         case 'j': opts->json = true; break;
         case 'K' + 256: opts->keep = true; break;
+        case 'D': opts->data_dir = optarg; break;
+        case 'C': opts->cold = true; break;
+        case 'F':
+            if (!s_number (optarg, 1, 1e10, &value))
+                bad = "--fill must be from 1 to 10000000000";
+            opts->fill = (uint64_t)value;
+            break;
+        case 'R':
+            if (!s_number (optarg, 0, 1000, &value))
+                bad = "--restarts must be from 0 to 1000";
+            opts->restarts = (int)value;
+            break;
+        case 'I':
+            if (!s_number (optarg, 0, BENCH_IDLE_MAX, &value))
+                bad = "--idle-subscribers must be from 0 to 3000";
+            opts->idle_subscribers = (int)value;
+            break;
+        case 'S':
+            if (!s_number (optarg, 0, BENCH_IDLE_MAX, &value))
+                bad = "--stalled must be from 0 to 3000";
+            opts->stalled = (int)value;
+            break;
         case 'a':
             if (strcmp (optarg, "mosquitto") != 0)
                 bad = "--against takes only 'mosquitto'";
@@ -159,6 +209,12 @@ s_parse (int argc, char **argv, bench_opts_t *opts)
         bad = "unexpected argument";
     else if (opts->hub_endpoint && (!opts->hub_key || !opts->key_file))
         bad = "--hub needs --hub-key (the hub's public key) and --key (a partner's key file)";
+    else if (opts->hub_endpoint && (opts->data_dir || opts->fill || opts->restarts ||
+                                    opts->idle_subscribers || opts->stalled))
+        bad = "--data-dir, --fill, --restarts, --idle-subscribers and --stalled need our own "
+              "hubd (no --hub)";
+    else if (opts->idle_subscribers + opts->stalled > BENCH_IDLE_MAX)
+        bad = "--idle-subscribers and --stalled together must be at most 3000";
     else if (opts->mosquitto && !bench_mosq_available ())
         bad = "--against mosquitto: this hub-bench was built without libmosquitto";
     else if ((opts->catchup ? opts->catchup : opts->messages) < (uint64_t)opts->publishers)
@@ -173,6 +229,18 @@ s_parse (int argc, char **argv, bench_opts_t *opts)
 //  -------------------------------------------------------------------------
 //  Running
 
+static json_t *
+s_fig (double value)
+{
+    return value == BENCH_NO_FIGURE ? json_null () : json_real (round (value * 10) / 10);
+}
+
+static json_t *
+s_int (uint64_t value)
+{
+    return json_integer ((json_int_t)value);
+}
+
 //  True if a hubd result shows nothing refused, lost, duplicated or stalled.
 static bool
 s_complete (const bench_result_t *r, uint64_t messages, int subscribers)
@@ -181,10 +249,83 @@ s_complete (const bench_result_t *r, uint64_t messages, int subscribers)
            r->out_of_order == 0 && (subscribers == 0 || r->delivered_min == messages);
 }
 
+//  --fill: publishes opts->fill messages in runs of BENCH_FILL_CHUNK (each run's messages
+//  are signed in memory first). False if one was refused or lost.
+static bool
+s_fill (const bench_opts_t *opts, bench_hub_t *hub, s_report_t *report)
+{
+    uint64_t acked = 0;
+    bench_result_t chunk = {0};
+    int64_t start = bench_now_ns ();
+    bool ok = true;
+    for (uint64_t done = 0; done < opts->fill && ok; done += BENCH_FILL_CHUNK) {
+        uint64_t count =
+            opts->fill - done < BENCH_FILL_CHUNK ? opts->fill - done : BENCH_FILL_CHUNK;
+        bench_run_t run;
+        bench_run_init (&run, count, opts->size);
+        bench_hub_live (opts, hub, opts->publishers, 0, 0, &run, &chunk);
+        bench_run_clear (&run);
+        acked += chunk.acked;
+        ok = s_complete (&chunk, count, 0);
+        fprintf (stderr, "hub-bench: filled %llu of %llu (%.0f msgs/s)\n",
+                 (unsigned long long)acked, (unsigned long long)opts->fill,
+                 chunk.publish_per_s);
+    }
+    double seconds = (double)(bench_now_ns () - start) / 1e9;
+    report->fill = json_pack ("{s:I, s:I, s:f, s:f, s:o}", "messages", (json_int_t)opts->fill,
+                              "acked", (json_int_t)acked, "seconds", round (seconds * 10) / 10,
+                              "msgs_per_s", round ((double)acked / seconds), "problem",
+                              chunk.problem[0] ? json_string (chunk.problem) : json_null ());
+    return ok;
+}
+
+static json_t *
+s_startup_json (const bench_hub_t *hub)
+{
+    return json_pack ("{s:o, s:o}", "endpoint_ms", s_fig (hub->endpoint_ms), "pong_ms",
+                      s_fig (hub->pong_ms));
+}
+
+//  --restarts: stops and starts hubd opts->restarts times, recording each.
+static bool
+s_restarts (const bench_opts_t *opts, bench_hub_t *hub, s_report_t *report)
+{
+    json_t *restarts = json_array ();
+    json_object_set_new (report->startup, "restarts", restarts);
+    for (int i = 0; i < opts->restarts; i++) {
+        bool ok = bench_hub_restart (hub, opts->cold);
+        json_t *one = s_startup_json (hub);
+        json_object_set_new (one, "stop_ms", s_fig (hub->stop_ms));
+        json_object_set_new (one, "cold", json_boolean (opts->cold));
+        json_array_append_new (restarts, one);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 static void
 s_run_hub (const bench_opts_t *opts, bench_hub_t *hub, s_report_t *report)
 {
-    if (opts->catchup) {
+    if (opts->fill && !s_fill (opts, hub, report)) {
+        bench_problem (&report->hub, "--fill: %s",
+                       json_string_value (json_object_get (report->fill, "problem"))
+                           ?: "a message was refused or lost");
+        return;
+    }
+    if (opts->restarts && !s_restarts (opts, hub, report)) {
+        bench_problem (&report->hub, "--restarts: hubd did not restart cleanly");
+        return;
+    }
+    bench_sampler_t *sampler = bench_sampler_start (hub->pid, 1000);
+    bench_idle_t *idle = NULL, *stalled = NULL;
+    if (opts->idle_subscribers &&
+        !(idle = bench_idle_open (hub, opts->idle_subscribers, BENCH_QUIET, "bench-idle")))
+        bench_problem (&report->hub, "could not open the idle subscribers");
+    else if (opts->stalled &&
+             !(stalled = bench_idle_open (hub, opts->stalled, BENCH_CHANNEL, "bench-stalled")))
+        bench_problem (&report->hub, "could not open the stalled subscribers");
+    else if (opts->catchup) {
         bench_run_t run;
         bench_run_init (&run, opts->catchup, opts->size);
         bench_hub_live (opts, hub, opts->publishers, 0, 0, &run, &report->hub);
@@ -207,26 +348,18 @@ s_run_hub (const bench_opts_t *opts, bench_hub_t *hub, s_report_t *report)
         report->ok = s_complete (&report->hub, opts->messages, opts->subscribers);
         bench_run_clear (&run);
     }
+    //  Counted while the idle and stalled connections are still there.
     report->hubd_cpu = bench_hub_cpu (hub);
     char *status = bench_hub_status (hub);
     report->hub_status = status ? json_loads (status, 0, NULL) : NULL;
     free (status);
+    bench_idle_close (&idle);
+    bench_idle_close (&stalled);
+    report->hubd_rss = bench_sampler_stop (&sampler);
 }
 
 //  -------------------------------------------------------------------------
 //  Output
-
-static json_t *
-s_fig (double value)
-{
-    return value == BENCH_NO_FIGURE ? json_null () : json_real (round (value * 10) / 10);
-}
-
-static json_t *
-s_int (uint64_t value)
-{
-    return json_integer ((json_int_t)value);
-}
 
 //  The figures every workload has, added to object.
 static void
@@ -261,6 +394,10 @@ s_report_json (const bench_opts_t *opts, const s_report_t *report)
     json_object_set_new (root, "rate", json_real (catchup ? 0 : opts->rate));
     json_object_set_new (root, "hub",
                          json_string (opts->hub_endpoint ? opts->hub_endpoint : "own hubd"));
+    json_object_set_new (root, "idle_subscribers", json_integer (opts->idle_subscribers));
+    json_object_set_new (root, "stalled_subscribers", json_integer (opts->stalled));
+    json_object_set_new (root, "data_dir",
+                         opts->data_dir ? json_string (opts->data_dir) : json_null ());
     s_figures (root, &report->hub, !catchup);
     if (catchup && report->have_replay) {
         const bench_result_t *replay = &report->replay;
@@ -322,6 +459,12 @@ s_report_json (const bench_opts_t *opts, const s_report_t *report)
                          report->hub_status ? json_incref (report->hub_status) : json_null ());
     json_object_set_new (root, "hubd_cpu_ms",
                          report->hubd_cpu ? json_incref (report->hubd_cpu) : json_null ());
+    json_object_set_new (root, "hubd_rss",
+                         report->hubd_rss ? json_incref (report->hubd_rss) : json_null ());
+    json_object_set_new (root, "startup_ms",
+                         report->startup ? json_incref (report->startup) : json_null ());
+    json_object_set_new (root, "fill",
+                         report->fill ? json_incref (report->fill) : json_null ());
     json_object_set_new (root, "ok", json_boolean (report->ok));
     return root;
 }
@@ -396,6 +539,17 @@ s_print_table (const bench_opts_t *opts, json_t *root)
         printf ("problem: %s\n", problem);
 }
 
+//  Every connection costs a descriptor here and one in hubd (which inherits the limit).
+static void
+s_raise_fd_limit (void)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -412,8 +566,11 @@ main (int argc, char **argv)
     report.verify1 = bench_verify_rate (1, opts.size, 0.5);
     report.verify2 = bench_verify_rate (2, opts.size, 1.0);
 
+    s_raise_fd_limit ();
     bench_hub_t hub;
     bool opened = bench_hub_open (&opts, &hub);
+    if (opened && hub.pid > 0)
+        report.startup = s_startup_json (&hub);
     if (opened)
         s_run_hub (&opts, &hub, &report);
     else if (hub.log_path[0]) {
@@ -449,10 +606,13 @@ main (int argc, char **argv)
         free (text);
     } else
         s_print_table (&opts, root);
-    if (!report.ok && hub.dir[0] && keep && !opts.keep)
+    if (!report.ok && hub.log_path[0] && !opts.keep)
         fprintf (stderr, "hub-bench: hubd's log is in %s\n", hub.log_path);
     json_decref (root);
     json_decref (report.hub_status);
     json_decref (report.hubd_cpu);
+    json_decref (report.hubd_rss);
+    json_decref (report.startup);
+    json_decref (report.fill);
     return report.ok ? 0 : 1;
 }
