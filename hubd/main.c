@@ -228,7 +228,7 @@ s_serve (config_t *config, s_options_t *options)
     auth_t *auth = auth_new (false); //  closed: the router admits partners
     store_t *store = store_new (db_path, &hub, admin_pk, config);
     reader_t *reader = store ? reader_new (db_path, hub.pk) : NULL;
-    relay_t *relay = reader ? relay_new (config, db_path) : NULL;
+    relay_t *relay = reader ? relay_new (config, db_path, hub.pk, admin_pk) : NULL;
     router_t *router = relay ? router_new (config, &hub, admin_pk, auth, reader, store, &relay,
                                            store_head (store), db_path)
                              : NULL;

@@ -28,6 +28,9 @@ typedef struct {
     hub_host_t host;
     sqlite3 *db; //  the worker's, borrowed
     char memo[256];
+    //  Authors that are not in the partners table: the hub itself and the administrator
+    uint8_t hub_pk[HUB_PUBKEY_BYTES];
+    uint8_t admin_pk[HUB_PUBKEY_BYTES];
 } s_relay_t;
 
 typedef struct {
@@ -239,13 +242,18 @@ s_job_action (sqlite3 *db, s_job_t *job)
 
 //  Builds the job for message seq. False if the message cannot be read (logged).
 static bool
-s_job_build (sqlite3 *db, uint64_t seq, s_job_t *job)
+s_job_build (const s_relay_t *relay, uint64_t seq, s_job_t *job)
 {
+    sqlite3 *db = relay->db;
+    //  Authors are named as in MSG frames (PROTOCOL.md 7.2): "hub", "admin", a partner.
     sqlite3_stmt *stmt = db_prepare (
         db,
-        "SELECT m.channel, m.kind, m.header, m.body, m.hub_ts_ms, coalesce(p.name, ''), "
-        "m.author FROM messages m LEFT JOIN partners p ON p.key = m.author WHERE m.seq = ?");
+        "SELECT m.channel, m.kind, m.header, m.body, m.hub_ts_ms, "
+        "coalesce(p.name, CASE m.author WHEN ?2 THEN 'hub' WHEN ?3 THEN 'admin' END, ''), "
+        "m.author FROM messages m LEFT JOIN partners p ON p.key = m.author WHERE m.seq = ?1");
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)seq);
+    sqlite3_bind_blob (stmt, 2, relay->hub_pk, HUB_PUBKEY_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 3, relay->admin_pk, HUB_PUBKEY_BYTES, SQLITE_STATIC);
     bool ok = sqlite3_step (stmt) == SQLITE_ROW &&
               hub_header_decode (sqlite3_column_blob (stmt, 2),
                                  (size_t)sqlite3_column_bytes (stmt, 2), &job->hdr) == HUB_OK;
@@ -358,7 +366,7 @@ s_deliver_one (s_relay_t *relay, int64_t *next_ms)
     }
     s_job_t job = {0};
     hub_relay_result_t result = {0};
-    if (s_job_build (relay->db, seq, &job)) {
+    if (s_job_build (relay, seq, &job)) {
         job.job.job_id = (uint64_t)job_id;
         job.job.attempt = (uint32_t)attempts + 1;
         relay->plugin->deliver (relay->state, &job.job, &result);
@@ -489,7 +497,8 @@ s_actor (zsock_t *pipe, void *args)
 }
 
 relay_t *
-relay_new (const config_t *config, const char *db_path)
+relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB_PUBKEY_BYTES],
+           const uint8_t admin_pk[HUB_PUBKEY_BYTES])
 {
     char why[512] = "";
     sqlite3 *db = db_open (db_path, false, why, sizeof why);
@@ -510,6 +519,8 @@ relay_new (const config_t *config, const char *db_path)
     for (size_t r = 0; r < config->relay_count; r++) {
         char reason[700] = "";
         state->relays[r].db = db;
+        memcpy (state->relays[r].hub_pk, hub_pk, HUB_PUBKEY_BYTES);
+        memcpy (state->relays[r].admin_pk, admin_pk, HUB_PUBKEY_BYTES);
         if (!s_relay_start (&state->relays[r], &config->relays[r], config->plugin_dir, reason,
                             sizeof reason))
             log_error ("relay", "%s: %s; this relay is not started", config->relays[r].name,

@@ -21,15 +21,19 @@
 #define HUBD_RELAY_H_INCLUDED
 
 #include "config.h"
+#include "hub_keys.h"
 #include <czmq.h>
 #include <stdint.h>
 
 typedef struct _relay_t relay_t;
 
 //  Loads the plugins of config's relays and starts the worker on db_path. A relay whose
-//  plugin cannot be loaded is logged and left out. Returns NULL only if the database
-//  cannot be opened (logged).
-relay_t *relay_new (const config_t *config, const char *db_path);
+//  plugin cannot be loaded is logged and left out. hub_pk and admin_pk (copied) name the
+//  authors "hub" and "admin" in jobs. Returns NULL only if the database cannot be opened
+//  (logged).
+relay_t *relay_new (const config_t *config, const char *db_path,
+                    const uint8_t hub_pk[HUB_PUBKEY_BYTES],
+                    const uint8_t admin_pk[HUB_PUBKEY_BYTES]);
 
 //  Tells the worker new jobs may be waiting (after a commit). Never blocks.
 void relay_wake (relay_t *self);

@@ -825,7 +825,7 @@ s_reload (router_t *self, router_reload_fn *reload, void *reload_arg)
     //  plugins and settings and carries on with every job already queued.
     store_set_relays (self->store, config);
     relay_destroy (&self->relay);
-    self->relay = relay_new (config, self->db_path);
+    self->relay = relay_new (config, self->db_path, self->hub_pk, self->admin_pk);
     channel_set_t *channels = channel_set_load (self->db_path);
     if (channels) {
         channel_set_destroy (&self->channels);

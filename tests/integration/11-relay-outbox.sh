@@ -44,6 +44,11 @@ hubctl publish announcements "not relayed" > /dev/null
 wait_for test "$(texts | grep -c relay-msg-)" -ge 3 || fail "3 messages not relayed: $(texts)"
 assert_eq "relay-msg-1 relay-msg-2 relay-msg-3" "$(texts | grep relay-msg- | tr '\n' ' ' | sed 's/ $//')" "order"
 assert_eq 0 "$(delivered 'not relayed')" "a channel the relay does not carry"
+# The administrator is named as in MSG frames, not as an unknown author.
+payload=$(curl -sS --max-time 5 "$API/_control/log" | /usr/bin/python3 -c '
+import json, sys
+print([r["body"] for r in json.load(sys.stdin) if "relay-msg-1" in r["body"]][0])')
+assert_contains "$payload" 'From *admin*' "the author of an admin message"
 grep -q secretsecret "$T/hubd.log" && fail "the webhook URL (a secret) reached the log"
 
 # The service fails for a while, then comes back: delivered once each, in order.
