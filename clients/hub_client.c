@@ -403,6 +403,29 @@ hubc_json_frame (hub_client_t *self, zmsg_t *msg, json_t **json)
 //  Requests
 
 hub_err_t
+hubc_exchange (hub_client_t *self, uint8_t cmd, uint32_t req, const char *args,
+               const char *what, json_t **reply)
+{
+    hubc_frame_t frame = {args, args ? strlen (args) : 0};
+    hub_err_t rc = hubc_send (self, cmd, req, &frame, args ? 1 : 0);
+    if (rc != HUB_OK)
+        return rc;
+    uint8_t answer = reply ? HUB_CMD_REPLY : HUB_CMD_PONG;
+    hubc_want_t want = {req, false};
+    zmsg_t *msg = NULL;
+    hub_env_t env;
+    rc = hubc_await (self, &want, hub_time_now_ms () + self->timeout_ms, &msg, &env);
+    if (rc == HUB_OK && env.cmd == HUB_CMD_ERROR)
+        rc = hubc_error_frame (self, msg);
+    else if (rc == HUB_OK && env.cmd != answer)
+        rc = hubc_fail (self, HUB_E_MALFORMED, "unexpected answer 0x%02x to %s", env.cmd, what);
+    else if (rc == HUB_OK && reply)
+        rc = hubc_json_frame (self, msg, reply);
+    zmsg_destroy (&msg);
+    return rc;
+}
+
+hub_err_t
 hub_client_request (hub_client_t *self, uint8_t cmd, json_t *args, json_t **reply)
 {
     assert (self);
@@ -413,23 +436,10 @@ hub_client_request (hub_client_t *self, uint8_t cmd, json_t *args, json_t **repl
     char *text = args ? json_dumps (args, JSON_COMPACT) : NULL;
     if (args && !text)
         return hubc_fail (self, HUB_E_BAD_REQUEST, "arguments do not encode as JSON");
-    hubc_frame_t frame = {text, text ? strlen (text) : 0};
-    hub_err_t rc = hubc_send (self, cmd, req, &frame, text ? 1 : 0);
+    char what[32];
+    snprintf (what, sizeof what, "command 0x%02x", cmd);
+    hub_err_t rc = hubc_exchange (self, cmd, req, text, what, reply);
     free (text);
-    if (rc != HUB_OK)
-        return rc;
-    hubc_want_t want = {req, false};
-    zmsg_t *msg = NULL;
-    hub_env_t env;
-    rc = hubc_await (self, &want, hub_time_now_ms () + self->timeout_ms, &msg, &env);
-    if (rc == HUB_OK && env.cmd == HUB_CMD_REPLY)
-        rc = hubc_json_frame (self, msg, reply);
-    else if (rc == HUB_OK && env.cmd == HUB_CMD_ERROR)
-        rc = hubc_error_frame (self, msg);
-    else if (rc == HUB_OK)
-        rc = hubc_fail (self, HUB_E_MALFORMED, "unexpected answer 0x%02x to command 0x%02x",
-                        env.cmd, cmd);
-    zmsg_destroy (&msg);
     return rc;
 }
 
@@ -444,20 +454,7 @@ hub_client_ping (hub_client_t *self)
 {
     assert (self);
     hubc_clear_error (self);
-    uint32_t req = hubc_next_req (self);
-    hub_err_t rc = hubc_send (self, HUB_CMD_PING, req, NULL, 0);
-    if (rc != HUB_OK)
-        return rc;
-    hubc_want_t want = {req, false};
-    zmsg_t *msg = NULL;
-    hub_env_t env;
-    rc = hubc_await (self, &want, hub_time_now_ms () + self->timeout_ms, &msg, &env);
-    if (rc == HUB_OK && env.cmd == HUB_CMD_ERROR)
-        rc = hubc_error_frame (self, msg);
-    else if (rc == HUB_OK && env.cmd != HUB_CMD_PONG)
-        rc = hubc_fail (self, HUB_E_MALFORMED, "unexpected answer 0x%02x to PING", env.cmd);
-    zmsg_destroy (&msg);
-    return rc;
+    return hubc_exchange (self, HUB_CMD_PING, hubc_next_req (self), NULL, "PING", NULL);
 }
 
 //  --------------------------------------------------------------------------

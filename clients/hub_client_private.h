@@ -79,6 +79,13 @@ hub_err_t hubc_pump (hub_client_t *self, int wait_ms, const hubc_want_t *want, z
 hub_err_t hubc_await (hub_client_t *self, const hubc_want_t *want, int64_t deadline,
                       zmsg_t **msg_p, hub_env_t *env);
 
+//  One request and its answer: sends cmd with request id req and args (JSON text,
+//  borrowed; NULL for none), then waits up to the timeout. With reply, the answer must be
+//  a REPLY whose JSON object goes to *reply (caller owns); without, a PONG. An ERROR
+//  gives the hub's code and reason; any other answer is "unexpected answer 0x.. to WHAT".
+hub_err_t hubc_exchange (hub_client_t *self, uint8_t cmd, uint32_t req, const char *args,
+                         const char *what, json_t **reply);
+
 //  Read the next frame of msg as an ERROR (returns the hub's code) or a JSON object
 //  (*json owned by the caller).
 hub_err_t hubc_error_frame (hub_client_t *self, zmsg_t *msg);

@@ -50,23 +50,10 @@ s_subscribe (hub_client_t *self, int64_t since, uint64_t *head)
     //  What the old subscription queued comes again (since = last_seq), under the new
     //  window: counting it against that window would over-credit the hub.
     hubc_queue_clear (self);
-    hubc_frame_t frame = {args, strlen (args)};
-    hub_err_t rc = hubc_send (self, HUB_CMD_SUBSCRIBE, self->sub_req, &frame, 1);
-    free (args);
-    hubc_want_t want = {self->sub_req, false};
-    zmsg_t *msg = NULL;
-    hub_env_t env;
-    if (rc == HUB_OK)
-        rc = hubc_await (self, &want, hub_time_now_ms () + self->timeout_ms, &msg, &env);
     json_t *reply = NULL;
-    if (rc == HUB_OK && env.cmd == HUB_CMD_ERROR)
-        rc = hubc_error_frame (self, msg);
-    else if (rc == HUB_OK && env.cmd != HUB_CMD_REPLY)
-        rc =
-            hubc_fail (self, HUB_E_MALFORMED, "unexpected answer 0x%02x to SUBSCRIBE", env.cmd);
-    else if (rc == HUB_OK)
-        rc = hubc_json_frame (self, msg, &reply);
-    zmsg_destroy (&msg);
+    hub_err_t rc =
+        hubc_exchange (self, HUB_CMD_SUBSCRIBE, self->sub_req, args, "SUBSCRIBE", &reply);
+    free (args);
     if (rc != HUB_OK) {
         self->sub_req = 0; //  no MSG of a refused subscription is wanted
         hubc_queue_clear (self);

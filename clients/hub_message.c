@@ -20,19 +20,9 @@
 #include <time.h>
 
 void *
-hubc_mem_check (void *ptr, const char *file, int line)
-{
-    if (!ptr) {
-        fprintf (stderr, "%s:%d: out of memory\n", file, line);
-        abort ();
-    }
-    return ptr;
-}
-
-void *
 hubc_mem_dup0 (const void *data, size_t size, const char *file, int line)
 {
-    char *copy = hubc_mem_check (malloc (size + 1), file, line);
+    char *copy = hub_util_checked (malloc (size + 1), file, line);
     if (size)
         memcpy (copy, data, size);
     copy[size] = 0;

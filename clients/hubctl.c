@@ -489,6 +489,18 @@ hubctl_fail (hubctl_t *ctx)
 }
 
 int
+hubctl_query (hubctl_t *ctx, json_t *query, json_t **reply)
+{
+    if (!query) //  json_pack refuses text that is not UTF-8
+        return hubctl_usage_error (ctx, "names and texts must be UTF-8");
+    int rc = hubctl_connect (ctx);
+    if (rc == 0 && hub_client_request (ctx->client, HUB_CMD_QUERY, query, reply) != HUB_OK)
+        rc = hubctl_fail (ctx);
+    json_decref (query);
+    return rc;
+}
+
+int
 main (int argc, char **argv)
 {
     //  hubctl handles its own signals (subscribe --follow); CZMQ must not take them.

@@ -70,6 +70,11 @@ int hubctl_connect (hubctl_t *ctx);
 //  and an unavailable hub, 3 for refusals ("hubctl: refused: NAME: reason").
 int hubctl_fail (hubctl_t *ctx);
 
+//  Connects and asks the hub a QUERY. Takes ownership of query; NULL (json_pack refused
+//  text that is not UTF-8) is a usage error. On success *reply is owned by the caller.
+//  Returns 0, or an exit code after printing why.
+int hubctl_query (hubctl_t *ctx, json_t *query, json_t **reply);
+
 //  Exit code for an error code.
 int hubctl_exit_code (hub_err_t err);
 

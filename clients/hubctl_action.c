@@ -208,16 +208,13 @@ s_list (hubctl_t *ctx, int argc, char **argv)
         free (copy);
         json_object_set_new (query, "status", list);
     }
-    rc = hubctl_connect (ctx);
     json_t *reply = NULL;
-    if (rc == 0 && hub_client_request (ctx->client, HUB_CMD_QUERY, query, &reply) != HUB_OK)
-        rc = hubctl_fail (ctx);
+    rc = hubctl_query (ctx, query, &reply);
     size_t i;
     json_t *action;
     json_array_foreach (json_object_get (reply, "actions"), i, action)
         s_print_action (ctx, action);
     json_decref (reply);
-    json_decref (query);
     return rc;
 }
 

@@ -35,19 +35,6 @@ s_admin (hubctl_t *ctx, json_t *body, const char *done)
     return rc;
 }
 
-//  Asks a QUERY; on success *reply is owned by the caller.
-static int
-s_query (hubctl_t *ctx, json_t *query, json_t **reply)
-{
-    if (!query) //  json_pack refuses text that is not UTF-8
-        return hubctl_usage_error (ctx, "names and texts must be UTF-8");
-    int rc = hubctl_connect (ctx);
-    if (rc == 0 && hub_client_request (ctx->client, HUB_CMD_QUERY, query, reply) != HUB_OK)
-        rc = hubctl_fail (ctx);
-    json_decref (query);
-    return rc;
-}
-
 //  "a,b" or repeated options -> JSON array of names.
 static json_t *
 s_list (const char *const *items, int count)
@@ -142,7 +129,7 @@ static int
 s_partner_list (hubctl_t *ctx)
 {
     json_t *reply = NULL;
-    int rc = s_query (ctx, json_pack ("{s:s}", "q", "partners"), &reply);
+    int rc = hubctl_query (ctx, json_pack ("{s:s}", "q", "partners"), &reply);
     size_t i;
     json_t *partner;
     json_array_foreach (json_object_get (reply, "partners"), i, partner)
@@ -161,7 +148,7 @@ static int
 s_partner_show (hubctl_t *ctx, const char *name)
 {
     json_t *reply = NULL;
-    int rc = s_query (ctx, json_pack ("{s:s, s:s}", "q", "partner", "name", name), &reply);
+    int rc = hubctl_query (ctx, json_pack ("{s:s, s:s}", "q", "partner", "name", name), &reply);
     json_t *partner = json_object_get (reply, "partner");
     if (rc == 0 && ctx->json)
         hubctl_print_json (partner);
@@ -227,7 +214,7 @@ static int
 s_channel_list (hubctl_t *ctx)
 {
     json_t *reply = NULL;
-    int rc = s_query (ctx, json_pack ("{s:s}", "q", "channels"), &reply);
+    int rc = hubctl_query (ctx, json_pack ("{s:s}", "q", "channels"), &reply);
     size_t i;
     json_t *channel;
     json_array_foreach (json_object_get (reply, "channels"), i, channel)
@@ -266,8 +253,8 @@ hubctl_cmd_relay (hubctl_t *ctx, int argc, char **argv)
     if (argc != 2 || strcmp (argv[0], "retry") != 0)
         return hubctl_usage_error (ctx, "use relay retry NAME");
     json_t *reply = NULL;
-    int rc =
-        s_query (ctx, json_pack ("{s:s, s:s}", "q", "relay.retry", "name", argv[1]), &reply);
+    int rc = hubctl_query (ctx, json_pack ("{s:s, s:s}", "q", "relay.retry", "name", argv[1]),
+                           &reply);
     if (rc == 0 && ctx->json)
         hubctl_print_json (reply);
     else if (rc == 0)

@@ -127,6 +127,45 @@ s_print_sample (const char *name, const char *label, const char *label_value, js
         printf (" %d\n", json_is_true (value) ? 1 : 0);
 }
 
+//  A numeric field the tables do not name (field: KEY or OBJECT.KEY): a gauge hubd_FIELD
+//  with '.' and other characters a name cannot hold as '_'.
+static void
+s_print_unnamed (const char *field, json_t *value)
+{
+    char name[256], help[320];
+    snprintf (name, sizeof name, "hubd_%s", field);
+    s_sanitize (name);
+    snprintf (help, sizeof help, "The hub's STATUS field %s.", field);
+    s_print_family (name, "gauge", help);
+    s_print_sample (name, NULL, NULL, value);
+}
+
+//  The singular of a plural key ("relays" -> "relay"), for a label or a table title.
+static void
+s_singular (const char *key, char *out, size_t size)
+{
+    snprintf (out, size, "%s", key);
+    size_t len = strlen (out);
+    if (len > 1 && out[len - 1] == 's')
+        out[len - 1] = 0;
+}
+
+//  True if obj is a non-empty object of objects (relays: {NAME: {...}}).
+static bool
+s_is_items (json_t *obj)
+{
+    if (!json_is_object (obj) || !json_object_size (obj))
+        return false;
+    const char *key;
+    json_t *value;
+    json_object_foreach (obj, key, value)
+    {
+        if (!json_is_object (value))
+            return false;
+    }
+    return true;
+}
+
 //  An object of numbers (obj_key): hubd_OBJ_FIELD, one family each.
 static void
 s_prom_flat (const char *obj_key, json_t *obj)
@@ -137,12 +176,9 @@ s_prom_flat (const char *obj_key, json_t *obj)
     {
         if (!s_is_number (value))
             continue;
-        char name[256], help[320];
-        snprintf (name, sizeof name, "hubd_%s_%s", obj_key, key);
-        s_sanitize (name);
-        snprintf (help, sizeof help, "The hub's STATUS field %s.%s.", obj_key, key);
-        s_print_family (name, "gauge", help);
-        s_print_sample (name, NULL, NULL, value);
+        char field[320];
+        snprintf (field, sizeof field, "%s.%s", obj_key, key);
+        s_print_unnamed (field, value);
     }
 }
 
@@ -152,10 +188,7 @@ static void
 s_prom_items (const char *obj_key, json_t *obj, const s_metric_t *known)
 {
     char label[64];
-    snprintf (label, sizeof label, "%s", obj_key);
-    size_t len = strlen (label);
-    if (len > 1 && label[len - 1] == 's')
-        label[len - 1] = 0;
+    s_singular (obj_key, label, sizeof label);
     s_sanitize (label);
     //  The fields in order, known ones first (their HELP and TYPE come even with no items).
     json_t *fields = json_object ();
@@ -208,22 +241,11 @@ s_print_prometheus (json_t *status)
     json_t *value;
     json_object_foreach (status, key, value)
     {
-        if (s_is_number (value) && !s_lookup (s_metrics, key)) {
-            char name[256], help[320];
-            snprintf (name, sizeof name, "hubd_%s", key);
-            s_sanitize (name);
-            snprintf (help, sizeof help, "The hub's STATUS field %s.", key);
-            s_print_family (name, "gauge", help);
-            s_print_sample (name, NULL, NULL, value);
-        } else if (json_is_object (value)) {
+        if (s_is_number (value) && !s_lookup (s_metrics, key))
+            s_print_unnamed (key, value);
+        else if (json_is_object (value)) {
             //  An object of objects (or an empty one) holds named items; else numbers.
-            bool items = true;
-            const char *k;
-            json_t *v;
-            json_object_foreach (value, k, v)
-            {
-                items = items && json_is_object (v);
-            }
+            bool items = !json_object_size (value) || s_is_items (value);
             bool relays = strcmp (key, "relays") == 0;
             if (items)
                 s_prom_items (key, value, relays ? s_relay_metrics : NULL);
@@ -246,22 +268,6 @@ s_text (json_t *value)
     if (json_is_boolean (value))
         return hubc_strdup (json_is_true (value) ? "yes" : "no");
     return hubc_check (json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY));
-}
-
-//  True if obj is a non-empty object of objects (relays: {NAME: {...}}).
-static bool
-s_is_items (json_t *obj)
-{
-    if (!json_is_object (obj) || !json_object_size (obj))
-        return false;
-    const char *key;
-    json_t *value;
-    json_object_foreach (obj, key, value)
-    {
-        if (!json_is_object (value))
-            return false;
-    }
-    return true;
 }
 
 //  Prints obj's items as a table: a header row (ITEM and the union of the fields), then
@@ -352,10 +358,7 @@ s_print_status (json_t *status)
     {
         if (s_is_items (value)) {
             char title[64];
-            snprintf (title, sizeof title, "%s", key);
-            size_t len = strlen (title);
-            if (len > 1 && title[len - 1] == 's')
-                title[len - 1] = 0;
+            s_singular (key, title, sizeof title);
             s_print_items (title, value);
         }
     }

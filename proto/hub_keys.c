@@ -233,11 +233,7 @@ hub_err_t
 hub_identity_save (const hub_identity_t *id, const char *path, char *why, size_t why_size)
 {
     size_t path_len = strlen (path);
-    char *pub_path = malloc (path_len + 5);
-    if (pub_path == NULL) {
-        fprintf (stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-        abort ();
-    }
+    char *pub_path = HUB_CHECKED (malloc (path_len + 5));
     memcpy (pub_path, path, path_len);
     memcpy (pub_path + path_len, ".pub", 5);
 

@@ -1,4 +1,5 @@
-/*  hub_util.h - small helpers the proto modules share. Private to proto/ (not installed).
+/*  hub_util.h - small helpers the proto modules share. Not installed: private to proto/
+    and the client library and hubctl, which link libhubproto (clients/hubc_mem.h).
  */
 #ifndef HUB_UTIL_H_INCLUDED
 #define HUB_UTIL_H_INCLUDED
