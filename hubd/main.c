@@ -9,6 +9,7 @@
 #include "config.h"
 #include "db.h"
 #include "derive.h"
+#include "hub_text.h"
 #include "keyring.h"
 #include "log.h"
 #include "reader.h"
@@ -167,11 +168,16 @@ s_check_relays (const config_t *config)
             bool known = false;
             for (size_t i = 0; !channels && i < sizeof standard / sizeof *standard; i++)
                 known |= strcmp (*name, standard[i]) == 0;
-            if (channels ? !channel_set_has (channels, *name) : !known) {
-                log_error ("config", "%s:%d: [relay.%s]: there is no channel '%s'",
+            if (!hub_channel_valid (*name)) {
+                log_error ("config", "%s:%d: [relay.%s]: '%s' is not a channel name",
                            config->path, relay->line, relay->name, *name);
                 problems++;
-            }
+            } else if (channels ? !channel_set_has (channels, *name) : !known)
+                //  Not a problem: the relay carries it once an administrator creates it.
+                log_warning ("config",
+                             "%s:%d: [relay.%s]: there is no channel '%s' yet; the relay "
+                             "carries it once it is created (hubctl channel create)",
+                             config->path, relay->line, relay->name, *name);
         }
         config_split_free (&names);
     }

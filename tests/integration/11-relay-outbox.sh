@@ -104,6 +104,16 @@ for i in $(seq 1 100); do [ "$(delivered relay-msg-9)" -ge 1 ] && break; sleep 0
 assert_eq 1 "$(delivered relay-msg-9)" "a relay added by SIGHUP delivers"
 stop_hub
 
+# A relay channel that an administrator has yet to create is a warning, not a problem;
+# something that is not a channel name is a problem.
+sed 's/^channels = updates, actions$/channels = updates, funders/' "$T/hub.conf" > "$T/later.conf"
+rc=0; "$HUBD" --check-config -c "$T/later.conf" 2> "$T/check.err" || rc=$?
+assert_eq 0 "$rc" "check-config with a relay channel not created yet"
+assert_contains "$(cat "$T/check.err")" "no channel 'funders' yet" "the warning"
+sed 's/^channels = updates, actions$/channels = updates, Not-A-Name/' "$T/hub.conf" > "$T/bad-name.conf"
+rc=0; "$HUBD" --check-config -c "$T/bad-name.conf" 2> "$T/check.err" || rc=$?
+assert_eq 1 "$rc" "check-config with a relay channel that is not a name"
+
 # A plugin built for another ABI is refused with a precise reason.
 mkdir -p "$T/plugins"
 cp "$BAD_PLUGIN_DIR/hub_badabi.so" "$T/plugins/"
