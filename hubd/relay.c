@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define RELAY_MAX_TRIES     10
 #define RELAY_BACKOFF_MAX_S 3600
@@ -50,11 +51,35 @@ struct _relay_t {
 //  --------------------------------------------------------------------------
 //  Plugins and the services hubd offers them
 
+//  Where a plugin is: in dir; or, when dir is the compiled-in default and holds no such
+//  plugin, beside this hubd in the build tree (build/hubd/hubd, build/plugins/), so a hub
+//  run from a build finds the plugins built with it without being installed.
+static void
+s_plugin_path (const char *dir, const char *plugin, char *path, size_t size)
+{
+    snprintf (path, size, "%s/hub_%s.so", dir, plugin);
+#ifdef HUB_PLUGIN_DIR
+    char exe[4096];
+    ssize_t len = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    if (strcmp (dir, HUB_PLUGIN_DIR) != 0 || access (path, F_OK) == 0 || len <= 0)
+        return;
+    exe[len] = 0;
+    char *slash = strrchr (exe, '/');
+    if (!slash)
+        return;
+    *slash = 0;
+    char built[4096];
+    int n = snprintf (built, sizeof built, "%s/../plugins/hub_%s.so", exe, plugin);
+    if (n > 0 && (size_t)n < size && access (built, F_OK) == 0)
+        memcpy (path, built, (size_t)n + 1);
+#endif
+}
+
 static const hub_plugin_t *
 s_load (const char *dir, const char *plugin, void **handle_p, char *why, size_t size)
 {
     char path[4096];
-    snprintf (path, sizeof path, "%s/hub_%s.so", dir, plugin);
+    s_plugin_path (dir, plugin, path, sizeof path);
     void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         snprintf (why, size, "cannot load plugin '%s': %s", plugin, dlerror ());

@@ -104,6 +104,10 @@ for i in $(seq 1 100); do [ "$(delivered relay-msg-9)" -ge 1 ] && break; sleep 0
 assert_eq 1 "$(delivered relay-msg-9)" "a relay added by SIGHUP delivers"
 stop_hub
 
+# Without plugin_dir, a hubd run from the build tree finds the plugins built beside it.
+grep -v '^plugin_dir' "$T/hub.conf" > "$T/built.conf"
+"$HUBD" --check-config -c "$T/built.conf" > /dev/null 2>&1 || fail "plugins beside a built hubd"
+
 # A relay channel that an administrator has yet to create is a warning, not a problem;
 # something that is not a channel name is a problem.
 sed 's/^channels = updates, actions$/channels = updates, funders/' "$T/hub.conf" > "$T/later.conf"
