@@ -6,8 +6,11 @@
         to             comma-separated addresses; `owner` stands for the owner's directory
                        email on action items and reminders (skipped for other messages)
         username       with password_file (mode 0600): AUTH
-        tls            starttls (default: STARTTLS required, never plain fallback) or none
-                       (plain SMTP, for a relay on loopback); smtps:// is always TLS
+        tls            auto (default): STARTTLS required, never a plain fallback, except
+                       for a server on loopback (127.0.0.0/8, ::1, localhost), where mail
+                       never leaves the machine: STARTTLS if offered, else plain;
+                       starttls: required even on loopback; none: plain SMTP.
+                       smtps:// is always TLS
         ca_file        CA bundle to verify the server with (default: the system's)
         timeout        seconds per message, default 10
 
@@ -50,7 +53,7 @@ typedef struct {
     char *username;
     char *password;
     char *ca_file;
-    bool starttls;
+    long use_ssl; //  CURLUSESSL_*: what tls asks for
     long timeout_s;
 } email_t;
 
@@ -330,7 +333,7 @@ s_send (email_t *self, char **rcpt, const relay_buf_t *msg, hub_relay_result_t *
     curl_easy_setopt (curl, CURLOPT_READFUNCTION, s_read);
     curl_easy_setopt (curl, CURLOPT_READDATA, &io);
     curl_easy_setopt (curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)msg->len);
-    curl_easy_setopt (curl, CURLOPT_USE_SSL, self->starttls ? CURLUSESSL_ALL : CURLUSESSL_NONE);
+    curl_easy_setopt (curl, CURLOPT_USE_SSL, self->use_ssl);
     if (self->ca_file)
         curl_easy_setopt (curl, CURLOPT_CAINFO, self->ca_file);
     if (self->username) {
@@ -392,6 +395,22 @@ s_free (email_t *self)
     free (self);
 }
 
+//  Whether url's host is this machine (loopback), where plain SMTP exposes nothing.
+static bool
+s_loopback (const char *url)
+{
+    CURLU *u = curl_url ();
+    char *host = NULL;
+    bool loopback = false;
+    if (u && curl_url_set (u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        curl_url_get (u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+        loopback = strcasecmp (host, "localhost") == 0 || strncmp (host, "127.", 4) == 0 ||
+                   strcmp (host, "[::1]") == 0;
+    curl_free (host);
+    curl_url_cleanup (u);
+    return loopback;
+}
+
 //  Parses from, to and tls into self; returns false with a reason in err.
 static bool
 s_parse (email_t *self, const hub_host_t *host, char *err, size_t err_size)
@@ -442,11 +461,16 @@ s_parse (email_t *self, const hub_host_t *host, char *err, size_t err_size)
         snprintf (err, err_size, "email: to names no recipient");
         return false;
     }
-    if (tls && strcmp (tls, "starttls") && strcmp (tls, "none")) {
-        snprintf (err, err_size, "email: tls must be starttls or none");
+    if (tls && strcmp (tls, "auto") && strcmp (tls, "starttls") && strcmp (tls, "none")) {
+        snprintf (err, err_size, "email: tls must be auto, starttls or none");
         return false;
     }
-    self->starttls = !tls || !strcmp (tls, "starttls");
+    if (tls && !strcmp (tls, "none"))
+        self->use_ssl = CURLUSESSL_NONE;
+    else if ((!tls || !strcmp (tls, "auto")) && s_loopback (self->smtp_url))
+        self->use_ssl = CURLUSESSL_TRY;
+    else
+        self->use_ssl = CURLUSESSL_ALL;
     return true;
 }
 
@@ -483,7 +507,7 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
             goto fail;
         }
         self->username = relay_strdup (username);
-        if (!self->starttls && strncmp (url, "smtps://", 8))
+        if (self->use_ssl == CURLUSESSL_NONE && strncmp (url, "smtps://", 8))
             host->log (host->host, HUB_PLUGIN_LOG_WARNING,
                        "tls = none: the password crosses the network in clear text");
     }

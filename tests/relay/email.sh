@@ -128,10 +128,21 @@ mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" \
     "$(printf 'username = relay\npassword_file = %s' "$T/password")" > "$T/tls-noca.conf"
 out=$(echo '{"job_id":12,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/tls-noca.conf" "$M")
 assert_eq dead "$(field "$out" outcome)" "STARTTLS with an unknown CA: dead"
-mailconf "smtp://127.0.0.1:$(cat "$T/plain.port")/hub.test" "board@partners.test" > "$T/notls.conf"
+mailconf "smtp://127.0.0.1:$(cat "$T/plain.port")/hub.test" "board@partners.test" \
+    $'tls = starttls\n' > "$T/notls.conf"
 out=$(echo '{"job_id":13,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/notls.conf" "$M")
 assert_eq dead "$(field "$out" outcome)" "STARTTLS required, server lacks it: dead"
 assert_eq 2 "$(ls "$T/plain"/*.eml | wc -l)" "nothing sent in clear text"
+mailconf "smtp://localhost:$(cat "$T/plain.port")/hub.test" "board@partners.test" > "$T/auto.conf"
+out=$(echo '{"job_id":14,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/auto.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "default tls on loopback, server without STARTTLS: plain"
+assert_eq 3 "$(ls "$T/plain"/*.eml | wc -l)" "the loopback message arrived"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" \
+    "$(printf 'ca_file = %s\nusername = relay\npassword_file = %s' "$T/cert.pem" "$T/password")" \
+    > "$T/auto-tls.conf"
+out=$(echo '{"job_id":15,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/auto-tls.conf" "$M")
+# (this server takes AUTH only after STARTTLS, so delivery shows TLS was used)
+assert_eq done "$(field "$out" outcome)" "default tls on loopback, server with STARTTLS: TLS"
 
 # Config refusals, and the password never in a log line or result.
 mailconf "smtp://127.0.0.1:1/x" "not-an-address" > "$T/badto.conf"
