@@ -59,10 +59,8 @@ s_subscribe (hub_client_t *self, int64_t since, uint64_t *head)
         hubc_queue_clear (self);
         return rc;
     }
-    json_t *jhead = json_object_get (reply, "head");
-    *head = json_is_integer (jhead) && json_integer_value (jhead) > 0
-                ? (uint64_t)json_integer_value (jhead)
-                : 0;
+    *head = 0;
+    hub_util_json_uint (reply, "head", head);
     json_decref (reply);
     self->subscribed = true;
     self->last_rx_ms = hub_time_now_ms ();

@@ -125,26 +125,14 @@ s_parse (const char *line, size_t len, char *why, size_t why_size)
     return obj;
 }
 
-//  An integer field in 0 .. 2^63 - 1.
-static bool
-s_uint (json_t *obj, const char *key, uint64_t *out)
-{
-    json_t *value = json_object_get (obj, key);
-    if (!json_is_integer (value) || json_integer_value (value) < 0)
-        return false;
-    *out = (uint64_t)json_integer_value (value);
-    return true;
-}
-
 //  Exactly 2 * len lowercase hex digits.
 static bool
 s_hex (json_t *obj, const char *key, uint8_t *out, size_t len)
 {
     json_t *value = json_object_get (obj, key);
-    if (!json_is_string (value) || json_string_length (value) != 2 * len)
-        return false;
-    const char *text = json_string_value (value);
-    return strspn (text, "0123456789abcdef") == 2 * len && hub_hex_decode (text, out, len);
+    return json_is_string (value) &&
+           hub_hex_decode_lower (json_string_value (value), json_string_length (value), out,
+                                 len);
 }
 
 //  The bytes of field key (a JSON string) or key_hex (hex). Returns a new buffer (caller
@@ -197,7 +185,8 @@ hub_export_head_decode (const char *line, size_t len, hub_export_head_t *out, ch
     } else if (!channel || (strcmp (channel, "*") != 0 && !hub_channel_valid (channel))) {
         s_why (why, why_size, "channel is not \"*\" or a channel name");
         rc = HUB_E_BAD_NAME;
-    } else if (!s_uint (obj, "head", &out->head) || !s_uint (obj, "messages", &out->messages)) {
+    } else if (!hub_util_json_uint (obj, "head", &out->head) ||
+               !hub_util_json_uint (obj, "messages", &out->messages)) {
         s_why (why, why_size, "head or messages is not a number");
         rc = HUB_E_MALFORMED;
     } else if (!json_is_null (cp) && !json_is_object (cp)) {
@@ -247,12 +236,12 @@ hub_export_message_decode (const char *line, size_t len, uint64_t *seq, char *wh
     uint8_t *body = s_bytes (obj, "body", &body_len);
     uint8_t *name = s_bytes (obj, "author", &name_len);
     hub_message_t *msg = NULL;
-    bool seq_ok = s_uint (obj, "seq", &meta.seq) && meta.seq > 0;
+    bool seq_ok = hub_util_json_uint (obj, "seq", &meta.seq) && meta.seq > 0;
     if (seq_ok && seq)
         *seq = meta.seq; //  names the line in a failure even if the rest is unusable
     if (!seq_ok)
         s_why (why, why_size, "seq is not a positive number");
-    else if (!s_uint (obj, "hub_ts_ms", &meta.hub_ts_ms))
+    else if (!hub_util_json_uint (obj, "hub_ts_ms", &meta.hub_ts_ms))
         s_why (why, why_size, "hub_ts_ms is not a number");
     else if (!s_hex (obj, "prev_hash", meta.prev_hash, HUB_HASH_BYTES) ||
              !s_hex (obj, "hash", meta.hash, HUB_HASH_BYTES) ||

@@ -141,18 +141,6 @@ s_get_str (json_t *obj, const char *key, size_t max, char *out)
     return 1;
 }
 
-//  Lowercase hex digits only, exactly 2 * len of them.
-static bool
-s_hex_lower_decode (const char *text, size_t text_len, uint8_t *out, size_t len)
-{
-    if (text_len != 2 * len)
-        return false;
-    for (size_t i = 0; i < text_len; i++)
-        if (text[i] >= 'A' && text[i] <= 'F')
-            return false;
-    return hub_hex_decode (text, out, len);
-}
-
 static char *
 s_dump (json_t *root)
 {
@@ -207,8 +195,8 @@ s_header_fields (json_t *root, hub_header_t *out)
 
     json_t *id = json_object_get (root, "id");
     if (!json_is_string (id) ||
-        !s_hex_lower_decode (json_string_value (id), json_string_length (id), out->id,
-                             HUB_MSG_ID_BYTES))
+        !hub_hex_decode_lower (json_string_value (id), json_string_length (id), out->id,
+                               HUB_MSG_ID_BYTES))
         return HUB_E_BAD_HEADER;
 
     if (s_get_int (root, "ts", 0, INT64_MAX, &n) <= 0)

@@ -168,23 +168,9 @@ static bool
 s_hex_field (json_t *obj, const char *key, uint8_t *out, size_t len)
 {
     json_t *value = json_object_get (obj, key);
-    if (!json_is_string (value) || json_string_length (value) != 2 * len)
-        return false;
-    const char *text = json_string_value (value);
-    for (size_t i = 0; i < 2 * len; i++)
-        if (text[i] >= 'A' && text[i] <= 'F')
-            return false;
-    return hub_hex_decode (text, out, len);
-}
-
-static bool
-s_uint_field (json_t *obj, const char *key, uint64_t *out)
-{
-    json_t *value = json_object_get (obj, key);
-    if (!json_is_integer (value) || json_integer_value (value) < 0)
-        return false;
-    *out = (uint64_t)json_integer_value (value);
-    return true;
+    return json_is_string (value) &&
+           hub_hex_decode_lower (json_string_value (value), json_string_length (value), out,
+                                 len);
 }
 
 hub_err_t
@@ -197,7 +183,8 @@ hub_checkpoint_from_json (const char *json, size_t len, hub_checkpoint_t *out)
     hub_checkpoint_t cp;
     memset (&cp, 0, sizeof cp);
     json_t *key = json_object_get (root, "hub_key");
-    if (!s_uint_field (root, "seq", &cp.seq) || !s_uint_field (root, "ts", &cp.ts_ms) ||
+    if (!hub_util_json_uint (root, "seq", &cp.seq) ||
+        !hub_util_json_uint (root, "ts", &cp.ts_ms) ||
         !s_hex_field (root, "hash", cp.hash, HUB_HASH_BYTES) ||
         !s_hex_field (root, "sig", cp.sig, HUB_SIG_BYTES) || !json_is_string (key) ||
         json_string_length (key) != HUB_KEYTEXT_LEN ||

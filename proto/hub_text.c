@@ -139,3 +139,14 @@ hub_hex_decode (const char *text, uint8_t *out, size_t len)
     }
     return text[2 * len] == '\0';
 }
+
+bool
+hub_hex_decode_lower (const char *text, size_t text_len, uint8_t *out, size_t len)
+{
+    if (text == NULL || text_len != 2 * len)
+        return false;
+    for (size_t i = 0; i < text_len; i++)
+        if (text[i] >= 'A' && text[i] <= 'F')
+            return false;
+    return hub_hex_decode (text, out, len);
+}

@@ -26,4 +26,9 @@ void hub_hex_encode (const uint8_t *data, size_t len, char *out);
 //  text has another length or a non-hex character; out is then unspecified.
 bool hub_hex_decode (const char *text, uint8_t *out, size_t len);
 
+//  Decodes exactly 2*len lowercase hex digits, as the protocol writes them: text_len, the
+//  whole length of text (a JSON string's, NUL bytes included), must be 2*len. Returns
+//  false otherwise; out is then unspecified.
+bool hub_hex_decode_lower (const char *text, size_t text_len, uint8_t *out, size_t len);
+
 #endif

@@ -4,6 +4,8 @@
 #ifndef HUB_UTIL_H_INCLUDED
 #define HUB_UTIL_H_INCLUDED
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +18,18 @@ void hub_util_put_u32 (uint8_t *out, uint32_t v);
 void hub_util_put_u64 (uint8_t *out, uint64_t v);
 uint32_t hub_util_get_u32 (const uint8_t *in);
 uint64_t hub_util_get_u64 (const uint8_t *in);
+
+//  Reads member key of obj as an integer in 0 .. 2^63 - 1 (a seq, a count, a time) into
+//  *out. False, leaving *out alone, if it is absent, not an integer or negative.
+static inline bool
+hub_util_json_uint (const json_t *obj, const char *key, uint64_t *out)
+{
+    json_t *value = json_object_get (obj, key);
+    if (!json_is_integer (value) || json_integer_value (value) < 0)
+        return false;
+    *out = (uint64_t)json_integer_value (value);
+    return true;
+}
 
 //  Calls sodium_init once per process (it takes a lock on every call, which the verifier
 //  threads' hot path must not pay). Aborts if libsodium cannot initialise.
