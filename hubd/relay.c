@@ -21,7 +21,8 @@
 typedef struct {
     char *name;
     char *plugin_name;
-    zhashx_t *keys; //  the relay's config keys
+    zhashx_t *keys;  //  the relay's config keys
+    zhashx_t *asked; //  the keys the plugin asked for while it initialised
     int max_tries;
     void *handle;
     const hub_plugin_t *plugin;
@@ -121,7 +122,25 @@ static const char *
 s_host_config_get (void *host, const char *key)
 {
     s_relay_t *relay = host;
+    if (relay->asked)
+        zhashx_update (relay->asked, key, "");
     return zhashx_lookup (relay->keys, key);
+}
+
+//  A key of the section that neither hubd nor the plugin's init asked for is a mistake (a
+//  typo, a key of another plugin): false with why naming it.
+static bool
+s_keys_known (s_relay_t *relay, const config_relay_t *config, char *why, size_t why_size)
+{
+    for (size_t k = 0; k < config->key_count; k++) {
+        const char *key = config->keys[k].key;
+        if (strcmp (key, "max_tries") != 0 && !zhashx_lookup (relay->asked, key)) {
+            snprintf (why, why_size, "line %d: unknown key '%s' for plugin %s",
+                      config->keys[k].line, key, relay->plugin_name);
+            return false;
+        }
+    }
+    return true;
 }
 
 static char *
@@ -196,9 +215,16 @@ s_relay_start (s_relay_t *relay, const config_relay_t *config, const char *plugi
                                .read_secret = s_host_read_secret,
                                .memo_get = s_host_memo_get};
     char init_why[512] = "";
-    if (relay->plugin->init (&relay->host, &relay->state, init_why, sizeof init_why) != 0) {
+    relay->asked = zhashx_new ();
+    int rc = relay->plugin->init (&relay->host, &relay->state, init_why, sizeof init_why);
+    bool ok = rc == 0 && s_keys_known (relay, config, why, why_size);
+    if (rc != 0)
         snprintf (why, why_size, "plugin %s refused its configuration: %s", relay->plugin_name,
                   init_why);
+    else if (!ok)
+        relay->plugin->destroy (&relay->state);
+    zhashx_destroy (&relay->asked);
+    if (!ok) {
         dlclose (relay->handle);
         relay->plugin = NULL;
         relay->handle = NULL;

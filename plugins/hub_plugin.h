@@ -115,6 +115,8 @@ typedef struct {
 
     //  Sets up a relay from its config section (through host). Returns 0 and a state in
     //  *state_p, or -1 with a reason in err (no secrets): the relay is then not started.
+    //  It asks host->config_get for every key it takes, here: a key of the section that
+    //  neither hubd nor init asked for is reported as unknown and the relay not started.
     int (*init) (const hub_host_t *host, void **state_p, char *err, size_t err_size);
 
     //  Delivers one job; fills result.

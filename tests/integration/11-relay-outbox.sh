@@ -108,6 +108,12 @@ stop_hub
 grep -v '^plugin_dir' "$T/hub.conf" > "$T/built.conf"
 "$HUBD" --check-config -c "$T/built.conf" > /dev/null 2>&1 || fail "plugins beside a built hubd"
 
+# A key that neither hubd nor the plugin reads is a mistake, named with its line.
+printf 'webhook_url = %s\n' "$API/services/T000/B000/secretsecret" >> "$T/built.conf"
+rc=0; "$HUBD" --check-config -c "$T/built.conf" 2> "$T/check.err" || rc=$?
+assert_eq 1 "$rc" "check-config with a key the plugin does not take"
+assert_contains "$(cat "$T/check.err")" "unknown key 'webhook_url' for plugin slack" "the reason"
+
 # A relay channel that an administrator has yet to create is a warning, not a problem;
 # something that is not a channel name is a problem.
 sed 's/^channels = updates, actions$/channels = updates, funders/' "$T/hub.conf" > "$T/later.conf"
