@@ -317,6 +317,7 @@ hubctl_parse_opts (hubctl_t *ctx, int argc, char **argv, const hubctl_opt_t *opt
     *pos = hubc_calloc ((size_t)argc + 1, sizeof (char *));
     *npos = 0;
     bool options_done = false;
+    bool given[32] = {false}; //  per option with a value: a second one is a mistake
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (options_done || arg[0] != '-' || strcmp (arg, "-") == 0) {
@@ -336,8 +337,14 @@ hubctl_parse_opts (hubctl_t *ctx, int argc, char **argv, const hubctl_opt_t *opt
             }
             const char *value =
                 opt->value ? s_opt_value (argc, argv, &i, opt->name, &missing) : NULL;
+            if (value && given[(opt - opts) % 32]) {
+                free (*pos);
+                *pos = NULL;
+                return hubctl_usage_error (ctx, "option --%s is given twice", opt->name);
+            }
             if (value) {
                 *opt->value = value;
+                given[(opt - opts) % 32] = true;
                 break;
             }
             if (missing)
@@ -529,7 +536,8 @@ main (int argc, char **argv)
             ctx.command = c->name;
             rc = c->fn (&ctx, nrest - 1, rest + 1);
         } else {
-            fprintf (stderr, "hubctl: unknown command '%s'\n", rest[0]);
+            fprintf (stderr, "hubctl: unknown %s '%s'\n",
+                     rest[0][0] == '-' && rest[0][1] ? "option" : "command", rest[0]);
             s_usage (stderr);
             rc = HUBCTL_EXIT_USAGE;
         }

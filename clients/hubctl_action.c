@@ -4,7 +4,6 @@
     {"owner", "due"}; its id is the seq the hub stored it at. Closing it is an
     "action-done" or "action-cancel" message carrying {"id"} (PROTOCOL.md section 13).
 */
-#define _XOPEN_SOURCE 700 //  strptime
 #include "hubctl.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -12,38 +11,70 @@
 #include <string.h>
 #include <time.h>
 
+//  True if text starts with n ASCII digits; their value in *value.
+static bool
+s_digits (const char *text, int n, int *value)
+{
+    *value = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit ((unsigned char)text[i]))
+            return false;
+        *value = *value * 10 + (text[i] - '0');
+    }
+    return true;
+}
+
+static bool
+s_leap (int year)
+{
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
 //  WHEN: RFC 3339 ("2026-12-01T17:00:00Z", "...+02:00"), a date ("2026-12-01": the end of
-//  that day, UTC), or relative to now ("+90s", "+15m", "+2h", "+3d"). False if invalid.
+//  that day, UTC), or relative to now ("+90s", "+15m", "+2h", "+3d"). False if invalid:
+//  every field must have its digits and be in range (no 2027-02-30, no 17:00:60).
 static bool
 s_parse_when (const char *text, int64_t *ms)
 {
     if (text[0] == '+') {
         char *end;
-        long long n = strtoll (text + 1, &end, 10);
-        long long unit = *end == 's'   ? 1
+        long long n = isdigit ((unsigned char)text[1]) ? strtoll (text + 1, &end, 10) : 0;
+        long long unit = n <= 0        ? 0
+                         : *end == 's' ? 1
                          : *end == 'm' ? 60
                          : *end == 'h' ? 3600
                          : *end == 'd' ? 86400
                                        : 0;
-        if (end == text + 1 || n <= 0 || !unit || end[1] || n > 100LL * 365 * 86400 / unit)
+        if (!unit || end[1] || n > 100LL * 365 * 86400 / unit)
             return false;
         *ms = hub_time_now_ms () + n * unit * 1000;
         return true;
     }
+    static const int days_in[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     struct tm tm = {0};
-    const char *rest = strptime (text, "%Y-%m-%d", &tm);
-    if (!rest)
+    int year, month, day;
+    if (!s_digits (text, 4, &year) || text[4] != '-' || !s_digits (text + 5, 2, &month) ||
+        text[7] != '-' || !s_digits (text + 8, 2, &day) || year < 1970 || month < 1 ||
+        month > 12 || day < 1 || day > days_in[month - 1] + (month == 2 && s_leap (year)))
         return false;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    const char *rest = text + 10;
     if (!*rest) {
         *ms = ((int64_t)timegm (&tm) + 86399) * 1000 + 999;
         return true;
     }
-    rest = (*rest == 'T' || *rest == 't' || *rest == ' ') ? strptime (rest + 1, "%H:%M:%S", &tm)
-                                                          : NULL;
-    if (!rest)
+    if (!strchr ("Tt ", *rest) || !s_digits (rest + 1, 2, &tm.tm_hour) || rest[3] != ':' ||
+        !s_digits (rest + 4, 2, &tm.tm_min) || rest[6] != ':' ||
+        !s_digits (rest + 7, 2, &tm.tm_sec) || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 59)
         return false;
+    rest += 9;
     int64_t frac_ms = 0;
     if (*rest == '.') {
+        if (!isdigit ((unsigned char)rest[1]))
+            return false;
         int64_t scale = 100;
         for (rest++; isdigit ((unsigned char)*rest); rest++, scale /= 10)
             frac_ms += (*rest - '0') * scale;
@@ -52,10 +83,8 @@ s_parse_when (const char *text, int64_t *ms)
     int oh, om;
     if (*rest == 'Z' || *rest == 'z')
         rest++;
-    else if ((*rest == '+' || *rest == '-') && isdigit ((unsigned char)rest[1]) &&
-             isdigit ((unsigned char)rest[2]) && rest[3] == ':' &&
-             isdigit ((unsigned char)rest[4]) && isdigit ((unsigned char)rest[5]) &&
-             sscanf (rest + 1, "%2d:%2d", &oh, &om) == 2) {
+    else if ((*rest == '+' || *rest == '-') && s_digits (rest + 1, 2, &oh) && rest[3] == ':' &&
+             s_digits (rest + 4, 2, &om) && oh <= 23 && om <= 59) {
         offset_s = (*rest == '-' ? -1 : 1) * (oh * 3600 + om * 60);
         rest += 6;
     } else
@@ -194,7 +223,7 @@ s_list (hubctl_t *ctx, int argc, char **argv)
     if (status) {
         json_t *list = json_array ();
         char *copy = strdup (status), *save = NULL;
-        for (char *s = strtok_r (copy, ",", &save); s; s = strtok_r (NULL, ",", &save)) {
+        for (char *s = strtok_r (copy, ", ", &save); s; s = strtok_r (NULL, ", ", &save)) {
             if (strcmp (s, "open") && strcmp (s, "done") && strcmp (s, "overdue") &&
                 strcmp (s, "cancelled")) {
                 free (copy);

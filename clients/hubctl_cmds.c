@@ -340,6 +340,16 @@ hubctl_cmd_subscribe (hubctl_t *ctx, int argc, char **argv)
     int rc = hubctl_parse_opts (ctx, argc, argv, opts, &pos, &npos);
     if (rc)
         return rc;
+    //  A channel named twice is subscribed once.
+    int unique = 0;
+    for (int i = 0; i < npos; i++) {
+        int j = 0;
+        while (j < unique && strcmp (pos[j], pos[i]) != 0)
+            j++;
+        if (j == unique)
+            pos[unique++] = pos[i];
+    }
+    npos = unique;
     uint64_t since = 0;
     if (npos < 1 || npos > HUB_SUB_CHANNELS_MAX)
         rc = hubctl_usage_error (ctx, "give 1 to %d channels", HUB_SUB_CHANNELS_MAX);

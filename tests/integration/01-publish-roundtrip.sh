@@ -112,6 +112,10 @@ assert_exit 1 "unknown option" hubctl --no-such-option status
 assert_exit 1 "--timeout without a value" hubctl status --timeout
 assert_exit 1 "history --limit not a number" hubctl history updates --limit many
 assert_exit 1 "keygen without FILE" hubctl keygen
+assert_exit 1 "an option given twice" hubctl history updates --limit 1 --limit 2
+assert_contains "$ERR" "given twice" "the reason"
+# a channel named twice is subscribed once
+assert_exit 0 "subscribe to a channel named twice" hubctl --json subscribe updates updates --since 0
 
 # --- nothing listens: exit 2, within the timeout
 PORT=$(free_port)

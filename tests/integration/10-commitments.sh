@@ -28,8 +28,15 @@ hubctl partner add other --key "$T/other.key.pub" > /dev/null
 expect_refusal UNKNOWN_PARTNER hubctl action add "x" --owner nobody --due +1h
 expect_refusal BAD_REQUEST hubctl action add "x" --owner foodbank --due 2020-01-01
 expect_refusal BAD_REQUEST hubctl action add "" --owner foodbank --due +1h
-rc=0; hubctl action add "x" --owner foodbank --due tomorrow 2> /dev/null || rc=$?
-assert_eq 1 "$rc" "bad WHEN is a usage error"
+for when in tomorrow 2031-02-30 2031-1-5 2031-01-15T17:00:60Z 2031-01-15T24:00:00Z \
+    2031-01-15T17:00:00+24:00 "+ 5s" "+5 s" +0s; do
+    rc=0; hubctl action add "x" --owner foodbank --due "$when" 2> /dev/null || rc=$?
+    assert_eq 1 "$rc" "bad WHEN '$when' is a usage error"
+done
+assert_exit 0 "a --status list with spaces" hubctl action list --status "open, done"
+assert_exit 1 "--status given twice" hubctl action list --status open --status done
+assert_exit 1 "an unknown global option" hubctl --bogus action list
+assert_contains "$ERR" "unknown option '--bogus'" "named as an option"
 
 # Item A: done before due. Item B: goes overdue.
 a=$(hubctl --json action add "Send the budget" --owner foodbank --due +16s --detail "Q3")
