@@ -261,10 +261,8 @@ s_read_end (hub_client_t *self, zmsg_t *msg, hub_history_end_t *end)
     if (rc != HUB_OK)
         return rc;
     memset (end, 0, sizeof *end);
-    json_t *next = json_object_get (obj, "next");
-    json_t *head = json_object_get (obj, "head");
-    end->next = json_is_integer (next) ? (uint64_t)json_integer_value (next) : 0;
-    end->head = json_is_integer (head) ? (uint64_t)json_integer_value (head) : 0;
+    hub_util_json_uint (obj, "next", &end->next); //  absent or negative: 0
+    hub_util_json_uint (obj, "head", &end->head);
     end->more = json_is_true (json_object_get (obj, "more"));
     end->complete = json_is_true (json_object_get (obj, "complete"));
     json_t *cp = json_object_get (obj, "checkpoint");
