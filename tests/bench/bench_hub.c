@@ -597,22 +597,24 @@ bench_idle_open (bench_hub_t *hub, int count, const char *channel, const char *p
         bench_hub_identity (hub, &ids[i]);
     bench_idle_t *self = s_xalloc (sizeof *self);
     self->socks = s_xalloc ((size_t)(count > 0 ? count : 1) * sizeof *self->socks);
-    bool ok = bench_hub_admit (hub, ids, count, prefix);
+    int failed = bench_hub_admit (hub, ids, count, prefix) ? -1 : 0;
     //  All SUBSCRIBEs first, then the answers: the CURVE handshakes overlap.
     bench_sub_t sub = {.credit = BENCH_CREDIT};
-    for (int i = 0; i < count && ok; i++) {
+    for (int i = 0; i < count && failed < 0; i++) {
         sub.sock = bench_dealer_for (hub->endpoint, hub->server_curve, &ids[i], 0);
-        ok = sub.sock && bench_sub_subscribe (&sub, channel, -1, false);
         self->socks[self->count++] = sub.sock;
+        if (!sub.sock || !bench_sub_subscribe (&sub, channel, -1, false))
+            failed = i;
     }
-    for (int i = 0; i < self->count && ok; i++) {
+    for (int i = 0; i < self->count && failed < 0; i++) {
         sub.sock = self->socks[i];
-        ok = bench_sub_answered (&sub);
+        if (!bench_sub_answered (&sub))
+            failed = i;
     }
     sodium_memzero (ids, (size_t)count * sizeof *ids);
     free (ids);
-    if (!ok) {
-        fprintf (stderr, "hub-bench: %s connection %d of %d on %s: %s\n", prefix, self->count,
+    if (failed >= 0) {
+        fprintf (stderr, "hub-bench: %s connection %d of %d on %s: %s\n", prefix, failed + 1,
                  count, channel, sub.problem[0] ? sub.problem : "cannot open");
         bench_idle_close (&self);
     }
