@@ -18,6 +18,7 @@
 #include "store.h"
 #include <czmq.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -260,6 +261,10 @@ s_serve (config_t *config, s_options_t *options)
 int
 main (int argc, char **argv)
 {
+    //  glibc gives each thread that allocates an arena of its own (up to 8 per core);
+    //  hubd's threads hand entries to each other, so most arenas would hold a little of
+    //  everything. Two keep RSS down with no measurable cost (issue 8: 1,000 subscribers).
+    mallopt (M_ARENA_MAX, 2);
     s_options_t options = {0};
     if (s_parse_options (argc, argv, &options) != 0)
         return 1;
