@@ -154,10 +154,15 @@ static void
 s_drop_where (deliver_t *self, bool (*gone) (deliver_t *, s_sub_t *, const void *),
               const void *arg)
 {
-    zlistx_t *condemned = zlistx_new ();
+    zlistx_t *condemned = NULL; //  made only when needed: this runs on every commit
     for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
-        if (gone (self, sub, arg))
+        if (gone (self, sub, arg)) {
+            if (!condemned)
+                condemned = zlistx_new ();
             zlistx_add_end (condemned, sub);
+        }
+    if (!condemned)
+        return;
     for (s_sub_t *sub = zlistx_first (condemned); sub; sub = zlistx_next (condemned))
         s_drop (self, sub);
     zlistx_destroy (&condemned);
@@ -229,22 +234,64 @@ s_fan_out (deliver_t *self, s_sub_t *sub, const batch_t *batch)
     return !gone;
 }
 
+//  A commit as fan-out sees it: the channels it touches (a commit usually touches one or
+//  two), so a subscriber to none of them skips it at once instead of entry by entry.
+#define S_COMMIT_CHANNELS 8
+typedef struct {
+    const batch_t *batch;
+    const char *channels[S_COMMIT_CHANNELS];
+    size_t channel_count; //  S_COMMIT_CHANNELS + 1: too many to list
+    uint64_t last;        //  the last seq it stored
+} s_commit_t;
+
+static bool
+s_touches (const s_sub_t *sub, const s_commit_t *commit)
+{
+    if (commit->channel_count > S_COMMIT_CHANNELS)
+        return true;
+    for (size_t i = 0; i < commit->channel_count; i++)
+        if (s_wants (sub, commit->channels[i]))
+            return true;
+    return false;
+}
+
 //  Live delivery of a commit; true if the subscriber turned out to be gone.
 static bool
-s_fan_out_gone (deliver_t *self, s_sub_t *sub, const void *batch)
+s_fan_out_gone (deliver_t *self, s_sub_t *sub, const void *arg)
 {
-    return sub->live && !s_fan_out (self, sub, batch);
+    const s_commit_t *commit = arg;
+    if (!sub->live)
+        return false;
+    if (!s_touches (sub, commit)) {
+        if (commit->last > sub->cursor)
+            sub->cursor = commit->last;
+        return false;
+    }
+    return !s_fan_out (self, sub, commit->batch);
 }
 
 void
 deliver_committed (deliver_t *self, const batch_t *batch)
 {
+    s_commit_t commit = {.batch = batch};
     for (size_t i = 0; i < batch->count; i++) {
         const entry_t *entry = batch->entries[i];
-        if (entry->err == HUB_OK && !entry->duplicate && entry->seq > self->head)
-            self->head = entry->seq;
+        if (entry->err != HUB_OK || entry->duplicate)
+            continue;
+        if (entry->seq > commit.last)
+            commit.last = entry->seq;
+        size_t c = 0;
+        while (c < commit.channel_count && c < S_COMMIT_CHANNELS &&
+               strcmp (commit.channels[c], entry->hdr.channel) != 0)
+            c++;
+        if (c == commit.channel_count && c < S_COMMIT_CHANNELS)
+            commit.channels[commit.channel_count++] = entry->hdr.channel;
+        else if (c == S_COMMIT_CHANNELS)
+            commit.channel_count = S_COMMIT_CHANNELS + 1;
     }
-    s_drop_where (self, s_fan_out_gone, batch);
+    if (commit.last > self->head)
+        self->head = commit.last;
+    s_drop_where (self, s_fan_out_gone, &commit);
 }
 
 static s_sub_t *
