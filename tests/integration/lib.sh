@@ -9,14 +9,21 @@ set -euo pipefail
 T=$(mktemp -d "${TMPDIR:-/tmp}/hubtest.XXXXXX")
 HUB_PIDS=()
 BG_PIDS=()
+# Opt-in: HUB_VALGRIND=1 runs hubd under valgrind memcheck, =all hubctl too (tests/valgrind/).
+if [ -n "${HUB_VALGRIND:-}" ] && [ "$HUB_VALGRIND" != 0 ]; then
+    . "$(dirname "${BASH_SOURCE[0]}")/../valgrind/hook.sh"
+fi
+HUB_TIMEOUT_SCALE=${HUB_TIMEOUT_SCALE:-1} # stretches the waits below (10 under valgrind)
 
 cleanup() {
-    local pid
+    local pid vg=0
     for pid in "${BG_PIDS[@]}" "${HUB_PIDS[@]}"; do
         kill -9 "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
+    [ -z "${HUB_VALGRIND_LOGDIR:-}" ] || valgrind_check || vg=1
     if [ "${KEEP_TEST_DIR:-}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+    [ "$vg" = 0 ] || exit 1
 }
 trap cleanup EXIT
 
@@ -47,7 +54,7 @@ start_hub() {
     HUB_PID=$!
     HUB_PIDS+=("$HUB_PID")
     local i
-    for i in $(seq 1 200); do
+    for i in $(seq 1 $((200 * HUB_TIMEOUT_SCALE))); do
         [ -s "$DATA/hubd.endpoint" ] && break
         kill -0 "$HUB_PID" 2>/dev/null || fail "hubd exited during start"
         sleep 0.05
@@ -81,10 +88,10 @@ json_field() {
     /usr/bin/python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1" "$2"
 }
 
-# wait_for COMMAND...: retries a command for up to 10 s.
+# wait_for COMMAND...: retries a command for up to 10 s (times HUB_TIMEOUT_SCALE).
 wait_for() {
     local i
-    for i in $(seq 1 100); do
+    for i in $(seq 1 $((100 * HUB_TIMEOUT_SCALE))); do
         "$@" && return 0
         sleep 0.1
     done
@@ -111,7 +118,7 @@ need_rawclient() {
 # least N lines. Returns 1 if it does not.
 wait_lines() {
     local i
-    for i in $(seq 1 "${3:-100}"); do
+    for i in $(seq 1 "${3:-$((100 * HUB_TIMEOUT_SCALE))}"); do
         [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ] && return 0
         sleep 0.1
     done
