@@ -414,10 +414,12 @@ s_build (s_pub_t *pub, const hub_identity_t *id)
 {
     s_msg_t *msgs = s_xalloc (pub->count * sizeof *msgs);
     size_t size = pub->run->size;
-    struct timespec now;
-    clock_gettime (CLOCK_REALTIME, &now);
-    int64_t ts_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     for (uint64_t i = 0; i < pub->count; i++) {
+        //  Stamped when signed, as hub_client does: one stamp for every message would put
+        //  each author's messages in random order (by id) in the hub's dedup index.
+        struct timespec now;
+        clock_gettime (CLOCK_REALTIME, &now);
+        int64_t ts_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
         uint8_t msg_id[HUB_MSG_ID_BYTES];
         randombytes_buf (msg_id, sizeof msg_id);
         size_t hlen = 0;
