@@ -45,8 +45,9 @@ action_parse (const char *kind, const char *action_json, action_fields_t *out, c
              s_int (obj, "slot_ms", 0, &out->slot_ms);
     if (ok) {
         out->id = (uint64_t)id;
-        snprintf (out->owner, sizeof out->owner, "%s", owner ? owner : "");
-        snprintf (out->slot, sizeof out->slot, "%s", slot ? slot : "");
+        //  Only the fields of this kind, all checked: a closing message's "owner" is noise.
+        snprintf (out->owner, sizeof out->owner, "%s", creates || reminds ? owner : "");
+        snprintf (out->slot, sizeof out->slot, "%s", reminds ? slot : "");
     } else
         snprintf (why, why_size,
                   creates ? "an action needs an \"action\" object with \"owner\" (a partner "
@@ -265,9 +266,14 @@ action_set_each (action_set_t *self, void (*fn) (action_t *action, void *arg), v
         fn (a, arg);
 }
 
+//  RFC 3339 years have four digits: a later time (a due time far off) shows as the last.
+#define S_TIME_MAX_MS 253402300799999 //  9999-12-31T23:59:59.999Z
+
 static json_t *
 s_time (int64_t ms)
 {
+    if (ms > S_TIME_MAX_MS)
+        ms = S_TIME_MAX_MS;
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r (&secs, &tm);

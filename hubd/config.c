@@ -28,6 +28,7 @@ typedef struct {
     size_t errors_size;
     int error_count;
     config_relay_t *relay; //  the [relay.NAME] section being read, if any
+    bool keyed; //  inih's "previous name": a named key was read since the last header
 } s_parse_t;
 
 config_t *
@@ -229,6 +230,7 @@ s_handler (void *user, const char *section, const char *name, const char *value)
     s_parse_t *parse = user;
     if (!name)
         return 1; //  a section header alone
+    parse->keyed = name[0] != 0;
     if (strcmp (section, "hub") == 0)
         s_hub_key (parse, name, value);
     else if (strcmp (section, "reminders") == 0)
@@ -259,6 +261,7 @@ s_section (s_parse_t *parse, const char *line)
     const char *end = *line == '[' ? strchr (line, ']') : NULL;
     if (!end)
         return;
+    parse->keyed = false;
     char section[128];
     snprintf (section, sizeof section, "%.*s", (int)(end - line - 1), line + 1);
     if (strncmp (section, "relay.", 6) == 0 && section[6])
@@ -268,16 +271,43 @@ s_section (s_parse_t *parse, const char *line)
         s_error (parse, "unknown section [%s]", section);
 }
 
+//  Hands inih one line of the file at a time, as fgets would. Two kinds of line inih would
+//  misread are reported and handed over empty instead: a line longer than its buffer
+//  (inih takes the rest for lines of their own: keys out of thin air, line numbers past
+//  the end), and an indented line after a key, which inih appends to that key's value
+//  (an indented "endpoint = ..." would silently replace data_dir).
 static char *
 s_reader (char *str, int num, void *stream)
 {
     s_parse_t *parse = stream;
-    char *line = fgets (str, num, parse->file);
-    if (line) {
-        parse->line++;
-        s_section (parse, line);
+    size_t len = 0;
+    bool too_long = false;
+    int c = EOF;
+    while ((c = getc (parse->file)) != EOF && c != '\n') {
+        if (len + 2 < (size_t)num)
+            str[len++] = (char)c;
+        else
+            too_long = true;
     }
-    return line;
+    if (c == EOF && len == 0 && !too_long)
+        return NULL;
+    if (c == '\n')
+        str[len++] = '\n';
+    str[len] = 0;
+    parse->line++;
+    const char *start = str;
+    while (isspace ((unsigned char)*start))
+        start++;
+    if (too_long)
+        s_error (parse, "line is longer than %d characters", num - 2);
+    else if (parse->keyed && start > str && *start && !strchr (";#", *start))
+        s_error (parse, "line starts with a space: a value cannot continue on the next line");
+    else {
+        s_section (parse, str);
+        return str;
+    }
+    str[0] = 0;
+    return str;
 }
 
 int
