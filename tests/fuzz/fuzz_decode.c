@@ -2,67 +2,27 @@
 
     The first input byte picks a decoder, the rest is its input:
 
-        0 all of 1..11 on the same bytes     7 HISTORY args
-        1 envelope                           8 ERROR frame
-        2 message header (+ body check)      9 checkpoint JSON
-        3 ACK                               10 generic JSON frame
-        4 MSG meta                          11 key text
-        5 CREDIT                            12 secret key file (written to a 0600 file)
-        6 SUBSCRIBE args                   13+ as 0
+        0 all of 1..11 on the same bytes     8 ERROR frame
+        1 envelope                           9 checkpoint JSON
+        2 message header (+ body check)     10 generic JSON frame
+        3 ACK                               11 key text
+        4 MSG meta                          12 secret key file (written to a 0600 file)
+        5 CREDIT                            13 public key file (.pub, hub_key_resolve)
+        6 SUBSCRIBE args                   14+ as 0
+        7 HISTORY args
 
     Besides "no crash, no leak, no undefined behaviour", every successful decode is
     re-encoded and decoded again and must give the same value, so encoder and decoder
     cannot drift apart. Build and run with tests/fuzz/run.sh.
 */
+#include "fuzz_common.h"
 #include "hub_frame.h"
 #include "hub_keys.h"
 #include "hub_sig.h"
 #include "hub_text.h"
 
-#include <fcntl.h>
 #include <jansson.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-
-//  A broken invariant: report it and let libFuzzer save the input.
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf (stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);      \
-            abort ();                                                                          \
-        }                                                                                      \
-    } while (0)
-
-static char s_key_dir[64];
-static char s_key_path[96];
-
-static void
-s_remove_key_dir (void)
-{
-    unlink (s_key_path);
-    rmdir (s_key_dir);
-}
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    const char *tmp = getenv ("TMPDIR");
-    snprintf (s_key_dir, sizeof s_key_dir, "%s/hub-fuzz-XXXXXX", tmp ? tmp : "/tmp");
-    if (mkdtemp (s_key_dir) == NULL) {
-        perror ("fuzz_decode: mkdtemp");
-        abort ();
-    }
-    snprintf (s_key_path, sizeof s_key_path, "%s/key", s_key_dir);
-    atexit (s_remove_key_dir);
-    return 0;
-}
 
 static void
 s_env (const uint8_t *data, size_t size)
@@ -233,10 +193,7 @@ s_json_frame (const uint8_t *data, size_t size)
 static void
 s_key_text (const uint8_t *data, size_t size)
 {
-    char *text = malloc (size + 1);
-    CHECK (text != NULL);
-    memcpy (text, data, size);
-    text[size] = '\0';
+    char *text = fuzz_strndup (data, size);
     uint8_t pk[HUB_PUBKEY_BYTES];
     if (hub_key_from_text (text, pk) == HUB_OK) {
         char again[HUB_KEYTEXT_LEN + 1];
@@ -251,25 +208,37 @@ s_key_text (const uint8_t *data, size_t size)
 static void
 s_key_file (const uint8_t *data, size_t size)
 {
-    unlink (s_key_path);
-    int fd = open (s_key_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    CHECK (fd >= 0);
-    CHECK (write (fd, data, size) == (ssize_t)size);
-    close (fd);
+    const char *path = fuzz_write_file ("key", data, size);
     hub_identity_t id;
     char why[256];
-    if (hub_identity_load (s_key_path, &id, why, sizeof why) == HUB_OK)
+    if (hub_identity_load (path, &id, why, sizeof why) == HUB_OK)
         CHECK (memcmp (id.sk + 32, id.pk, HUB_PUBKEY_BYTES) == 0);
+}
+
+//  A .pub file holds one key text and whitespace around it.
+static void
+s_pub_file (const uint8_t *data, size_t size)
+{
+    const char *path = fuzz_write_file ("key.pub", data, size);
+    uint8_t pk[HUB_PUBKEY_BYTES];
+    if (hub_key_resolve (path, pk) != HUB_OK)
+        return;
+    char text[HUB_KEYTEXT_LEN + 1];
+    hub_key_to_text (pk, text);
+    size_t at = 0;
+    while (at < size && data[at] && strchr (" \t\n\r\v\f", data[at]))
+        at++;
+    CHECK (size - at >= HUB_KEYTEXT_LEN && memcmp (data + at, text, HUB_KEYTEXT_LEN) == 0);
 }
 
 typedef void (s_decoder_fn) (const uint8_t *data, size_t size);
 
 static s_decoder_fn *const s_decoders[] = {
     NULL,      s_env,   s_header,     s_ack,        s_meta,     s_credit,   s_subscribe,
-    s_history, s_error, s_checkpoint, s_json_frame, s_key_text, s_key_file,
+    s_history, s_error, s_checkpoint, s_json_frame, s_key_text, s_key_file, s_pub_file,
 };
-#define S_DECODERS (sizeof s_decoders / sizeof s_decoders[0])
-#define S_KEY_FILE 12
+#define S_DECODERS   (sizeof s_decoders / sizeof s_decoders[0])
+#define S_FIRST_FILE 12 //  the file decoders come last
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -282,10 +251,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (pick > 0 && pick < S_DECODERS)
         s_decoders[pick](data, size);
     else {
-        //  Every decoder but the file one, which is slow for being a file.
-        for (size_t i = 1; i < S_DECODERS; i++)
-            if (i != S_KEY_FILE)
-                s_decoders[i](data, size);
+        //  Every decoder but the file ones, which are slow for being files.
+        for (size_t i = 1; i < S_FIRST_FILE; i++)
+            s_decoders[i](data, size);
         hub_utf8_valid (data, size);
     }
     return 0;
