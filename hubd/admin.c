@@ -6,16 +6,17 @@
 #include <string.h>
 
 //  Joins a JSON array of role names into a comma-separated list. star: "*" allowed.
-static bool
+//  HUB_E_BAD_NAME for a role that is not a name, HUB_E_BAD_REQUEST for the rest.
+static hub_err_t
 s_roles (json_t *array, bool star, char *out, size_t size, char *why, size_t why_size,
          const char *what)
 {
     out[0] = 0;
     if (!array)
-        return true;
+        return HUB_OK;
     if (!json_is_array (array) || json_array_size (array) > 16) {
         snprintf (why, why_size, "%s must be a list of at most 16 roles", what);
-        return false;
+        return HUB_E_BAD_REQUEST;
     }
     size_t i;
     json_t *item;
@@ -25,15 +26,17 @@ s_roles (json_t *array, bool star, char *out, size_t size, char *why, size_t why
         if (!role || !(hub_channel_valid (role) || (star && strcmp (role, "*") == 0))) {
             snprintf (why, why_size, "%s: '%s' is not a role name (a-z, 0-9, . _ -)%s", what,
                       role ? role : "?", star ? " or *" : "");
-            return false;
+            return HUB_E_BAD_NAME;
         }
-        if (strlen (out) + strlen (role) + 2 > size)
-            return false;
+        if (strlen (out) + strlen (role) + 2 > size) {
+            snprintf (why, why_size, "%s: the roles are too long together", what);
+            return HUB_E_BAD_REQUEST;
+        }
         if (out[0])
             strcat (out, ",");
         strcat (out, role);
     }
-    return true;
+    return HUB_OK;
 }
 
 static bool
@@ -53,7 +56,7 @@ s_text (json_t *root, const char *key, char *out, size_t size, char *why, size_t
     return true;
 }
 
-static bool
+static hub_err_t
 s_partner_fields (json_t *root, admin_op_t *op, char *why, size_t why_size)
 {
     const char *key = json_string_value (json_object_get (root, "key"));
@@ -61,20 +64,20 @@ s_partner_fields (json_t *root, admin_op_t *op, char *why, size_t why_size)
         snprintf (why, why_size,
                   "key must be a partner's public key (43 characters, as "
                   "printed by hubctl keygen)");
-        return false;
+        return HUB_E_BAD_REQUEST;
     }
     uint8_t curve[32];
     if (hub_key_curve_public (op->key, curve) != HUB_OK) {
         snprintf (why, why_size, "key is not a usable Ed25519 public key");
-        return false;
+        return HUB_E_BAD_REQUEST;
     }
     if (!s_text (root, "org", op->org, sizeof op->org, why, why_size) ||
         !s_text (root, "email", op->email, sizeof op->email, why, why_size))
-        return false;
+        return HUB_E_BAD_REQUEST;
     if (op->email[0] && (!strchr (op->email, '@') || strpbrk (op->email, " \t<>,;\""))) {
         snprintf (why, why_size, "email '%s' is not an address like name@example.org",
                   op->email);
-        return false;
+        return HUB_E_BAD_REQUEST;
     }
     return s_roles (json_object_get (root, "roles"), false, op->roles, sizeof op->roles, why,
                     why_size, "roles");
@@ -88,29 +91,33 @@ admin_parse (const uint8_t *body, size_t blen, admin_op_t *op, char *why, size_t
     json_t *root = json_loadb ((const char *)body, blen, JSON_REJECT_DUPLICATES, &error);
     const char *kind = root ? json_string_value (json_object_get (root, "op")) : NULL;
     const char *name = root ? json_string_value (json_object_get (root, "name")) : NULL;
-    bool ok = false;
+    hub_err_t err = HUB_E_BAD_REQUEST;
     if (!json_is_object (root) || !kind)
         snprintf (why, why_size, "an admin command is a JSON object with an \"op\"");
-    else if (!name || !hub_channel_valid (name))
+    else if (!name)
+        snprintf (why, why_size, "an admin command has a \"name\"");
+    else if (!hub_channel_valid (name)) {
         snprintf (why, why_size, "name must be 1-64 of a-z, 0-9, '.', '_', '-'");
-    else if (strncmp (kind, "partner.", 8) == 0 &&
-             (strcmp (name, "admin") == 0 || strcmp (name, "hub") == 0))
+        err = HUB_E_BAD_NAME;
+    } else if (strncmp (kind, "partner.", 8) == 0 &&
+               (strcmp (name, "admin") == 0 || strcmp (name, "hub") == 0))
         snprintf (why, why_size, "'%s' is a built-in name", name);
     else if (strcmp (kind, "partner.add") == 0) {
         op->kind = ADMIN_PARTNER_ADD;
-        ok = s_partner_fields (root, op, why, why_size);
+        err = s_partner_fields (root, op, why, why_size);
     } else if (strcmp (kind, "partner.remove") == 0) {
         op->kind = ADMIN_PARTNER_REMOVE;
-        ok = true;
+        err = HUB_OK;
     } else if (strcmp (kind, "channel.create") == 0) {
         op->kind = ADMIN_CHANNEL_CREATE;
-        ok = s_roles (json_object_get (root, "publish"), true, op->publish, sizeof op->publish,
-                      why, why_size, "publish") &&
-             s_roles (json_object_get (root, "read"), true, op->read, sizeof op->read, why,
-                      why_size, "read");
-        if (ok && !op->publish[0])
+        err = s_roles (json_object_get (root, "publish"), true, op->publish, sizeof op->publish,
+                       why, why_size, "publish");
+        if (err == HUB_OK)
+            err = s_roles (json_object_get (root, "read"), true, op->read, sizeof op->read, why,
+                           why_size, "read");
+        if (err == HUB_OK && !op->publish[0])
             strcpy (op->publish, "*");
-        if (ok && !op->read[0])
+        if (err == HUB_OK && !op->read[0])
             strcpy (op->read, "*");
     } else
         snprintf (why, why_size,
@@ -120,7 +127,7 @@ admin_parse (const uint8_t *body, size_t blen, admin_op_t *op, char *why, size_t
     if (name)
         snprintf (op->name, sizeof op->name, "%s", name);
     json_decref (root);
-    return ok ? HUB_OK : HUB_E_BAD_REQUEST;
+    return err;
 }
 
 static hub_err_t
@@ -145,7 +152,21 @@ admin_apply (sqlite3 *db, const admin_op_t *op, uint64_t seq, uint64_t now_ms, c
     sqlite3_stmt *stmt = NULL;
     char conflict[200];
     switch (op->kind) {
-    case ADMIN_PARTNER_ADD:
+    case ADMIN_PARTNER_ADD: {
+        //  A partner who left comes back under its own name and key: its entry is current
+        //  again, with the directory fields given now.
+        sqlite3_prepare_v2 (db,
+                            "UPDATE partners SET org = ?, email = ?, roles = ?, left_ms = NULL "
+                            "WHERE name = ? AND key = ? AND left_ms IS NOT NULL",
+                            -1, &stmt, NULL);
+        sqlite3_bind_text (stmt, 1, op->org, -1, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, 2, op->email, -1, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, 3, op->roles, -1, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, 4, op->name, -1, SQLITE_STATIC);
+        sqlite3_bind_blob (stmt, 5, op->key, HUB_PUBKEY_BYTES, SQLITE_STATIC);
+        hub_err_t err = s_step (stmt, "", why, why_size);
+        if (err != HUB_OK || sqlite3_changes (db) == 1)
+            return err;
         sqlite3_prepare_v2 (db, "INSERT INTO partners VALUES (?,?,?,?,?,?,NULL,?)", -1, &stmt,
                             NULL);
         sqlite3_bind_text (stmt, 1, op->name, -1, SQLITE_STATIC);
@@ -156,9 +177,11 @@ admin_apply (sqlite3 *db, const admin_op_t *op, uint64_t seq, uint64_t now_ms, c
         sqlite3_bind_int64 (stmt, 6, (sqlite3_int64)now_ms);
         sqlite3_bind_int64 (stmt, 7, (sqlite3_int64)seq);
         snprintf (conflict, sizeof conflict,
-                  "a partner named '%s' or with this key is already in the directory",
+                  "a partner named '%s' or with this key is already in the directory (a "
+                  "partner who left comes back only with its own name and key)",
                   op->name);
         return s_step (stmt, conflict, why, why_size);
+    }
     case ADMIN_PARTNER_REMOVE: {
         sqlite3_prepare_v2 (
             db, "UPDATE partners SET left_ms = ? WHERE name = ? AND left_ms IS NULL", -1, &stmt,

@@ -18,7 +18,7 @@ hubctl partner add foodbank --key "$T/fb.key.pub" --org "Eastside Food Bank" \
 hubctl partner add cityfund --key "$(cat "$T/fund.key.pub")" --role funder > /dev/null
 expect_refusal CONFLICT hubctl partner add foodbank --key "$T/stranger.key.pub"
 expect_refusal CONFLICT hubctl partner add other --key "$T/fb.key.pub"
-expect_refusal BAD_REQUEST hubctl partner add "Bad Name" --key "$T/stranger.key.pub"
+expect_refusal BAD_NAME hubctl partner add "Bad Name" --key "$T/stranger.key.pub"
 
 # The directory is readable by every partner.
 list=$(hubctl --key "$T/fund.key" --json partner list)
@@ -90,6 +90,15 @@ if grep -q "after removal" "$T/follow.out"; then fail "removed partner still rec
 expect_refusal FORBIDDEN hubctl --key "$T/fb.key" --timeout 3 publish updates "still here?"
 show=$(hubctl --json partner show foodbank)
 assert_eq false "$(json_field "$show" current)" "removed partner is not current"
+
+# A partner who left can come back, with its own name and key only.
+expect_refusal CONFLICT hubctl partner add foodbank --key "$T/stranger.key.pub"
+expect_refusal CONFLICT hubctl partner add foodbank2 --key "$T/fb.key.pub"
+hubctl partner add foodbank --key "$T/fb.key.pub" --role convener > /dev/null
+show=$(hubctl --json partner show foodbank)
+assert_eq true "$(json_field "$show" current)" "a partner who came back is current"
+assert_exit 0 "the partner who came back publishes" hubctl --key "$T/fb.key" publish updates "back"
+hubctl partner remove foodbank > /dev/null
 
 # History stays attributed; the admin log is in the chain and verifies.
 assert_contains "$(hubctl --json history announcements)" '"author":"foodbank"' "attribution"
