@@ -135,21 +135,46 @@ s_parse_duration_list (const char *value, uint64_t *out, size_t max, size_t *cou
     return ok;
 }
 
+bool
+config_endpoint_valid (const char *text)
+{
+    if (strncmp (text, "ipc://", 6) == 0)
+        return text[6] != 0;
+    if (strncmp (text, "tcp://", 6) != 0)
+        return false;
+    const char *colon = strrchr (text + 6, ':');
+    if (!colon || colon == text + 6)
+        return false;
+    if (strcmp (colon + 1, "*") == 0)
+        return true;
+    char *end;
+    errno = 0;
+    long port = strtol (colon + 1, &end, 10);
+    return colon[1] && !*end && !errno && port >= 0 && port <= 65535;
+}
+
 static void
 s_hub_key (s_parse_t *parse, const char *name, const char *value)
 {
     config_t *config = parse->config;
     if (strcmp (name, "data_dir") == 0)
         config_set (&config->data_dir, value);
-    else if (strcmp (name, "endpoint") == 0)
-        config_set (&config->endpoint, value);
-    else if (strcmp (name, "plugin_dir") == 0)
+    else if (strcmp (name, "endpoint") == 0) {
+        if (config_endpoint_valid (value))
+            config_set (&config->endpoint, value);
+        else
+            s_error (parse,
+                     "endpoint must be tcp://HOST:PORT (PORT a number or *) or "
+                     "ipc://PATH, not '%s'",
+                     value);
+    } else if (strcmp (name, "plugin_dir") == 0)
         config_set (&config->plugin_dir, value);
     else if (strcmp (name, "max_message_bytes") == 0) {
         char *end;
         errno = 0;
         unsigned long long bytes = strtoull (value, &end, 10);
-        if (errno || *end || bytes < 1024 || bytes > 16 * 1024 * 1024)
+        if (errno || *end || !isdigit ((unsigned char)value[0]) || bytes < 1024 ||
+            bytes > 16 * 1024 * 1024)
             s_error (parse,
                      "max_message_bytes must be a number from 1024 to 16777216, not '%s'",
                      value);
@@ -162,7 +187,7 @@ s_hub_key (s_parse_t *parse, const char *name, const char *value)
     } else if (strcmp (name, "verify_threads") == 0) {
         char *end;
         long threads = strtol (value, &end, 10);
-        if (*end || threads < 0 || threads > 64)
+        if (!isdigit ((unsigned char)value[0]) || *end || threads < 0 || threads > 64)
             s_error (parse, "verify_threads must be 0 (one per core) to 64, not '%s'", value);
         else
             config->verify_threads = (int)threads;

@@ -61,6 +61,11 @@ void config_set (char **field, const char *value);
 //  invalid.
 bool config_parse_duration (const char *text, uint64_t *seconds);
 
+//  Whether text is an endpoint hubd can listen on: tcp://HOST:PORT (PORT a number or *)
+//  or ipc://PATH. Binding may still fail (a host that is not this machine's, a port in
+//  use); this catches what is not an endpoint at all, as a configuration error.
+bool config_endpoint_valid (const char *text);
+
 //  Looks up a relay's plugin key; NULL if absent. Borrowed.
 const char *config_relay_get (const config_relay_t *relay, const char *key);
 

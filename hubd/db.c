@@ -97,8 +97,8 @@ static const char *s_migrations[] = {
     //  next to each other in the index instead of on a random page per message (random
     //  message ids made every message dirty a page of its own in the WAL). A retry sends
     //  the same header, so (author, ts, id) finds it exactly as (author, id) did.
-    "DROP INDEX messages_dedup;"
-    "CREATE UNIQUE INDEX messages_dedup ON messages (author, ts_ms, msg_id);",
+    ("DROP INDEX messages_dedup;"
+     "CREATE UNIQUE INDEX messages_dedup ON messages (author, ts_ms, msg_id);"),
 };
 
 //  db_prepare for the first statements on a file: one that is not a database, or is

@@ -140,6 +140,14 @@ s_load_config (const s_options_t *options)
     }
     if (options->data_dir)
         config_set (&config->data_dir, options->data_dir);
+    if (options->endpoint && !config_endpoint_valid (options->endpoint)) {
+        fprintf (stderr,
+                 "hubd: --endpoint must be tcp://HOST:PORT (PORT a number or *) or "
+                 "ipc://PATH, not '%s'\n",
+                 options->endpoint);
+        config_destroy (&config);
+        return NULL;
+    }
     if (options->endpoint)
         config_set (&config->endpoint, options->endpoint);
     return config;

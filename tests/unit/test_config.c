@@ -132,6 +132,38 @@ test_errors_name_their_line (void **state)
     config_destroy (&config);
 }
 
+static void
+test_endpoints_and_numbers (void **state)
+{
+    (void)state;
+    assert_true (config_endpoint_valid ("tcp://127.0.0.1:7400"));
+    assert_true (config_endpoint_valid ("tcp://127.0.0.1:*"));
+    assert_true (config_endpoint_valid ("tcp://[::1]:7400"));
+    assert_true (config_endpoint_valid ("ipc:///run/hubd.sock"));
+    assert_false (config_endpoint_valid ("bogus"));
+    assert_false (config_endpoint_valid ("bogus://x"));
+    assert_false (config_endpoint_valid ("tcp://127.0.0.1"));
+    assert_false (config_endpoint_valid ("tcp://127.0.0.1:port"));
+    assert_false (config_endpoint_valid ("tcp://127.0.0.1:70000"));
+    assert_false (config_endpoint_valid ("tcp://:7400"));
+    assert_false (config_endpoint_valid ("ipc://"));
+    int errors;
+    char messages[2048];
+    config_t *config =
+        s_load ("[hub]\nendpoint = bogus\nmax_message_bytes = -18446744073709550592\n"
+                "verify_threads =\n",
+                &errors, messages, sizeof messages);
+    assert_int_equal (errors, 3);
+    char want[128];
+    snprintf (want, sizeof want, "%s:2: endpoint must be", s_path);
+    assert_non_null (strstr (messages, want));
+    snprintf (want, sizeof want, "%s:3: max_message_bytes", s_path);
+    assert_non_null (strstr (messages, want));
+    snprintf (want, sizeof want, "%s:4: verify_threads", s_path);
+    assert_non_null (strstr (messages, want));
+    config_destroy (&config);
+}
+
 int
 main (void)
 {
@@ -141,6 +173,7 @@ main (void)
         cmocka_unit_test (test_full_file),
         cmocka_unit_test (test_errors_name_their_line),
         cmocka_unit_test (test_empty_unknown_section),
+        cmocka_unit_test (test_endpoints_and_numbers),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
