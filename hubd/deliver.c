@@ -112,7 +112,9 @@ s_read_from (deliver_t *self, s_sub_t *sub, uint64_t since, uint64_t credit)
         names[i] = sub->channels[i];
     uint32_t limit = credit < DELIVER_READ_MAX ? (uint32_t)credit : DELIVER_READ_MAX;
     read_t *read = read_new (names, sub->channel_count, since, limit);
-    read->tag = sub->id;
+    read->tag = sub->id; //  and its peer, to find it again in one lookup
+    memcpy (read->peer, sub->peer, sub->peer_len);
+    read->peer_len = sub->peer_len;
     sub->reading = true;
     reader_request (self->reader, &read);
 }
@@ -294,20 +296,14 @@ deliver_committed (deliver_t *self, const batch_t *batch)
     s_drop_where (self, s_fan_out_gone, &commit);
 }
 
-static s_sub_t *
-s_find_id (deliver_t *self, uint64_t id)
-{
-    for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
-        if (sub->id == id)
-            return sub;
-    return NULL;
-}
-
 void
 deliver_read_done (deliver_t *self, read_t **read_p)
 {
     read_t *read = *read_p;
-    s_sub_t *sub = s_find_id (self, read->tag);
+    //  The subscription that asked, unless it ended or was replaced meanwhile.
+    s_sub_t *sub = s_lookup (self, read->peer, read->peer_len);
+    if (sub && sub->id != read->tag)
+        sub = NULL;
     if (sub && read->since != sub->cursor) {
         //  Read ahead from where the previous page ended, but that page could not all be
         //  sent: its rest comes again from the cursor.
