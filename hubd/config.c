@@ -296,6 +296,29 @@ s_section (s_parse_t *parse, const char *line)
         s_error (parse, "unknown section [%s]", section);
 }
 
+//  inih cuts section and key names to 49 characters without a word (a long relay name
+//  then reads as another section); say so instead. NULL if the line's name is fine.
+#define S_NAME_MAX 49
+static const char *
+s_name_problem (const char *line)
+{
+    if (*line == '[') {
+        const char *end = strchr (line, ']');
+        return end && end - line - 1 > S_NAME_MAX ? "section name longer than 49 characters"
+                                                  : NULL;
+    }
+    if (!*line || strchr (";#", *line))
+        return NULL;
+    size_t name = strcspn (line, "=:");
+    if (!line[name])
+        return NULL; //  not a key line: inih reports it
+    while (name && isspace ((unsigned char)line[name - 1]))
+        name--;
+    if (name == 0)
+        return "a key has no name (expected key = value)";
+    return name > S_NAME_MAX ? "key name longer than 49 characters" : NULL;
+}
+
 //  Hands inih one line of the file at a time, as fgets would. Two kinds of line inih would
 //  misread are reported and handed over empty instead: a line longer than its buffer
 //  (inih takes the rest for lines of their own: keys out of thin air, line numbers past
@@ -323,8 +346,11 @@ s_reader (char *str, int num, void *stream)
     const char *start = str;
     while (isspace ((unsigned char)*start))
         start++;
+    const char *why = too_long ? NULL : s_name_problem (start);
     if (too_long)
         s_error (parse, "line is longer than %d characters", num - 2);
+    else if (why)
+        s_error (parse, "%s", why);
     else if (parse->keyed && start > str && *start && !strchr (";#", *start))
         s_error (parse, "line starts with a space: a value cannot continue on the next line");
     else {

@@ -162,6 +162,18 @@ test_endpoints_and_numbers (void **state)
     snprintf (want, sizeof want, "%s:4: verify_threads", s_path);
     assert_non_null (strstr (messages, want));
     config_destroy (&config);
+    //  Names inih would cut short, and a key without a name
+    config = s_load ("[relay.a-relay-name-that-goes-on-and-on-well-past-fifty-chars]\n"
+                     "plugin = slack\nchannels = updates\n"
+                     "a_key_name_that_goes_on_and_on_well_past_fifty_chars = 1\n = v\n",
+                     &errors, messages, sizeof messages);
+    snprintf (want, sizeof want, "%s:1: section name longer than 49", s_path);
+    assert_non_null (strstr (messages, want));
+    snprintf (want, sizeof want, "%s:4: key name longer than 49", s_path);
+    assert_non_null (strstr (messages, want));
+    snprintf (want, sizeof want, "%s:5: a key has no name", s_path);
+    assert_non_null (strstr (messages, want));
+    config_destroy (&config);
 }
 
 int
