@@ -1,6 +1,7 @@
 /*  relay.c - text, time and HTTP helpers shared by the relay plugins (see relay.h).  */
 #include "relay.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,34 +212,62 @@ s_on_header (char *data, size_t size, size_t count, void *arg)
     return len;
 }
 
-void
-relay_http_json (const char *method, const char *url, const char *json,
-                 struct curl_slist *headers, long timeout_s, relay_http_reply_t *reply)
+struct _relay_http_t {
+    CURL *curl;
+    struct curl_slist *headers; //  may hold a secret: zeroed before it is freed
+    long timeout_s;
+};
+
+relay_http_t *
+relay_http_new (const char *header, long timeout_s)
 {
+    CURL *curl = curl_easy_init ();
+    if (!curl)
+        return NULL;
+    relay_http_t *self = relay_alloc (sizeof *self);
+    self->curl = curl;
+    if (header)
+        self->headers = curl_slist_append (self->headers, header);
+    self->headers =
+        curl_slist_append (self->headers, "Content-Type: application/json; charset=utf-8");
+    self->headers = curl_slist_append (self->headers, "Expect:"); //  no 100-continue trip
+    self->timeout_s = timeout_s;
+    return self;
+}
+
+void
+relay_http_destroy (relay_http_t **self_p)
+{
+    relay_http_t *self = *self_p;
+    if (!self)
+        return;
+    curl_easy_cleanup (self->curl);
+    for (struct curl_slist *h = self->headers; h; h = h->next)
+        explicit_bzero (h->data, strlen (h->data));
+    curl_slist_free_all (self->headers);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+relay_http_json (relay_http_t *self, const char *method, const char *url, const char *json,
+                 relay_http_reply_t *reply)
+{
+    assert (json);
     memset (reply, 0, sizeof *reply);
     reply->retry_after_s = -1;
-    CURL *curl = curl_easy_init ();
-    if (!curl) {
-        reply->curl_rc = CURLE_FAILED_INIT;
-        snprintf (reply->curl_err, sizeof reply->curl_err, "curl_easy_init failed");
-        return;
-    }
-    struct curl_slist *all = NULL;
-    for (struct curl_slist *h = headers; h; h = h->next)
-        all = curl_slist_append (all, h->data);
-    if (json)
-        all = curl_slist_append (all, "Content-Type: application/json; charset=utf-8");
-    all = curl_slist_append (all, "Expect:"); //  no 100-continue round trip
+    CURL *curl = self->curl;
+    //  Back to the defaults, keeping the open connection, then this request's options.
+    curl_easy_reset (curl);
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
-    if (json) {
-        curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json);
-        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen (json));
-    }
-    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, all);
+    curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json);
+    curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen (json));
+    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, self->headers);
     curl_easy_setopt (curl, CURLOPT_USERAGENT, "hubd-relay/" HUB_VERSION);
-    curl_easy_setopt (curl, CURLOPT_TIMEOUT, timeout_s);
-    curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT, timeout_s < 10 ? timeout_s : 10L);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT, self->timeout_s);
+    curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT,
+                      self->timeout_s < 10 ? self->timeout_s : 10L);
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt (curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -255,8 +284,6 @@ relay_http_json (const char *method, const char *url, const char *json,
                   curl_easy_strerror (reply->curl_rc));
     if (!reply->body.data)
         relay_buf_add (&reply->body, "", 0);
-    curl_easy_cleanup (curl);
-    curl_slist_free_all (all);
 }
 
 hub_relay_outcome_t

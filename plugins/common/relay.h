@@ -72,10 +72,22 @@ typedef struct {
     relay_buf_t body;
 } relay_http_reply_t;
 
-//  Sends METHOD url with a JSON body (NULL for none) and extra headers (may be NULL),
-//  waiting at most timeout_s. Caller frees reply->body with relay_buf_free.
-void relay_http_json (const char *method, const char *url, const char *json,
-                      struct curl_slist *headers, long timeout_s, relay_http_reply_t *reply);
+//  The HTTP client of one relay, made once in init and used by every deliver: its header
+//  list (which may hold a secret, e.g. Trello's Authorization) is built once and zeroed
+//  by relay_http_destroy, and its curl handle is reused, so that the requests of a relay
+//  share their connection. One thread at a time (the relay worker's).
+typedef struct _relay_http_t relay_http_t;
+
+//  A client that sends JSON with one extra header line (NULL for none; copied) and waits
+//  at most timeout_s per request. NULL if curl cannot make a handle. Caller destroys it.
+relay_http_t *relay_http_new (const char *header, long timeout_s);
+
+//  Zeroes the header list, frees the client and sets *self_p to NULL. NULL-safe.
+void relay_http_destroy (relay_http_t **self_p);
+
+//  Sends METHOD url with a JSON body. Caller frees reply->body with relay_buf_free.
+void relay_http_json (relay_http_t *self, const char *method, const char *url, const char *json,
+                      relay_http_reply_t *reply);
 
 //  Maps a reply to an outcome and fills result->error with "WHAT: HTTP 404 no_service"
 //  or "WHAT: timed out" (never the URL). Returns the outcome it set. A 429 without a

@@ -33,7 +33,7 @@
 typedef struct {
     const hub_host_t *host;
     char *webhook_url;
-    long timeout_s;
+    relay_http_t *http;
 } slack_t;
 
 //  Appends text to out mrkdwn-escaped, in at most max bytes; a cut text ends in an
@@ -221,10 +221,17 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
         return -1;
     }
     curl_global_init (CURL_GLOBAL_DEFAULT);
+    relay_http_t *http = relay_http_new (NULL, timeout_s);
+    if (!http) {
+        relay_free_secret (url);
+        curl_global_cleanup ();
+        snprintf (err, err_size, "slack: curl_easy_init failed");
+        return -1;
+    }
     slack_t *self = relay_alloc (sizeof *self);
     self->host = host;
     self->webhook_url = url;
-    self->timeout_s = timeout_s;
+    self->http = http;
     *state_p = self;
     return 0;
 }
@@ -242,7 +249,7 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
         return;
     }
     relay_http_reply_t reply;
-    relay_http_json ("POST", self->webhook_url, payload, NULL, self->timeout_s, &reply);
+    relay_http_json (self->http, "POST", self->webhook_url, payload, &reply);
     free (payload);
     if (relay_http_outcome (&reply, "slack", 0, result) == HUB_RELAY_DONE)
         host->log (host->host, HUB_PLUGIN_LOG_INFO, "job %llu: posted (seq %llu)",
@@ -258,6 +265,7 @@ s_destroy (void **state_p)
     slack_t *self = *state_p;
     if (!self)
         return;
+    relay_http_destroy (&self->http);
     relay_free_secret (self->webhook_url);
     free (self);
     curl_global_cleanup ();

@@ -41,8 +41,7 @@ typedef struct {
     const hub_host_t *host;
     char *api_base;
     char *list_id;
-    struct curl_slist *auth; //  the Authorization header: holds the secrets
-    long timeout_s;
+    relay_http_t *http; //  its header list holds the key and token
 } trello_t;
 
 static bool
@@ -121,6 +120,14 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
     relay_free_secret (token);
 
     curl_global_init (CURL_GLOBAL_DEFAULT);
+    relay_http_t *http = relay_http_new (header.data, timeout_s);
+    explicit_bzero (header.data, header.len);
+    relay_buf_free (&header);
+    if (!http) {
+        curl_global_cleanup ();
+        snprintf (err, err_size, "trello: curl_easy_init failed");
+        return -1;
+    }
     trello_t *self = relay_alloc (sizeof *self);
     self->host = host;
     self->api_base = relay_strdup (api_base);
@@ -128,10 +135,7 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
     while (len && self->api_base[len - 1] == '/')
         self->api_base[--len] = 0;
     self->list_id = relay_strdup (list_id);
-    self->auth = curl_slist_append (NULL, header.data);
-    explicit_bzero (header.data, header.len);
-    relay_buf_free (&header);
-    self->timeout_s = timeout_s;
+    self->http = http;
     *state_p = self;
     return 0;
 }
@@ -150,7 +154,7 @@ s_call (trello_t *self, const char *method, const char *path, json_t *params, co
         return result->outcome;
     }
     relay_http_reply_t reply;
-    relay_http_json (method, url, body, self->auth, self->timeout_s, &reply);
+    relay_http_json (self->http, method, url, body, &reply);
     free (body);
     hub_relay_outcome_t outcome = relay_http_outcome (&reply, what, TRELLO_RETRY_S, result);
     if (outcome == HUB_RELAY_DONE && reply_p) {
@@ -356,8 +360,7 @@ s_destroy (void **state_p)
     trello_t *self = *state_p;
     if (!self)
         return;
-    explicit_bzero (self->auth->data, strlen (self->auth->data));
-    curl_slist_free_all (self->auth);
+    relay_http_destroy (&self->http);
     free (self->api_base);
     free (self->list_id);
     free (self);
