@@ -32,6 +32,7 @@
 */
 #include "../common/relay.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,9 +404,12 @@ s_loopback (const char *url)
     char *host = NULL;
     bool loopback = false;
     if (u && curl_url_set (u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
-        curl_url_get (u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-        loopback = strcasecmp (host, "localhost") == 0 || strncmp (host, "127.", 4) == 0 ||
-                   strcmp (host, "[::1]") == 0;
+        curl_url_get (u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        //  An address, not a prefix: "127.example.org" is a name anyone can point anywhere.
+        struct in_addr v4;
+        loopback = strcasecmp (host, "localhost") == 0 || strcmp (host, "[::1]") == 0 ||
+                   (inet_pton (AF_INET, host, &v4) == 1 && ntohl (v4.s_addr) >> 24 == 127);
+    }
     curl_free (host);
     curl_url_cleanup (u);
     return loopback;
@@ -531,24 +535,26 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
         count++;
     char **rcpt = relay_alloc ((count + 1) * sizeof (char *));
     size_t n = 0;
+    //  `owner` is the owner's directory address on action items, and no one otherwise.
+    bool action = relay_job_is_action (job);
     bool wants_owner = false;
+    const char *owner_addr =
+        job->owner_email && s_valid_address (job->owner_email) ? job->owner_email : NULL;
     for (size_t i = 0; i < count; i++) {
-        char *addr = self->to[i];
+        const char *addr = self->to[i];
         if (!strcmp (addr, "owner")) {
-            if (!relay_job_is_action (job))
+            if (!action)
                 continue;
             wants_owner = true;
-            addr = job->owner_email && s_valid_address (job->owner_email)
-                       ? (char *)job->owner_email
-                       : NULL;
+            addr = owner_addr;
         }
         bool twice = false;
         for (size_t j = 0; addr && j < n; j++)
             twice = twice || !strcasecmp (rcpt[j], addr);
         if (addr && !twice)
-            rcpt[n++] = addr;
+            rcpt[n++] = (char *)addr;
     }
-    if (wants_owner && !(job->owner_email && s_valid_address (job->owner_email))) {
+    if (wants_owner && !owner_addr) {
         relay_set_error (result, n ? HUB_RELAY_DONE : HUB_RELAY_DEAD,
                          "email: owner %s has no usable email address in the directory",
                          job->owner && *job->owner ? job->owner : "(none)");
