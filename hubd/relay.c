@@ -18,6 +18,18 @@
 #define RELAY_BACKOFF_MAX_S 3600
 #define RELAY_JOBS_PER_PASS 20 //  per relay, so relays take turns and the pipe is heard
 
+//  The worker's statements, prepared once on its connection and shared by its relays:
+//  every pass and every job runs them, so none is compiled again per job.
+typedef struct {
+    sqlite3 *db;
+    sqlite3_stmt *next_job; //  a relay's oldest pending job
+    sqlite3_stmt *message;  //  a job's message, its author named as in MSG frames
+    sqlite3_stmt *action;   //  an action item's fields
+    sqlite3_stmt *record;   //  a job's outcome
+    sqlite3_stmt *memo_get;
+    sqlite3_stmt *memo_put;
+} s_sql_t;
+
 typedef struct {
     char *name;
     char *plugin_name;
@@ -28,15 +40,12 @@ typedef struct {
     const hub_plugin_t *plugin;
     void *state;
     hub_host_t host;
-    sqlite3 *db; //  the worker's, borrowed
+    const s_sql_t *sql; //  the worker's, borrowed; NULL when checking a configuration
     char memo[256];
-    //  Authors that are not in the partners table: the hub itself and the administrator
-    uint8_t hub_pk[HUB_PUBKEY_BYTES];
-    uint8_t admin_pk[HUB_PUBKEY_BYTES];
 } s_relay_t;
 
 typedef struct {
-    sqlite3 *db;
+    s_sql_t sql;
     s_relay_t *relays;
     size_t relay_count;
     int64_t next_ms; //  earliest pending retry
@@ -60,9 +69,11 @@ s_plugin_path (const char *dir, const char *plugin, char *path, size_t size)
 {
     snprintf (path, size, "%s/hub_%s.so", dir, plugin);
 #ifdef HUB_PLUGIN_DIR
+    if (strcmp (dir, HUB_PLUGIN_DIR) != 0 || access (path, F_OK) == 0)
+        return;
     char exe[4096];
     ssize_t len = readlink ("/proc/self/exe", exe, sizeof exe - 1);
-    if (strcmp (dir, HUB_PLUGIN_DIR) != 0 || access (path, F_OK) == 0 || len <= 0)
+    if (len <= 0)
         return;
     exe[len] = 0;
     char *slash = strrchr (exe, '/');
@@ -175,16 +186,15 @@ static const char *
 s_host_memo_get (void *host, const char *key)
 {
     s_relay_t *relay = host;
-    if (!relay->db)
+    if (!relay->sql)
         return NULL; //  checking a configuration: no memos
-    sqlite3_stmt *stmt = db_prepare (relay->db, "SELECT value FROM relay_memos "
-                                                "WHERE relay = ? AND key = ?");
+    sqlite3_stmt *stmt = relay->sql->memo_get;
     sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
     sqlite3_bind_text (stmt, 2, key, -1, SQLITE_STATIC);
     bool found = sqlite3_step (stmt) == SQLITE_ROW;
     if (found)
         snprintf (relay->memo, sizeof relay->memo, "%s", sqlite3_column_text (stmt, 0));
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     return found ? relay->memo : NULL;
 }
 
@@ -263,7 +273,7 @@ s_job_clear (s_job_t *job)
 
 //  Fills in what a plugin needs about an action item (kinds action, action-done, ...).
 static void
-s_job_action (sqlite3 *db, s_job_t *job)
+s_job_action (const s_sql_t *sql, s_job_t *job)
 {
     uint64_t id = job->job.seq;
     if (strcmp (job->job.kind, "action") != 0) {
@@ -272,9 +282,7 @@ s_job_action (sqlite3 *db, s_job_t *job)
         id = (uint64_t)json_integer_value (json_object_get (fields, "id"));
         json_decref (fields);
     }
-    sqlite3_stmt *stmt = db_prepare (
-        db, "SELECT a.title, a.owner, a.due_ms, a.status, a.note, coalesce(p.email, '') "
-            "FROM actions a LEFT JOIN partners p ON p.name = a.owner WHERE a.id = ?");
+    sqlite3_stmt *stmt = sql->action;
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)id);
     if (sqlite3_step (stmt) == SQLITE_ROW) {
         hub_relay_job_t *j = &job->job;
@@ -288,23 +296,15 @@ s_job_action (sqlite3 *db, s_job_t *job)
         j->note = s_keep (job, sqlite3_column_text (stmt, 4));
         j->owner_email = s_keep (job, sqlite3_column_text (stmt, 5));
     }
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
 }
 
 //  Builds the job for message seq. False if the message cannot be read (logged).
 static bool
 s_job_build (const s_relay_t *relay, uint64_t seq, s_job_t *job)
 {
-    sqlite3 *db = relay->db;
-    //  Authors are named as in MSG frames (PROTOCOL.md 7.2): "hub", "admin", a partner.
-    sqlite3_stmt *stmt = db_prepare (
-        db,
-        "SELECT m.channel, m.kind, m.header, m.body, m.hub_ts_ms, "
-        "coalesce(p.name, CASE m.author WHEN ?2 THEN 'hub' WHEN ?3 THEN 'admin' END, ''), "
-        "m.author FROM messages m LEFT JOIN partners p ON p.key = m.author WHERE m.seq = ?1");
+    sqlite3_stmt *stmt = relay->sql->message;
     sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)seq);
-    sqlite3_bind_blob (stmt, 2, relay->hub_pk, HUB_PUBKEY_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob (stmt, 3, relay->admin_pk, HUB_PUBKEY_BYTES, SQLITE_STATIC);
     bool ok = sqlite3_step (stmt) == SQLITE_ROW &&
               hub_header_decode (sqlite3_column_blob (stmt, 2),
                                  (size_t)sqlite3_column_bytes (stmt, 2), &job->hdr) == HUB_OK;
@@ -324,9 +324,9 @@ s_job_build (const s_relay_t *relay, uint64_t seq, s_job_t *job)
         j->title = job->hdr.title;
     } else
         log_error ("relay", "cannot read message %llu for the outbox", (unsigned long long)seq);
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     if (ok && action_kind (job->job.kind))
-        s_job_action (db, job);
+        s_job_action (relay->sql, job);
     return ok;
 }
 
@@ -356,10 +356,9 @@ s_record (s_relay_t *relay, int64_t job_id, int attempts, const hub_relay_result
         state = "dead";
     //  The outcome and the memo in one transaction: a Trello card id must never be lost
     //  while its job is marked as done (or the next job would create a second card).
-    db_exec (relay->db, "BEGIN IMMEDIATE");
-    sqlite3_stmt *stmt = db_prepare (
-        relay->db, "UPDATE relay_jobs SET state = ?, attempts = attempts + 1, next_ms = ?, "
-                   "done_ms = ?, last_error = ? WHERE id = ?");
+    sqlite3 *db = relay->sql->db;
+    db_exec (db, "BEGIN IMMEDIATE");
+    sqlite3_stmt *stmt = relay->sql->record;
     sqlite3_bind_text (stmt, 1, state, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (stmt, 2, next);
     if (strcmp (state, "done") == 0)
@@ -370,20 +369,20 @@ s_record (s_relay_t *relay, int64_t job_id, int attempts, const hub_relay_result
     sqlite3_bind_int64 (stmt, 5, job_id);
     if (sqlite3_step (stmt) != SQLITE_DONE)
         log_error ("relay", "%s: cannot record job %lld: %s", relay->name, (long long)job_id,
-                   sqlite3_errmsg (relay->db));
-    sqlite3_finalize (stmt);
+                   sqlite3_errmsg (db));
+    sqlite3_reset (stmt);
     if (result->memo_key[0]) {
-        stmt = db_prepare (relay->db, "INSERT OR REPLACE INTO relay_memos VALUES (?, ?, ?)");
+        stmt = relay->sql->memo_put;
         sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 2, result->memo_key, -1, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 3, result->memo_value, -1, SQLITE_STATIC);
         sqlite3_step (stmt);
-        sqlite3_finalize (stmt);
+        sqlite3_reset (stmt);
     }
-    if (db_exec (relay->db, "COMMIT") != SQLITE_OK) {
+    if (db_exec (db, "COMMIT") != SQLITE_OK) {
         log_error ("relay", "%s: cannot record job %lld: %s", relay->name, (long long)job_id,
-                   sqlite3_errmsg (relay->db));
-        db_exec (relay->db, "ROLLBACK");
+                   sqlite3_errmsg (db));
+        db_exec (db, "ROLLBACK");
     }
     if (strcmp (state, "dead") == 0)
         log_warning ("relay", "%s: job %lld is dead after %d attempts: %s", relay->name,
@@ -398,16 +397,14 @@ s_record (s_relay_t *relay, int64_t job_id, int attempts, const hub_relay_result
 static bool
 s_deliver_one (s_relay_t *relay, int64_t *next_ms)
 {
-    sqlite3_stmt *stmt = db_prepare (
-        relay->db, "SELECT id, seq, attempts, next_ms FROM relay_jobs WHERE relay = ? AND "
-                   "state = 'pending' ORDER BY id LIMIT 1");
+    sqlite3_stmt *stmt = relay->sql->next_job;
     sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
     bool have = sqlite3_step (stmt) == SQLITE_ROW;
     int64_t job_id = have ? sqlite3_column_int64 (stmt, 0) : 0;
     uint64_t seq = have ? (uint64_t)sqlite3_column_int64 (stmt, 1) : 0;
     int attempts = have ? sqlite3_column_int (stmt, 2) : 0;
     int64_t due = have ? sqlite3_column_int64 (stmt, 3) : 0;
-    sqlite3_finalize (stmt);
+    sqlite3_reset (stmt);
     if (!have)
         return false;
     if (due > zclock_time ()) {
@@ -456,8 +453,8 @@ s_stats (s_self_t *self)
     json_t *all = json_object ();
     int64_t now = zclock_time ();
     sqlite3_stmt *stmt = db_prepare (
-        self->db, "SELECT state, count(*), min(created_ms) FROM relay_jobs WHERE relay = ? "
-                  "AND state IN ('pending', 'dead') GROUP BY state");
+        self->sql.db, "SELECT state, count(*), min(created_ms) FROM relay_jobs WHERE relay = ? "
+                      "AND state IN ('pending', 'dead') GROUP BY state");
     for (size_t r = 0; r < self->relay_count; r++) {
         s_relay_t *relay = &self->relays[r];
         json_int_t pending = 0, dead = 0, oldest = 0;
@@ -491,11 +488,11 @@ s_retry (s_self_t *self, const char *name)
     if (!known)
         return -1;
     sqlite3_stmt *stmt = db_prepare (
-        self->db, "UPDATE relay_jobs SET state = 'pending', attempts = 0, next_ms = ?, "
-                  "last_error = '' WHERE relay = ? AND state = 'dead'");
+        self->sql.db, "UPDATE relay_jobs SET state = 'pending', attempts = 0, next_ms = ?, "
+                      "last_error = '' WHERE relay = ? AND state = 'dead'");
     sqlite3_bind_int64 (stmt, 1, zclock_time ());
     sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC);
-    int count = sqlite3_step (stmt) == SQLITE_DONE ? sqlite3_changes (self->db) : 0;
+    int count = sqlite3_step (stmt) == SQLITE_DONE ? sqlite3_changes (self->sql.db) : 0;
     sqlite3_finalize (stmt);
     log_notice ("relay", "%s: %d dead jobs requeued", name, count);
     return count;
@@ -503,6 +500,45 @@ s_retry (s_self_t *self, const char *name)
 
 //  --------------------------------------------------------------------------
 //  The thread
+
+static void
+s_sql_prepare (s_sql_t *sql, sqlite3 *db, const uint8_t hub_pk[HUB_PUBKEY_BYTES],
+               const uint8_t admin_pk[HUB_PUBKEY_BYTES])
+{
+    sql->db = db;
+    sql->next_job =
+        db_prepare (db, "SELECT id, seq, attempts, next_ms FROM relay_jobs "
+                        "WHERE relay = ? AND state = 'pending' ORDER BY id LIMIT 1");
+    //  Authors are named as in MSG frames (PROTOCOL.md 7.2): "hub", "admin", a partner.
+    //  The two built-in keys are bound once: a reset keeps its bindings.
+    sql->message = db_prepare (
+        db,
+        "SELECT m.channel, m.kind, m.header, m.body, m.hub_ts_ms, "
+        "coalesce(p.name, CASE m.author WHEN ?2 THEN 'hub' WHEN ?3 THEN 'admin' END, ''), "
+        "m.author FROM messages m LEFT JOIN partners p ON p.key = m.author WHERE m.seq = ?1");
+    sqlite3_bind_blob (sql->message, 2, hub_pk, HUB_PUBKEY_BYTES, SQLITE_TRANSIENT);
+    sqlite3_bind_blob (sql->message, 3, admin_pk, HUB_PUBKEY_BYTES, SQLITE_TRANSIENT);
+    sql->action = db_prepare (
+        db, "SELECT a.title, a.owner, a.due_ms, a.status, a.note, coalesce(p.email, '') "
+            "FROM actions a LEFT JOIN partners p ON p.name = a.owner WHERE a.id = ?");
+    sql->record = db_prepare (db, "UPDATE relay_jobs SET state = ?, attempts = attempts + 1, "
+                                  "next_ms = ?, done_ms = ?, last_error = ? WHERE id = ?");
+    sql->memo_get =
+        db_prepare (db, "SELECT value FROM relay_memos WHERE relay = ? AND key = ?");
+    sql->memo_put = db_prepare (db, "INSERT OR REPLACE INTO relay_memos VALUES (?, ?, ?)");
+}
+
+static void
+s_sql_close (s_sql_t *sql)
+{
+    sqlite3_finalize (sql->next_job);
+    sqlite3_finalize (sql->message);
+    sqlite3_finalize (sql->action);
+    sqlite3_finalize (sql->record);
+    sqlite3_finalize (sql->memo_get);
+    sqlite3_finalize (sql->memo_put);
+    sqlite3_close (sql->db);
+}
 
 static bool
 s_handle_pipe (s_self_t *self, zsock_t *pipe)
@@ -551,10 +587,7 @@ relay_t *
 relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB_PUBKEY_BYTES],
            const uint8_t admin_pk[HUB_PUBKEY_BYTES])
 {
-    char why[512] = "";
-    sqlite3 *db = db_open (db_path, false, why, sizeof why);
-    sqlite3_close (db); //  only to check the schema exists; the worker writes, below
-    db = NULL;
+    sqlite3 *db = NULL;
     int rc = sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         log_error ("relay", "cannot open %s: %s", db_path, sqlite3_errstr (rc));
@@ -564,14 +597,12 @@ relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB
     //  The store is the main writer; the worker's small updates wait for its commits.
     sqlite3_busy_timeout (db, 10000);
     s_self_t *state = mem_zalloc (sizeof *state);
-    state->db = db;
+    s_sql_prepare (&state->sql, db, hub_pk, admin_pk);
     state->relays = mem_zalloc ((config->relay_count + 1) * sizeof *state->relays);
     state->relay_count = config->relay_count;
     for (size_t r = 0; r < config->relay_count; r++) {
         char reason[700] = "";
-        state->relays[r].db = db;
-        memcpy (state->relays[r].hub_pk, hub_pk, HUB_PUBKEY_BYTES);
-        memcpy (state->relays[r].admin_pk, admin_pk, HUB_PUBKEY_BYTES);
+        state->relays[r].sql = &state->sql;
         if (!s_relay_start (&state->relays[r], &config->relays[r], config->plugin_dir, reason,
                             sizeof reason))
             log_error ("relay", "%s: %s; this relay is not started", config->relays[r].name,
@@ -622,7 +653,7 @@ relay_destroy (relay_t **self_p)
     for (size_t r = 0; r < state->relay_count; r++)
         s_relay_clear (&state->relays[r]);
     free (state->relays);
-    sqlite3_close (state->db);
+    s_sql_close (&state->sql);
     free (state);
     free (self);
     *self_p = NULL;
