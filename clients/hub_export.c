@@ -21,21 +21,9 @@
 #include "hub_text.h"
 #include "hubc_mem.h"
 #include <assert.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void
-s_why (char *why, size_t why_size, const char *format, ...)
-{
-    if (!why || !why_size)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (why, why_size, format, args);
-    va_end (args);
-}
 
 //  Sets key to data as a JSON string if it is text, else key_hex to its hex.
 static void
@@ -116,23 +104,13 @@ s_parse (const char *line, size_t len, char *why, size_t why_size)
     json_error_t error;
     json_t *obj = json_loadb (line, len, JSON_REJECT_DUPLICATES, &error);
     if (!obj)
-        s_why (why, why_size, "not JSON: %s", error.text);
+        hub_util_why (why, why_size, "not JSON: %s", error.text);
     else if (!json_is_object (obj)) {
-        s_why (why, why_size, "not a JSON object");
+        hub_util_why (why, why_size, "not a JSON object");
         json_decref (obj);
         obj = NULL;
     }
     return obj;
-}
-
-//  Exactly 2 * len lowercase hex digits.
-static bool
-s_hex (json_t *obj, const char *key, uint8_t *out, size_t len)
-{
-    json_t *value = json_object_get (obj, key);
-    return json_is_string (value) &&
-           hub_hex_decode_lower (json_string_value (value), json_string_length (value), out,
-                                 len);
 }
 
 //  The bytes of field key (a JSON string) or key_hex (hex). Returns a new buffer (caller
@@ -177,20 +155,20 @@ hub_export_head_decode (const char *line, size_t len, hub_export_head_t *out, ch
     const char *exported_at = json_string_value (json_object_get (obj, "exported_at"));
     json_t *cp = json_object_get (obj, "checkpoint");
     if (!format || strcmp (format, HUB_EXPORT_FORMAT) != 0) {
-        s_why (why, why_size, "format is not \"%s\"", HUB_EXPORT_FORMAT);
+        hub_util_why (why, why_size, "format is not \"%s\"", HUB_EXPORT_FORMAT);
         rc = HUB_E_VERSION;
     } else if (!key || hub_key_from_text (key, out->hub_pk) != HUB_OK) {
-        s_why (why, why_size, "hub_key is not key text");
+        hub_util_why (why, why_size, "hub_key is not key text");
         rc = HUB_E_BAD_KEY;
     } else if (!channel || (strcmp (channel, "*") != 0 && !hub_channel_valid (channel))) {
-        s_why (why, why_size, "channel is not \"*\" or a channel name");
+        hub_util_why (why, why_size, "channel is not \"*\" or a channel name");
         rc = HUB_E_BAD_NAME;
     } else if (!hub_util_json_uint (obj, "head", &out->head) ||
                !hub_util_json_uint (obj, "messages", &out->messages)) {
-        s_why (why, why_size, "head or messages is not a number");
+        hub_util_why (why, why_size, "head or messages is not a number");
         rc = HUB_E_MALFORMED;
     } else if (!json_is_null (cp) && !json_is_object (cp)) {
-        s_why (why, why_size, "checkpoint is neither an object nor null");
+        hub_util_why (why, why_size, "checkpoint is neither an object nor null");
         rc = HUB_E_MALFORMED;
     }
     if (rc == HUB_OK && json_is_object (cp)) {
@@ -198,14 +176,14 @@ hub_export_head_decode (const char *line, size_t len, hub_export_head_t *out, ch
         if (hub_checkpoint_from_json (text, strlen (text), &out->checkpoint) == HUB_OK)
             out->has_checkpoint = true;
         else {
-            s_why (why, why_size, "checkpoint is malformed");
+            hub_util_why (why, why_size, "checkpoint is malformed");
             rc = HUB_E_MALFORMED;
         }
         free (text);
     }
     json_t *complete = json_object_get (obj, "complete");
     if (rc == HUB_OK && complete && !json_is_boolean (complete)) {
-        s_why (why, why_size, "complete is not true or false");
+        hub_util_why (why, why_size, "complete is not true or false");
         rc = HUB_E_MALFORMED;
     }
     if (rc == HUB_OK) {
@@ -240,15 +218,15 @@ hub_export_message_decode (const char *line, size_t len, uint64_t *seq, char *wh
     if (seq_ok && seq)
         *seq = meta.seq; //  names the line in a failure even if the rest is unusable
     if (!seq_ok)
-        s_why (why, why_size, "seq is not a positive number");
+        hub_util_why (why, why_size, "seq is not a positive number");
     else if (!hub_util_json_uint (obj, "hub_ts_ms", &meta.hub_ts_ms))
-        s_why (why, why_size, "hub_ts_ms is not a number");
-    else if (!s_hex (obj, "prev_hash", meta.prev_hash, HUB_HASH_BYTES) ||
-             !s_hex (obj, "hash", meta.hash, HUB_HASH_BYTES) ||
-             !s_hex (obj, "sig", sig, HUB_SIG_BYTES))
-        s_why (why, why_size, "prev_hash, hash or sig is not lowercase hex of its size");
+        hub_util_why (why, why_size, "hub_ts_ms is not a number");
+    else if (!hub_util_json_hex (obj, "prev_hash", meta.prev_hash, HUB_HASH_BYTES) ||
+             !hub_util_json_hex (obj, "hash", meta.hash, HUB_HASH_BYTES) ||
+             !hub_util_json_hex (obj, "sig", sig, HUB_SIG_BYTES))
+        hub_util_why (why, why_size, "prev_hash, hash or sig is not lowercase hex of its size");
     else if (!header || !body || !name)
-        s_why (why, why_size, "header, body or author is missing or not a string");
+        hub_util_why (why, why_size, "header, body or author is missing or not a string");
     else {
         uint8_t frame[HUB_META_BYTES];
         hub_meta_encode (&meta, frame);
@@ -256,9 +234,9 @@ hub_export_message_decode (const char *line, size_t len, uint64_t *seq, char *wh
         msg = hub_message_decode (frame, sizeof frame, header, header_len, body, body_len, sig,
                                   sizeof sig, name, name_len, &err);
         if (!msg && meta.seq == 1)
-            s_why (why, why_size, "seq 1 does not start the chain (prev hash not zero)");
+            hub_util_why (why, why_size, "seq 1 does not start the chain (prev hash not zero)");
         else if (!msg)
-            s_why (why, why_size, "not a message (%s)", hub_err_name (err));
+            hub_util_why (why, why_size, "not a message (%s)", hub_err_name (err));
     }
     free (header);
     free (body);

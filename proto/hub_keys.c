@@ -21,8 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <stdatomic.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,17 +34,6 @@
 #define S_LINE_BYTES    (7 + HUB_KEYTEXT_LEN + 1)
 #define S_FILE_BYTES    (12 + 2 * S_LINE_BYTES)
 #define S_PUBFILE_MAX   256 //  a .pub file holds key text and a newline; allow some slack
-
-static void
-s_why (char *why, size_t why_size, const char *format, ...)
-{
-    if (why == NULL || why_size == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (why, why_size, format, args);
-    va_end (args);
-}
 
 //  Decodes exactly HUB_KEYTEXT_LEN base64url characters into 32 bytes.
 static bool
@@ -211,7 +198,7 @@ s_create_file (const char *path, mode_t mode, const char *data, size_t len, char
     int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
         int err = errno;
-        s_why (why, why_size, "cannot create %s: %s", path, strerror (err));
+        hub_util_why (why, why_size, "cannot create %s: %s", path, strerror (err));
         return err == EEXIST ? HUB_E_CONFLICT : HUB_E_IO;
     }
     //  The umask may have taken bits away from a .pub; set exactly what we promise.
@@ -222,7 +209,7 @@ s_create_file (const char *path, mode_t mode, const char *data, size_t len, char
         err = errno;
     }
     if (!ok) {
-        s_why (why, why_size, "cannot write %s: %s", path, strerror (err));
+        hub_util_why (why, why_size, "cannot write %s: %s", path, strerror (err));
         unlink (path);
         return HUB_E_IO;
     }
@@ -241,10 +228,10 @@ hub_identity_save (const hub_identity_t *id, const char *path, char *why, size_t
     struct stat st;
     hub_err_t rc = HUB_OK;
     if (lstat (pub_path, &st) == 0) {
-        s_why (why, why_size, "%s already exists; not overwriting it", pub_path);
+        hub_util_why (why, why_size, "%s already exists; not overwriting it", pub_path);
         rc = HUB_E_CONFLICT;
     } else if (lstat (path, &st) == 0) {
-        s_why (why, why_size, "%s already exists; not overwriting it", path);
+        hub_util_why (why, why_size, "%s already exists; not overwriting it", path);
         rc = HUB_E_CONFLICT;
     }
     char key_text[HUB_KEYTEXT_LEN + 1];
@@ -307,24 +294,24 @@ hub_identity_load (const char *path, hub_identity_t *out, char *why, size_t why_
     hub_util_sodium_ready ();
     int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
-        s_why (why, why_size, "cannot open key file %s: %s", path, strerror (errno));
+        hub_util_why (why, why_size, "cannot open key file %s: %s", path, strerror (errno));
         return HUB_E_IO;
     }
     struct stat st;
     if (fstat (fd, &st) != 0) {
-        s_why (why, why_size, "cannot stat key file %s: %s", path, strerror (errno));
+        hub_util_why (why, why_size, "cannot stat key file %s: %s", path, strerror (errno));
         close (fd);
         return HUB_E_IO;
     }
     if (!S_ISREG (st.st_mode)) {
-        s_why (why, why_size, "key file %s is not a regular file", path);
+        hub_util_why (why, why_size, "key file %s is not a regular file", path);
         close (fd);
         return HUB_E_BAD_KEY;
     }
     if ((st.st_mode & 077) != 0) {
-        s_why (why, why_size,
-               "key file %s is readable by group or others (mode %04o); chmod 600 %s", path,
-               (unsigned)(st.st_mode & 07777), path);
+        hub_util_why (why, why_size,
+                      "key file %s is readable by group or others (mode %04o); chmod 600 %s",
+                      path, (unsigned)(st.st_mode & 07777), path);
         close (fd);
         return HUB_E_BAD_KEY;
     }
@@ -333,7 +320,7 @@ hub_identity_load (const char *path, hub_identity_t *out, char *why, size_t why_
     int err = errno;
     close (fd);
     if (got == -1) {
-        s_why (why, why_size, "cannot read key file %s: %s", path, strerror (err));
+        hub_util_why (why, why_size, "cannot read key file %s: %s", path, strerror (err));
         return HUB_E_IO;
     }
     hub_identity_t id;
@@ -341,7 +328,7 @@ hub_identity_load (const char *path, hub_identity_t *out, char *why, size_t why_
         got < 0 ? "file is too long" : s_parse_key_file (buf, (size_t)got, &id);
     sodium_memzero (buf, sizeof buf);
     if (reason != NULL) {
-        s_why (why, why_size, "key file %s is invalid: %s", path, reason);
+        hub_util_why (why, why_size, "key file %s is invalid: %s", path, reason);
         return HUB_E_BAD_KEY;
     }
     *out = id;

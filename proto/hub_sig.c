@@ -24,7 +24,6 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,16 +162,6 @@ hub_checkpoint_to_json (const hub_checkpoint_t *cp)
     return json;
 }
 
-//  Lowercase hex of exactly 2*len digits, as the protocol writes it.
-static bool
-s_hex_field (json_t *obj, const char *key, uint8_t *out, size_t len)
-{
-    json_t *value = json_object_get (obj, key);
-    return json_is_string (value) &&
-           hub_hex_decode_lower (json_string_value (value), json_string_length (value), out,
-                                 len);
-}
-
 hub_err_t
 hub_checkpoint_from_json (const char *json, size_t len, hub_checkpoint_t *out)
 {
@@ -185,8 +174,8 @@ hub_checkpoint_from_json (const char *json, size_t len, hub_checkpoint_t *out)
     json_t *key = json_object_get (root, "hub_key");
     if (!hub_util_json_uint (root, "seq", &cp.seq) ||
         !hub_util_json_uint (root, "ts", &cp.ts_ms) ||
-        !s_hex_field (root, "hash", cp.hash, HUB_HASH_BYTES) ||
-        !s_hex_field (root, "sig", cp.sig, HUB_SIG_BYTES) || !json_is_string (key) ||
+        !hub_util_json_hex (root, "hash", cp.hash, HUB_HASH_BYTES) ||
+        !hub_util_json_hex (root, "sig", cp.sig, HUB_SIG_BYTES) || !json_is_string (key) ||
         json_string_length (key) != HUB_KEYTEXT_LEN ||
         hub_key_from_text (json_string_value (key), cp.hub_key) != HUB_OK)
         rc = HUB_E_BAD_REQUEST;

@@ -1,6 +1,7 @@
 /*  hub_util.c - see hub_util.h. */
 #include "hub_util.h"
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +15,17 @@ hub_util_checked (void *p, const char *file, int line)
         abort ();
     }
     return p;
+}
+
+void
+hub_util_why (char *why, size_t why_size, const char *format, ...)
+{
+    if (why == NULL || why_size == 0)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (why, why_size, format, args);
+    va_end (args);
 }
 
 void

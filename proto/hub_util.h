@@ -4,6 +4,7 @@
 #ifndef HUB_UTIL_H_INCLUDED
 #define HUB_UTIL_H_INCLUDED
 
+#include "hub_text.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +31,23 @@ hub_util_json_uint (const json_t *obj, const char *key, uint64_t *out)
     *out = (uint64_t)json_integer_value (value);
     return true;
 }
+
+//  Reads member key of obj as exactly 2 * len lowercase hex digits, as the protocol writes
+//  bytes, into out. False if it is absent, not a string or not that; out is then
+//  unspecified.
+static inline bool
+hub_util_json_hex (const json_t *obj, const char *key, uint8_t *out, size_t len)
+{
+    json_t *value = json_object_get (obj, key);
+    return json_is_string (value) &&
+           hub_hex_decode_lower (json_string_value (value), json_string_length (value), out,
+                                 len);
+}
+
+//  Formats a reason into why (why_size bytes), as the functions that take a `why` buffer
+//  do; nothing if why is NULL or why_size 0.
+void hub_util_why (char *why, size_t why_size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 //  Calls sodium_init once per process (it takes a lock on every call, which the verifier
 //  threads' hot path must not pay). Aborts if libsodium cannot initialise.
