@@ -49,9 +49,12 @@ typedef struct {
     s_relay_t *relays;
     size_t relay_count;
     int64_t next_ms; //  earliest pending retry
+    zsock_t *pipe;
+    bool ended; //  $TERM has come
 } s_self_t;
 
 static void s_relay_clear (s_relay_t *relay);
+static bool s_handle_pipe (s_self_t *self);
 
 struct _relay_t {
     zactor_t *actor;
@@ -428,6 +431,16 @@ s_deliver_one (s_relay_t *relay, int64_t *next_ms)
     return true;
 }
 
+//  Between two jobs: the router waits on STATS and RETRY (and $TERM on a reload), so
+//  they are answered before the next delivery, not after a whole pass. False once ended.
+static bool
+s_pipe_heard (s_self_t *self)
+{
+    while (!self->ended && (zsock_events (self->pipe) & ZMQ_POLLIN))
+        self->ended = !s_handle_pipe (self);
+    return !self->ended;
+}
+
 //  One pass over the relays; true if some relay has more due jobs right away.
 static bool
 s_work (s_self_t *self)
@@ -436,7 +449,7 @@ s_work (s_self_t *self)
     self->next_ms = 0;
     for (size_t r = 0; r < self->relay_count; r++) {
         int n = 0;
-        while (self->relays[r].plugin && n < RELAY_JOBS_PER_PASS &&
+        while (self->relays[r].plugin && n < RELAY_JOBS_PER_PASS && s_pipe_heard (self) &&
                s_deliver_one (&self->relays[r], &self->next_ms))
             n++;
         busy |= n == RELAY_JOBS_PER_PASS;
@@ -540,9 +553,11 @@ s_sql_close (s_sql_t *sql)
     sqlite3_close (sql->db);
 }
 
+//  One command from the router; false on $TERM.
 static bool
-s_handle_pipe (s_self_t *self, zsock_t *pipe)
+s_handle_pipe (s_self_t *self)
 {
+    zsock_t *pipe = self->pipe;
     char *command = NULL, *arg = NULL;
     if (zsock_recv (pipe, "ss", &command, &arg) != 0 || !command)
         return false;
@@ -562,6 +577,7 @@ static void
 s_actor (zsock_t *pipe, void *args)
 {
     s_self_t *self = args;
+    self->pipe = pipe;
     zpoller_t *poller = zpoller_new (pipe, NULL);
     zsock_signal (pipe, 0);
     bool busy = true; //  jobs left from before a restart go out at once
@@ -574,11 +590,13 @@ s_actor (zsock_t *pipe, void *args)
             wait = until < 0 ? 0 : until < wait ? until : wait;
         }
         void *which = zpoller_wait (poller, (int)wait);
-        if (which == pipe && !s_handle_pipe (self, pipe))
-            break;
-        if (!which && zpoller_terminated (poller))
+        if (which == pipe)
+            self->ended = !s_handle_pipe (self);
+        if (self->ended || (!which && zpoller_terminated (poller)))
             break;
         busy = s_work (self);
+        if (self->ended)
+            break;
     }
     zpoller_destroy (&poller);
 }
