@@ -10,8 +10,9 @@
     {job_id, outcome: done|retry|dead, retry_after_s, error, memo_key, memo_value}.
     Plugin log lines go to stderr.
 
-    Exit: 0 all jobs run; 1 bad usage or input; 2 the plugin cannot be loaded or its init
-    failed; 3 the plugin was built for another ABI (refused before any call into it).
+    Exit: 0 all jobs run; 1 bad usage or input; 2 the plugin cannot be loaded, its init
+    failed, or CONFIG holds a key its init did not ask for (hubd refuses that too); 3 the
+    plugin was built for another ABI (refused before any call into it).
 */
 #include "../../plugins/hub_plugin.h"
 
@@ -27,6 +28,7 @@
 typedef struct {
     json_t *config; //  key -> value
     json_t *memos;  //  key -> value
+    json_t *asked;  //  the keys init asked for (NULL after init, as in hubd)
     const char *memo_path;
     const char *name;
 } host_t;
@@ -48,6 +50,8 @@ static const char *
 s_config_get (void *host, const char *key)
 {
     host_t *self = host;
+    if (self->asked)
+        json_object_set_new (self->asked, key, json_true ());
     return json_string_value (json_object_get (self->config, key));
 }
 
@@ -254,9 +258,28 @@ main (int argc, char *argv[])
     void *state = NULL;
     char err[512] = "";
     int rc = 0;
+    self.asked = json_object ();
     if (plugin->init (&host, &state, err, sizeof err)) {
         fprintf (stderr, "hub-plugin-host: %s: init failed: %s\n", plugin->name, err);
         rc = 2;
+        goto done;
+    }
+    //  hubd refuses a relay whose section holds a key that init did not ask for (the
+    //  contract of hub_plugin_t.init): so does this host.
+    for (void *it = json_object_iter (self.config); it;
+         it = json_object_iter_next (self.config, it)) {
+        const char *key = json_object_iter_key (it);
+        if (!json_object_get (self.asked, key)) {
+            fprintf (stderr,
+                     "hub-plugin-host: %s: unknown key '%s' (init did not ask for it)\n",
+                     plugin->name, key);
+            rc = 2;
+        }
+    }
+    json_decref (self.asked);
+    self.asked = NULL;
+    if (rc) {
+        plugin->destroy (&state);
         goto done;
     }
     char *line = NULL;
@@ -279,6 +302,7 @@ main (int argc, char *argv[])
     if (state)
         fprintf (stderr, "hub-plugin-host: destroy did not clear the state\n"), rc = 1;
 done:
+    json_decref (self.asked);
     json_decref (self.config);
     json_decref (self.memos);
     dlclose (dl);

@@ -107,7 +107,7 @@ printf 'webhook_url_file = %s\ntimeout = 2\n' "$T/webhook-down" > "$T/down.conf"
 out=$(echo '{"job_id":8,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host slack "$T/down.conf" "$T/memos.json")
 assert_eq retry "$(field "$out" outcome)" "connection refused -> retry"
 
-# 9. Config refusals: a world-readable URL file, a missing key.
+# 9. Config refusals: a world-readable URL file, a missing key, a key of no use.
 secret "$T/webhook-open" "$API/services/$HOOK_SECRET"
 chmod 644 "$T/webhook-open"
 printf 'webhook_url_file = %s\n' "$T/webhook-open" > "$T/open.conf"
@@ -120,6 +120,11 @@ rc=0
 "$PLUGIN_HOST" "$PLUGIN_DIR/hub_slack.so" "$T/empty.conf" "$T/memos.json" < /dev/null 2> "$T/empty.out" || rc=$?
 assert_eq 2 "$rc" "missing webhook_url_file refused at init"
 assert_contains "$(cat "$T/empty.out")" "webhook_url_file is not set" "refusal names the key"
+{ cat "$T/slack.conf"; echo 'webhook_url = x'; } > "$T/typo.conf"
+rc=0
+"$PLUGIN_HOST" "$PLUGIN_DIR/hub_slack.so" "$T/typo.conf" "$T/memos.json" < /dev/null 2> "$T/typo.out" || rc=$?
+assert_eq 2 "$rc" "a key init does not ask for is refused (as hubd does)"
+assert_contains "$(cat "$T/typo.out")" "unknown key 'webhook_url'" "refusal names the key"
 
 # 10. The webhook URL (the secret) never appears in a log line or result.
 if grep -rl "SecretHookXyz" "$T"/*.err "$T"/*.out 2> /dev/null; then fail "webhook URL leaked"; fi
