@@ -265,11 +265,8 @@ s_read_end (hub_client_t *self, zmsg_t *msg, hub_history_end_t *end)
     hub_util_json_uint (obj, "head", &end->head);
     end->more = json_is_true (json_object_get (obj, "more"));
     end->complete = json_is_true (json_object_get (obj, "complete"));
-    json_t *cp = json_object_get (obj, "checkpoint");
-    char *text = json_is_object (cp) ? json_dumps (cp, JSON_COMPACT) : NULL;
-    if (text && hub_checkpoint_from_json (text, strlen (text), &end->checkpoint) == HUB_OK)
-        end->has_checkpoint = true;
-    free (text);
+    end->has_checkpoint = hub_checkpoint_from_object (json_object_get (obj, "checkpoint"),
+                                                      &end->checkpoint) == HUB_OK;
     json_decref (obj);
     return HUB_OK;
 }

@@ -172,14 +172,11 @@ hub_export_head_decode (const char *line, size_t len, hub_export_head_t *out, ch
         rc = HUB_E_MALFORMED;
     }
     if (rc == HUB_OK && json_is_object (cp)) {
-        char *text = hubc_check (json_dumps (cp, JSON_COMPACT));
-        if (hub_checkpoint_from_json (text, strlen (text), &out->checkpoint) == HUB_OK)
-            out->has_checkpoint = true;
-        else {
+        out->has_checkpoint = hub_checkpoint_from_object (cp, &out->checkpoint) == HUB_OK;
+        if (!out->has_checkpoint) {
             hub_util_why (why, why_size, "checkpoint is malformed");
             rc = HUB_E_MALFORMED;
         }
-        free (text);
     }
     json_t *complete = json_object_get (obj, "complete");
     if (rc == HUB_OK && complete && !json_is_boolean (complete)) {

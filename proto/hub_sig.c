@@ -163,24 +163,30 @@ hub_checkpoint_to_json (const hub_checkpoint_t *cp)
 }
 
 hub_err_t
+hub_checkpoint_from_object (const json_t *obj, hub_checkpoint_t *out)
+{
+    hub_checkpoint_t cp;
+    memset (&cp, 0, sizeof cp);
+    json_t *key = json_object_get (obj, "hub_key");
+    if (!hub_util_json_uint (obj, "seq", &cp.seq) ||
+        !hub_util_json_uint (obj, "ts", &cp.ts_ms) ||
+        !hub_util_json_hex (obj, "hash", cp.hash, HUB_HASH_BYTES) ||
+        !hub_util_json_hex (obj, "sig", cp.sig, HUB_SIG_BYTES) || !json_is_string (key) ||
+        json_string_length (key) != HUB_KEYTEXT_LEN ||
+        hub_key_from_text (json_string_value (key), cp.hub_key) != HUB_OK)
+        return HUB_E_BAD_REQUEST;
+    *out = cp;
+    return HUB_OK;
+}
+
+hub_err_t
 hub_checkpoint_from_json (const char *json, size_t len, hub_checkpoint_t *out)
 {
     hub_err_t rc = HUB_OK;
     json_t *root = hub_json_frame_parse ((const uint8_t *)json, len, &rc);
     if (root == NULL)
         return rc;
-    hub_checkpoint_t cp;
-    memset (&cp, 0, sizeof cp);
-    json_t *key = json_object_get (root, "hub_key");
-    if (!hub_util_json_uint (root, "seq", &cp.seq) ||
-        !hub_util_json_uint (root, "ts", &cp.ts_ms) ||
-        !hub_util_json_hex (root, "hash", cp.hash, HUB_HASH_BYTES) ||
-        !hub_util_json_hex (root, "sig", cp.sig, HUB_SIG_BYTES) || !json_is_string (key) ||
-        json_string_length (key) != HUB_KEYTEXT_LEN ||
-        hub_key_from_text (json_string_value (key), cp.hub_key) != HUB_OK)
-        rc = HUB_E_BAD_REQUEST;
+    rc = hub_checkpoint_from_object (root, out);
     json_decref (root);
-    if (rc == HUB_OK)
-        *out = cp;
     return rc;
 }
