@@ -455,7 +455,7 @@ s_status (router_t *self)
     char *stats = self->relay ? relay_stats (self->relay) : NULL;
     json_t *relays = stats ? json_loads (stats, 0, NULL) : NULL;
     free (stats);
-    json_int_t depth = 0, dead = 0, reminders = 0;
+    json_int_t depth = 0, dead = 0, open_actions = 0;
     const char *name;
     json_t *relay;
     json_object_foreach (relays, name, relay)
@@ -463,7 +463,7 @@ s_status (router_t *self)
         depth += json_integer_value (json_object_get (relay, "pending"));
         dead += json_integer_value (json_object_get (relay, "dead"));
     }
-    action_set_each (self->actions, s_count_open, &reminders);
+    action_set_each (self->actions, s_count_open, &open_actions);
     return json_pack (
         "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I}",
         "version", HUB_VERSION, "uptime_s",
@@ -475,7 +475,7 @@ s_status (router_t *self)
         (json_int_t)channel_set_size (self->channels), "in_flight", (json_int_t)self->in_flight,
         "refused", (json_int_t)self->refused, "db_bytes", db_bytes, "relays",
         relays ? relays : json_object (), "outbox_depth", depth, "outbox_dead", dead,
-        "open_actions", reminders);
+        "open_actions", open_actions);
 }
 
 //  Requeues a relay's dead jobs: an operator's act on the outbox, administrator only.
@@ -504,16 +504,15 @@ s_handle_query (router_t *self, const s_ctx_t *ctx)
                                 : NULL;
     const char *q = query ? json_string_value (json_object_get (query, "q")) : NULL;
     char why[200] = "QUERY takes one JSON object";
-    json_t *result = NULL;
-    if (q && strcmp (q, "relay.retry") == 0)
+    query_state_t state = {self->channels, self->directory, self->actions};
+    bool retry = q && strcmp (q, "relay.retry") == 0;
+    json_t *result =
+        query && !retry ? query_answer (&state, ctx->who, query, &err, why, sizeof why) : NULL;
+    if (retry)
         s_relay_retry (self, ctx, json_string_value (json_object_get (query, "name")));
-    else if (query) {
-        query_state_t state = {self->channels, self->directory, self->actions};
-        result = query_answer (&state, ctx->who, query, &err, why, sizeof why);
-        if (result)
-            s_reply (self, ctx, HUB_CMD_REPLY, result);
-    }
-    if (!result && !(q && strcmp (q, "relay.retry") == 0))
+    else if (result)
+        s_reply (self, ctx, HUB_CMD_REPLY, result);
+    else
         s_refuse (self, ctx, err, why);
     json_decref (query);
 }
