@@ -47,13 +47,10 @@ b_id=$(hubctl --key "$T/other.key" action add "Book the venue" --owner foodbank 
 
 # A's slots: +4s, +10s, due +16s. B's: due +5s (both before-slots precede its creation),
 # then every 3s. Close A between its first two slots: wait for the first, then close.
+has_reminders() { [ "$(reminders "$1" | wc -l)" -ge "$2" ]; } # has_reminders ID N
 until_count() { # until_count ID N: waits (up to 40 s) until item ID has N reminders
-    local i
-    for i in $(seq 1 400); do
-        [ "$(reminders "$1" | wc -l)" -ge "$2" ] && return 0
-        sleep 0.1
-    done
-    fail "item $1 did not get $2 reminders: $(reminders "$1" | tr '\n' ' ')"
+    wait_for_s 40 has_reminders "$1" "$2" ||
+        fail "item $1 did not get $2 reminders: $(reminders "$1" | tr '\n' ' ')"
 }
 until_count "$a_id" 1
 # Only the owner, the creator or the administrator may close an item.

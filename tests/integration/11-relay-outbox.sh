@@ -23,6 +23,12 @@ for r in json.load(sys.stdin):
         print(json.loads(r["body"])["text"].split("\n")[-1])'
 }
 delivered() { texts | grep -c "$1" || true; }
+# (Checks are functions so that wait_for runs them anew on each try.)
+relayed() { [ "$(delivered "$1")" -ge "$2" ]; } # relayed TEXT N: at least N have TEXT
+# team_is FIELD OP N: the team relay's FIELD (pending, dead) in hubctl status compares so.
+team_is() {
+    [ "$(hubctl --json status | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["relays"]["team"][sys.argv[1]])' "$1")" "$2" "$3" ]
+}
 
 (umask 077 && echo "$API/services/T000/B000/secretsecret" > "$T/webhook")
 cat > "$T/hub.conf" <<CONF
@@ -41,7 +47,7 @@ start_hub "$T/data" -c "$T/hub.conf"
 # Delivery, in order.
 for i in 1 2 3; do hubctl publish updates "relay-msg-$i" > /dev/null; done
 hubctl publish announcements "not relayed" > /dev/null
-wait_for test "$(texts | grep -c relay-msg-)" -ge 3 || fail "3 messages not relayed: $(texts)"
+wait_for relayed relay-msg- 3 || fail "3 messages not relayed: $(texts)"
 assert_eq "relay-msg-1 relay-msg-2 relay-msg-3" "$(texts | grep relay-msg- | tr '\n' ' ' | sed 's/ $//')" "order"
 assert_eq 0 "$(delivered 'not relayed')" "a channel the relay does not carry"
 # The administrator is named as in MSG frames, not as an unknown author.
@@ -55,7 +61,7 @@ grep -q secretsecret "$T/hubd.log" && fail "the webhook URL (a secret) reached t
 control /_control/fail '{"status":500,"count":2,"body":"rollup_error"}'
 hubctl publish updates "relay-msg-4" > /dev/null
 hubctl publish updates "relay-msg-5" > /dev/null
-for i in $(seq 1 300); do [ "$(delivered relay-msg-5)" -ge 1 ] && break; sleep 0.1; done
+wait_for_s 30 relayed relay-msg-5 1 || true # (retries back off; the order check says)
 assert_eq "relay-msg-1 relay-msg-2 relay-msg-3 relay-msg-4 relay-msg-5" \
     "$(texts | grep relay-msg- | tr '\n' ' ' | sed 's/ $//')" "order after an outage"
 
@@ -63,19 +69,19 @@ assert_eq "relay-msg-1 relay-msg-2 relay-msg-3 relay-msg-4 relay-msg-5" \
 control /_control/fail '{"status":503,"count":100000,"body":"down"}'
 hubctl publish updates "relay-msg-6" > /dev/null
 hubctl publish actions "relay-msg-7" > /dev/null
-wait_for test "$(hubctl --json status | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["relays"]["team"]["pending"])')" -ge 2 ||
+wait_for team_is pending -ge 2 ||
     fail "jobs not pending while the service is down: $(hubctl --json status)"
 stop_hub KILL || true
 control /_control/reset
 start_hub "$T/data" -c "$T/hub.conf"
-for i in $(seq 1 300); do [ "$(delivered relay-msg-7)" -ge 1 ] && break; sleep 0.1; done
+wait_for_s 30 relayed relay-msg-7 1 || true
 assert_eq "relay-msg-6 relay-msg-7" "$(texts | grep relay-msg- | tr '\n' ' ' | sed 's/ $//')" \
     "pending jobs delivered once after kill -9"
 
 # A permanent error: the job is dead, kept, counted; relay retry requeues it.
 control /_control/fail '{"status":404,"count":1,"body":"no_service"}'
 hubctl publish updates "relay-msg-8" > /dev/null
-wait_for test "$(hubctl --json status | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["relays"]["team"]["dead"])')" = 1 ||
+wait_for team_is dead = 1 ||
     fail "no dead job: $(hubctl --json status)"
 grep -q "no_service" "$T/hubd.log" || fail "Slack's error text not logged"
 assert_eq 0 "$(delivered relay-msg-8)" "dead job not delivered"
@@ -83,7 +89,7 @@ rc=0; hubctl --key "$T/data/hub.key" relay retry team > /dev/null 2>&1 || rc=$?
 [ "$rc" != 0 ] || fail "relay retry from a non-administrator"
 out=$(hubctl --json relay retry team)
 assert_eq 1 "$(json_field "$out" requeued)" "requeued"
-for i in $(seq 1 100); do [ "$(delivered relay-msg-8)" -ge 1 ] && break; sleep 0.1; done
+wait_for relayed relay-msg-8 1 || true
 assert_eq 1 "$(delivered relay-msg-8)" "delivered after relay retry"
 rc=0; hubctl relay retry nosuch 2> /dev/null || rc=$?
 assert_eq 3 "$rc" "relay retry of an unknown relay"
@@ -100,7 +106,7 @@ CONF
 kill -HUP "$HUB_PID"
 wait_for grep -q "second: plugin slack ready" "$T/hubd.log" || fail "relay added by SIGHUP not started"
 hubctl publish announcements "relay-msg-9" > /dev/null
-for i in $(seq 1 100); do [ "$(delivered relay-msg-9)" -ge 1 ] && break; sleep 0.1; done
+wait_for relayed relay-msg-9 1 || true
 assert_eq 1 "$(delivered relay-msg-9)" "a relay added by SIGHUP delivers"
 stop_hub
 

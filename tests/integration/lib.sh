@@ -88,10 +88,15 @@ json_field() {
     /usr/bin/python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1" "$2"
 }
 
-# wait_for COMMAND...: retries a command for up to 10 s (times HUB_TIMEOUT_SCALE).
-wait_for() {
-    local i
-    for i in $(seq 1 $((100 * HUB_TIMEOUT_SCALE))); do
+# wait_for COMMAND...: retries a command for up to 10 s (times HUB_TIMEOUT_SCALE). The
+# command runs anew each try: wrap a check on "$(...)" in a function, or it is computed once.
+wait_for() { wait_for_s 10 "$@"; }
+
+# wait_for_s SECONDS COMMAND...: the same, for up to SECONDS (times HUB_TIMEOUT_SCALE).
+wait_for_s() {
+    local i tries=$(($1 * 10 * HUB_TIMEOUT_SCALE))
+    shift
+    for i in $(seq 1 "$tries"); do
         "$@" && return 0
         sleep 0.1
     done
