@@ -246,6 +246,19 @@ typedef struct {
     uint64_t last;        //  the last seq it stored
 } s_commit_t;
 
+static void
+s_commit_add (s_commit_t *commit, const char *channel)
+{
+    if (commit->channel_count > S_COMMIT_CHANNELS)
+        return; //  already too many to list
+    for (size_t c = 0; c < commit->channel_count; c++)
+        if (strcmp (commit->channels[c], channel) == 0)
+            return;
+    if (commit->channel_count < S_COMMIT_CHANNELS)
+        commit->channels[commit->channel_count] = channel;
+    commit->channel_count++;
+}
+
 static bool
 s_touches (const s_sub_t *sub, const s_commit_t *commit)
 {
@@ -282,14 +295,7 @@ deliver_committed (deliver_t *self, const batch_t *batch)
             continue;
         if (entry->seq > commit.last)
             commit.last = entry->seq;
-        size_t c = 0;
-        while (c < commit.channel_count && c < S_COMMIT_CHANNELS &&
-               strcmp (commit.channels[c], entry->hdr.channel) != 0)
-            c++;
-        if (c == commit.channel_count && c < S_COMMIT_CHANNELS)
-            commit.channels[commit.channel_count++] = entry->hdr.channel;
-        else if (c == S_COMMIT_CHANNELS)
-            commit.channel_count = S_COMMIT_CHANNELS + 1;
+        s_commit_add (&commit, entry->hdr.channel);
     }
     if (commit.last > self->head)
         self->head = commit.last;
