@@ -26,6 +26,16 @@ s_load (const char *text, int *errors, char *messages, size_t size)
     return config;
 }
 
+//  Asserts that messages hold "PATH:LINE: text" for the file s_load wrote; prints both if not.
+static void
+s_assert_said (const char *messages, int line, const char *text)
+{
+    char want[256];
+    snprintf (want, sizeof want, "%s:%d: %s", s_path, line, text);
+    if (!strstr (messages, want))
+        fail_msg ("expected \"%s\" in the messages:\n%s", want, messages);
+}
+
 static void
 test_defaults (void **state)
 {
@@ -101,9 +111,7 @@ test_empty_unknown_section (void **state)
     char messages[512];
     config_t *config = s_load ("[hub]\n\n[nosuch]\n", &errors, messages, sizeof messages);
     assert_int_equal (errors, 1);
-    char want[128];
-    snprintf (want, sizeof want, "%s:3: unknown section [nosuch]", s_path);
-    assert_non_null (strstr (messages, want));
+    s_assert_said (messages, 3, "unknown section [nosuch]");
     config_destroy (&config);
 }
 
@@ -118,17 +126,11 @@ test_errors_name_their_line (void **state)
                 "before = 3d, soon\n[elsewhere]\nkey = v\n[relay.x]\nchannels = a\n",
                 &errors, messages, sizeof messages);
     assert_int_equal (errors, 5);
-    char want[128];
-    snprintf (want, sizeof want, "%s:2: unknown key 'bogus' in [hub]", s_path);
-    assert_non_null (strstr (messages, want));
-    snprintf (want, sizeof want, "%s:3: max_message_bytes", s_path);
-    assert_non_null (strstr (messages, want));
-    snprintf (want, sizeof want, "%s:5: before must be", s_path);
-    assert_non_null (strstr (messages, want));
-    snprintf (want, sizeof want, "%s:6: unknown section [elsewhere]", s_path);
-    assert_non_null (strstr (messages, want));
-    snprintf (want, sizeof want, "%s:8: [relay.x] has no plugin", s_path);
-    assert_non_null (strstr (messages, want));
+    s_assert_said (messages, 2, "unknown key 'bogus' in [hub]");
+    s_assert_said (messages, 3, "max_message_bytes");
+    s_assert_said (messages, 5, "before must be");
+    s_assert_said (messages, 6, "unknown section [elsewhere]");
+    s_assert_said (messages, 8, "[relay.x] has no plugin");
     config_destroy (&config);
 }
 
@@ -154,25 +156,18 @@ test_endpoints_and_numbers (void **state)
                 "verify_threads =\n",
                 &errors, messages, sizeof messages);
     assert_int_equal (errors, 3);
-    char want[128];
-    snprintf (want, sizeof want, "%s:2: endpoint must be", s_path);
-    assert_non_null (strstr (messages, want));
-    snprintf (want, sizeof want, "%s:3: max_message_bytes", s_path);
-    assert_non_null (strstr (messages, want));
-    snprintf (want, sizeof want, "%s:4: verify_threads", s_path);
-    assert_non_null (strstr (messages, want));
+    s_assert_said (messages, 2, "endpoint must be");
+    s_assert_said (messages, 3, "max_message_bytes");
+    s_assert_said (messages, 4, "verify_threads");
     config_destroy (&config);
     //  Names inih would cut short, and a key without a name
     config = s_load ("[relay.a-relay-name-that-goes-on-and-on-well-past-fifty-chars]\n"
                      "plugin = slack\nchannels = updates\n"
                      "a_key_name_that_goes_on_and_on_well_past_fifty_chars = 1\n = v\n",
                      &errors, messages, sizeof messages);
-    snprintf (want, sizeof want, "%s:1: section name longer than 49", s_path);
-    assert_non_null (strstr (messages, want));
-    snprintf (want, sizeof want, "%s:4: key name longer than 49", s_path);
-    assert_non_null (strstr (messages, want));
-    snprintf (want, sizeof want, "%s:5: a key has no name", s_path);
-    assert_non_null (strstr (messages, want));
+    s_assert_said (messages, 1, "section name longer than 49");
+    s_assert_said (messages, 4, "key name longer than 49");
+    s_assert_said (messages, 5, "a key has no name");
     config_destroy (&config);
 }
 
