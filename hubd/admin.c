@@ -1,5 +1,6 @@
 /*  admin.c - see admin.h. */
 #include "admin.h"
+#include "db.h"
 #include "hub_text.h"
 #include <jansson.h>
 #include <stdio.h>
@@ -155,10 +156,9 @@ admin_apply (sqlite3 *db, const admin_op_t *op, uint64_t seq, uint64_t now_ms, c
     case ADMIN_PARTNER_ADD: {
         //  A partner who left comes back under its own name and key: its entry is current
         //  again, with the directory fields given now.
-        sqlite3_prepare_v2 (db,
-                            "UPDATE partners SET org = ?, email = ?, roles = ?, left_ms = NULL "
-                            "WHERE name = ? AND key = ? AND left_ms IS NOT NULL",
-                            -1, &stmt, NULL);
+        stmt =
+            db_prepare (db, "UPDATE partners SET org = ?, email = ?, roles = ?, left_ms = NULL "
+                            "WHERE name = ? AND key = ? AND left_ms IS NOT NULL");
         sqlite3_bind_text (stmt, 1, op->org, -1, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 2, op->email, -1, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 3, op->roles, -1, SQLITE_STATIC);
@@ -167,8 +167,7 @@ admin_apply (sqlite3 *db, const admin_op_t *op, uint64_t seq, uint64_t now_ms, c
         hub_err_t err = s_step (stmt, "", why, why_size);
         if (err != HUB_OK || sqlite3_changes (db) == 1)
             return err;
-        sqlite3_prepare_v2 (db, "INSERT INTO partners VALUES (?,?,?,?,?,?,NULL,?)", -1, &stmt,
-                            NULL);
+        stmt = db_prepare (db, "INSERT INTO partners VALUES (?,?,?,?,?,?,NULL,?)");
         sqlite3_bind_text (stmt, 1, op->name, -1, SQLITE_STATIC);
         sqlite3_bind_blob (stmt, 2, op->key, HUB_PUBKEY_BYTES, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 3, op->org, -1, SQLITE_STATIC);
@@ -183,9 +182,8 @@ admin_apply (sqlite3 *db, const admin_op_t *op, uint64_t seq, uint64_t now_ms, c
         return s_step (stmt, conflict, why, why_size);
     }
     case ADMIN_PARTNER_REMOVE: {
-        sqlite3_prepare_v2 (
-            db, "UPDATE partners SET left_ms = ? WHERE name = ? AND left_ms IS NULL", -1, &stmt,
-            NULL);
+        stmt = db_prepare (
+            db, "UPDATE partners SET left_ms = ? WHERE name = ? AND left_ms IS NULL");
         sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)now_ms);
         sqlite3_bind_text (stmt, 2, op->name, -1, SQLITE_STATIC);
         hub_err_t err = s_step (stmt, "", why, why_size);
@@ -196,7 +194,7 @@ admin_apply (sqlite3 *db, const admin_op_t *op, uint64_t seq, uint64_t now_ms, c
         return err;
     }
     case ADMIN_CHANNEL_CREATE:
-        sqlite3_prepare_v2 (db, "INSERT INTO channels VALUES (?,?,?,?)", -1, &stmt, NULL);
+        stmt = db_prepare (db, "INSERT INTO channels VALUES (?,?,?,?)");
         sqlite3_bind_text (stmt, 1, op->name, -1, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 2, op->publish, -1, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 3, op->read, -1, SQLITE_STATIC);

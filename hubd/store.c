@@ -180,8 +180,6 @@ s_insert (s_self_t *self, entry_t *entry, uint64_t now)
     return rc;
 }
 
-//  Administrator commands change the directory in the transaction that logs them; one the
-//  current state refuses (a duplicate name, say) is refused and not logged.
 static int
 s_write_checkpoint (s_self_t *self, uint64_t now)
 {
