@@ -97,6 +97,18 @@ s_number (const char *text, double min, double max, double *out)
     return true;
 }
 
+//  optarg as a number from min to max into *value: NULL, or why not ("--NAME must be from
+//  MIN to MAX", valid until the next call), so a message never disagrees with its bounds.
+static const char *
+s_range (const char *name, double min, double max, double *value)
+{
+    static char why[96];
+    if (s_number (optarg, min, max, value))
+        return NULL;
+    snprintf (why, sizeof why, "--%s must be from %.0f to %.0f", name, min, max);
+    return why;
+}
+
 static int
 s_parse (int argc, char **argv, bench_opts_t *opts)
 {
@@ -124,7 +136,7 @@ s_parse (int argc, char **argv, bench_opts_t *opts)
                                           {NULL, 0, NULL, 0}};
     *opts = (bench_opts_t){.publishers = 4, .subscribers = 1, .size = 256, .messages = 100000};
     int opt;
-    double value;
+    double value = 0;
     while ((opt = getopt_long (argc, argv, "h", longs, NULL)) != -1) {
         const char *bad = NULL;
         switch (opt) {
@@ -137,23 +149,19 @@ s_parse (int argc, char **argv, bench_opts_t *opts)
         case 'D': opts->data_dir = optarg; break;
         case 'C': opts->cold = true; break;
         case 'F':
-            if (!s_number (optarg, 1, 1e10, &value))
-                bad = "--fill must be from 1 to 10000000000";
+            bad = s_range ("fill", 1, 1e10, &value);
             opts->fill = (uint64_t)value;
             break;
         case 'R':
-            if (!s_number (optarg, 0, 1000, &value))
-                bad = "--restarts must be from 0 to 1000";
+            bad = s_range ("restarts", 0, 1000, &value);
             opts->restarts = (int)value;
             break;
         case 'I':
-            if (!s_number (optarg, 0, BENCH_IDLE_MAX, &value))
-                bad = "--idle-subscribers must be from 0 to 3000";
+            bad = s_range ("idle-subscribers", 0, BENCH_IDLE_MAX, &value);
             opts->idle_subscribers = (int)value;
             break;
         case 'S':
-            if (!s_number (optarg, 0, BENCH_IDLE_MAX, &value))
-                bad = "--stalled must be from 0 to 3000";
+            bad = s_range ("stalled", 0, BENCH_IDLE_MAX, &value);
             opts->stalled = (int)value;
             break;
         case 'a':
@@ -162,33 +170,27 @@ s_parse (int argc, char **argv, bench_opts_t *opts)
             opts->mosquitto = true;
             break;
         case 'p':
-            if (!s_number (optarg, 1, 1000, &value))
-                bad = "--publishers must be from 1 to 1000";
+            bad = s_range ("publishers", 1, 1000, &value);
             opts->publishers = (int)value;
             break;
         case 's':
-            if (!s_number (optarg, 0, 1000, &value))
-                bad = "--subscribers must be from 0 to 1000";
+            bad = s_range ("subscribers", 0, 1000, &value);
             opts->subscribers = (int)value;
             break;
         case 'f':
-            if (!s_number (optarg, 1, 1000, &value))
-                bad = "--raw-fanout must be from 1 to 1000";
+            bad = s_range ("raw-fanout", 1, 1000, &value);
             opts->raw_fanout = (int)value;
             break;
         case 'z':
-            if (!s_number (optarg, BENCH_BODY_MIN, 60000, &value))
-                bad = "--size must be from 23 to 60000 bytes";
+            bad = s_range ("size", BENCH_BODY_MIN, 60000, &value);
             opts->size = (size_t)value;
             break;
         case 'n':
-            if (!s_number (optarg, 1, 1e9, &value))
-                bad = "--messages must be from 1 to 1000000000";
+            bad = s_range ("messages", 1, 1e9, &value);
             opts->messages = (uint64_t)value;
             break;
         case 'c':
-            if (!s_number (optarg, 1, 1e9, &value))
-                bad = "--catchup must be from 1 to 1000000000";
+            bad = s_range ("catchup", 1, 1e9, &value);
             opts->catchup = (uint64_t)value;
             break;
         case 'r':
