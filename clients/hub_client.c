@@ -521,32 +521,23 @@ hub_client_send_signed (hub_client_t *self, uint8_t cmd, const uint8_t *header,
     return rc;
 }
 
-//  Checks the fields hub_header_encode would refuse, with the code the hub would give.
+//  Says why hub_header_encode_err refused the fields with err (the code the hub would
+//  give), naming the field.
 static hub_err_t
-s_check_fields (hub_client_t *self, const char *channel, const char *kind, const char *title,
-                const char *action_json, const void *body, size_t body_len)
+s_header_refused (hub_client_t *self, hub_err_t err, const char *channel, const char *kind,
+                  const char *title)
 {
-    if (!channel || !hub_channel_valid (channel))
-        return hubc_fail (self, HUB_E_BAD_NAME, "invalid channel name '%s'",
-                          channel ? channel : "");
-    if (!kind || !hub_kind_valid (kind))
-        return hubc_fail (self, HUB_E_BAD_NAME, "invalid kind '%s'", kind ? kind : "");
-    if (title && strlen (title) > HUB_TITLE_MAX)
-        return hubc_fail (self, HUB_E_BAD_HEADER, "title longer than %d bytes", HUB_TITLE_MAX);
-    if (title && !hub_utf8_valid (title, strlen (title)))
-        return hubc_fail (self, HUB_E_BAD_UTF8, "title is not valid UTF-8");
-    if (!hub_utf8_valid (body, body_len))
-        return hubc_fail (self, HUB_E_BAD_UTF8, "body is not valid UTF-8 text");
-    if (action_json) {
-        hub_err_t err = HUB_OK;
-        json_t *action =
-            hub_json_frame_parse ((const uint8_t *)action_json, strlen (action_json), &err);
-        json_decref (action);
-        if (!action)
-            return hubc_fail (self, HUB_E_BAD_HEADER, "the action is not a JSON object: %s",
-                              hub_strerror (err));
-    }
-    return HUB_OK;
+    if (err == HUB_E_BAD_NAME && !hub_channel_valid (channel))
+        return hubc_fail (self, err, "invalid channel name '%s'", channel ? channel : "");
+    if (err == HUB_E_BAD_NAME)
+        return hubc_fail (self, err, "invalid kind '%s'", kind ? kind : "");
+    if (err == HUB_E_BAD_UTF8)
+        return hubc_fail (self, err, "title is not valid UTF-8");
+    if (err == HUB_E_BAD_HEADER && title && strlen (title) > HUB_TITLE_MAX)
+        return hubc_fail (self, err, "title longer than %d bytes", HUB_TITLE_MAX);
+    if (err == HUB_E_BAD_HEADER)
+        return hubc_fail (self, err, "the action is not a JSON object");
+    return hubc_fail (self, err, "header longer than %d bytes", HUB_HEADER_MAX);
 }
 
 hub_err_t
@@ -560,16 +551,18 @@ hub_client_sign_and_send (hub_client_t *self, uint8_t cmd, const char *channel,
     memset (answer, 0, sizeof *answer);
     if (!body)
         body = "";
-    hub_err_t rc = s_check_fields (self, channel, kind, title, action_json, body, body_len);
-    if (rc != HUB_OK)
-        return rc;
     uint8_t id[HUB_MSG_ID_BYTES];
     randombytes_buf (id, sizeof id);
     size_t hlen = 0;
-    char *header = hub_header_encode (channel, kind, self->id.pk, id, hub_time_now_ms (), title,
-                                      action_json, &hlen);
-    if (!header) //  every field is valid, so only the size is left
-        return hubc_fail (self, HUB_E_TOO_LARGE, "header longer than %d bytes", HUB_HEADER_MAX);
+    hub_err_t rc = HUB_OK;
+    char *header = hub_header_encode_err (channel, kind, self->id.pk, id, hub_time_now_ms (),
+                                          title, action_json, &hlen, &rc);
+    if (!header)
+        return s_header_refused (self, rc, channel, kind, title);
+    if (!hub_utf8_valid (body, body_len)) {
+        free (header);
+        return hubc_fail (self, HUB_E_BAD_UTF8, "body is not valid UTF-8 text");
+    }
     uint8_t sig[HUB_SIG_BYTES];
     hub_msg_sign (&self->id, (const uint8_t *)header, hlen, body, body_len, sig);
     rc = hub_client_send_signed (self, cmd, (const uint8_t *)header, hlen, body, body_len, sig,

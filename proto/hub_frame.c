@@ -255,19 +255,46 @@ hub_header_encode (const char *channel, const char *kind,
                    const uint8_t author[HUB_PUBKEY_BYTES], const uint8_t id[HUB_MSG_ID_BYTES],
                    int64_t ts_ms, const char *title, const char *action_json, size_t *len_out)
 {
-    if (!hub_channel_valid (channel) || !hub_kind_valid (kind) || ts_ms < 0)
-        return NULL;
-    if (title != NULL &&
-        (strlen (title) > HUB_TITLE_MAX || !hub_utf8_valid (title, strlen (title))))
-        return NULL;
-    json_t *action = NULL;
+    return hub_header_encode_err (channel, kind, author, id, ts_ms, title, action_json, len_out,
+                                  NULL);
+}
+
+//  The code hub_header_encode_err refuses with, or HUB_OK; *action (caller owns) is the
+//  parsed action_json.
+static hub_err_t
+s_header_args_check (const char *channel, const char *kind, int64_t ts_ms, const char *title,
+                     const char *action_json, json_t **action)
+{
+    *action = NULL;
+    if (!hub_channel_valid (channel) || !hub_kind_valid (kind))
+        return HUB_E_BAD_NAME;
+    if (ts_ms < 0 || (title != NULL && strlen (title) > HUB_TITLE_MAX))
+        return HUB_E_BAD_HEADER;
+    if (title != NULL && !hub_utf8_valid (title, strlen (title)))
+        return HUB_E_BAD_UTF8;
     if (action_json != NULL) {
-        size_t alen = strlen (action_json);
         hub_err_t rc;
-        action = hub_json_frame_parse ((const uint8_t *)action_json, alen, &rc);
-        if (action == NULL)
-            return NULL;
+        *action =
+            hub_json_frame_parse ((const uint8_t *)action_json, strlen (action_json), &rc);
+        if (*action == NULL)
+            return HUB_E_BAD_HEADER;
     }
+    return HUB_OK;
+}
+
+char *
+hub_header_encode_err (const char *channel, const char *kind,
+                       const uint8_t author[HUB_PUBKEY_BYTES],
+                       const uint8_t id[HUB_MSG_ID_BYTES], int64_t ts_ms, const char *title,
+                       const char *action_json, size_t *len_out, hub_err_t *err)
+{
+    hub_err_t dummy;
+    if (err == NULL)
+        err = &dummy;
+    json_t *action = NULL;
+    *err = s_header_args_check (channel, kind, ts_ms, title, action_json, &action);
+    if (*err != HUB_OK)
+        return NULL;
     char author_text[HUB_KEYTEXT_LEN + 1];
     char id_hex[2 * HUB_MSG_ID_BYTES + 1];
     hub_key_to_text (author, author_text);
@@ -288,6 +315,7 @@ hub_header_encode (const char *channel, const char *kind,
     size_t len = strlen (text);
     if (len > HUB_HEADER_MAX) {
         free (text);
+        *err = HUB_E_TOO_LARGE;
         return NULL;
     }
     if (len_out != NULL)

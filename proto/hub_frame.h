@@ -97,6 +97,16 @@ char *hub_header_encode (const char *channel, const char *kind,
                          const uint8_t id[HUB_MSG_ID_BYTES], int64_t ts_ms, const char *title,
                          const char *action_json, size_t *len_out);
 
+//  As hub_header_encode, and says why it refused in *err (may be NULL) with the code the
+//  hub gives a header like it: HUB_E_BAD_NAME (channel, kind), HUB_E_BAD_HEADER (ts < 0,
+//  a title over HUB_TITLE_MAX bytes, an action that is not a JSON object), HUB_E_BAD_UTF8
+//  (title), HUB_E_TOO_LARGE (the header over HUB_HEADER_MAX bytes).
+char *hub_header_encode_err (const char *channel, const char *kind,
+                             const uint8_t author[HUB_PUBKEY_BYTES],
+                             const uint8_t id[HUB_MSG_ID_BYTES], int64_t ts_ms,
+                             const char *title, const char *action_json, size_t *len_out,
+                             hub_err_t *err);
+
 //  Checks a body: text, and header+body within max_bytes. HUB_E_TOO_LARGE, HUB_E_BAD_UTF8.
 hub_err_t hub_body_check (const uint8_t *body, size_t blen, size_t hlen, size_t max_bytes);
 
