@@ -4,22 +4,9 @@
 #   tests/bench/run-figures.sh [BUILD_DIR] [OUT_DIR]
 # BUILD_DIR defaults to ./build; set CATCHUP=200000 for a shorter catch-up run.
 set -euo pipefail
-build=${1:-build}
-out=${2:-bench-figures}
-bench="$build/tests/bench/hub-bench"
+. "$(dirname "$0")/run-lib.sh"
+bench_setup run-figures "${1:-build}" "${2:-bench-figures}"
 catchup=${CATCHUP:-1000000}
-[ -x "$bench" ] || { echo "run-figures: no $bench (build the hub-bench target)" >&2; exit 2; }
-mkdir -p "$out"
-{ date -u +%FT%TZ; uname -srm; nproc; grep -m1 'model name' /proc/cpuinfo || true; uptime; } \
-    > "$out/machine.txt"
-
-run() { # NAME ARGS...
-    local name=$1; shift
-    echo "run-figures: $name: hub-bench $*" >&2
-    local rc=0
-    "$bench" "$@" --json > "$out/$name.json" || rc=$?
-    [ $rc -eq 0 ] || echo "run-figures: $name exited $rc (figures kept; see its problem field)" >&2
-}
 
 run p4-s1     --publishers 4 --subscribers 1 --size 256 --messages 100000 --against mosquitto --raw-fanout 1
 run p4-s100   --publishers 4 --subscribers 100 --size 256 --messages 20000 --raw-fanout 100

@@ -8,23 +8,11 @@
 # memory run; LIVE_MESSAGES (5000) for the run with 999 live subscribers.
 # Filling 10,000,000 messages through hubd takes 10 to 30 minutes and ~9 GB of disk.
 set -euo pipefail
-build=${1:-build}
-out=${2:-bench-scale}
-bench="$build/tests/bench/hub-bench"
+. "$(dirname "$0")/run-lib.sh"
+bench_setup run-scale "${1:-build}" "${2:-bench-scale}"
 fill=${FILL:-10000000}
 big=${BIG_DIR:-$out/big-data}
 rounds=${ROUNDS:-3}
-[ -x "$bench" ] || { echo "run-scale: no $bench (build the hub-bench target)" >&2; exit 2; }
-mkdir -p "$out"
-{ date -u +%FT%TZ; uname -srm; nproc; uptime; } > "$out/machine.txt"
-
-run() { # NAME ARGS...
-    local name=$1; shift
-    echo "run-scale: $name: hub-bench $*" >&2
-    local rc=0
-    "$bench" "$@" --json > "$out/$name.json" || rc=$?
-    [ $rc -eq 0 ] || echo "run-scale: $name exited $rc (figures kept; see its problem field)" >&2
-}
 
 [ -e "$big/hub.db" ] || run fill --data-dir "$big" --fill "$fill" --subscribers 0 --messages 4
 workload=(--publishers 4 --subscribers 1 --size 256 --messages 60000 --restarts 3)
