@@ -71,6 +71,20 @@ s_fail (hub_verifier_t *self, uint64_t seq, const char *reason)
     return false;
 }
 
+//  Records that seq expected is missing (the next message seen is next). A gap comes
+//  before anything found later in the log: it replaces a failure recorded at a larger seq.
+static bool
+s_fail_missing (hub_verifier_t *self, uint64_t expected, uint64_t next)
+{
+    if (self->failed && self->first_bad_seq <= expected)
+        return false;
+    char why[128];
+    snprintf (why, sizeof why, "seq %llu is missing (next message is seq %llu)",
+              (unsigned long long)expected, (unsigned long long)next);
+    self->failed = false;
+    return s_fail (self, expected, why);
+}
+
 //  The seq a message must have in consecutive mode, or 0 if any larger seq will do.
 static uint64_t
 s_expected (const hub_verifier_t *self)
@@ -93,11 +107,8 @@ s_check_link (hub_verifier_t *self, const hub_message_t *msg)
                   (unsigned long long)msg->seq, (unsigned long long)prev->seq);
         return s_fail (self, msg->seq, why);
     }
-    if (expected && msg->seq != expected) {
-        snprintf (why, sizeof why, "seq %llu is missing (next message is seq %llu)",
-                  (unsigned long long)expected, (unsigned long long)msg->seq);
-        return s_fail (self, expected, why);
-    }
+    if (expected && msg->seq != expected)
+        return s_fail_missing (self, expected, msg->seq);
     if (msg->seq == 1 && sodium_memcmp (msg->prev_hash, zeros, HUB_HASH_BYTES) != 0)
         return s_fail (self, 1, "seq 1 does not start the chain (prev hash not zero)");
     if (prev && prev->seq + 1 == msg->seq &&
@@ -184,18 +195,11 @@ hub_verifier_expect_whole_log (hub_verifier_t *self)
     //  Messages already added were only checked for order: find the first seq missing
     //  among them, which comes before any failure recorded later in the log.
     uint64_t expected = self->since + 1;
-    for (size_t i = 0; i < self->count; i++, expected++) {
-        if (self->links[i].seq == expected)
-            continue;
-        if (!self->failed || expected < self->first_bad_seq) {
-            char why[128];
-            snprintf (why, sizeof why, "seq %llu is missing (next message is seq %llu)",
-                      (unsigned long long)expected, (unsigned long long)self->links[i].seq);
-            self->failed = false;
-            s_fail (self, expected, why);
+    for (size_t i = 0; i < self->count; i++, expected++)
+        if (self->links[i].seq != expected) {
+            s_fail_missing (self, expected, self->links[i].seq);
+            return;
         }
-        return;
-    }
 }
 
 bool
