@@ -11,6 +11,7 @@
 */
 #include "hubctl.h"
 #include "hubc_mem.h"
+#include <assert.h>
 #include <czmq.h>
 #include <errno.h>
 #include <sodium.h>
@@ -319,7 +320,7 @@ hubctl_parse_opts (hubctl_t *ctx, int argc, char **argv, const hubctl_opt_t *opt
     *pos = hubc_calloc ((size_t)argc + 1, sizeof (char *));
     *npos = 0;
     bool options_done = false;
-    bool given[32] = {false}; //  per option with a value: a second one is a mistake
+    uint64_t given = 0; //  bit n: option n took a value already (a second one is a mistake)
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (options_done || arg[0] != '-' || strcmp (arg, "-") == 0) {
@@ -333,20 +334,22 @@ hubctl_parse_opts (hubctl_t *ctx, int argc, char **argv, const hubctl_opt_t *opt
         const hubctl_opt_t *opt = opts;
         bool missing = false;
         for (; opt && opt->name; opt++) {
+            assert (opt - opts < 64); //  one bit of given each
             if (opt->flag && strcmp (arg + 2, opt->name) == 0 && arg[1] == '-') {
                 *opt->flag = true;
                 break;
             }
             const char *value =
                 opt->value ? s_opt_value (argc, argv, &i, opt->name, &missing) : NULL;
-            if (value && given[(opt - opts) % 32]) {
+            uint64_t bit = (uint64_t)1 << (opt - opts);
+            if (value && (given & bit)) {
                 free (*pos);
                 *pos = NULL;
                 return hubctl_usage_error (ctx, "option --%s is given twice", opt->name);
             }
             if (value) {
                 *opt->value = value;
-                given[(opt - opts) % 32] = true;
+                given |= bit;
                 break;
             }
             if (missing)

@@ -46,8 +46,9 @@ typedef struct {
 
 //  Splits argv into options (opts, terminated by a row with name NULL) and positional
 //  arguments. Accepts "--name value", "--name=value", and "--" to end options; "-" alone
-//  is positional. *pos (caller frees the array, not the strings) gets the positional
-//  arguments. Returns 0, or HUBCTL_EXIT_USAGE after printing why.
+//  is positional. An option with a value given twice is a usage error. *pos (caller frees
+//  the array, not the strings) gets the positional arguments. Returns 0, or
+//  HUBCTL_EXIT_USAGE after printing why. opts has at most 64 rows.
 int hubctl_parse_opts (hubctl_t *ctx, int argc, char **argv, const hubctl_opt_t *opts,
                        char ***pos, int *npos);
 

@@ -72,7 +72,7 @@ s_partner_add (hubctl_t *ctx, int argc, char **argv)
     const char *key = NULL, *org = NULL, *email = NULL;
     const char *roles[S_MAX_ROLES];
     int nroles = 0;
-    //  --role repeats: take them out before the generic parser (which keeps the last).
+    //  --role repeats: take them out before the generic parser (which refuses a repeat).
     char **rest = calloc ((size_t)argc + 1, sizeof *rest);
     int nrest = 0;
     for (int i = 0; i < argc; i++) {
