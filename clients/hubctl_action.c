@@ -24,10 +24,17 @@ s_digits (const char *text, int n, int *value)
     return true;
 }
 
+//  timegm (tm) into *secs, true if tm named a moment that exists: timegm normalises
+//  fields out of range (February 30 becomes March 2, 17:00:60 becomes 17:01:00), so one
+//  that comes back changed did not.
 static bool
-s_leap (int year)
+s_timegm_exact (struct tm *tm, int64_t *secs)
 {
-    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    struct tm asked = *tm;
+    *secs = (int64_t)timegm (tm);
+    return tm->tm_year == asked.tm_year && tm->tm_mon == asked.tm_mon &&
+           tm->tm_mday == asked.tm_mday && tm->tm_hour == asked.tm_hour &&
+           tm->tm_min == asked.tm_min && tm->tm_sec == asked.tm_sec;
 }
 
 //  WHEN: RFC 3339 ("2026-12-01T17:00:00Z", "...+02:00"), a date ("2026-12-01": the end of
@@ -50,26 +57,26 @@ s_parse_when (const char *text, int64_t *ms)
         *ms = hub_time_now_ms () + n * unit * 1000;
         return true;
     }
-    static const int days_in[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     struct tm tm = {0};
-    int year, month, day;
+    int year, month;
     if (!s_digits (text, 4, &year) || text[4] != '-' || !s_digits (text + 5, 2, &month) ||
-        text[7] != '-' || !s_digits (text + 8, 2, &day) || year < 1970 || month < 1 ||
-        month > 12 || day < 1 || day > days_in[month - 1] + (month == 2 && s_leap (year)))
+        text[7] != '-' || !s_digits (text + 8, 2, &tm.tm_mday) || year < 1970)
         return false;
     tm.tm_year = year - 1900;
     tm.tm_mon = month - 1;
-    tm.tm_mday = day;
     const char *rest = text + 10;
-    if (!*rest) {
-        *ms = ((int64_t)timegm (&tm) + 86399) * 1000 + 999;
+    bool date_only = !*rest;
+    if (!date_only && (!strchr ("Tt ", *rest) || !s_digits (rest + 1, 2, &tm.tm_hour) ||
+                       rest[3] != ':' || !s_digits (rest + 4, 2, &tm.tm_min) ||
+                       rest[6] != ':' || !s_digits (rest + 7, 2, &tm.tm_sec)))
+        return false;
+    int64_t secs;
+    if (!s_timegm_exact (&tm, &secs))
+        return false;
+    if (date_only) {
+        *ms = (secs + 86399) * 1000 + 999;
         return true;
     }
-    if (!strchr ("Tt ", *rest) || !s_digits (rest + 1, 2, &tm.tm_hour) || rest[3] != ':' ||
-        !s_digits (rest + 4, 2, &tm.tm_min) || rest[6] != ':' ||
-        !s_digits (rest + 7, 2, &tm.tm_sec) || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 59)
-        return false;
     rest += 9;
     int64_t frac_ms = 0;
     if (*rest == '.') {
@@ -91,7 +98,7 @@ s_parse_when (const char *text, int64_t *ms)
         return false;
     if (*rest)
         return false;
-    *ms = ((int64_t)timegm (&tm) - offset_s) * 1000 + frac_ms;
+    *ms = (secs - offset_s) * 1000 + frac_ms;
     return true;
 }
 
