@@ -174,12 +174,9 @@ s_action_destroy (void **item_p)
 action_set_t *
 action_set_load (const char *db_path)
 {
-    char why[512] = "";
-    sqlite3 *db = db_open (db_path, false, why, sizeof why);
-    if (!db) {
-        log_error ("action", "%s", why);
+    sqlite3 *db = db_open_logged (db_path, false, "action");
+    if (!db)
         return NULL;
-    }
     action_set_t *self = mem_zalloc (sizeof *self);
     self->items = zlistx_new ();
     zlistx_set_destructor (self->items, s_action_destroy);

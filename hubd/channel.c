@@ -29,12 +29,9 @@ s_rights_destroy (void **item_p)
 channel_set_t *
 channel_set_load (const char *db_path)
 {
-    char why[512] = "";
-    sqlite3 *db = db_open (db_path, false, why, sizeof why);
-    if (!db) {
-        log_error ("channel", "%s", why);
+    sqlite3 *db = db_open_logged (db_path, false, "channel");
+    if (!db)
         return NULL;
-    }
     channel_set_t *self = mem_zalloc (sizeof *self);
     self->channels = zhashx_new ();
     zhashx_set_destructor (self->channels, s_rights_destroy);

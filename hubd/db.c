@@ -211,6 +211,16 @@ db_open (const char *path, bool writer, char *why, size_t why_size)
     return db;
 }
 
+sqlite3 *
+db_open_logged (const char *path, bool writer, const char *module)
+{
+    char why[512] = "";
+    sqlite3 *db = db_open (path, writer, why, sizeof why);
+    if (!db)
+        log_error (module, "%s", why);
+    return db;
+}
+
 int
 db_backup (const char *path, const char *dst, char *why, size_t why_size)
 {

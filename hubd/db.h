@@ -24,6 +24,10 @@
 //  Caller owns the connection and closes it with sqlite3_close.
 sqlite3 *db_open (const char *path, bool writer, char *why, size_t why_size);
 
+//  db_open for a module that has no one to hand why to: logs it under module's name and
+//  returns NULL on failure.
+sqlite3 *db_open_logged (const char *path, bool writer, const char *module);
+
 //  Copies the database at path into a new file dst with SQLite's online backup API: safe
 //  while the hub runs (a consistent snapshot, unlike a file copy of a live WAL database).
 //  Returns the number of pages copied, or -1 with why filled.

@@ -115,12 +115,9 @@ int64_t
 derive_rebuild (const char *db_path, const uint8_t admin_pk[HUB_PUBKEY_BYTES],
                 const uint8_t hub_pk[HUB_PUBKEY_BYTES])
 {
-    char why[512] = "";
-    sqlite3 *db = db_open (db_path, true, why, sizeof why);
-    if (!db) {
-        log_error ("derive", "%s", why);
+    sqlite3 *db = db_open_logged (db_path, true, "derive");
+    if (!db)
         return -1;
-    }
     derive_t *derive = derive_new (db, admin_pk, hub_pk);
     int64_t count = -1;
     if (db_exec (db, "BEGIN IMMEDIATE") == SQLITE_OK &&

@@ -59,12 +59,9 @@ directory_t *
 directory_load (const char *db_path, const uint8_t admin_pk[HUB_PUBKEY_BYTES],
                 const uint8_t hub_pk[HUB_PUBKEY_BYTES])
 {
-    char why[512] = "";
-    sqlite3 *db = db_open (db_path, false, why, sizeof why);
-    if (!db) {
-        log_error ("directory", "%s", why);
+    sqlite3 *db = db_open_logged (db_path, false, "directory");
+    if (!db)
         return NULL;
-    }
     directory_t *self = mem_zalloc (sizeof *self);
     self->by_name = zhashx_new ();
     zhashx_set_destructor (self->by_name, s_partner_destroy);

@@ -181,12 +181,9 @@ s_actor (zsock_t *pipe, void *args)
 reader_t *
 reader_new (const char *db_path, const uint8_t hub_pk[HUB_PUBKEY_BYTES])
 {
-    char why[512] = "";
-    sqlite3 *db = db_open (db_path, false, why, sizeof why);
-    if (!db) {
-        log_error ("reader", "%s", why);
+    sqlite3 *db = db_open_logged (db_path, false, "reader");
+    if (!db)
         return NULL;
-    }
     s_self_t *state = mem_zalloc (sizeof *state);
     state->db = db;
     memcpy (state->hub_pk, hub_pk, HUB_PUBKEY_BYTES);

@@ -341,12 +341,9 @@ store_t *
 store_new (const char *db_path, const hub_identity_t *hub,
            const uint8_t admin_pk[HUB_PUBKEY_BYTES], const config_t *config)
 {
-    char why[512] = "";
-    sqlite3 *db = db_open (db_path, true, why, sizeof why);
-    if (!db) {
-        log_error ("store", "%s", why);
+    sqlite3 *db = db_open_logged (db_path, true, "store");
+    if (!db)
         return NULL;
-    }
     s_self_t *state = mem_zalloc (sizeof *state);
     state->db = db;
     state->hub = *hub;
