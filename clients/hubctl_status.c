@@ -224,12 +224,18 @@ s_prom_items (const char *obj_key, json_t *obj, const s_metric_t *known)
 }
 
 static void
+s_print_up (bool up)
+{
+    s_print_family ("hubd_up", "gauge", "1 if the hub answered the status request, else 0.");
+    printf ("hubd_up %d\n", up ? 1 : 0);
+}
+
+static void
 s_print_prometheus (json_t *status)
 {
     const char *version = json_string_value (json_object_get (status, "version"));
     printf ("# hubd %s, read by hubctl %s\n", version ? version : "?", HUB_VERSION);
-    s_print_family ("hubd_up", "gauge", "1 if the hub answered the status request, else 0.");
-    printf ("hubd_up 1\n");
+    s_print_up (true);
     for (const s_metric_t *m = s_metrics; m->key; m++) {
         json_t *value = json_object_get (status, m->key);
         if (s_is_number (value)) {
@@ -385,9 +391,7 @@ hubctl_cmd_status (hubctl_t *ctx, int argc, char **argv)
     if (rc == 0 && hub_client_status (ctx->client, &status) != HUB_OK) {
         rc = hubctl_fail (ctx);
         if (prometheus) {
-            s_print_family ("hubd_up", "gauge",
-                            "1 if the hub answered the status request, else 0.");
-            printf ("hubd_up 0\n");
+            s_print_up (false);
             fflush (stdout);
         }
     } else if (rc == 0 && prometheus)
