@@ -372,17 +372,22 @@ s_handle_history (router_t *self, const s_ctx_t *ctx)
         return;
     }
     read_t *read = read_new (NULL, 0, hist.since, hist.limit);
-    if (every) {
+    if (!every)
+        read_add_channel (read, hist.channel);
+    else if (ctx->who->admin)
+        //  The administrator reads every channel: no list at all asks the reader for
+        //  every row of its snapshot, even of a channel created after this request.
+        read->whole_log = true;
+    else {
         //  "*": every channel this partner may read, and only those. The answer is the
-        //  whole log (no gaps in seq) only if that is every channel.
+        //  whole log (no gaps in seq) only if that is every channel. An empty list would
+        //  mean every channel: "*", which names none, stands for "nothing readable".
         read->whole_log = true;
         s_readable_t readable = {ctx->who, read};
         channel_set_each (self->channels, s_add_readable, &readable);
+        if (read->channel_count == 0)
+            read_add_channel (read, hist.channel);
     }
-    //  A request without channels asks for every channel: "*" names none, so it stands
-    //  for "nothing readable" (and otherwise it is the one channel asked for).
-    if (!every || read->channel_count == 0)
-        read_add_channel (read, hist.channel);
     memcpy (read->peer, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer));
     read->peer_len = zmq_msg_size (ctx->peer);
     read->req_id = ctx->req_id; //  tag 0: a history page, not a subscription's catch-up
