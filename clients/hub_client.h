@@ -238,9 +238,8 @@ typedef bool (hub_history_fn) (hub_message_t *msg, void *arg);
 //  Fetches the messages of channel ("*": every channel the identity may read) with seq >
 //  since, page by page, calling fn for each, until the log ends, limit messages were
 //  delivered (0: no limit) or fn returns false. *end (may be NULL) receives the last END,
-//  with the hub's latest checkpoint. Without a limit, fetching the whole log goes on until
-//  it covers that checkpoint (a message stored as the last page was read can put the
-//  checkpoint just past it).
+//  with the checkpoint of the last page's snapshot (which, on the whole log, is at its
+//  last message: PROTOCOL.md 8).
 hub_err_t hub_client_history (hub_client_t *self, const char *channel, uint64_t since,
                               uint64_t limit, hub_history_fn *fn, void *arg,
                               hub_history_end_t *end);

@@ -319,15 +319,6 @@ s_history_page (hub_client_t *self, const char *channel, uint64_t since, uint32_
     return rc;
 }
 
-//  Whether the whole log was fetched, but not up to the checkpoint the hub sent with it:
-//  a message stored between the last page and its END.
-static bool
-s_short_of_checkpoint (const hub_history_end_t *page, uint64_t limit)
-{
-    return limit == 0 && page->complete && page->has_checkpoint &&
-           page->checkpoint.seq > page->next;
-}
-
 hub_err_t
 hub_client_history (hub_client_t *self, const char *channel, uint64_t since, uint64_t limit,
                     hub_history_fn *fn, void *arg, hub_history_end_t *end)
@@ -339,7 +330,6 @@ hub_client_history (hub_client_t *self, const char *channel, uint64_t since, uin
     hub_history_end_t last = {0};
     uint64_t delivered = 0;
     bool stopped = false;
-    int extra_rounds = 0;
     while (true) {
         uint64_t want = HUB_HISTORY_LIMIT_MAX;
         if (limit && limit - delivered < want)
@@ -351,10 +341,7 @@ hub_client_history (hub_client_t *self, const char *channel, uint64_t since, uin
             return rc;
         if (!stopped)
             last = page;
-        if (stopped || (limit && delivered >= limit))
-            break;
-        if (page.more ? page.next <= since
-                      : !s_short_of_checkpoint (&page, limit) || ++extra_rounds > 4)
+        if (stopped || !page.more || (limit && delivered >= limit) || page.next <= since)
             break;
         since = page.next;
     }
