@@ -216,6 +216,7 @@ hubc_queue_clear (hub_client_t *self)
     zmsg_t *msg;
     while ((msg = zlist_pop (self->queue)))
         zmsg_destroy (&msg);
+    zmsg_destroy (&self->pack);
 }
 
 void
@@ -315,7 +316,8 @@ s_sort (hub_client_t *self, zmsg_t **msg_p, const hubc_want_t *want)
     self->last_rx_ms = hub_time_now_ms ();
     self->ping_sent_ms = 0; //  anything from the hub shows it is alive
     bool sub_msg = self->sub_req && env.req_id == self->sub_req;
-    if (sub_msg && (env.cmd == HUB_CMD_MSG || self->subscribed)) {
+    bool data = env.cmd == HUB_CMD_MSG || env.cmd == HUB_CMD_MSGS;
+    if (sub_msg && (data || self->subscribed)) {
         zlist_append (self->queue, *msg_p);
         *msg_p = NULL;
         return false;

@@ -43,7 +43,9 @@ struct _hub_client_t {
     uint32_t sub_window;  //  credit granted at subscribe time
     uint32_t sub_unacked; //  messages consumed since the last CREDIT
     uint64_t last_seq;    //  last seq handed out (or the starting point)
-    zlist_t *queue;       //  zmsg_t: MSG/ERROR frames of the subscription, in order
+    zlist_t *queue;       //  zmsg_t: MSG/MSGS/ERROR frames of the subscription, in order
+    zmsg_t *pack;         //  the MSGS being taken apart, record by record
+    size_t pack_offset;   //  where its next record starts
 };
 
 //  One outgoing frame, borrowed.

@@ -39,7 +39,7 @@ static hub_err_t
 s_subscribe (hub_client_t *self, int64_t since, uint64_t *head)
 {
     char *args = hub_subscribe_args_encode ((const char *const *)self->sub_channels,
-                                            self->sub_count, since, self->sub_window);
+                                            self->sub_count, since, self->sub_window, true);
     if (!args)
         return hubc_fail (self, HUB_E_BAD_NAME, "invalid channel name in subscription");
     hubc_monitor_drain (self);
@@ -163,27 +163,71 @@ s_decode_msg (zmsg_t *msg, hub_err_t *err)
                                zframe_size (f[4]), err);
 }
 
+//  Decodes the record at *offset of a MSGS pack and moves *offset past it. NULL if the
+//  record is unusable (the rest of the pack then is too: records have no resync point).
+static hub_message_t *
+s_decode_record (zframe_t *pack, size_t *offset, hub_err_t *err)
+{
+    hub_record_t rec;
+    *err = pack ? hub_record_decode (zframe_data (pack), zframe_size (pack), offset, &rec)
+                : HUB_E_MALFORMED;
+    if (*err != HUB_OK)
+        return NULL;
+    return hub_message_decode (rec.meta, HUB_META_BYTES, rec.header, rec.hlen, rec.body,
+                               rec.blen, rec.sig, HUB_SIG_BYTES, (const uint8_t *)rec.name,
+                               rec.nlen, err);
+}
+
+//  True with the next record of the MSGS being taken apart in *m (NULL if unreadable, *err
+//  says why); false once it is used up.
+static bool
+s_pack_next (hub_client_t *self, hub_message_t **m, hub_err_t *err)
+{
+    zframe_t *frame = self->pack ? zmsg_last (self->pack) : NULL;
+    if (!frame || self->pack_offset >= zframe_size (frame)) {
+        zmsg_destroy (&self->pack);
+        return false;
+    }
+    *m = s_decode_record (frame, &self->pack_offset, err);
+    if (!*m)
+        zmsg_destroy (&self->pack);
+    return true;
+}
+
 //  Takes the next queued message that is new. HUB_OK with *msg_p, HUB_E_TIMEOUT if the
 //  queue holds none, or the code of an ERROR the hub sent for the subscription.
 static hub_err_t
 s_from_queue (hub_client_t *self, hub_message_t **msg_p)
 {
-    zmsg_t *msg;
-    while ((msg = zlist_pop (self->queue))) {
-        zframe_t *head = zmsg_first (msg);
-        hub_env_t env;
-        hub_env_decode (zframe_data (head), zframe_size (head), &env);
-        if (env.cmd == HUB_CMD_ERROR) {
-            hub_err_t rc = hubc_error_frame (self, msg);
-            zmsg_destroy (&msg);
-            self->subscribed = false;
-            return rc;
-        }
+    while (true) {
         hub_err_t err = HUB_OK;
-        hub_message_t *m = env.cmd == HUB_CMD_MSG ? s_decode_msg (msg, &err) : NULL;
-        zmsg_destroy (&msg);
-        if (env.cmd != HUB_CMD_MSG)
-            continue;
+        hub_message_t *m = NULL;
+        if (!s_pack_next (self, &m, &err)) {
+            zmsg_t *msg = zlist_pop (self->queue);
+            if (!msg)
+                return HUB_E_TIMEOUT;
+            zframe_t *head = zmsg_first (msg);
+            hub_env_t env;
+            hub_env_decode (zframe_data (head), zframe_size (head), &env);
+            if (env.cmd == HUB_CMD_ERROR) {
+                hub_err_t rc = hubc_error_frame (self, msg);
+                zmsg_destroy (&msg);
+                self->subscribed = false;
+                return rc;
+            }
+            if (env.cmd == HUB_CMD_MSGS && zmsg_size (msg) == 2) {
+                self->pack = msg; //  taken apart by the next rounds
+                self->pack_offset = 0;
+                continue;
+            }
+            bool single = env.cmd == HUB_CMD_MSG;
+            m = single ? s_decode_msg (msg, &err) : NULL;
+            if (!single && env.cmd == HUB_CMD_MSGS)
+                err = HUB_E_MALFORMED; //  a pack of other than one frame
+            zmsg_destroy (&msg);
+            if (!single && err == HUB_OK)
+                continue;
+        }
         s_credit_consumed (self);
         if (!m) //  skipping it would lose a message without a word
             return hubc_fail (self, err, "the hub sent an unreadable MSG");
@@ -194,7 +238,6 @@ s_from_queue (hub_client_t *self, hub_message_t **msg_p)
         }
         hub_message_destroy (&m); //  seen already
     }
-    return HUB_E_TIMEOUT;
 }
 
 //  Pings an idle hub; returns false if a ping went unanswered for a timeout.
@@ -279,7 +322,7 @@ s_history_page (hub_client_t *self, const char *channel, uint64_t since, uint32_
                 hub_history_fn *fn, void *arg, hub_history_end_t *end, uint64_t *delivered,
                 bool *stopped)
 {
-    char *args = hub_history_args_encode (channel, since, limit);
+    char *args = hub_history_args_encode (channel, since, limit, true);
     if (!args)
         return hubc_fail (self, HUB_E_BAD_NAME, "invalid channel name '%s'", channel);
     hubc_want_t want = {hubc_next_req (self), false};
@@ -297,17 +340,26 @@ s_history_page (hub_client_t *self, const char *channel, uint64_t since, uint32_
             zmsg_destroy (&msg);
             break;
         }
-        if (env.cmd == HUB_CMD_MSG) {
-            hub_err_t err = HUB_OK;
-            hub_message_t *m = s_decode_msg (msg, &err);
+        if (env.cmd == HUB_CMD_MSG || env.cmd == HUB_CMD_MSGS) {
+            //  A MSG is one message; a MSGS, records until its frame is used up.
+            zframe_t *pack =
+                env.cmd == HUB_CMD_MSGS && zmsg_size (msg) == 2 ? zmsg_last (msg) : NULL;
+            size_t offset = 0;
+            do {
+                hub_err_t err = HUB_OK;
+                hub_message_t *m = env.cmd == HUB_CMD_MSG
+                                       ? s_decode_msg (msg, &err)
+                                       : s_decode_record (pack, &offset, &err);
+                if (!m) {
+                    zmsg_destroy (&msg);
+                    return hubc_fail (self, err, "the hub sent an unreadable MSG");
+                }
+                (*delivered)++;
+                *stopped = !fn (m, arg);
+            } while (!*stopped && pack && offset < zframe_size (pack));
             zmsg_destroy (&msg);
-            if (!m)
-                return hubc_fail (self, err, "the hub sent an unreadable MSG");
-            (*delivered)++;
-            if (!fn (m, arg)) {
-                *stopped = true;
+            if (*stopped)
                 break;
-            }
             continue;
         }
         rc = env.cmd == HUB_CMD_ERROR

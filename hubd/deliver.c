@@ -21,7 +21,17 @@ typedef struct {
     uint64_t credit;
     bool live;
     bool reading; //  a catch-up read is with the reader
+    bool pack;    //  takes MSGS packs (PROTOCOL.md 6.4)
 } s_sub_t;
+
+//  One delivery round (a commit's fan-out, a catch-up page) for one subscriber. A packing
+//  subscriber's messages collect in one MSGS, sent when full and when the round ends; its
+//  cursor moves only once the pack is sent, so a pack that cannot be sent comes again
+//  from the log like any message that found no room.
+typedef struct {
+    wire_pack_t pack;
+    uint64_t advance_to; //  the cursor once the pack is sent: its last or a later seq
+} s_round_t;
 
 struct _deliver_t {
     void *front;
@@ -84,14 +94,40 @@ s_drop (deliver_t *self, s_sub_t *sub)
     zhashx_delete (self->subs, key);
 }
 
-//  Sends one message; false if the subscriber cannot take more now (or is gone, in which
-//  case *gone is set and the caller must drop it after it stops iterating).
+//  Sends the round's pack; false if it could not (none of it was sent; *gone is set if the
+//  subscriber is gone). With nothing packed there is nothing to send.
 static bool
-s_send (deliver_t *self, s_sub_t *sub, const entry_t *entry, bool *gone)
+s_flush (deliver_t *self, s_sub_t *sub, s_round_t *round, bool *gone)
 {
-    if (sub->credit == 0)
+    size_t count = round->pack.count;
+    if (count == 0)
+        return true;
+    wire_result_t result =
+        wire_send_pack (self->front, sub->peer, sub->peer_len, sub->req_id, &round->pack);
+    if (result == WIRE_GONE)
+        *gone = true;
+    if (result != WIRE_SENT)
+        return false;
+    sub->credit -= count;
+    sub->cursor = round->advance_to;
+    return true;
+}
+
+//  Sends (or packs) one message; false if the subscriber cannot take more now (or is
+//  gone, in which case *gone is set and the caller must drop it after it stops iterating).
+static bool
+s_send (deliver_t *self, s_sub_t *sub, s_round_t *round, const entry_t *entry, bool *gone)
+{
+    if (sub->credit <= round->pack.count)
         return false;
     const char *name = self->name_fn (entry->hdr.author, self->name_arg);
+    if (sub->pack) {
+        if (!wire_pack_fits (&round->pack, entry, name) && !s_flush (self, sub, round, gone))
+            return false;
+        wire_pack_add (&round->pack, entry, name);
+        round->advance_to = entry->seq;
+        return true;
+    }
     wire_result_t result =
         wire_send_msg (self->front, sub->peer, sub->peer_len, sub->req_id, entry, name);
     if (result == WIRE_GONE)
@@ -101,6 +137,16 @@ s_send (deliver_t *self, s_sub_t *sub, const entry_t *entry, bool *gone)
     sub->credit--;
     sub->cursor = entry->seq;
     return true;
+}
+
+//  A message the subscriber does not want: its cursor passes it (after what is packed).
+static void
+s_pass (s_sub_t *sub, s_round_t *round, uint64_t seq)
+{
+    if (round->pack.count)
+        round->advance_to = seq;
+    else
+        sub->cursor = seq;
 }
 
 //  Asks the reader for up to credit rows of sub's channels after since.
@@ -141,6 +187,7 @@ deliver_subscribe (deliver_t *self, const uint8_t *peer, size_t peer_len, uint32
     memcpy (sub->channels, args->channels, args->channel_count * sizeof *sub->channels);
     sub->channel_count = args->channel_count;
     sub->credit = args->credit;
+    sub->pack = args->pack;
     sub->cursor = args->has_since && args->since < self->head ? args->since : self->head;
     sub->live = sub->cursor >= self->head;
     char key[2 * ENTRY_PEER_MAX + 1];
@@ -222,15 +269,19 @@ static bool
 s_fan_out (deliver_t *self, s_sub_t *sub, const batch_t *batch)
 {
     bool gone = false;
+    s_round_t round;
+    round.pack.count = round.pack.bytes = 0;
     for (size_t i = 0; i < batch->count && sub->live; i++) {
         const entry_t *entry = batch->entries[i];
         if (entry->err != HUB_OK || entry->duplicate || entry->seq <= sub->cursor)
             continue;
         if (!s_wants (sub, entry->hdr.channel))
-            sub->cursor = entry->seq;
-        else if (!s_send (self, sub, entry, &gone))
+            s_pass (sub, &round, entry->seq);
+        else if (!s_send (self, sub, &round, entry, &gone))
             sub->live = false; //  out of credit: it will catch up from the log
     }
+    if (!s_flush (self, sub, &round, &gone))
+        sub->live = false;
     if (!sub->live && !gone)
         s_start_read (self, sub);
     return !gone;
@@ -324,9 +375,13 @@ deliver_read_done (deliver_t *self, read_t **read_p)
             s_read_from (self, sub, read->rows->entries[read->rows->count - 1]->seq,
                          sub->credit - read->rows->count);
         bool gone = false, blocked = false;
+        s_round_t round;
+        round.pack.count = round.pack.bytes = 0;
         for (size_t i = 0; i < read->rows->count && !blocked; i++)
             if (read->rows->entries[i]->seq > sub->cursor)
-                blocked = !s_send (self, sub, read->rows->entries[i], &gone);
+                blocked = !s_send (self, sub, &round, read->rows->entries[i], &gone);
+        if (!s_flush (self, sub, &round, &gone))
+            blocked = true;
         if (!blocked && !read->more && read->err == HUB_OK && read->head > sub->cursor)
             sub->cursor = read->head; //  everything up to the snapshot's head is covered
         if (gone)

@@ -21,6 +21,7 @@ typedef struct {
     size_t peer_len;
     uint32_t req_id;
     bool whole_log; //  history "*" of a partner who reads every channel: seqs have no gaps
+    bool pack;      //  history answered in MSGS packs
     //  The question: messages with seq > since on these channels (none = every channel)
     char (*channels)[HUB_CHANNEL_MAX + 1]; //  owned by the request
     size_t channel_count;

@@ -50,6 +50,66 @@ wire_send_msg (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_i
     return WIRE_SENT;
 }
 
+//  The record of an entry; meta is the caller's buffer for the encoded meta.
+static hub_record_t
+s_record (const entry_t *entry, const char *author_name, uint8_t meta[HUB_META_BYTES])
+{
+    hub_meta_t fields = {.seq = entry->seq, .hub_ts_ms = entry->hub_ts_ms};
+    memcpy (fields.prev_hash, entry->prev_hash, HUB_HASH_BYTES);
+    memcpy (fields.hash, entry->hash, HUB_HASH_BYTES);
+    hub_meta_encode (&fields, meta);
+    return (hub_record_t){meta,        entry->header, entry->hlen, entry->body,
+                          entry->blen, entry->sig,    author_name, strlen (author_name)};
+}
+
+static size_t
+s_record_size (const entry_t *entry, const char *author_name)
+{
+    return HUB_PACK_RECORD_FIXED + entry->hlen + entry->blen + strlen (author_name);
+}
+
+bool
+wire_pack_fits (const wire_pack_t *pack, const entry_t *entry, const char *author_name)
+{
+    return pack->count == 0 ||
+           (pack->count < WIRE_PACK_RECORDS &&
+            pack->bytes + s_record_size (entry, author_name) <= WIRE_PACK_BYTES);
+}
+
+void
+wire_pack_add (wire_pack_t *pack, const entry_t *entry, const char *author_name)
+{
+    assert (pack->count < WIRE_PACK_RECORDS);
+    pack->entries[pack->count] = entry;
+    pack->names[pack->count++] = author_name;
+    pack->bytes += s_record_size (entry, author_name);
+}
+
+wire_result_t
+wire_send_pack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
+                wire_pack_t *pack)
+{
+    wire_result_t result = s_begin (front, peer, peer_len, HUB_CMD_MSGS, req_id, true);
+    if (result == WIRE_SENT) {
+        zmq_msg_t frame;
+        int rc = zmq_msg_init_size (&frame, pack->bytes);
+        assert (rc == 0);
+        uint8_t *at = zmq_msg_data (&frame);
+        for (size_t i = 0; i < pack->count; i++) {
+            uint8_t meta[HUB_META_BYTES];
+            hub_record_t record = s_record (pack->entries[i], pack->names[i], meta);
+            at += hub_record_encode (&record, at);
+        }
+        assert (at == (uint8_t *)zmq_msg_data (&frame) + pack->bytes);
+        rc = zmq_msg_send (&frame, front, 0);
+        assert (rc >= 0);
+        (void)rc;
+    }
+    pack->count = 0;
+    pack->bytes = 0;
+    return result;
+}
+
 wire_result_t
 wire_send_ack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id, uint64_t seq,
                bool duplicate)

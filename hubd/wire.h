@@ -19,6 +19,30 @@ typedef enum { WIRE_SENT, WIRE_FULL, WIRE_GONE } wire_result_t;
 wire_result_t wire_send_msg (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
                              const entry_t *entry, const char *author_name);
 
+//  A MSGS pack being filled for one peer (PROTOCOL.md 6.4). Entries and names are
+//  borrowed until the pack is sent. One CURVE message then carries many MSG records:
+//  catch-up and fan-out pay the per-message encryption once per pack, not five times per
+//  message.
+#define WIRE_PACK_RECORDS 1000         //  a catch-up page, a commit batch
+#define WIRE_PACK_BYTES   (128 * 1024) //  fill up to this; one record may exceed it alone
+typedef struct {
+    const entry_t *entries[WIRE_PACK_RECORDS];
+    const char *names[WIRE_PACK_RECORDS];
+    size_t count;
+    size_t bytes;
+} wire_pack_t;
+
+//  True if the entry fits in the pack (always when the pack is empty).
+bool wire_pack_fits (const wire_pack_t *pack, const entry_t *entry, const char *author_name);
+
+//  Adds the entry; the caller checked that it fits.
+void wire_pack_add (wire_pack_t *pack, const entry_t *entry, const char *author_name);
+
+//  Sends the pack as one MSGS and empties it, whatever the result: WIRE_FULL and
+//  WIRE_GONE mean none of it was sent.
+wire_result_t wire_send_pack (void *front, const uint8_t *peer, size_t peer_len,
+                              uint32_t req_id, wire_pack_t *pack);
+
 wire_result_t wire_send_ack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
                              uint64_t seq, bool duplicate);
 

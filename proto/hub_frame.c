@@ -6,6 +6,8 @@
         ack       9 bytes   u64(seq >= 1) u8(flags: bit 0 duplicate, others zero)
         meta     80 bytes   u64(seq >= 1) u64(hub_ts_ms) prev_hash[32] hash[32]
         credit    4 bytes   u32(1..HUB_CREDIT_MAX)
+        record            meta u32(hlen) header u32(blen) body sig[64] u32(nlen) name
+                          (a MSGS pack is records back to back)
 
     JSON frames (header, arguments, error) are refused in this order: over the size
     limit (TOO_LARGE), not UTF-8 or holding NUL (BAD_UTF8), not one JSON object or with
@@ -69,7 +71,8 @@ hub_cmd_frames (uint8_t cmd)
     case HUB_CMD_ACK:
     case HUB_CMD_ERROR:
     case HUB_CMD_END:
-    case HUB_CMD_REPLY: return 1;
+    case HUB_CMD_REPLY:
+    case HUB_CMD_MSGS: return 1;
     case HUB_CMD_UNSUBSCRIBE:
     case HUB_CMD_STATUS:
     case HUB_CMD_PING:
@@ -382,6 +385,71 @@ hub_meta_decode (const uint8_t *data, size_t len, hub_meta_t *out)
     return HUB_OK;
 }
 
+size_t
+hub_record_size (const hub_record_t *rec)
+{
+    return HUB_PACK_RECORD_FIXED + rec->hlen + rec->blen + rec->nlen;
+}
+
+static uint8_t *
+s_put_field (uint8_t *out, const void *data, size_t len)
+{
+    hub_util_put_u32 (out, (uint32_t)len);
+    if (len)
+        memcpy (out + 4, data, len);
+    return out + 4 + len;
+}
+
+size_t
+hub_record_encode (const hub_record_t *rec, uint8_t *out)
+{
+    uint8_t *at = out;
+    memcpy (at, rec->meta, HUB_META_BYTES);
+    at = s_put_field (at + HUB_META_BYTES, rec->header, rec->hlen);
+    at = s_put_field (at, rec->body, rec->blen);
+    memcpy (at, rec->sig, HUB_SIG_BYTES);
+    at = s_put_field (at + HUB_SIG_BYTES, rec->name, rec->nlen);
+    return (size_t)(at - out);
+}
+
+//  Takes size bytes at data[*at..len): false if fewer are left.
+static bool
+s_take (const uint8_t *data, size_t len, size_t *at, size_t size, const uint8_t **out)
+{
+    if (len - *at < size)
+        return false;
+    *out = data + *at;
+    *at += size;
+    return true;
+}
+
+//  Takes a u32 length and that many bytes.
+static bool
+s_take_field (const uint8_t *data, size_t len, size_t *at, const uint8_t **out, size_t *size)
+{
+    const uint8_t *prefix;
+    if (!s_take (data, len, at, 4, &prefix))
+        return false;
+    *size = hub_util_get_u32 (prefix);
+    return s_take (data, len, at, *size, out);
+}
+
+hub_err_t
+hub_record_decode (const uint8_t *data, size_t len, size_t *offset, hub_record_t *rec)
+{
+    size_t at = *offset;
+    const uint8_t *name = NULL;
+    if (data == NULL || at > len || !s_take (data, len, &at, HUB_META_BYTES, &rec->meta) ||
+        !s_take_field (data, len, &at, &rec->header, &rec->hlen) ||
+        !s_take_field (data, len, &at, &rec->body, &rec->blen) ||
+        !s_take (data, len, &at, HUB_SIG_BYTES, &rec->sig) ||
+        !s_take_field (data, len, &at, &name, &rec->nlen))
+        return HUB_E_MALFORMED;
+    rec->name = (const char *)name;
+    *offset = at;
+    return HUB_OK;
+}
+
 void
 hub_credit_encode (uint32_t credit, uint8_t out[4])
 {
@@ -402,6 +470,17 @@ hub_credit_decode (const uint8_t *data, size_t len, uint32_t *credit)
 
 //  --------------------------------------------------------------------------
 //  SUBSCRIBE and HISTORY arguments
+
+//  The optional "pack" flag of SUBSCRIBE and HISTORY: a boolean, false when absent.
+static hub_err_t
+s_get_pack (json_t *root, bool *pack)
+{
+    json_t *value = json_object_get (root, "pack");
+    if (value && !json_is_boolean (value))
+        return HUB_E_BAD_REQUEST;
+    *pack = json_is_true (value);
+    return HUB_OK;
+}
 
 static hub_err_t
 s_subscribe_fields (json_t *root, hub_subscribe_args_t *out)
@@ -435,7 +514,7 @@ s_subscribe_fields (json_t *root, hub_subscribe_args_t *out)
     if (got < 0)
         return HUB_E_BAD_REQUEST;
     out->credit = got > 0 ? (uint32_t)n : HUB_CREDIT_DEFAULT;
-    return HUB_OK;
+    return s_get_pack (root, &out->pack);
 }
 
 hub_err_t
@@ -455,7 +534,7 @@ hub_subscribe_args_decode (const uint8_t *data, size_t len, hub_subscribe_args_t
 
 char *
 hub_subscribe_args_encode (const char *const *channels, size_t count, int64_t since,
-                           uint32_t credit)
+                           uint32_t credit, bool pack)
 {
     if (count == 0 || count > HUB_SUB_CHANNELS_MAX || credit > HUB_CREDIT_MAX)
         return NULL;
@@ -474,6 +553,8 @@ hub_subscribe_args_encode (const char *const *channels, size_t count, int64_t si
         s_set (root, "since", json_integer (since));
     if (credit > 0) //  0 leaves the hub's default
         s_set (root, "credit", json_integer (credit));
+    if (pack)
+        s_set (root, "pack", json_true ());
     return s_dump (root);
 }
 
@@ -504,7 +585,7 @@ s_history_fields (json_t *root, hub_history_args_t *out)
     if (got < 0)
         return HUB_E_BAD_REQUEST;
     out->limit = got > 0 ? (uint32_t)n : HUB_HISTORY_LIMIT_DEFAULT;
-    return HUB_OK;
+    return s_get_pack (root, &out->pack);
 }
 
 hub_err_t
@@ -523,7 +604,7 @@ hub_history_args_decode (const uint8_t *data, size_t len, hub_history_args_t *ou
 }
 
 char *
-hub_history_args_encode (const char *channel, uint64_t since, uint32_t limit)
+hub_history_args_encode (const char *channel, uint64_t since, uint32_t limit, bool pack)
 {
     if (channel == NULL || !s_history_channel_valid (channel) || since > INT64_MAX ||
         limit > HUB_HISTORY_LIMIT_MAX)
@@ -533,6 +614,8 @@ hub_history_args_encode (const char *channel, uint64_t since, uint32_t limit)
     s_set (root, "since", json_integer ((json_int_t)since));
     if (limit > 0) //  0 leaves the hub's default
         s_set (root, "limit", json_integer (limit));
+    if (pack)
+        s_set (root, "pack", json_true ());
     return s_dump (root);
 }
 

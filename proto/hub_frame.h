@@ -30,6 +30,7 @@
 #define HUB_HISTORY_LIMIT_MAX     1000
 #define HUB_HISTORY_LIMIT_DEFAULT 100
 #define HUB_MAX_MESSAGE_DEFAULT   65536
+#define HUB_PACK_RECORD_FIXED     (HUB_META_BYTES + 4 + 4 + HUB_SIG_BYTES + 4)
 
 typedef enum {
     HUB_CMD_PUBLISH = 0x01,
@@ -46,6 +47,7 @@ typedef enum {
     HUB_CMD_MSG = 0x83,
     HUB_CMD_END = 0x84,
     HUB_CMD_REPLY = 0x85,
+    HUB_CMD_MSGS = 0x86,
     HUB_CMD_PONG = 0x88
 } hub_cmd_t;
 
@@ -126,6 +128,32 @@ typedef struct {
 void hub_meta_encode (const hub_meta_t *meta, uint8_t out[HUB_META_BYTES]);
 hub_err_t hub_meta_decode (const uint8_t *data, size_t len, hub_meta_t *out);
 
+//  MSGS pack (PROTOCOL.md 6.4): MSG records back to back, each
+//      meta[80] u32(hlen) header u32(blen) body signature[64] u32(nlen) author name
+//  A record points into the buffer it was decoded from (or is encoded from).
+typedef struct {
+    const uint8_t *meta; //  HUB_META_BYTES
+    const uint8_t *header;
+    size_t hlen;
+    const uint8_t *body;
+    size_t blen;
+    const uint8_t *sig; //  HUB_SIG_BYTES
+    const char *name;
+    size_t nlen;
+} hub_record_t;
+
+//  Bytes the record takes in a pack.
+size_t hub_record_size (const hub_record_t *rec);
+
+//  Writes the record at out (hub_record_size bytes); returns the bytes written.
+size_t hub_record_encode (const hub_record_t *rec, uint8_t *out);
+
+//  Reads the record at data[*offset..len) and moves *offset past it. The record points
+//  into data; its fields are not validated here (hub_message_decode does that).
+//  HUB_E_MALFORMED if the record is cut short.
+hub_err_t hub_record_decode (const uint8_t *data, size_t len, size_t *offset,
+                             hub_record_t *rec);
+
 //  CREDIT frame: 4-byte big-endian count, 1..HUB_CREDIT_MAX.
 void hub_credit_encode (uint32_t credit, uint8_t out[4]);
 hub_err_t hub_credit_decode (const uint8_t *data, size_t len, uint32_t *credit);
@@ -139,6 +167,7 @@ typedef struct {
     bool has_since;
     uint64_t since;
     uint32_t credit;
+    bool pack; //  the subscriber takes MSGS packs
 } hub_subscribe_args_t;
 
 //  Decodes SUBSCRIBE args (PROTOCOL.md 7.1); defaults applied.
@@ -147,21 +176,23 @@ hub_err_t hub_subscribe_args_decode (const uint8_t *data, size_t len,
                                      hub_subscribe_args_t *out);
 
 //  Returns a new JSON string (caller frees with free()). since < 0 means absent; credit 0
-//  means absent (the hub's default). NULL if a channel, the count or credit is invalid.
+//  means absent (the hub's default); pack asks for MSGS packs. NULL if a channel, the
+//  count or credit is invalid.
 char *hub_subscribe_args_encode (const char *const *channels, size_t count, int64_t since,
-                                 uint32_t credit);
+                                 uint32_t credit, bool pack);
 
 typedef struct {
     char channel[HUB_CHANNEL_MAX + 1]; //  a channel name, or "*" for every readable one
     uint64_t since;
     uint32_t limit;
+    bool pack; //  the reader takes MSGS packs
 } hub_history_args_t;
 
 //  Decodes HISTORY args (PROTOCOL.md 8); defaults applied.
 hub_err_t hub_history_args_decode (const uint8_t *data, size_t len, hub_history_args_t *out);
-//  Returns a new JSON string (caller frees with free()); limit 0 means absent (default 100).
-//  NULL if the channel or limit is invalid.
-char *hub_history_args_encode (const char *channel, uint64_t since, uint32_t limit);
+//  Returns a new JSON string (caller frees with free()); limit 0 means absent (default 100);
+//  pack asks for MSGS packs. NULL if the channel or limit is invalid.
+char *hub_history_args_encode (const char *channel, uint64_t since, uint32_t limit, bool pack);
 
 //  ERROR frame body. encode returns a new JSON string (caller frees with free()); decode
 //  copies the reason (truncated to fit) into reason.

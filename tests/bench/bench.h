@@ -52,6 +52,7 @@ typedef struct {
     bool cold;            //  evict the data directory from the page cache before each
     int idle_subscribers; //  subscribed to BENCH_QUIET during the workload
     int stalled;          //  subscribed to BENCH_CHANNEL, never read
+    bool no_pack;         //  subscribers take one MSG per message, not MSGS packs
 } bench_opts_t;
 
 //  One workload's shared state. Threads only touch their own slots of send_ns.
@@ -181,6 +182,7 @@ typedef struct {
     bench_run_t *run;
     void *sock;
     uint32_t credit; //  0: never send CREDIT (raw fan-out)
+    bool pack;       //  asks for MSGS packs
     uint64_t delivered;
     uint64_t out_of_order;
     uint64_t last_seq;
@@ -224,6 +226,7 @@ typedef struct {
     double endpoint_ms; //  last start: exec -> DATA_DIR/hubd.endpoint written
     double pong_ms;     //  last start: exec -> first PONG
     double stop_ms;     //  last restart: SIGTERM -> exit
+    bool pack;          //  our subscribers ask for MSGS packs
 } bench_hub_t;
 
 //  Starts hubd (or, with opts->hub_endpoint, just resolves the keys) and waits until it

@@ -185,6 +185,7 @@ bench_hub_open (const bench_opts_t *opts, bench_hub_t *hub)
     memset (hub, 0, sizeof *hub);
     hub->pid = -1;
     hub->endpoint_ms = hub->pong_ms = hub->stop_ms = BENCH_NO_FIGURE;
+    hub->pack = !opts->no_pack;
     uint8_t random[sizeof hub->name_tag / 2];
     randombytes_buf (random, sizeof random);
     sodium_bin2hex (hub->name_tag, sizeof hub->name_tag, random, sizeof random);
@@ -601,7 +602,7 @@ bench_idle_open (bench_hub_t *hub, int count, const char *channel, const char *p
     self->socks = s_xalloc ((size_t)(count > 0 ? count : 1) * sizeof *self->socks);
     int failed = bench_hub_admit (hub, ids, count, prefix) ? -1 : 0;
     //  All SUBSCRIBEs first, then the answers: the CURVE handshakes overlap.
-    bench_sub_t sub = {.credit = BENCH_CREDIT};
+    bench_sub_t sub = {.credit = BENCH_CREDIT, .pack = hub->pack};
     for (int i = 0; i < count && failed < 0; i++) {
         sub.sock = bench_dealer_for (hub->endpoint, hub->server_curve, &ids[i], 0);
         self->socks[self->count++] = sub.sock;
@@ -732,6 +733,7 @@ bench_hub_live (const bench_opts_t *opts, bench_hub_t *hub, int publishers, int 
         ids[publishers + i] = subs[i].id;
         subs[i].sub.run = run;
         subs[i].sub.credit = BENCH_CREDIT;
+        subs[i].sub.pack = hub->pack;
     }
     //  Every connection is a partner of its own; admitting them is not timed.
     if (!bench_hub_admit (hub, ids, publishers, "bench-pub") ||
@@ -782,6 +784,7 @@ bench_hub_replay (bench_hub_t *hub, uint64_t since, bench_run_t *run, bench_resu
     bench_sub_t *sub = &self.sub;
     sub->run = run;
     sub->credit = 10 * BENCH_CREDIT;
+    sub->pack = hub->pack;
     hub_identity_t id;
     bench_hub_identity (hub, &id);
     if (!bench_hub_admit (hub, &id, 1, "bench-replay")) {

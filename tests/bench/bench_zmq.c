@@ -181,7 +181,7 @@ bool
 bench_sub_subscribe (bench_sub_t *sub, const char *channel, int64_t since, bool wait)
 {
     const char *channels[] = {channel};
-    char *args = hub_subscribe_args_encode (channels, 1, since, sub->credit);
+    char *args = hub_subscribe_args_encode (channels, 1, since, sub->credit, sub->pack);
     assert (args);
     int rc = s_send_env (sub->sock, HUB_CMD_SUBSCRIBE, 1, true);
     if (rc >= 0)
@@ -220,29 +220,17 @@ s_sub_credit (bench_sub_t *sub, uint32_t credit)
                   zmq_strerror (zmq_errno ()));
 }
 
-//  Handles one received message. Returns true if it was a MSG (it consumed credit).
-static bool
-s_sub_handle (bench_sub_t *sub, zmq_msg_t *frames, int n, int64_t now)
+//  Counts one message (meta and body of a MSG or of a MSGS record).
+static void
+s_sub_count (bench_sub_t *sub, const uint8_t *meta, const uint8_t *body, size_t blen,
+             int64_t now)
 {
-    hub_env_t env;
-    if (hub_env_decode (zmq_msg_data (&frames[0]), zmq_msg_size (&frames[0]), &env) != HUB_OK)
-        return false;
-    if (env.cmd == HUB_CMD_ERROR) {
-        s_sub_error (sub, frames, n);
-        return false;
-    }
-    if (env.cmd != HUB_CMD_MSG)
-        return false;
-    if (n < 5 || zmq_msg_size (&frames[1]) != HUB_META_BYTES)
-        return true;
-    const uint8_t *meta = zmq_msg_data (&frames[1]);
     uint64_t seq = 0;
     for (int i = 0; i < 8; i++)
         seq = seq << 8 | meta[i];
-    int64_t index =
-        bench_body_index (sub->run, zmq_msg_data (&frames[3]), zmq_msg_size (&frames[3]));
+    int64_t index = bench_body_index (sub->run, body, blen);
     if (index < 0)
-        return true; //  someone else's message on a shared hub
+        return; //  someone else's message on a shared hub
     if (seq <= sub->last_seq)
         sub->out_of_order++;
     sub->last_seq = seq;
@@ -251,7 +239,39 @@ s_sub_handle (bench_sub_t *sub, zmq_msg_t *frames, int n, int64_t now)
     int64_t sent = atomic_load_explicit (&sub->run->send_ns[index], memory_order_acquire);
     if (sent > 0)
         bench_lat_add (&sub->lat, now - sent);
-    return true;
+}
+
+//  Handles one received message. Returns how many messages it carried (each consumed
+//  credit): 1 for a MSG, its records for a MSGS, 0 for anything else.
+static uint32_t
+s_sub_handle (bench_sub_t *sub, zmq_msg_t *frames, int n, int64_t now)
+{
+    hub_env_t env;
+    if (hub_env_decode (zmq_msg_data (&frames[0]), zmq_msg_size (&frames[0]), &env) != HUB_OK)
+        return 0;
+    if (env.cmd == HUB_CMD_ERROR) {
+        s_sub_error (sub, frames, n);
+        return 0;
+    }
+    if (env.cmd == HUB_CMD_MSGS && n == 2) {
+        const uint8_t *pack = zmq_msg_data (&frames[1]);
+        size_t size = zmq_msg_size (&frames[1]), offset = 0;
+        uint32_t count = 0;
+        hub_record_t rec;
+        while (offset < size && hub_record_decode (pack, size, &offset, &rec) == HUB_OK) {
+            s_sub_count (sub, rec.meta, rec.body, rec.blen, now);
+            count++;
+        }
+        if (offset < size && !sub->problem[0])
+            snprintf (sub->problem, sizeof sub->problem, "subscriber got a broken MSGS");
+        return count;
+    }
+    if (env.cmd != HUB_CMD_MSG)
+        return 0;
+    if (n >= 5 && zmq_msg_size (&frames[1]) == HUB_META_BYTES)
+        s_sub_count (sub, zmq_msg_data (&frames[1]), zmq_msg_data (&frames[3]),
+                     zmq_msg_size (&frames[3]), now);
+    return 1;
 }
 
 void
@@ -269,7 +289,8 @@ bench_sub_consume (bench_sub_t *sub)
         bool progress = false;
         while ((n = bench_recv (sub->sock, frames, SUB_MAX_FRAMES, ZMQ_DONTWAIT)) > 0) {
             int64_t now = bench_now_ns ();
-            if (s_sub_handle (sub, frames, n, now) && sub->credit && ++owed >= batch) {
+            owed += s_sub_handle (sub, frames, n, now);
+            if (sub->credit && owed >= batch) {
                 s_sub_credit (sub, owed);
                 owed = 0;
             }

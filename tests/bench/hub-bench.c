@@ -27,7 +27,7 @@ static const char *s_usage =
     "                 [--against mosquitto] [--raw-fanout S] [--catchup N] [--json]\n"
     "                 [--hubd PATH] [--keep] [--data-dir DIR] [--fill N]\n"
     "                 [--restarts K] [--cold] [--idle-subscribers N] [--stalled K]\n"
-    "                 [--help]\n";
+    "                 [--no-pack] [--help]\n";
 
 static const char *s_help =
     "\n"
@@ -46,6 +46,8 @@ static const char *s_help =
     "  --catchup N        instead of the live workload: publish N messages, then time\n"
     "                     one subscriber replaying them from history\n"
     "  --json             print one JSON object instead of a table\n"
+    "  --no-pack          subscribers take every message as a MSG of its own instead of\n"
+    "                     asking for MSGS packs (PROTOCOL.md 6.4), as older clients do\n"
     "  --keep             keep hubd's data directory and log\n"
     "\n"
     "Growth and memory (our own hubd only):\n"
@@ -130,6 +132,7 @@ s_parse (int argc, char **argv, bench_opts_t *opts)
                                           {"fill", required_argument, NULL, 'F'},
                                           {"restarts", required_argument, NULL, 'R'},
                                           {"cold", no_argument, NULL, 'C'},
+                                          {"no-pack", no_argument, NULL, 'N' + 256},
                                           {"idle-subscribers", required_argument, NULL, 'I'},
                                           {"stalled", required_argument, NULL, 'S'},
                                           {"help", no_argument, NULL, 'h'},
@@ -148,6 +151,7 @@ s_parse (int argc, char **argv, bench_opts_t *opts)
         case 'K' + 256: opts->keep = true; break;
         case 'D': opts->data_dir = optarg; break;
         case 'C': opts->cold = true; break;
+        case 'N' + 256: opts->no_pack = true; break;
         case 'F':
             bad = s_range ("fill", 1, 1e10, &value);
             opts->fill = (uint64_t)value;
@@ -394,6 +398,7 @@ s_report_json (const bench_opts_t *opts, const s_report_t *report)
     json_object_set_new (root, "size", s_int (opts->size));
     json_object_set_new (root, "messages", s_int (catchup ? opts->catchup : opts->messages));
     json_object_set_new (root, "rate", json_real (catchup ? 0 : opts->rate));
+    json_object_set_new (root, "pack", json_boolean (!opts->no_pack));
     json_object_set_new (root, "hub",
                          json_string (opts->hub_endpoint ? opts->hub_endpoint : "own hubd"));
     json_object_set_new (root, "idle_subscribers", json_integer (opts->idle_subscribers));

@@ -8,8 +8,8 @@
         3 ACK                               11 key text
         4 MSG meta                          12 secret key file (written to a 0600 file)
         5 CREDIT                            13 public key file (.pub, hub_key_resolve)
-        6 SUBSCRIBE args                   14+ as 0
-        7 HISTORY args
+        6 SUBSCRIBE args                   14 MSGS pack records
+        7 HISTORY args                     15+ as 0
 
     Besides "no crash, no leak, no undefined behaviour", every successful decode is
     re-encoded and decoded again and must give the same value, so encoder and decoder
@@ -119,8 +119,9 @@ s_subscribe (const uint8_t *data, size_t size)
         CHECK (hub_channel_valid (args.channels[i]));
         names[i] = args.channels[i];
     }
-    char *text = hub_subscribe_args_encode (
-        names, args.channel_count, args.has_since ? (int64_t)args.since : -1, args.credit);
+    char *text = hub_subscribe_args_encode (names, args.channel_count,
+                                            args.has_since ? (int64_t)args.since : -1,
+                                            args.credit, args.pack);
     CHECK (text != NULL);
     hub_subscribe_args_t back;
     CHECK (hub_subscribe_args_decode ((const uint8_t *)text, strlen (text), &back) == HUB_OK);
@@ -135,7 +136,7 @@ s_history (const uint8_t *data, size_t size)
     if (hub_history_args_decode (data, size, &args) != HUB_OK)
         return;
     CHECK (args.limit >= 1 && args.limit <= HUB_HISTORY_LIMIT_MAX);
-    char *text = hub_history_args_encode (args.channel, args.since, args.limit);
+    char *text = hub_history_args_encode (args.channel, args.since, args.limit, args.pack);
     CHECK (text != NULL);
     hub_history_args_t back;
     CHECK (hub_history_args_decode ((const uint8_t *)text, strlen (text), &back) == HUB_OK);
@@ -231,14 +232,39 @@ s_pub_file (const uint8_t *data, size_t size)
     CHECK (size - at >= HUB_KEYTEXT_LEN && memcmp (data + at, text, HUB_KEYTEXT_LEN) == 0);
 }
 
+//  A MSGS pack: records are read until the bytes end or one is cut short; each one read
+//  re-encodes to exactly the bytes it came from.
+static void
+s_pack (const uint8_t *data, size_t size)
+{
+    size_t offset = 0;
+    while (offset < size) {
+        size_t start = offset;
+        hub_record_t rec;
+        if (hub_record_decode (data, size, &offset, &rec) != HUB_OK) {
+            CHECK (offset == start);
+            return;
+        }
+        CHECK (offset > start && offset <= size);
+        CHECK (hub_record_size (&rec) == offset - start);
+        uint8_t *again = malloc (offset - start);
+        CHECK (again != NULL);
+        CHECK (hub_record_encode (&rec, again) == offset - start);
+        CHECK (memcmp (again, data + start, offset - start) == 0);
+        free (again);
+    }
+}
+
 typedef void (s_decoder_fn) (const uint8_t *data, size_t size);
 
 static s_decoder_fn *const s_decoders[] = {
-    NULL,      s_env,   s_header,     s_ack,        s_meta,     s_credit,   s_subscribe,
-    s_history, s_error, s_checkpoint, s_json_frame, s_key_text, s_key_file, s_pub_file,
+    NULL,         s_env,       s_header,   s_ack,      s_meta,
+    s_credit,     s_subscribe, s_history,  s_error,    s_checkpoint,
+    s_json_frame, s_key_text,  s_key_file, s_pub_file, s_pack,
 };
 #define S_DECODERS   (sizeof s_decoders / sizeof s_decoders[0])
-#define S_FIRST_FILE 12 //  the file decoders come last
+#define S_FIRST_FILE 12 //  the file decoders, slow for being files
+#define S_LAST_FILE  13
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -252,8 +278,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s_decoders[pick](data, size);
     else {
         //  Every decoder but the file ones, which are slow for being files.
-        for (size_t i = 1; i < S_FIRST_FILE; i++)
-            s_decoders[i](data, size);
+        for (size_t i = 1; i < S_DECODERS; i++)
+            if (i < S_FIRST_FILE || i > S_LAST_FILE)
+                s_decoders[i](data, size);
         hub_utf8_valid (data, size);
     }
     return 0;

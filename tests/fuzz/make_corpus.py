@@ -20,7 +20,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.join(here, "..", "..")
 vectors = os.path.join(root, "proto", "vectors")
 ALL, ENV, HEADER, ACK, META, CREDIT, SUB, HIST, ERROR, CHECKPOINT, JSON, KEYTEXT, KEYFILE, \
-    PUBFILE = range(14)
+    PUBFILE, PACK = range(15)
 
 # The partners of fuzz_hub.h. bob, carol and dave are the Ed25519 keys of the seeds 32 x
 # 0x42, 0x43 and 0x44 (only bob and carol are in the hub; dave is new to it).
@@ -56,18 +56,34 @@ for n in range(1, 6):
     prev, chain = bytes.fromhex(v["prev_hash"]), bytes.fromhex(v["chain_hash"])
     seed("decode", "meta-%d" % n, struct.pack(">QQ", n, 1700000000000 + n) + prev + chain, META)
     seed("decode", "ack-%d" % n, struct.pack(">QB", n, n % 2), ACK)
+
+
+def record(v, name):
+    # One MSGS record (PROTOCOL.md 6.4) of a message vector.
+    header, body = v["header"].encode(), v["body"].encode()
+    meta = struct.pack(">QQ", v["seq"], 1700000000000) + bytes.fromhex(v["prev_hash"]) + \
+        bytes.fromhex(v["chain_hash"])
+    return meta + struct.pack(">I", len(header)) + header + struct.pack(">I", len(body)) + \
+        body + bytes.fromhex(v["signature"]) + struct.pack(">I", len(name)) + name
+
+
+packs = [json.load(open(os.path.join(vectors, "msg-%d.json" % n))) for n in (1, 2)]
+seed("decode", "pack-1", record(packs[0], b"acme"), PACK)
+seed("decode", "pack-2", record(packs[0], b"acme") + record(packs[1], b""), PACK)
 cp = json.load(open(os.path.join(vectors, "checkpoint-1.json")))
 seed("decode", "checkpoint-1", cp["json"], CHECKPOINT)
 seed("decode", "all-checkpoint-1", cp["json"], ALL)
 for cmd in (0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09,
-            0x81, 0x82, 0x83, 0x84, 0x85, 0x88):
+            0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x88):
     seed("decode", "env-%02x" % cmd, b"HB\x01" + bytes([cmd]) + struct.pack(">I", cmd * 7), ENV)
 for n in (1, 1000, 100000):
     seed("decode", "credit-%d" % n, struct.pack(">I", n), CREDIT)
 seed("decode", "subscribe-1", '{"channels":["updates","ops.eu"],"since":17,"credit":250}', SUB)
 seed("decode", "subscribe-2", '{"channels":["a"]}', SUB)
+seed("decode", "subscribe-3", '{"channels":["a"],"since":0,"pack":true}', SUB)
 seed("decode", "history-1", '{"channel":"updates","since":99,"limit":1000}', HIST)
 seed("decode", "history-2", '{"channel":"*"}', HIST)
+seed("decode", "history-3", '{"channel":"*","since":0,"pack":true}', HIST)
 seed("decode", "error-1",
      '{"code":8,"error":"BAD_SIGNATURE","reason":"r\\u00e9sum\\u00e9 \u20ac"}', ERROR)
 seed("decode", "json-1", '{"q":"channels","nested":{"a":[1,2.5,true,null,"x"]}}', JSON)

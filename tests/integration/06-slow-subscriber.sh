@@ -25,20 +25,26 @@ fi
 start_hub
 BASE_RSS=$(rss_kb "$HUB_PID")
 
-# The stalled subscriber: subscribes from seq 0 with credit 100, then reads nothing until
-# $T/go exists; then reads and grants credit until it has all N.
+# The stalled subscribers: subscribe from seq 0 with credit 100, then read nothing until
+# $T/go exists; then read and grant credit until they have all N. One takes a MSG per
+# message, the other MSGS packs (PROTOCOL.md 6.4), which hubctl also asks for.
 "$RAWCLIENT" --timeout 30000 slowsub updates 0 100 "$T/go" "$N" > "$T/slow.out" 2> "$T/slow.err" &
 SLOW_PID=$!
 BG_PIDS+=("$SLOW_PID")
-wait_lines "$T/slow.out" 1 100 || fail "the stalled subscriber did not subscribe: $(cat "$T/slow.err")"
-assert_contains "$(head -1 "$T/slow.out")" "SUBSCRIBED" "stalled subscriber"
+"$RAWCLIENT" --timeout 30000 --pack 1 slowsub updates 0 100 "$T/go" "$N" > "$T/pack.out" 2> "$T/pack.err" &
+PACK_PID=$!
+BG_PIDS+=("$PACK_PID")
+for who in slow pack; do
+    wait_lines "$T/$who.out" 1 100 || fail "the stalled subscriber ($who) did not subscribe: $(cat "$T/$who.err")"
+    assert_contains "$(head -1 "$T/$who.out")" "SUBSCRIBED" "stalled subscriber ($who)"
+done
 
 # A normal follower.
 "$HUBCTL" --json subscribe updates --follow --since 0 > "$T/follow.out" 2> "$T/follow.err" &
 FOLLOW_PID=$!
 BG_PIDS+=("$FOLLOW_PID")
-subscribed() { [ "$(json_field "$(hubctl --json status)" subscribers)" -ge 2 ]; }
-wait_for subscribed || fail "expected 2 subscribers; status: $(hubctl --json status)"
+subscribed() { [ "$(json_field "$(hubctl --json status)" subscribers)" -ge 3 ]; }
+wait_for subscribed || fail "expected 3 subscribers; status: $(hubctl --json status)"
 
 # hubd's RSS, sampled every 0.2 s until $T/rss.stop exists (at most 10 minutes).
 (
@@ -67,7 +73,9 @@ GOT=$(wc -l < "$T/follow.out")
 assert_eq "$N" "$GOT" "messages the follower printed (stderr: $(tail -3 "$T/follow.err"))"
 FOLLOW_S=$(echo "$(date +%s.%N) - $START" | bc)
 echo "follower had all $N after ${FOLLOW_S}s"
-assert_eq 1 "$(wc -l < "$T/slow.out")" "lines from the stalled subscriber while it does not read"
+for who in slow pack; do
+    assert_eq 1 "$(wc -l < "$T/$who.out")" "lines from the stalled subscriber ($who) while it does not read"
+done
 echo "status while stalled: $(hubctl --json status)"
 
 touch "$T/rss.stop"
@@ -78,20 +86,28 @@ echo "hubd VmRSS: ${BASE_RSS} kB at start, max ${MAX_RSS} kB over $(wc -l < "$T/
 [ "$SANITIZED" = 1 ] || [ "$MAX_RSS" -lt "$RSS_LIMIT_KB" ] ||
     fail "hubd VmRSS reached ${MAX_RSS} kB, over the ${RSS_LIMIT_KB} kB bound"
 
-# The stalled subscriber reads again and catches up: every message once, in order.
+# The stalled subscribers read again and catch up: every message once, in order.
 START=$(date +%s.%N)
 touch "$T/go"
 for i in $(seq 1 1200); do
-    kill -0 "$SLOW_PID" 2>/dev/null || break
+    kill -0 "$SLOW_PID" 2>/dev/null || kill -0 "$PACK_PID" 2>/dev/null || break
     sleep 0.1
 done
-kill -0 "$SLOW_PID" 2>/dev/null && fail "the stalled subscriber did not catch up in 120 s"
-status=0
-wait "$SLOW_PID" || status=$?
-CATCHUP_S=$(echo "$(date +%s.%N) - $START" | bc)
-echo "stalled subscriber: $(tail -1 "$T/slow.out") (${CATCHUP_S}s) $(cat "$T/slow.err")"
-assert_eq "RECEIVED $N FIRST 1 LAST $N ORDER ok" "$(tail -1 "$T/slow.out")" "stalled subscriber after it resumed"
-assert_eq 0 "$status" "exit status of the stalled subscriber"
+for who in slow pack; do
+    pid=$SLOW_PID
+    [ "$who" = pack ] && pid=$PACK_PID
+    kill -0 "$pid" 2>/dev/null && fail "the stalled subscriber ($who) did not catch up in 120 s"
+    status=0
+    wait "$pid" || status=$?
+    CATCHUP_S=$(echo "$(date +%s.%N) - $START" | bc)
+    echo "stalled subscriber ($who): $(tail -1 "$T/$who.out") (${CATCHUP_S}s) $(cat "$T/$who.err")"
+    assert_eq "RECEIVED $N FIRST 1 LAST $N ORDER ok" "$(tail -1 "$T/$who.out")" "stalled subscriber ($who) after it resumed"
+    assert_eq 0 "$status" "exit status of the stalled subscriber ($who)"
+done
+# Packs did carry the messages (with credit 100, a pack holds at most 100).
+PACKS=$(sed -n 's/.* messages came in \([0-9]*\) MSGS.*/\1/p' "$T/pack.err")
+[ -n "$PACKS" ] && [ "$PACKS" -ge $((N / 100)) ] && [ "$PACKS" -lt "$N" ] ||
+    fail "the packing subscriber got $N messages in '${PACKS}' MSGS: $(cat "$T/pack.err")"
 
 # The follower: 1..N, each once, in order, all verified.
 json_lines_field seq < "$T/follow.out" > "$T/follow.seqs"

@@ -6,11 +6,12 @@
     subscriber that stops reading.
 
     hub-rawclient [--hub EP] [--hub-key PUB] [--key FILE] [--sign-key FILE]
-                  [--title T] [--timeout MS] [--rcvhwm N] MODE ARGS...
+                  [--title T] [--timeout MS] [--rcvhwm N] [--pack 1] MODE ARGS...
 
     Settings default to HUB_ENDPOINT, HUB_SERVER_KEY and HUB_KEY, as for hubctl.
     --sign-key signs (and names as author) with another identity than the connection's.
     --rcvhwm sets the socket's receive high-water mark (default: unbounded; slowsub 1000).
+    --pack 1 makes slowsub ask for MSGS packs (PROTOCOL.md 6.4) and count their records.
 
     Modes, each printing the hub's answer as one line:
         "ACK SEQ DUP" (DUP 0 or 1), "ERROR CODE NAME REASON", or "TIMEOUT"
@@ -56,6 +57,7 @@ typedef struct {
     const char *title;
     int timeout_ms;
     int rcvhwm;
+    bool pack;
     hub_identity_t conn_id;
     hub_identity_t sign_id;
     zsock_t *sock;
@@ -416,12 +418,39 @@ s_flood (s_ctx_t *ctx, const char *channel, long count, long window)
 //  --------------------------------------------------------------------------
 //  A subscriber that stops reading, then catches up
 
+//  What a subscriber saw: how many, the first and last seq, and whether they rose.
+typedef struct {
+    long received;
+    uint64_t first, last;
+    bool ordered;
+} s_seen_t;
+
+//  Counts one message by its meta; returns 1, or 0 if the meta is unusable.
+static long
+s_seen (s_seen_t *seen, const uint8_t *meta_bytes, size_t size)
+{
+    hub_meta_t meta;
+    if (hub_meta_decode (meta_bytes, size, &meta) != HUB_OK)
+        return 0;
+    if (meta.seq <= seen->last) {
+        if (seen->ordered)
+            fprintf (stderr, "hub-rawclient: seq %llu after %llu\n",
+                     (unsigned long long)meta.seq, (unsigned long long)seen->last);
+        seen->ordered = false;
+    }
+    if (!seen->first)
+        seen->first = meta.seq;
+    seen->last = meta.seq;
+    seen->received++;
+    return 1;
+}
+
 static int
 s_slowsub (s_ctx_t *ctx, const char *channel, long since, long credit, const char *gofile,
            long expect)
 {
     const char *channels[] = {channel};
-    char *args = hub_subscribe_args_encode (channels, 1, since, (uint32_t)credit);
+    char *args = hub_subscribe_args_encode (channels, 1, since, (uint32_t)credit, ctx->pack);
     zmsg_t *msg = zmsg_new ();
     zmsg_append (msg, &(zframe_t *){s_envelope (HUB_CMD_SUBSCRIBE, 1)});
     zmsg_addstr (msg, args);
@@ -450,44 +479,48 @@ s_slowsub (s_ctx_t *ctx, const char *channel, long since, long credit, const cha
     while (stat (gofile, &st) != 0)
         zclock_sleep (50);
 
-    long received = 0, since_grant = 0, pongs = 0;
-    uint64_t first = 0, last = 0;
-    bool ordered = true;
-    while (received < expect) {
+    s_seen_t seen = {.ordered = true};
+    long since_grant = 0, pongs = 0, packs = 0;
+    while (seen.received < expect) {
         msg = zmsg_recv (ctx->sock);
         if (!msg)
             break;
         env_f = zmsg_first (msg);
-        zframe_t *meta_f = zmsg_next (msg);
-        hub_meta_t meta;
-        if (hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env) == HUB_OK &&
-            env.cmd == HUB_CMD_MSG && meta_f &&
-            hub_meta_decode (zframe_data (meta_f), zframe_size (meta_f), &meta) == HUB_OK) {
-            if (meta.seq <= last) {
-                if (ordered)
-                    fprintf (stderr, "hub-rawclient: seq %llu after %llu\n",
-                             (unsigned long long)meta.seq, (unsigned long long)last);
-                ordered = false;
-            }
-            if (!first)
-                first = meta.seq;
-            last = meta.seq;
-            received++;
-            if (++since_grant >= credit / 2) {
-                uint8_t c[4];
-                hub_credit_encode ((uint32_t)since_grant, c);
-                zmsg_t *grant = zmsg_new ();
-                zmsg_append (grant, &(zframe_t *){s_envelope (HUB_CMD_CREDIT, 2)});
-                zmsg_addmem (grant, c, 4);
-                zmsg_send (&grant, ctx->sock);
-                since_grant = 0;
-            }
-        } else if (env.cmd == HUB_CMD_PONG)
+        zframe_t *data_f = zmsg_next (msg);
+        bool known = hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env) == HUB_OK;
+        long got = 0;
+        if (known && env.cmd == HUB_CMD_MSG && data_f)
+            got = s_seen (&seen, zframe_data (data_f), zframe_size (data_f));
+        else if (known && env.cmd == HUB_CMD_MSGS && data_f && ctx->pack) {
+            //  Records back to back: meta first in each; a broken pack counts nothing more.
+            size_t offset = 0, size = zframe_size (data_f);
+            hub_record_t rec;
+            while (offset < size &&
+                   hub_record_decode (zframe_data (data_f), size, &offset, &rec) == HUB_OK)
+                got += s_seen (&seen, rec.meta, HUB_META_BYTES);
+            packs++;
+            if (offset != size)
+                fprintf (stderr, "hub-rawclient: a broken MSGS at byte %zu\n", offset);
+        } else if (known && env.cmd == HUB_CMD_PONG)
             pongs++; //  hubd probes a subscriber it is not sending to (deliver_sweep)
         else
             fprintf (stderr, "hub-rawclient: unexpected answer 0x%02x\n", env.cmd);
         zmsg_destroy (&msg);
+        if ((since_grant += got) >= credit / 2) {
+            uint8_t c[4];
+            hub_credit_encode ((uint32_t)since_grant, c);
+            zmsg_t *grant = zmsg_new ();
+            zmsg_append (grant, &(zframe_t *){s_envelope (HUB_CMD_CREDIT, 2)});
+            zmsg_addmem (grant, c, 4);
+            zmsg_send (&grant, ctx->sock);
+            since_grant = 0;
+        }
     }
+    long received = seen.received;
+    uint64_t first = seen.first, last = seen.last;
+    bool ordered = seen.ordered;
+    if (ctx->pack)
+        fprintf (stderr, "hub-rawclient: %ld messages came in %ld MSGS\n", received, packs);
     printf ("RECEIVED %ld FIRST %llu LAST %llu ORDER %s\n", received, (unsigned long long)first,
             (unsigned long long)last, ordered ? "ok" : "bad");
     fprintf (stderr, "hub-rawclient: %ld unsolicited PONG while subscribed\n", pongs);
@@ -520,6 +553,8 @@ main (int argc, char **argv)
             ctx.title = val;
         else if (streq (opt, "--rcvhwm"))
             rcvhwm = atoi (val);
+        else if (streq (opt, "--pack"))
+            ctx.pack = streq (val, "1");
         else if (streq (opt, "--timeout"))
             ctx.timeout_ms = atoi (val);
         else

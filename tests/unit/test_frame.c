@@ -82,10 +82,11 @@ padded (const char *json, size_t len)
 //  Envelope
 
 static const uint8_t s_commands[] = {
-    HUB_CMD_PUBLISH, HUB_CMD_SUBSCRIBE, HUB_CMD_CREDIT, HUB_CMD_HISTORY, HUB_CMD_UNSUBSCRIBE,
-    HUB_CMD_STATUS,  HUB_CMD_ADMIN,     HUB_CMD_PING,   HUB_CMD_QUERY,   HUB_CMD_ACK,
-    HUB_CMD_ERROR,   HUB_CMD_MSG,       HUB_CMD_END,    HUB_CMD_REPLY,   HUB_CMD_PONG};
-static const int s_frames[] = {3, 1, 1, 1, 0, 0, 3, 0, 1, 1, 1, 5, 1, 1, 0};
+    HUB_CMD_PUBLISH,     HUB_CMD_SUBSCRIBE, HUB_CMD_CREDIT, HUB_CMD_HISTORY,
+    HUB_CMD_UNSUBSCRIBE, HUB_CMD_STATUS,    HUB_CMD_ADMIN,  HUB_CMD_PING,
+    HUB_CMD_QUERY,       HUB_CMD_ACK,       HUB_CMD_ERROR,  HUB_CMD_MSG,
+    HUB_CMD_END,         HUB_CMD_REPLY,     HUB_CMD_MSGS,   HUB_CMD_PONG};
+static const int s_frames[] = {3, 1, 1, 1, 0, 0, 3, 0, 1, 1, 1, 5, 1, 1, 1, 0};
 
 static void
 test_env_round_trip (void **state)
@@ -131,7 +132,7 @@ test_env_refused (void **state)
     buf[2] = 0x02;
     assert_int_equal (hub_env_decode (buf, 8, &env), HUB_E_VERSION);
     buf[2] = 0x01;
-    //  Every command byte: exactly the 15 of the table are known.
+    //  Every command byte: exactly the 16 of the table are known.
     int known = 0;
     for (int cmd = 0; cmd < 256; cmd++) {
         buf[3] = (uint8_t)cmd;
@@ -144,7 +145,7 @@ test_env_refused (void **state)
             assert_int_equal (hub_cmd_frames ((uint8_t)cmd), -1);
         }
     }
-    assert_int_equal (known, 15);
+    assert_int_equal (known, 16);
 }
 
 //  --------------------------------------------------------------------------
@@ -484,6 +485,65 @@ test_meta (void **state)
     assert_int_equal (back.seq, 1);
 }
 
+//  A pack of two records: encoded byte for byte as PROTOCOL.md 6.4 lays it out, decoded
+//  back, and refused when cut anywhere short of a record's end.
+static void
+test_pack_records (void **state)
+{
+    (void)state;
+    uint8_t meta[HUB_META_BYTES], sig[HUB_SIG_BYTES];
+    memset (meta, 0x11, sizeof meta);
+    memset (sig, 0x22, sizeof sig);
+    const hub_record_t recs[2] = {
+        {meta, (const uint8_t *)"{\"h\":1}", 7, (const uint8_t *)"body", 4, sig, "acme", 4},
+        {meta, (const uint8_t *)"{}", 2, (const uint8_t *)"", 0, sig, "", 0}};
+    size_t size0 = hub_record_size (&recs[0]), size1 = hub_record_size (&recs[1]);
+    assert_int_equal (size0, 80 + 4 + 7 + 4 + 4 + 64 + 4 + 4);
+    assert_int_equal (size1, 80 + 4 + 2 + 4 + 0 + 64 + 4 + 0);
+    uint8_t pack[512];
+    assert_int_equal (hub_record_encode (&recs[0], pack), size0);
+    assert_int_equal (hub_record_encode (&recs[1], pack + size0), size1);
+    const uint8_t hlen[4] = {0, 0, 0, 7}, blen[4] = {0, 0, 0, 4}, nlen[4] = {0, 0, 0, 4};
+    assert_memory_equal (pack + 80, hlen, 4);
+    assert_memory_equal (pack + 84, "{\"h\":1}", 7);
+    assert_memory_equal (pack + 91, blen, 4);
+    assert_memory_equal (pack + 95, "body", 4);
+    assert_memory_equal (pack + 99, sig, 64);
+    assert_memory_equal (pack + 163, nlen, 4);
+    assert_memory_equal (pack + 167, "acme", 4);
+
+    size_t offset = 0;
+    hub_record_t back;
+    assert_int_equal (hub_record_decode (pack, size0 + size1, &offset, &back), HUB_OK);
+    assert_int_equal (offset, size0);
+    assert_ptr_equal (back.meta, pack);
+    assert_int_equal (back.hlen, 7);
+    assert_memory_equal (back.header, "{\"h\":1}", 7);
+    assert_int_equal (back.blen, 4);
+    assert_memory_equal (back.body, "body", 4);
+    assert_memory_equal (back.sig, sig, 64);
+    assert_int_equal (back.nlen, 4);
+    assert_memory_equal (back.name, "acme", 4);
+    assert_int_equal (hub_record_decode (pack, size0 + size1, &offset, &back), HUB_OK);
+    assert_int_equal (offset, size0 + size1);
+    assert_int_equal (back.hlen, 2);
+    assert_int_equal (back.blen, 0);
+    assert_int_equal (back.nlen, 0);
+
+    //  Every cut inside a record is refused, and the offset stays where it was.
+    for (size_t len = 0; len < size0; len++) {
+        offset = 0;
+        assert_int_equal (hub_record_decode (pack, len, &offset, &back), HUB_E_MALFORMED);
+        assert_int_equal (offset, 0);
+    }
+    offset = size0 + size1 + 1;
+    assert_int_equal (hub_record_decode (pack, size0 + size1, &offset, &back), HUB_E_MALFORMED);
+    //  A length that points past the end (here 4 GiB - 1) is refused, not trusted.
+    memset (pack + 80, 0xff, 4);
+    offset = 0;
+    assert_int_equal (hub_record_decode (pack, size0 + size1, &offset, &back), HUB_E_MALFORMED);
+}
+
 static void
 test_credit (void **state)
 {
@@ -519,10 +579,10 @@ test_subscribe_round_trip (void **state)
 {
     (void)state;
     const char *channels[] = {"updates", "ops.eu", "x"};
-    char *text = hub_subscribe_args_encode (channels, 3, 17, 250);
+    char *text = hub_subscribe_args_encode (channels, 3, 17, 250, true);
     assert_non_null (text);
     assert_string_equal (text, "{\"channels\":[\"updates\",\"ops.eu\",\"x\"],\"since\":17,"
-                               "\"credit\":250}");
+                               "\"credit\":250,\"pack\":true}");
     hub_subscribe_args_t args;
     assert_int_equal (hub_subscribe_args_decode ((const uint8_t *)text, strlen (text), &args),
                       HUB_OK);
@@ -533,17 +593,19 @@ test_subscribe_round_trip (void **state)
     assert_true (args.has_since);
     assert_int_equal (args.since, 17);
     assert_int_equal (args.credit, 250);
+    assert_true (args.pack);
     free (text);
 
     //  since absent, credit 0: both left to their defaults.
-    text = hub_subscribe_args_encode (channels, 1, -1, 0);
+    text = hub_subscribe_args_encode (channels, 1, -1, 0, false);
     assert_string_equal (text, "{\"channels\":[\"updates\"]}");
     assert_int_equal (hub_subscribe_args_decode ((const uint8_t *)text, strlen (text), &args),
                       HUB_OK);
     assert_false (args.has_since);
     assert_int_equal (args.credit, HUB_CREDIT_DEFAULT);
+    assert_false (args.pack);
     free (text);
-    text = hub_subscribe_args_encode (channels, 1, 0, HUB_CREDIT_MAX);
+    text = hub_subscribe_args_encode (channels, 1, 0, HUB_CREDIT_MAX, false);
     assert_int_equal (hub_subscribe_args_decode ((const uint8_t *)text, strlen (text), &args),
                       HUB_OK);
     assert_true (args.has_since);
@@ -558,18 +620,18 @@ test_subscribe_round_trip (void **state)
         snprintf (names[i], sizeof names[i], "c%d", i);
         list[i] = names[i];
     }
-    text = hub_subscribe_args_encode (list, HUB_SUB_CHANNELS_MAX, -1, 1);
+    text = hub_subscribe_args_encode (list, HUB_SUB_CHANNELS_MAX, -1, 1, false);
     assert_non_null (text);
     assert_int_equal (hub_subscribe_args_decode ((const uint8_t *)text, strlen (text), &args),
                       HUB_OK);
     assert_int_equal (args.channel_count, HUB_SUB_CHANNELS_MAX);
     assert_string_equal (args.channels[63], "c63");
     free (text);
-    assert_null (hub_subscribe_args_encode (list, HUB_SUB_CHANNELS_MAX + 1, -1, 1));
-    assert_null (hub_subscribe_args_encode (list, 0, -1, 1));
-    assert_null (hub_subscribe_args_encode (list, 1, -1, HUB_CREDIT_MAX + 1));
+    assert_null (hub_subscribe_args_encode (list, HUB_SUB_CHANNELS_MAX + 1, -1, 1, false));
+    assert_null (hub_subscribe_args_encode (list, 0, -1, 1, false));
+    assert_null (hub_subscribe_args_encode (list, 1, -1, HUB_CREDIT_MAX + 1, false));
     const char *bad[] = {"ok", "Not-OK"};
-    assert_null (hub_subscribe_args_encode (bad, 2, -1, 1));
+    assert_null (hub_subscribe_args_encode (bad, 2, -1, 1, false));
 }
 
 static void
@@ -598,6 +660,9 @@ test_subscribe_refused (void **state)
     assert_int_equal (subscribe_of ("{\"channels\":[\"a\"],\"since\":null}"),
                       HUB_E_BAD_REQUEST);
     assert_int_equal (subscribe_of ("{\"channels\":[\"a\"],\"credit\":0}"), HUB_E_BAD_REQUEST);
+    assert_int_equal (subscribe_of ("{\"channels\":[\"a\"],\"pack\":1}"), HUB_E_BAD_REQUEST);
+    assert_int_equal (subscribe_of ("{\"channels\":[\"a\"],\"pack\":null}"), HUB_E_BAD_REQUEST);
+    assert_int_equal (subscribe_of ("{\"channels\":[\"a\"],\"pack\":false}"), HUB_OK);
     assert_int_equal (subscribe_of ("{\"channels\":[\"a\"],\"credit\":100001}"),
                       HUB_E_BAD_REQUEST);
     assert_int_equal (subscribe_of ("{\"channels\":[\"a\"],\"credit\":100000}"), HUB_OK);
@@ -630,7 +695,7 @@ static void
 test_history_round_trip (void **state)
 {
     (void)state;
-    char *text = hub_history_args_encode ("updates", 99, 1000);
+    char *text = hub_history_args_encode ("updates", 99, 1000, false);
     assert_string_equal (text, "{\"channel\":\"updates\",\"since\":99,\"limit\":1000}");
     hub_history_args_t args;
     assert_int_equal (hub_history_args_decode ((const uint8_t *)text, strlen (text), &args),
@@ -640,20 +705,21 @@ test_history_round_trip (void **state)
     assert_int_equal (args.limit, 1000);
     free (text);
 
-    text = hub_history_args_encode ("*", 0, 0);
-    assert_string_equal (text, "{\"channel\":\"*\",\"since\":0}");
+    text = hub_history_args_encode ("*", 0, 0, true);
+    assert_string_equal (text, "{\"channel\":\"*\",\"since\":0,\"pack\":true}");
     assert_int_equal (hub_history_args_decode ((const uint8_t *)text, strlen (text), &args),
                       HUB_OK);
     assert_string_equal (args.channel, "*");
     assert_int_equal (args.limit, HUB_HISTORY_LIMIT_DEFAULT);
+    assert_true (args.pack);
     free (text);
     assert_int_equal (history_of ("{\"channel\":\"a\"}"), HUB_OK);
 
-    assert_null (hub_history_args_encode ("Bad", 0, 1));
-    assert_null (hub_history_args_encode (NULL, 0, 1));
-    assert_null (hub_history_args_encode ("**", 0, 1));
-    assert_null (hub_history_args_encode ("a", 0, HUB_HISTORY_LIMIT_MAX + 1));
-    assert_null (hub_history_args_encode ("a", UINT64_MAX, 1));
+    assert_null (hub_history_args_encode ("Bad", 0, 1, false));
+    assert_null (hub_history_args_encode (NULL, 0, 1, false));
+    assert_null (hub_history_args_encode ("**", 0, 1, false));
+    assert_null (hub_history_args_encode ("a", 0, HUB_HISTORY_LIMIT_MAX + 1, false));
+    assert_null (hub_history_args_encode ("a", UINT64_MAX, 1, false));
 }
 
 static void
@@ -670,6 +736,7 @@ test_history_refused (void **state)
     assert_int_equal (history_of ("{\"channel\":\"a\",\"limit\":0}"), HUB_E_BAD_REQUEST);
     assert_int_equal (history_of ("{\"channel\":\"a\",\"limit\":1001}"), HUB_E_BAD_REQUEST);
     assert_int_equal (history_of ("{\"channel\":\"a\",\"limit\":1000}"), HUB_OK);
+    assert_int_equal (history_of ("{\"channel\":\"a\",\"pack\":\"yes\"}"), HUB_E_BAD_REQUEST);
     assert_int_equal (history_of ("{\"channel\":\"a\",\"limit\":\"10\"}"), HUB_E_BAD_REQUEST);
     assert_int_equal (history_of ("{\"channel\":\"a\",\"since\":-1}"), HUB_E_BAD_REQUEST);
     assert_int_equal (history_of ("{\"channel\":\"a\",\"since\":0.5}"), HUB_E_BAD_REQUEST);
@@ -831,6 +898,7 @@ main (void)
         cmocka_unit_test (test_body_check),
         cmocka_unit_test (test_ack),
         cmocka_unit_test (test_meta),
+        cmocka_unit_test (test_pack_records),
         cmocka_unit_test (test_credit),
         cmocka_unit_test (test_subscribe_round_trip),
         cmocka_unit_test (test_subscribe_refused),
