@@ -500,7 +500,9 @@ s_pub_loop (s_pub_t *pub, void *sock, const s_msg_t *msgs)
         while (next < pub->count && next - settled < BENCH_WINDOW) {
             int64_t due = start + (int64_t)(interval_ns * (double)next);
             if (due > now) {
-                timeout = (long)((due - now) / 1000000);
+                //  Rounded up: a timeout of 0 (the next message due within 1 ms) made
+                //  paced publishers spin, and four spinning threads starved hubd.
+                timeout = (long)((due - now + 999999) / 1000000);
                 break;
             }
             atomic_store_explicit (&pub->run->send_ns[pub->first + next], bench_now_ns (),
