@@ -233,6 +233,8 @@ hub_client_destroy (hub_client_t **self_p)
     hubc_sub_forget (self);
     sodium_memzero (&self->id, sizeof self->id);
     sodium_memzero (self->curve_sk, sizeof self->curve_sk);
+    zmsg_destroy (&self->acks);
+    free (self->posts);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
@@ -322,7 +324,8 @@ s_sort (hub_client_t *self, zmsg_t **msg_p, const hubc_want_t *want)
         *msg_p = NULL;
         return false;
     }
-    if (want->any_ack && (env.cmd == HUB_CMD_ACK || env.cmd == HUB_CMD_ERROR))
+    if (want->any_ack &&
+        (env.cmd == HUB_CMD_ACK || env.cmd == HUB_CMD_ACKS || env.cmd == HUB_CMD_ERROR))
         return true;
     if (want->req && env.req_id == want->req)
         return true;
@@ -598,16 +601,60 @@ hub_client_publish (hub_client_t *self, const char *channel, const char *kind,
 //  --------------------------------------------------------------------------
 //  Pipelined publishing
 
+//  Posts go out in PUBLISHES packs (PROTOCOL.md 4.4) of up to this many, or this size.
+#define S_POST_PACK       64
+#define S_POST_PACK_BYTES (64 * 1024)
+
+hub_err_t
+hub_client_post_flush (hub_client_t *self)
+{
+    assert (self);
+    if (self->posts_count == 0)
+        return HUB_OK;
+    hubc_frame_t frame = {self->posts, self->posts_len};
+    self->posts_len = self->posts_count = 0; //  sent or not, a retry is the caller's
+    return hubc_send (self, HUB_CMD_PUBLISHES, 0, &frame, 1);
+}
+
 hub_err_t
 hub_client_post (hub_client_t *self, const uint8_t *header, size_t header_len,
                  const uint8_t *body, size_t body_len, const uint8_t sig[HUB_SIG_BYTES],
                  uint32_t *req_id)
 {
     assert (self && header && sig && req_id);
+    assert (body || body_len == 0);
     hubc_clear_error (self);
-    hubc_frame_t frames[] = {{header, header_len}, {body, body_len}, {sig, HUB_SIG_BYTES}};
     *req_id = hubc_next_req (self);
-    return hubc_send (self, HUB_CMD_PUBLISH, *req_id, frames, 3);
+    hub_pub_record_t rec = {*req_id, header, header_len, body, body_len, sig};
+    size_t size = hub_pub_record_size (&rec);
+    if (self->posts_len + size > self->posts_cap) {
+        self->posts_cap = self->posts_len + size > S_POST_PACK_BYTES ? self->posts_len + size
+                                                                     : S_POST_PACK_BYTES;
+        self->posts = hubc_realloc (self->posts, self->posts_cap);
+    }
+    self->posts_len += hub_pub_record_encode (&rec, self->posts + self->posts_len);
+    self->posts_count++;
+    if (self->posts_count < S_POST_PACK && self->posts_len < S_POST_PACK_BYTES)
+        return HUB_OK;
+    return hub_client_post_flush (self);
+}
+
+//  The next record of the ACKS being taken apart; false once it is used up.
+static bool
+s_next_ack (hub_client_t *self, uint32_t *req_id, uint64_t *seq, bool *duplicate, hub_err_t *rc)
+{
+    zframe_t *frame = self->acks ? zmsg_last (self->acks) : NULL;
+    if (!frame || self->acks_offset >= zframe_size (frame)) {
+        zmsg_destroy (&self->acks);
+        return false;
+    }
+    *rc = hub_acks_record_decode (zframe_data (frame), zframe_size (frame), &self->acks_offset,
+                                  req_id, seq, duplicate);
+    if (*rc != HUB_OK) {
+        zmsg_destroy (&self->acks); //  records have no resync point
+        *rc = hubc_fail (self, HUB_E_MALFORMED, "the hub sent an unreadable ACKS");
+    }
+    return true;
 }
 
 hub_err_t
@@ -616,13 +663,27 @@ hub_client_collect (hub_client_t *self, int timeout_ms, uint32_t *req_id, uint64
 {
     assert (self && req_id && seq && duplicate);
     hubc_clear_error (self);
+    hub_err_t rc = hub_client_post_flush (self);
+    if (rc != HUB_OK)
+        return rc;
+    if (s_next_ack (self, req_id, seq, duplicate, &rc))
+        return rc;
     hubc_want_t want = {0, true};
     zmsg_t *msg = NULL;
     hub_env_t env;
     int64_t deadline = hub_time_now_ms () + (timeout_ms < 0 ? self->timeout_ms : timeout_ms);
-    hub_err_t rc = hubc_await (self, &want, deadline, &msg, &env);
+    rc = hubc_await (self, &want, deadline, &msg, &env);
     if (rc != HUB_OK)
         return rc;
+    if (env.cmd == HUB_CMD_ACKS) {
+        self->acks = msg; //  taken apart by this and the next calls
+        self->acks_offset = 0;
+        *req_id = 0;
+        if (zmsg_size (msg) == 2 && s_next_ack (self, req_id, seq, duplicate, &rc))
+            return rc;
+        zmsg_destroy (&self->acks);
+        return hubc_fail (self, HUB_E_MALFORMED, "the hub sent an empty ACKS");
+    }
     *req_id = env.req_id;
     hub_answer_t answer = {0};
     rc = s_answer (self, msg, &env, &answer);

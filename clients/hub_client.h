@@ -166,13 +166,17 @@ hub_err_t hub_client_sign_and_send (hub_client_t *self, uint8_t cmd, const char 
                                     size_t body_len, const char *action_json,
                                     hub_answer_t *answer);
 
-//  Pipelined publishing, for throughput: post sends frames without waiting and returns
-//  their request id in *req_id; collect waits up to timeout_ms for the next ACK or ERROR
-//  of any posted request and fills *req_id, *seq and *duplicate (ERROR: returns the hub's
-//  code, *req_id still set). No re-sending: the caller decides what to retry.
+//  Pipelined publishing, for throughput: post queues pre-signed frames without waiting
+//  and returns their request id in *req_id; they go out as one PUBLISHES (PROTOCOL.md
+//  4.4) once 64 messages or 64 KiB are queued, or at post_flush, or when collect is
+//  called. collect waits up to timeout_ms for the next answer to any posted request (an
+//  ACK, a record of an ACKS, or an ERROR) and fills *req_id, *seq and *duplicate (ERROR:
+//  returns the hub's code, *req_id still set). No re-sending: the caller decides what to
+//  retry (re-posting the same frames is safe: the hub stores a message once).
 hub_err_t hub_client_post (hub_client_t *self, const uint8_t *header, size_t header_len,
                            const uint8_t *body, size_t body_len,
                            const uint8_t sig[HUB_SIG_BYTES], uint32_t *req_id);
+hub_err_t hub_client_post_flush (hub_client_t *self);
 hub_err_t hub_client_collect (hub_client_t *self, int timeout_ms, uint32_t *req_id,
                               uint64_t *seq, bool *duplicate);
 

@@ -46,6 +46,11 @@ struct _hub_client_t {
     zlist_t *queue;       //  zmsg_t: MSG/MSGS/ERROR frames of the subscription, in order
     zmsg_t *pack;         //  the MSGS being taken apart, record by record
     size_t pack_offset;   //  where its next record starts
+    //  Pipelined publishing (hub_client_post, hub_client_collect)
+    uint8_t *posts; //  PUBLISHES records not sent yet
+    size_t posts_len, posts_cap, posts_count;
+    zmsg_t *acks;       //  the ACKS being taken apart
+    size_t acks_offset; //  where its next record starts
 };
 
 //  One outgoing frame, borrowed.

@@ -20,6 +20,7 @@ typedef struct {
     uint8_t peer[ENTRY_PEER_MAX]; //  routing id of the publisher (empty: the hub itself)
     size_t peer_len;
     uint32_t req_id;
+    bool packed;     //  came in a PUBLISHES: its ack may go out in an ACKS
     uint8_t *header; //  exact bytes as received; header and body share one allocation
     size_t hlen;
     uint8_t *body;

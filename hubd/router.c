@@ -37,6 +37,7 @@
 #define ROUTER_DRAIN         256   //  requests taken per poll round
 #define ROUTER_IN_FLIGHT_MAX 32768 //  entries between front door and commit
 #define ROUTER_BATCHES_MAX   2048  //  below the store's reorder ring
+#define ROUTER_BATCH_MAX     256   //  entries per batch: the verifier threads share a burst
 #define ROUTER_SWEEP_MS      10000
 #define MONITOR_ENDPOINT     "inproc://hubd-monitor"
 
@@ -185,47 +186,6 @@ s_view (router_t *self)
                            self->max_message_bytes};
 }
 
-static hub_err_t
-s_check_signed (router_t *self, const s_ctx_t *ctx, hub_header_t *hdr, char *why,
-                size_t why_size)
-{
-    if (ctx->n != 3) {
-        snprintf (why, why_size,
-                  "%d frames after the envelope; expected 3 (header, body, signature)", ctx->n);
-        return HUB_E_MALFORMED;
-    }
-    rights_view_t view = s_view (self);
-    zmq_msg_t *args = ctx->args;
-    return rights_check_signed (self->rights, &view, ctx->cmd, ctx->who, ctx->user_id,
-                                zmq_msg_data (&args[0]), zmq_msg_size (&args[0]),
-                                zmq_msg_data (&args[1]), zmq_msg_size (&args[1]),
-                                zmq_msg_size (&args[2]), hdr, why, why_size);
-}
-
-static void
-s_handle_signed (router_t *self, const s_ctx_t *ctx)
-{
-    char why[200];
-    hub_header_t hdr = {0};
-    hub_err_t err = s_check_signed (self, ctx, &hdr, why, sizeof why);
-    if (err != HUB_OK) {
-        hub_header_clear (&hdr);
-        s_refuse (self, ctx, err, why);
-        return;
-    }
-    zmq_msg_t *args = ctx->args;
-    entry_t *entry = entry_new (zmq_msg_data (&args[0]), zmq_msg_size (&args[0]),
-                                zmq_msg_data (&args[1]), zmq_msg_size (&args[1]));
-    entry->hdr = hdr; //  takes over what the decoded header owns
-    memcpy (entry->sig, zmq_msg_data (&args[2]), HUB_SIG_BYTES);
-    memcpy (entry->peer, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer));
-    entry->peer_len = zmq_msg_size (ctx->peer);
-    entry->req_id = ctx->req_id;
-    if (!self->batch)
-        self->batch = batch_new (self->next_batch++);
-    batch_append (self->batch, &entry);
-}
-
 static void
 s_flush_batch (router_t *self)
 {
@@ -235,6 +195,90 @@ s_flush_batch (router_t *self)
     self->batches_in_flight++;
     zsock_send (self->to_verify, "p", self->batch);
     self->batch = NULL;
+}
+
+//  Checks one signed message (ctx says who sent it, as what, under which request id) and
+//  sends it on to the verifiers, or refuses it at once. packed: it came in a PUBLISHES.
+static void
+s_take_signed (router_t *self, const s_ctx_t *ctx, const hub_pub_record_t *msg, size_t sig_len,
+               bool packed)
+{
+    char why[200];
+    hub_header_t hdr = {0};
+    rights_view_t view = s_view (self);
+    hub_err_t err =
+        rights_check_signed (self->rights, &view, ctx->cmd, ctx->who, ctx->user_id, msg->header,
+                             msg->hlen, msg->body, msg->blen, sig_len, &hdr, why, sizeof why);
+    if (err != HUB_OK) {
+        hub_header_clear (&hdr);
+        s_refuse (self, ctx, err, why);
+        return;
+    }
+    entry_t *entry = entry_new (msg->header, msg->hlen, msg->body, msg->blen);
+    entry->hdr = hdr; //  takes over what the decoded header owns
+    memcpy (entry->sig, msg->sig, HUB_SIG_BYTES);
+    memcpy (entry->peer, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer));
+    entry->peer_len = zmq_msg_size (ctx->peer);
+    entry->req_id = ctx->req_id;
+    entry->packed = packed;
+    if (!self->batch)
+        self->batch = batch_new (self->next_batch++);
+    batch_append (self->batch, &entry);
+    //  A batch goes to one verifier thread: a whole poll round's publishes in one batch
+    //  kept the other threads idle while the clients waited for their acks.
+    if (self->batch->count >= ROUTER_BATCH_MAX)
+        s_flush_batch (self);
+}
+
+static void
+s_handle_signed (router_t *self, const s_ctx_t *ctx)
+{
+    if (ctx->n != 3) {
+        char why[100];
+        snprintf (why, sizeof why,
+                  "%d frames after the envelope; expected 3 (header, body, signature)", ctx->n);
+        s_refuse (self, ctx, HUB_E_MALFORMED, why);
+        return;
+    }
+    zmq_msg_t *args = ctx->args;
+    hub_pub_record_t msg = {ctx->req_id,
+                            zmq_msg_data (&args[0]),
+                            zmq_msg_size (&args[0]),
+                            zmq_msg_data (&args[1]),
+                            zmq_msg_size (&args[1]),
+                            zmq_msg_data (&args[2])};
+    s_take_signed (self, ctx, &msg, zmq_msg_size (&args[2]), false);
+}
+
+//  PUBLISHES: the pack is read whole first, so one cut short is refused before any of its
+//  records is taken; then each record is a PUBLISH of its own, under its own request id.
+static void
+s_handle_publishes (router_t *self, const s_ctx_t *ctx)
+{
+    const uint8_t *pack = ctx->n == 1 ? zmq_msg_data (&ctx->args[0]) : NULL;
+    size_t size = ctx->n == 1 ? zmq_msg_size (&ctx->args[0]) : 0, offset = 0, count = 0;
+    hub_pub_record_t rec;
+    while (offset < size && count <= HUB_PUBLISHES_MAX &&
+           hub_pub_record_decode (pack, size, &offset, &rec) == HUB_OK)
+        count++;
+    if (ctx->n != 1 || size == 0 || offset != size || count > HUB_PUBLISHES_MAX) {
+        char why[120];
+        snprintf (why, sizeof why,
+                  ctx->n != 1                 ? "PUBLISHES takes one frame"
+                  : size == 0                 ? "an empty PUBLISHES"
+                  : count > HUB_PUBLISHES_MAX ? "more than %d records in one PUBLISHES"
+                                              : "a PUBLISHES record is cut short",
+                  HUB_PUBLISHES_MAX);
+        s_refuse (self, ctx, HUB_E_MALFORMED, why);
+        return;
+    }
+    s_ctx_t one = *ctx;
+    one.cmd = HUB_CMD_PUBLISH;
+    for (offset = 0; offset < size;) {
+        hub_pub_record_decode (pack, size, &offset, &rec);
+        one.req_id = rec.req_id;
+        s_take_signed (self, &one, &rec, HUB_SIG_BYTES, true);
+    }
 }
 
 //  After an administrator command committed: reload the directory and the channels, tell
@@ -291,11 +335,17 @@ s_handle_committed (router_t *self)
     //  connect with that key at once, and the door must already know it.
     if (admin)
         s_directory_changed (self);
-    for (size_t i = 0; i < batch->count; i++) {
+    for (size_t i = 0; i < batch->count;) {
         entry_t *entry = batch->entries[i];
-        if (entry->err == HUB_OK && entry->peer_len)
+        if (entry->err != HUB_OK || !entry->peer_len)
+            i++;
+        else if (entry->packed) //  with the next ones of its pack, in one ACKS
+            i += wire_send_acks (self->front, batch->entries + i, batch->count - i);
+        else {
             wire_send_ack (self->front, entry->peer, entry->peer_len, entry->req_id, entry->seq,
                            entry->duplicate);
+            i++;
+        }
     }
     if (self->relay)
         relay_wake (self->relay);
@@ -580,6 +630,7 @@ s_dispatch (router_t *self, s_request_t *req)
     switch (env.cmd) {
     case HUB_CMD_PUBLISH:
     case HUB_CMD_ADMIN: s_handle_signed (self, &ctx); break;
+    case HUB_CMD_PUBLISHES: s_handle_publishes (self, &ctx); break;
     case HUB_CMD_SUBSCRIBE: s_handle_subscribe (self, &ctx); break;
     case HUB_CMD_HISTORY: s_handle_history (self, &ctx); break;
     case HUB_CMD_QUERY: s_handle_query (self, &ctx); break;

@@ -110,6 +110,30 @@ wire_send_pack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_
     return result;
 }
 
+size_t
+wire_send_acks (void *front, entry_t *const *entries, size_t count)
+{
+    const entry_t *first = entries[0];
+    size_t run = 1;
+    while (run < count && run < HUB_PUBLISHES_MAX && entries[run]->packed &&
+           entries[run]->err == HUB_OK && entries[run]->peer_len == first->peer_len &&
+           memcmp (entries[run]->peer, first->peer, first->peer_len) == 0)
+        run++;
+    if (s_begin (front, first->peer, first->peer_len, HUB_CMD_ACKS, 0, true) == WIRE_SENT) {
+        zmq_msg_t frame;
+        int rc = zmq_msg_init_size (&frame, run * HUB_ACKS_RECORD_BYTES);
+        assert (rc == 0);
+        uint8_t *at = zmq_msg_data (&frame);
+        for (size_t i = 0; i < run; i++, at += HUB_ACKS_RECORD_BYTES)
+            hub_acks_record_encode (entries[i]->req_id, entries[i]->seq, entries[i]->duplicate,
+                                    at);
+        rc = zmq_msg_send (&frame, front, 0);
+        assert (rc >= 0);
+        (void)rc;
+    }
+    return run;
+}
+
 wire_result_t
 wire_send_ack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id, uint64_t seq,
                bool duplicate)

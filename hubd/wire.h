@@ -43,6 +43,10 @@ void wire_pack_add (wire_pack_t *pack, const entry_t *entry, const char *author_
 wire_result_t wire_send_pack (void *front, const uint8_t *peer, size_t peer_len,
                               uint32_t req_id, wire_pack_t *pack);
 
+//  One ACKS for the run of packed, stored entries from the same peer that starts at
+//  entries[0] (at most count long). Returns how many entries it acknowledged (at least 1).
+size_t wire_send_acks (void *front, entry_t *const *entries, size_t count);
+
 wire_result_t wire_send_ack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
                              uint64_t seq, bool duplicate);
 

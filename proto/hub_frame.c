@@ -8,6 +8,9 @@
         credit    4 bytes   u32(1..HUB_CREDIT_MAX)
         record            meta u32(hlen) header u32(blen) body sig[64] u32(nlen) name
                           (a MSGS pack is records back to back)
+        publish record    u32(req_id) u32(hlen) header u32(blen) body sig[64]
+                          (a PUBLISHES pack)
+        acks record       u32(req_id) ack (an ACKS frame is 1 or more of them)
 
     JSON frames (header, arguments, error) are refused in this order: over the size
     limit (TOO_LARGE), not UTF-8 or holding NUL (BAD_UTF8), not one JSON object or with
@@ -72,7 +75,9 @@ hub_cmd_frames (uint8_t cmd)
     case HUB_CMD_ERROR:
     case HUB_CMD_END:
     case HUB_CMD_REPLY:
-    case HUB_CMD_MSGS: return 1;
+    case HUB_CMD_MSGS:
+    case HUB_CMD_PUBLISHES:
+    case HUB_CMD_ACKS: return 1;
     case HUB_CMD_UNSUBSCRIBE:
     case HUB_CMD_STATUS:
     case HUB_CMD_PING:
@@ -446,6 +451,59 @@ hub_record_decode (const uint8_t *data, size_t len, size_t *offset, hub_record_t
         !s_take_field (data, len, &at, &name, &rec->nlen))
         return HUB_E_MALFORMED;
     rec->name = (const char *)name;
+    *offset = at;
+    return HUB_OK;
+}
+
+size_t
+hub_pub_record_size (const hub_pub_record_t *rec)
+{
+    return HUB_PUB_RECORD_FIXED + rec->hlen + rec->blen;
+}
+
+size_t
+hub_pub_record_encode (const hub_pub_record_t *rec, uint8_t *out)
+{
+    hub_util_put_u32 (out, rec->req_id);
+    uint8_t *at = s_put_field (out + 4, rec->header, rec->hlen);
+    at = s_put_field (at, rec->body, rec->blen);
+    memcpy (at, rec->sig, HUB_SIG_BYTES);
+    return (size_t)(at + HUB_SIG_BYTES - out);
+}
+
+hub_err_t
+hub_pub_record_decode (const uint8_t *data, size_t len, size_t *offset, hub_pub_record_t *rec)
+{
+    size_t at = *offset;
+    const uint8_t *req_id;
+    if (data == NULL || at > len || !s_take (data, len, &at, 4, &req_id) ||
+        !s_take_field (data, len, &at, &rec->header, &rec->hlen) ||
+        !s_take_field (data, len, &at, &rec->body, &rec->blen) ||
+        !s_take (data, len, &at, HUB_SIG_BYTES, &rec->sig))
+        return HUB_E_MALFORMED;
+    rec->req_id = hub_util_get_u32 (req_id);
+    *offset = at;
+    return HUB_OK;
+}
+
+void
+hub_acks_record_encode (uint32_t req_id, uint64_t seq, bool duplicate,
+                        uint8_t out[HUB_ACKS_RECORD_BYTES])
+{
+    hub_util_put_u32 (out, req_id);
+    hub_ack_encode (seq, duplicate, out + 4);
+}
+
+hub_err_t
+hub_acks_record_decode (const uint8_t *data, size_t len, size_t *offset, uint32_t *req_id,
+                        uint64_t *seq, bool *duplicate)
+{
+    size_t at = *offset;
+    const uint8_t *record;
+    if (data == NULL || at > len || !s_take (data, len, &at, HUB_ACKS_RECORD_BYTES, &record) ||
+        hub_ack_decode (record + 4, HUB_ACK_BYTES, seq, duplicate) != HUB_OK)
+        return HUB_E_MALFORMED;
+    *req_id = hub_util_get_u32 (record);
     *offset = at;
     return HUB_OK;
 }

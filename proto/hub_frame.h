@@ -31,6 +31,9 @@
 #define HUB_HISTORY_LIMIT_DEFAULT 100
 #define HUB_MAX_MESSAGE_DEFAULT   65536
 #define HUB_PACK_RECORD_FIXED     (HUB_META_BYTES + 4 + 4 + HUB_SIG_BYTES + 4)
+#define HUB_PUB_RECORD_FIXED      (4 + 4 + 4 + HUB_SIG_BYTES)
+#define HUB_PUBLISHES_MAX         1000 //  records in one PUBLISHES
+#define HUB_ACKS_RECORD_BYTES     (4 + HUB_ACK_BYTES)
 
 typedef enum {
     HUB_CMD_PUBLISH = 0x01,
@@ -42,12 +45,14 @@ typedef enum {
     HUB_CMD_ADMIN = 0x07,
     HUB_CMD_PING = 0x08,
     HUB_CMD_QUERY = 0x09,
+    HUB_CMD_PUBLISHES = 0x0a,
     HUB_CMD_ACK = 0x81,
     HUB_CMD_ERROR = 0x82,
     HUB_CMD_MSG = 0x83,
     HUB_CMD_END = 0x84,
     HUB_CMD_REPLY = 0x85,
     HUB_CMD_MSGS = 0x86,
+    HUB_CMD_ACKS = 0x87,
     HUB_CMD_PONG = 0x88
 } hub_cmd_t;
 
@@ -153,6 +158,31 @@ size_t hub_record_encode (const hub_record_t *rec, uint8_t *out);
 //  HUB_E_MALFORMED if the record is cut short.
 hub_err_t hub_record_decode (const uint8_t *data, size_t len, size_t *offset,
                              hub_record_t *rec);
+
+//  PUBLISHES pack (PROTOCOL.md 4.4): publish records back to back, each
+//      u32(req_id) u32(hlen) header u32(blen) body signature[64]
+typedef struct {
+    uint32_t req_id;
+    const uint8_t *header;
+    size_t hlen;
+    const uint8_t *body;
+    size_t blen;
+    const uint8_t *sig; //  HUB_SIG_BYTES
+} hub_pub_record_t;
+
+size_t hub_pub_record_size (const hub_pub_record_t *rec);
+size_t hub_pub_record_encode (const hub_pub_record_t *rec, uint8_t *out);
+//  As hub_record_decode: points into data, fields unchecked, HUB_E_MALFORMED if cut short.
+hub_err_t hub_pub_record_decode (const uint8_t *data, size_t len, size_t *offset,
+                                 hub_pub_record_t *rec);
+
+//  ACKS (PROTOCOL.md 4.4): records of u32(req_id) and an ack (9 bytes) back to back.
+void hub_acks_record_encode (uint32_t req_id, uint64_t seq, bool duplicate,
+                             uint8_t out[HUB_ACKS_RECORD_BYTES]);
+//  Reads the record at *offset and moves past it: HUB_E_MALFORMED if cut short or its
+//  ack is (hub_ack_decode).
+hub_err_t hub_acks_record_decode (const uint8_t *data, size_t len, size_t *offset,
+                                  uint32_t *req_id, uint64_t *seq, bool *duplicate);
 
 //  CREDIT frame: 4-byte big-endian count, 1..HUB_CREDIT_MAX.
 void hub_credit_encode (uint32_t credit, uint8_t out[4]);

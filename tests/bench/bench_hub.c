@@ -32,6 +32,7 @@
 #endif
 
 #define PUB_MAX_FRAMES 4
+#define PUB_PACK       64 //  publishes in one PUBLISHES, as hub_client_post sends them
 
 typedef struct {
     uint8_t *header; //  header and body in one allocation
@@ -52,6 +53,8 @@ typedef struct {
     bool stalled;
     bench_lat_t ack_lat;
     char problem[200];
+    uint8_t *pack; //  PUBLISHES being filled (NULL: one PUBLISH per message)
+    size_t pack_len, pack_count;
 } s_pub_t;
 
 typedef struct {
@@ -449,29 +452,66 @@ s_publish (void *sock, const s_msg_t *msg, size_t size, uint32_t req_id)
            zmq_send (sock, msg->sig, HUB_SIG_BYTES, 0) >= 0;
 }
 
-//  Handles one answer; returns true if it settled a publish (ACK or ERROR).
+//  Adds message i to the PUBLISHES being filled; sends it when full or when flush.
 static bool
+s_pack_publish (s_pub_t *pub, void *sock, const s_msg_t *msg, uint32_t i, bool flush)
+{
+    if (msg) {
+        hub_pub_record_t rec = {i, msg->header, msg->hlen, msg->body, pub->run->size, msg->sig};
+        pub->pack_len += hub_pub_record_encode (&rec, pub->pack + pub->pack_len);
+        pub->pack_count++;
+    }
+    if (pub->pack_count == 0 || (!flush && pub->pack_count < PUB_PACK))
+        return true;
+    uint8_t env[HUB_ENV_BYTES];
+    hub_env_encode (HUB_CMD_PUBLISHES, 0, env);
+    bool sent = zmq_send (sock, env, sizeof env, ZMQ_SNDMORE) >= 0 &&
+                zmq_send (sock, pub->pack, pub->pack_len, 0) >= 0;
+    pub->pack_len = pub->pack_count = 0;
+    return sent;
+}
+
+//  Counts the ACK of request req_id.
+static bool
+s_pub_acked (s_pub_t *pub, uint32_t req_id, uint64_t seq, int64_t now)
+{
+    if (req_id >= pub->count)
+        return false;
+    pub->acked++;
+    pub->last_ack_ns = now;
+    if (!pub->min_seq || seq < pub->min_seq)
+        pub->min_seq = seq;
+    int64_t sent =
+        atomic_load_explicit (&pub->run->send_ns[pub->first + req_id], memory_order_relaxed);
+    bench_lat_add (&pub->ack_lat, now - sent);
+    return true;
+}
+
+//  Handles one answer; returns how many publishes it settled (ACK, ACKS or ERROR).
+static uint64_t
 s_pub_answer (s_pub_t *pub, zmq_msg_t *frames, int n, int64_t now)
 {
     hub_env_t env;
-    if (hub_env_decode (zmq_msg_data (&frames[0]), zmq_msg_size (&frames[0]), &env) != HUB_OK ||
-        env.req_id >= pub->count)
-        return false;
-    if (env.cmd == HUB_CMD_ACK && n == 2) {
-        uint64_t seq;
-        bool duplicate;
-        if (hub_ack_decode (zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]), &seq,
-                            &duplicate) != HUB_OK)
-            return false;
-        pub->acked++;
-        pub->last_ack_ns = now;
-        if (!pub->min_seq || seq < pub->min_seq)
-            pub->min_seq = seq;
-        int64_t sent = atomic_load_explicit (&pub->run->send_ns[pub->first + env.req_id],
-                                             memory_order_relaxed);
-        bench_lat_add (&pub->ack_lat, now - sent);
-        return true;
+    if (hub_env_decode (zmq_msg_data (&frames[0]), zmq_msg_size (&frames[0]), &env) != HUB_OK)
+        return 0;
+    uint64_t seq;
+    bool duplicate;
+    if (env.cmd == HUB_CMD_ACKS && n == 2) {
+        const uint8_t *acks = zmq_msg_data (&frames[1]);
+        size_t size = zmq_msg_size (&frames[1]), offset = 0;
+        uint32_t req_id;
+        uint64_t settled = 0;
+        while (offset < size && hub_acks_record_decode (acks, size, &offset, &req_id, &seq,
+                                                        &duplicate) == HUB_OK)
+            settled += s_pub_acked (pub, req_id, seq, now);
+        return settled;
     }
+    if (env.req_id >= pub->count)
+        return 0;
+    if (env.cmd == HUB_CMD_ACK && n == 2)
+        return hub_ack_decode (zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]), &seq,
+                               &duplicate) == HUB_OK &&
+               s_pub_acked (pub, env.req_id, seq, now);
     if (env.cmd == HUB_CMD_ERROR) {
         hub_err_t code = HUB_E_MALFORMED;
         char reason[160] = "";
@@ -482,9 +522,9 @@ s_pub_answer (s_pub_t *pub, zmq_msg_t *frames, int n, int64_t now)
             snprintf (pub->problem, sizeof pub->problem, "PUBLISH refused: %s: %s",
                       hub_err_name (code), reason);
         pub->refused++;
-        return true;
+        return 1;
     }
-    return false;
+    return 0;
 }
 
 static void
@@ -507,7 +547,8 @@ s_pub_loop (s_pub_t *pub, void *sock, const s_msg_t *msgs)
             }
             atomic_store_explicit (&pub->run->send_ns[pub->first + next], bench_now_ns (),
                                    memory_order_release);
-            if (!s_publish (sock, &msgs[next], pub->run->size, (uint32_t)next)) {
+            if (pub->pack ? !s_pack_publish (pub, sock, &msgs[next], (uint32_t)next, false)
+                          : !s_publish (sock, &msgs[next], pub->run->size, (uint32_t)next)) {
                 snprintf (pub->problem, sizeof pub->problem, "cannot send PUBLISH: %s",
                           zmq_strerror (zmq_errno ()));
                 atomic_store (&pub->run->abort, true);
@@ -515,13 +556,20 @@ s_pub_loop (s_pub_t *pub, void *sock, const s_msg_t *msgs)
             }
             next++;
         }
+        if (pub->pack && !s_pack_publish (pub, sock, NULL, 0, true)) {
+            snprintf (pub->problem, sizeof pub->problem, "cannot send PUBLISHES: %s",
+                      zmq_strerror (zmq_errno ()));
+            atomic_store (&pub->run->abort, true);
+            return;
+        }
         zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
         zmq_poll (&item, 1, timeout);
         int n;
         while ((n = bench_recv (sock, frames, PUB_MAX_FRAMES, ZMQ_DONTWAIT)) > 0) {
             now = bench_now_ns ();
-            if (s_pub_answer (pub, frames, n, now)) {
-                settled++;
+            uint64_t answered = s_pub_answer (pub, frames, n, now);
+            if (answered) {
+                settled += answered;
                 last_progress = now;
             }
             for (int i = 0; i < n && i < PUB_MAX_FRAMES; i++)
@@ -545,6 +593,9 @@ s_pub_thread (void *arg)
 {
     s_pub_t *pub = arg;
     s_msg_t *msgs = s_build (pub, &pub->id);
+    if (pub->hub->pack) //  room for a full pack of the largest records
+        pub->pack =
+            s_xalloc (PUB_PACK * (HUB_PUB_RECORD_FIXED + HUB_HEADER_MAX + pub->run->size));
     void *sock = bench_dealer_for (pub->hub->endpoint, pub->hub->server_curve, &pub->id, 0);
     if (!sock || !bench_ping (sock, 10000)) {
         snprintf (pub->problem, sizeof pub->problem, "publisher: no PONG from the hub");
@@ -559,6 +610,7 @@ s_pub_thread (void *arg)
     for (uint64_t i = 0; i < pub->count; i++)
         free (msgs[i].header);
     free (msgs);
+    free (pub->pack);
     return NULL;
 }
 

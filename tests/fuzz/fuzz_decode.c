@@ -8,7 +8,7 @@
         3 ACK                               11 key text
         4 MSG meta                          12 secret key file (written to a 0600 file)
         5 CREDIT                            13 public key file (.pub, hub_key_resolve)
-        6 SUBSCRIBE args                   14 MSGS pack records
+        6 SUBSCRIBE args                   14 MSGS, PUBLISHES and ACKS records
         7 HISTORY args                     15+ as 0
 
     Besides "no crash, no leak, no undefined behaviour", every successful decode is
@@ -232,6 +232,23 @@ s_pub_file (const uint8_t *data, size_t size)
     CHECK (size - at >= HUB_KEYTEXT_LEN && memcmp (data + at, text, HUB_KEYTEXT_LEN) == 0);
 }
 
+//  A buffer for re-encoding a record of size bytes; s_same checks and frees it.
+static uint8_t *
+s_scratch (size_t size)
+{
+    uint8_t *again = malloc (size ? size : 1);
+    CHECK (again != NULL);
+    return again;
+}
+
+//  The written bytes of again are exactly the size bytes at data.
+static void
+s_same (uint8_t *again, size_t written, const uint8_t *data, size_t size)
+{
+    CHECK (written == size && memcmp (again, data, size) == 0);
+    free (again);
+}
+
 //  A MSGS pack: records are read until the bytes end or one is cut short; each one read
 //  re-encodes to exactly the bytes it came from.
 static void
@@ -247,12 +264,45 @@ s_pack (const uint8_t *data, size_t size)
         }
         CHECK (offset > start && offset <= size);
         CHECK (hub_record_size (&rec) == offset - start);
-        uint8_t *again = malloc (offset - start);
-        CHECK (again != NULL);
-        CHECK (hub_record_encode (&rec, again) == offset - start);
-        CHECK (memcmp (again, data + start, offset - start) == 0);
-        free (again);
+        uint8_t *again = s_scratch (offset - start);
+        s_same (again, hub_record_encode (&rec, again), data + start, offset - start);
     }
+}
+
+//  A PUBLISHES pack and an ACKS frame: the same walk with their record decoders.
+static void
+s_publish_pack (const uint8_t *data, size_t size)
+{
+    for (size_t offset = 0; offset < size;) {
+        size_t start = offset;
+        hub_pub_record_t rec;
+        if (hub_pub_record_decode (data, size, &offset, &rec) != HUB_OK) {
+            CHECK (offset == start);
+            break;
+        }
+        CHECK (hub_pub_record_size (&rec) == offset - start);
+        uint8_t *again = s_scratch (offset - start);
+        s_same (again, hub_pub_record_encode (&rec, again), data + start, offset - start);
+    }
+    for (size_t offset = 0; offset < size;) {
+        uint32_t req_id;
+        uint64_t seq;
+        bool duplicate;
+        size_t start = offset;
+        if (hub_acks_record_decode (data, size, &offset, &req_id, &seq, &duplicate) != HUB_OK)
+            break;
+        CHECK (offset == start + HUB_ACKS_RECORD_BYTES && seq >= 1);
+        uint8_t again[HUB_ACKS_RECORD_BYTES];
+        hub_acks_record_encode (req_id, seq, duplicate, again);
+        CHECK (memcmp (again, data + start, HUB_ACKS_RECORD_BYTES) == 0);
+    }
+}
+
+static void
+s_packs (const uint8_t *data, size_t size)
+{
+    s_pack (data, size);
+    s_publish_pack (data, size);
 }
 
 typedef void (s_decoder_fn) (const uint8_t *data, size_t size);
@@ -260,7 +310,7 @@ typedef void (s_decoder_fn) (const uint8_t *data, size_t size);
 static s_decoder_fn *const s_decoders[] = {
     NULL,         s_env,       s_header,   s_ack,      s_meta,
     s_credit,     s_subscribe, s_history,  s_error,    s_checkpoint,
-    s_json_frame, s_key_text,  s_key_file, s_pub_file, s_pack,
+    s_json_frame, s_key_text,  s_key_file, s_pub_file, s_packs,
 };
 #define S_DECODERS   (sizeof s_decoders / sizeof s_decoders[0])
 #define S_FIRST_FILE 12 //  the file decoders, slow for being files

@@ -70,6 +70,17 @@ def record(v, name):
 packs = [json.load(open(os.path.join(vectors, "msg-%d.json" % n))) for n in (1, 2)]
 seed("decode", "pack-1", record(packs[0], b"acme"), PACK)
 seed("decode", "pack-2", record(packs[0], b"acme") + record(packs[1], b""), PACK)
+
+
+def pub_record(v, req_id):
+    # One PUBLISHES record (PROTOCOL.md 4.4) of a message vector.
+    header, body = v["header"].encode(), v["body"].encode()
+    return struct.pack(">II", req_id, len(header)) + header + struct.pack(">I", len(body)) + \
+        body + bytes.fromhex(v["signature"])
+
+
+seed("decode", "publishes-1", pub_record(packs[0], 1) + pub_record(packs[1], 2), PACK)
+seed("decode", "acks-1", struct.pack(">IQB", 1, 7, 0) + struct.pack(">IQB", 2, 8, 1), PACK)
 cp = json.load(open(os.path.join(vectors, "checkpoint-1.json")))
 seed("decode", "checkpoint-1", cp["json"], CHECKPOINT)
 seed("decode", "all-checkpoint-1", cp["json"], ALL)

@@ -75,6 +75,31 @@ COPIES=$(hubctl --json history updates | grep -c '"body":"said twice"' || true)
 assert_eq 1 "$COPIES" "copies of the replayed message in history"
 assert_eq "$STORED" "$(hub_head)" "head after the replay"
 
+# --- PUBLISHES (PROTOCOL.md 4.4): each record is judged on its own and answered under its
+#     own request id (acks in one ACKS); a pack cut short or empty is refused whole
+OUT=$(raw packs updates) || fail "packs failed: $OUT"
+SEQ=$((STORED + 1))
+assert_eq "REQ 11 ACK $SEQ 0
+REQ 12 ERROR 8 BAD_SIGNATURE
+REQ 13 ACK $SEQ 1
+REQ 14 ERROR 7 BAD_HEADER
+REQ 20 ERROR 1 MALFORMED
+REQ 21 ERROR 1 MALFORMED" "$OUT" "answers to the records of PUBLISHES"
+STORED=$((STORED + 1))
+assert_eq 1 "$(hubctl --json history updates | grep -c '"body":"packed and good"' || true)" \
+    "copies of the packed message in history"
+assert_eq "$STORED" "$(hub_head)" "head after the packs (the cut one stored nothing)"
+OUT=$(raw --pack 50 flood updates 1000 300) || fail "packed flood failed: $OUT"
+assert_contains "$OUT" "ACKED 1000 DUPS 0 FIRST $((STORED + 1)) LAST $((STORED + 1000)) " \
+    "packed flood"
+STORED=$((STORED + 1000))
+# The client library's pipelining (hub_client_post/collect) sends PUBLISHES: 300 messages,
+# every third posted twice, are 400 answers, 300 stored once each, 100 flagged copies.
+OUT=$(raw post updates 300) || fail "post failed: $OUT"
+assert_eq "POSTED 400 ANSWERS 400 ACKS 400 DUPS 100 DISTINCT 300" "$OUT" "posted publishes"
+STORED=$((STORED + 300))
+assert_eq "$STORED" "$(hub_head)" "head after the posted publishes"
+
 # --- nothing refused was stored: history holds exactly the accepted messages, verified
 N=$(hubctl --json history updates | wc -l)
 assert_eq "$STORED" "$N" "messages in history after all refusals"

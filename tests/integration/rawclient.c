@@ -11,7 +11,8 @@
     Settings default to HUB_ENDPOINT, HUB_SERVER_KEY and HUB_KEY, as for hubctl.
     --sign-key signs (and names as author) with another identity than the connection's.
     --rcvhwm sets the socket's receive high-water mark (default: unbounded; slowsub 1000).
-    --pack 1 makes slowsub ask for MSGS packs (PROTOCOL.md 6.4) and count their records.
+    --pack N (N >= 1) makes slowsub ask for MSGS packs (PROTOCOL.md 6.4) and count their
+    records, and flood send PUBLISHES of up to N records (PROTOCOL.md 4.4).
 
     Modes, each printing the hub's answer as one line:
         "ACK SEQ DUP" (DUP 0 or 1), "ERROR CODE NAME REASON", or "TIMEOUT"
@@ -26,6 +27,15 @@
                             "SENT N ANSWERS M"
       flood CH N WINDOW     N signed publishes, at most WINDOW unacknowledged; prints
                             "ACKED N DUPS D FIRST S LAST S MS T"
+      packs CH              one PUBLISHES of four records (11 good, 12 bad signature,
+                            13 = 11 again, 14 a header that is not JSON), then one cut
+                            short (request 20) and one empty (21); prints one line per
+                            request, in request order: "REQ R ACK SEQ DUP" or
+                            "REQ R ERROR CODE NAME"
+      post CH N             N publishes through hub_client_post/collect (the client
+                            library's pipelining, which packs them); every third is
+                            posted twice; prints "POSTED N ANSWERS A ACKS K DUPS D
+                            DISTINCT S"
       slowsub CH SINCE CREDIT GOFILE EXPECT
                             subscribes with CREDIT, prints "SUBSCRIBED HEAD", then reads
                             nothing until GOFILE exists; then reads and grants credit
@@ -35,6 +45,7 @@
     Exit status: 0 an answer was printed (whatever it says); 1 bad usage or local
     problem; 2 no answer in time; 3 a check of flood/slowsub failed.
 */
+#include "hub_client.h"
 #include "hub_err.h"
 #include "hub_frame.h"
 #include "hub_keys.h"
@@ -57,7 +68,7 @@ typedef struct {
     const char *title;
     int timeout_ms;
     int rcvhwm;
-    bool pack;
+    long pack; //  --pack N
     hub_identity_t conn_id;
     hub_identity_t sign_id;
     zsock_t *sock;
@@ -364,6 +375,71 @@ s_garbage (s_ctx_t *ctx, long count)
 //  --------------------------------------------------------------------------
 //  Pipelined publishing
 
+//  Appends a publish record for pub (request req_id) to a growing PUBLISHES frame.
+static void
+s_pack_add (zchunk_t *pack, const s_pub_t *pub, uint32_t req_id)
+{
+    hub_pub_record_t rec = {req_id, pub->header, pub->hlen, pub->body, pub->blen, pub->sig};
+    uint8_t *bytes = malloc (hub_pub_record_size (&rec));
+    assert (bytes);
+    zchunk_extend (pack, bytes, hub_pub_record_encode (&rec, bytes));
+    free (bytes);
+}
+
+static int
+s_send_pack (s_ctx_t *ctx, zchunk_t *pack, uint32_t req_id)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_append (msg, &(zframe_t *){s_envelope (HUB_CMD_PUBLISHES, req_id)});
+    zmsg_addmem (msg, zchunk_data (pack), zchunk_size (pack));
+    zchunk_set (pack, NULL, 0);
+    return zmsg_send (&msg, ctx->sock);
+}
+
+//  An answer to a publish: ACK (req_id, seq, dup) or ERROR (code).
+typedef struct {
+    uint32_t req_id;
+    bool ack;
+    uint64_t seq;
+    bool dup;
+    hub_err_t code;
+    char reason[256];
+} s_answer_t;
+
+//  Receives one message and splits it into answers (an ACKS holds many). Returns how
+//  many (at most max), or -1 on timeout.
+static int
+s_recv_answers (s_ctx_t *ctx, s_answer_t *out, int max)
+{
+    zmsg_t *msg = zmsg_recv (ctx->sock);
+    if (!msg)
+        return -1;
+    zframe_t *env_f = zmsg_first (msg), *arg = zmsg_next (msg);
+    hub_env_t env = {0};
+    int n = 0;
+    hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env);
+    if (env.cmd == HUB_CMD_ACKS && arg) {
+        size_t offset = 0;
+        while (n < max && offset < zframe_size (arg) &&
+               hub_acks_record_decode (zframe_data (arg), zframe_size (arg), &offset,
+                                       &out[n].req_id, &out[n].seq, &out[n].dup) == HUB_OK)
+            out[n++].ack = true;
+    } else if (env.cmd == HUB_CMD_ACK && arg) {
+        out[0] = (s_answer_t){.req_id = env.req_id};
+        out[0].ack = hub_ack_decode (zframe_data (arg), zframe_size (arg), &out[0].seq,
+                                     &out[0].dup) == HUB_OK;
+        n = 1;
+    } else {
+        out[0] = (s_answer_t){.req_id = env.req_id, .code = HUB_E_MALFORMED};
+        if (env.cmd == HUB_CMD_ERROR && arg)
+            hub_error_decode (zframe_data (arg), zframe_size (arg), &out[0].code, out[0].reason,
+                              sizeof out[0].reason);
+        n = 1;
+    }
+    zmsg_destroy (&msg);
+    return n;
+}
+
 static int
 s_flood (s_ctx_t *ctx, const char *channel, long count, long window)
 {
@@ -371,48 +447,158 @@ s_flood (s_ctx_t *ctx, const char *channel, long count, long window)
     uint64_t first = 0, last = 0;
     int64_t start = zclock_mono ();
     char body[64];
-    while (acked < count) {
+    zchunk_t *pack = zchunk_new (NULL, 0);
+    s_answer_t answers[HUB_PUBLISHES_MAX];
+    int rc = 0;
+    while (acked < count && rc == 0) {
         while (sent < count && sent - acked < window) {
             s_pub_t pub;
             snprintf (body, sizeof body, "flood %ld", sent + 1);
             s_pub_build (ctx, channel, body, &pub);
-            s_send_pub (ctx, &pub, (uint32_t)(sent + 1));
+            if (ctx->pack > 0)
+                s_pack_add (pack, &pub, (uint32_t)(sent + 1));
+            else
+                s_send_pub (ctx, &pub, (uint32_t)(sent + 1));
             s_pub_clear (&pub);
             sent++;
+            if (ctx->pack > 0 && (sent % ctx->pack == 0 || sent == count))
+                s_send_pack (ctx, pack, 0);
         }
-        zmsg_t *msg = zmsg_recv (ctx->sock);
-        if (!msg) {
+        if (zchunk_size (pack))
+            s_send_pack (ctx, pack, 0); //  the window is full: send what is packed
+        int n = s_recv_answers (ctx, answers, HUB_PUBLISHES_MAX);
+        if (n < 0) {
             printf ("TIMEOUT after %ld acks of %ld sent\n", acked, sent);
-            return 2;
+            rc = 2;
         }
-        zframe_t *env_f = zmsg_first (msg), *arg = zmsg_next (msg);
-        hub_env_t env = {0};
-        uint64_t seq = 0;
-        bool dup = false;
-        if (hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env) != HUB_OK ||
-            env.cmd != HUB_CMD_ACK || !arg ||
-            hub_ack_decode (zframe_data (arg), zframe_size (arg), &seq, &dup) != HUB_OK) {
-            hub_err_t code = HUB_OK;
-            char reason[256] = "";
-            if (env.cmd == HUB_CMD_ERROR && arg)
-                hub_error_decode (zframe_data (arg), zframe_size (arg), &code, reason,
-                                  sizeof reason);
-            printf ("FAILED at ack %ld: %s %s\n", acked, hub_err_name (code), reason);
-            zmsg_destroy (&msg);
-            return 3;
+        for (int i = 0; i < n && rc == 0; i++) {
+            if (!answers[i].ack) {
+                printf ("FAILED at ack %ld: %s %s\n", acked, hub_err_name (answers[i].code),
+                        answers[i].reason);
+                rc = 3;
+                break;
+            }
+            acked++;
+            dups += answers[i].dup;
+            if (!first || answers[i].seq < first)
+                first = answers[i].seq;
+            if (answers[i].seq > last)
+                last = answers[i].seq;
         }
-        zmsg_destroy (&msg);
-        acked++;
-        dups += dup;
-        if (!first || seq < first)
-            first = seq;
-        if (seq > last)
-            last = seq;
     }
+    zchunk_destroy (&pack);
+    if (rc)
+        return rc;
     printf ("ACKED %ld DUPS %ld FIRST %llu LAST %llu MS %lld\n", acked, dups,
             (unsigned long long)first, (unsigned long long)last,
             (long long)(zclock_mono () - start));
     return dups ? 3 : 0;
+}
+
+//  PUBLISHES whose records are judged one by one, and packs refused whole.
+static int
+s_packs (s_ctx_t *ctx, const char *channel)
+{
+    s_pub_t good, bad, broken;
+    s_pub_build (ctx, channel, "packed and good", &good);
+    s_pub_build (ctx, channel, "packed, badly signed", &bad);
+    bad.sig[3] ^= 0x40;
+    s_pub_build (ctx, channel, "packed, broken header", &broken);
+    broken.header[0] = '['; //  not a JSON object any more
+    zchunk_t *pack = zchunk_new (NULL, 0);
+    s_pack_add (pack, &good, 11);
+    s_pack_add (pack, &bad, 12);
+    s_pack_add (pack, &good, 13);
+    s_pack_add (pack, &broken, 14);
+    s_send_pack (ctx, pack, 10);
+    //  Cut short: the last record loses its final byte. Then an empty one.
+    s_pack_add (pack, &good, 15);
+    s_pack_add (pack, &good, 16);
+    zchunk_t *cut = zchunk_new (zchunk_data (pack), zchunk_size (pack) - 1);
+    s_send_pack (ctx, cut, 20);
+    s_send_pack (ctx, cut, 21); //  s_send_pack emptied it
+    zchunk_destroy (&cut);
+    zchunk_destroy (&pack);
+    s_pub_clear (&good);
+    s_pub_clear (&bad);
+    s_pub_clear (&broken);
+
+    s_answer_t got[32], one[8];
+    int count = 0;
+    while (count < 6) {
+        int n = s_recv_answers (ctx, one, 8);
+        if (n < 0) {
+            printf ("TIMEOUT with %d of 6 answers\n", count);
+            return 2;
+        }
+        for (int i = 0; i < n && count < 32; i++)
+            got[count++] = one[i];
+    }
+    for (uint32_t req = 10; req <= 21; req++)
+        for (int i = 0; i < count; i++)
+            if (got[i].req_id == req && got[i].ack)
+                printf ("REQ %u ACK %llu %d\n", req, (unsigned long long)got[i].seq,
+                        got[i].dup ? 1 : 0);
+            else if (got[i].req_id == req)
+                printf ("REQ %u ERROR %d %s\n", req, (int)got[i].code,
+                        hub_err_name (got[i].code));
+    return 0;
+}
+
+//  The client library's pipelined publishing: posts (some twice: the hub must store those
+//  once and flag the second ack), then collects every answer.
+static int
+s_post (s_ctx_t *ctx, const char *channel, long count)
+{
+    uint8_t hub_pk[HUB_PUBKEY_BYTES];
+    if (hub_key_resolve (ctx->hub_key, hub_pk) != HUB_OK)
+        return s_usage ("bad hub key");
+    hub_client_t *client =
+        hub_client_new (ctx->endpoint, &ctx->conn_id, hub_pk, ctx->timeout_ms);
+    if (!client)
+        return 1;
+    long posted = 0, answers = 0, acks = 0, dups = 0;
+    uint64_t *seqs = calloc ((size_t)count * 2, sizeof *seqs);
+    assert (seqs);
+    char body[64];
+    for (long i = 0; i < count; i++) {
+        s_pub_t pub;
+        snprintf (body, sizeof body, "posted %ld", i + 1);
+        s_pub_build (ctx, channel, body, &pub);
+        for (int copy = 0; copy < (i % 3 == 0 ? 2 : 1); copy++) {
+            uint32_t req_id;
+            if (hub_client_post (client, pub.header, pub.hlen, pub.body, pub.blen, pub.sig,
+                                 &req_id) == HUB_OK)
+                posted++;
+        }
+        s_pub_clear (&pub);
+    }
+    while (answers < posted) {
+        uint32_t req_id;
+        uint64_t seq;
+        bool dup;
+        hub_err_t rc = hub_client_collect (client, -1, &req_id, &seq, &dup);
+        if (rc == HUB_E_TIMEOUT)
+            break;
+        answers++;
+        if (rc == HUB_OK) {
+            seqs[acks++] = seq;
+            dups += dup;
+        }
+    }
+    //  Distinct seqs: every message stored once, whatever was posted twice.
+    long distinct = 0;
+    for (long i = 0; i < acks; i++) {
+        bool seen = false;
+        for (long k = 0; k < i && !seen; k++)
+            seen = seqs[k] == seqs[i];
+        distinct += !seen;
+    }
+    printf ("POSTED %ld ANSWERS %ld ACKS %ld DUPS %ld DISTINCT %ld\n", posted, answers, acks,
+            dups, distinct);
+    free (seqs);
+    hub_client_destroy (&client);
+    return answers == posted ? 0 : 2;
 }
 
 //  --------------------------------------------------------------------------
@@ -554,7 +740,7 @@ main (int argc, char **argv)
         else if (streq (opt, "--rcvhwm"))
             rcvhwm = atoi (val);
         else if (streq (opt, "--pack"))
-            ctx.pack = streq (val, "1");
+            ctx.pack = atol (val);
         else if (streq (opt, "--timeout"))
             ctx.timeout_ms = atoi (val);
         else
@@ -594,6 +780,10 @@ main (int argc, char **argv)
         rc = s_garbage (&ctx, atol (a[0]));
     else if (streq (mode, "flood") && nargs == 3)
         rc = s_flood (&ctx, a[0], atol (a[1]), atol (a[2]));
+    else if (streq (mode, "post") && nargs == 2)
+        rc = s_post (&ctx, a[0], atol (a[1]));
+    else if (streq (mode, "packs") && nargs == 1)
+        rc = s_packs (&ctx, a[0]);
     else if (streq (mode, "slowsub") && nargs == 5)
         rc = s_slowsub (&ctx, a[0], atol (a[1]), atol (a[2]), a[3], atol (a[4]));
     else

@@ -82,11 +82,11 @@ padded (const char *json, size_t len)
 //  Envelope
 
 static const uint8_t s_commands[] = {
-    HUB_CMD_PUBLISH,     HUB_CMD_SUBSCRIBE, HUB_CMD_CREDIT, HUB_CMD_HISTORY,
-    HUB_CMD_UNSUBSCRIBE, HUB_CMD_STATUS,    HUB_CMD_ADMIN,  HUB_CMD_PING,
-    HUB_CMD_QUERY,       HUB_CMD_ACK,       HUB_CMD_ERROR,  HUB_CMD_MSG,
-    HUB_CMD_END,         HUB_CMD_REPLY,     HUB_CMD_MSGS,   HUB_CMD_PONG};
-static const int s_frames[] = {3, 1, 1, 1, 0, 0, 3, 0, 1, 1, 1, 5, 1, 1, 1, 0};
+    HUB_CMD_PUBLISH, HUB_CMD_SUBSCRIBE, HUB_CMD_CREDIT, HUB_CMD_HISTORY, HUB_CMD_UNSUBSCRIBE,
+    HUB_CMD_STATUS,  HUB_CMD_ADMIN,     HUB_CMD_PING,   HUB_CMD_QUERY,   HUB_CMD_ACK,
+    HUB_CMD_ERROR,   HUB_CMD_MSG,       HUB_CMD_END,    HUB_CMD_REPLY,   HUB_CMD_MSGS,
+    HUB_CMD_PONG,    HUB_CMD_PUBLISHES, HUB_CMD_ACKS};
+static const int s_frames[] = {3, 1, 1, 1, 0, 0, 3, 0, 1, 1, 1, 5, 1, 1, 1, 0, 1, 1};
 
 static void
 test_env_round_trip (void **state)
@@ -132,7 +132,7 @@ test_env_refused (void **state)
     buf[2] = 0x02;
     assert_int_equal (hub_env_decode (buf, 8, &env), HUB_E_VERSION);
     buf[2] = 0x01;
-    //  Every command byte: exactly the 16 of the table are known.
+    //  Every command byte: exactly the 18 of the table are known.
     int known = 0;
     for (int cmd = 0; cmd < 256; cmd++) {
         buf[3] = (uint8_t)cmd;
@@ -145,7 +145,7 @@ test_env_refused (void **state)
             assert_int_equal (hub_cmd_frames ((uint8_t)cmd), -1);
         }
     }
-    assert_int_equal (known, 16);
+    assert_int_equal (known, 18);
 }
 
 //  --------------------------------------------------------------------------
@@ -544,6 +544,68 @@ test_pack_records (void **state)
     assert_int_equal (hub_record_decode (pack, size0 + size1, &offset, &back), HUB_E_MALFORMED);
 }
 
+//  PUBLISHES records and ACKS records (PROTOCOL.md 4.4): layout, round trip, truncation.
+static void
+test_publish_pack_records (void **state)
+{
+    (void)state;
+    uint8_t sig[HUB_SIG_BYTES];
+    memset (sig, 0x33, sizeof sig);
+    const hub_pub_record_t rec = {
+        0x01020304, (const uint8_t *)"{}", 2, (const uint8_t *)"hi", 2, sig};
+    size_t size = hub_pub_record_size (&rec);
+    assert_int_equal (size, 4 + 4 + 2 + 4 + 2 + 64);
+    uint8_t pack[2 * 80];
+    assert_int_equal (hub_pub_record_encode (&rec, pack), size);
+    assert_int_equal (hub_pub_record_encode (&rec, pack + size), size);
+    const uint8_t head[] = {1, 2, 3, 4, 0, 0, 0, 2, '{', '}', 0, 0, 0, 2, 'h', 'i'};
+    assert_memory_equal (pack, head, sizeof head);
+    assert_memory_equal (pack + sizeof head, sig, 64);
+    size_t offset = 0;
+    hub_pub_record_t back;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (hub_pub_record_decode (pack, 2 * size, &offset, &back), HUB_OK);
+        assert_int_equal (back.req_id, 0x01020304);
+        assert_int_equal (back.hlen, 2);
+        assert_memory_equal (back.header, "{}", 2);
+        assert_int_equal (back.blen, 2);
+        assert_memory_equal (back.body, "hi", 2);
+        assert_memory_equal (back.sig, sig, 64);
+    }
+    assert_int_equal (offset, 2 * size);
+    for (size_t len = 0; len < size; len++) {
+        offset = 0;
+        assert_int_equal (hub_pub_record_decode (pack, len, &offset, &back), HUB_E_MALFORMED);
+        assert_int_equal (offset, 0);
+    }
+
+    uint8_t acks[2 * HUB_ACKS_RECORD_BYTES];
+    hub_acks_record_encode (7, 42, false, acks);
+    hub_acks_record_encode (8, 41, true, acks + HUB_ACKS_RECORD_BYTES);
+    const uint8_t first[] = {0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 42, 0};
+    assert_memory_equal (acks, first, sizeof first);
+    uint32_t req_id;
+    uint64_t seq;
+    bool duplicate;
+    offset = 0;
+    assert_int_equal (
+        hub_acks_record_decode (acks, sizeof acks, &offset, &req_id, &seq, &duplicate), HUB_OK);
+    assert_true (req_id == 7 && seq == 42 && !duplicate);
+    assert_int_equal (
+        hub_acks_record_decode (acks, sizeof acks, &offset, &req_id, &seq, &duplicate), HUB_OK);
+    assert_true (req_id == 8 && seq == 41 && duplicate);
+    assert_int_equal (offset, sizeof acks);
+    offset = 0;
+    assert_int_equal (hub_acks_record_decode (acks, HUB_ACKS_RECORD_BYTES - 1, &offset, &req_id,
+                                              &seq, &duplicate),
+                      HUB_E_MALFORMED);
+    //  An ack inside with seq 0 is as malformed as an ACK frame with it.
+    hub_acks_record_encode (9, 0, false, acks);
+    assert_int_equal (
+        hub_acks_record_decode (acks, sizeof acks, &offset, &req_id, &seq, &duplicate),
+        HUB_E_MALFORMED);
+}
+
 static void
 test_credit (void **state)
 {
@@ -899,6 +961,7 @@ main (void)
         cmocka_unit_test (test_ack),
         cmocka_unit_test (test_meta),
         cmocka_unit_test (test_pack_records),
+        cmocka_unit_test (test_publish_pack_records),
         cmocka_unit_test (test_credit),
         cmocka_unit_test (test_subscribe_round_trip),
         cmocka_unit_test (test_subscribe_refused),
