@@ -111,8 +111,9 @@ s_name_of (const uint8_t key[HUB_PUBKEY_BYTES], void *arg)
 static const char *
 s_cmd_name (uint8_t cmd)
 {
-    static const char *names[] = {"a request",   "PUBLISH", "SUBSCRIBE", "CREDIT", "HISTORY",
-                                  "UNSUBSCRIBE", "STATUS",  "ADMIN",     "PING",   "QUERY"};
+    static const char *names[] = {"a request", "PUBLISH",     "SUBSCRIBE", "CREDIT",
+                                  "HISTORY",   "UNSUBSCRIBE", "STATUS",    "ADMIN",
+                                  "PING",      "QUERY",       "PUBLISHES"};
     return cmd < sizeof names / sizeof names[0] ? names[cmd] : names[0];
 }
 
