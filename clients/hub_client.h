@@ -199,7 +199,8 @@ hub_err_t hub_client_status (hub_client_t *self, json_t **status);
 //  since >= 0 for every stored message after since first. credit is the flow-control
 //  window (0: HUB_CREDIT_DEFAULT); the library tops it up as messages are consumed.
 //  Replaces any earlier subscription and forgets its position. On success *head (may be
-//  NULL) is the last stored seq when the subscription began.
+//  NULL) is the last stored seq when the subscription began. The library asks for MSGS
+//  packs (PROTOCOL.md 6.4) and hands their messages out one by one, as it does MSGs.
 hub_err_t hub_client_subscribe (hub_client_t *self, const char *const *channels, size_t count,
                                 int64_t since, uint32_t credit, uint64_t *head);
 
@@ -241,8 +242,9 @@ typedef bool (hub_history_fn) (hub_message_t *msg, void *arg);
 
 //  Fetches the messages of channel ("*": every channel the identity may read) with seq >
 //  since, page by page, calling fn for each, until the log ends, limit messages were
-//  delivered (0: no limit) or fn returns false. *end (may be NULL) receives the last END,
-//  with the checkpoint of the last page's snapshot (which, on the whole log, is at its
+//  delivered (0: no limit) or fn returns false. Pages come in MSGS packs (PROTOCOL.md 6.4);
+//  when fn stops early, the rest of the page is dropped. *end (may be NULL) receives the last
+//  END, with the checkpoint of the last page's snapshot (which, on the whole log, is at its
 //  last message: PROTOCOL.md 8).
 hub_err_t hub_client_history (hub_client_t *self, const char *channel, uint64_t since,
                               uint64_t limit, hub_history_fn *fn, void *arg,
