@@ -270,7 +270,7 @@ s_fan_out (deliver_t *self, s_sub_t *sub, const batch_t *batch)
 {
     bool gone = false;
     s_round_t round;
-    round.pack.count = round.pack.bytes = 0;
+    wire_pack_empty (&round.pack);
     for (size_t i = 0; i < batch->count && sub->live; i++) {
         const entry_t *entry = batch->entries[i];
         if (entry->err != HUB_OK || entry->duplicate || entry->seq <= sub->cursor)
@@ -376,7 +376,7 @@ deliver_read_done (deliver_t *self, read_t **read_p)
                          sub->credit - read->rows->count);
         bool gone = false, blocked = false;
         s_round_t round;
-        round.pack.count = round.pack.bytes = 0;
+        wire_pack_empty (&round.pack);
         for (size_t i = 0; i < read->rows->count && !blocked; i++)
             if (read->rows->entries[i]->seq > sub->cursor)
                 blocked = !s_send (self, sub, &round, read->rows->entries[i], &gone);

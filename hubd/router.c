@@ -452,26 +452,26 @@ s_history_done (router_t *self, read_t **read_p)
     read_t *read = *read_p;
     uint64_t next = read->since;
     bool gone = false;
-    wire_pack_t *pack = read->pack ? mem_alloc (sizeof *pack) : NULL;
-    if (pack)
-        pack->count = pack->bytes = 0;
+    wire_pack_t pack;
+    wire_pack_empty (&pack);
     for (size_t i = 0; i < read->rows->count && !gone; i++) {
         entry_t *entry = read->rows->entries[i];
         const char *name = s_name_of (entry->hdr.author, self);
-        if (pack && !wire_pack_fits (pack, entry, name))
-            gone = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id,
-                                   pack) == WIRE_GONE;
-        if (pack && !gone)
-            wire_pack_add (pack, entry, name);
-        else if (!gone)
-            gone = wire_send_msg (self->front, read->peer, read->peer_len, read->req_id, entry,
-                                  name) == WIRE_GONE;
+        wire_result_t sent = WIRE_SENT;
+        if (!read->pack)
+            sent = wire_send_msg (self->front, read->peer, read->peer_len, read->req_id, entry,
+                                  name);
+        else if (!wire_pack_fits (&pack, entry, name))
+            sent =
+                wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack);
+        if (read->pack)
+            wire_pack_add (&pack, entry, name);
+        gone = sent == WIRE_GONE;
         next = entry->seq;
     }
-    if (pack && pack->count && !gone)
-        gone = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, pack) ==
+    if (pack.count && !gone)
+        gone = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack) ==
                WIRE_GONE;
-    free (pack);
     if (read->err != HUB_OK)
         wire_send_error (self->front, read->peer, read->peer_len, read->req_id, read->err,
                          "the history could not be read");

@@ -30,34 +30,17 @@ s_frame (void *front, const void *data, size_t size, bool more)
     (void)rc;
 }
 
-wire_result_t
-wire_send_msg (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
-               const entry_t *entry, const char *author_name)
-{
-    wire_result_t result = s_begin (front, peer, peer_len, HUB_CMD_MSG, req_id, true);
-    if (result != WIRE_SENT)
-        return result;
-    hub_meta_t meta = {.seq = entry->seq, .hub_ts_ms = entry->hub_ts_ms};
-    memcpy (meta.prev_hash, entry->prev_hash, HUB_HASH_BYTES);
-    memcpy (meta.hash, entry->hash, HUB_HASH_BYTES);
-    uint8_t bytes[HUB_META_BYTES];
-    hub_meta_encode (&meta, bytes);
-    s_frame (front, bytes, sizeof bytes, true);
-    s_frame (front, entry->header, entry->hlen, true);
-    s_frame (front, entry->body, entry->blen, true);
-    s_frame (front, entry->sig, HUB_SIG_BYTES, true);
-    s_frame (front, author_name, strlen (author_name), false);
-    return WIRE_SENT;
-}
-
-//  The record of an entry; meta is the caller's buffer for the encoded meta.
+//  What a MSG carries for an entry, as a MSGS record; meta is the caller's buffer for the
+//  encoded meta (NULL: sizes only).
 static hub_record_t
-s_record (const entry_t *entry, const char *author_name, uint8_t meta[HUB_META_BYTES])
+s_record (const entry_t *entry, const char *author_name, uint8_t *meta)
 {
-    hub_meta_t fields = {.seq = entry->seq, .hub_ts_ms = entry->hub_ts_ms};
-    memcpy (fields.prev_hash, entry->prev_hash, HUB_HASH_BYTES);
-    memcpy (fields.hash, entry->hash, HUB_HASH_BYTES);
-    hub_meta_encode (&fields, meta);
+    if (meta) {
+        hub_meta_t fields = {.seq = entry->seq, .hub_ts_ms = entry->hub_ts_ms};
+        memcpy (fields.prev_hash, entry->prev_hash, HUB_HASH_BYTES);
+        memcpy (fields.hash, entry->hash, HUB_HASH_BYTES);
+        hub_meta_encode (&fields, meta);
+    }
     return (hub_record_t){meta,        entry->header, entry->hlen, entry->body,
                           entry->blen, entry->sig,    author_name, strlen (author_name)};
 }
@@ -65,7 +48,32 @@ s_record (const entry_t *entry, const char *author_name, uint8_t meta[HUB_META_B
 static size_t
 s_record_size (const entry_t *entry, const char *author_name)
 {
-    return HUB_PACK_RECORD_FIXED + entry->hlen + entry->blen + strlen (author_name);
+    hub_record_t record = s_record (entry, author_name, NULL);
+    return hub_record_size (&record);
+}
+
+wire_result_t
+wire_send_msg (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
+               const entry_t *entry, const char *author_name)
+{
+    wire_result_t result = s_begin (front, peer, peer_len, HUB_CMD_MSG, req_id, true);
+    if (result != WIRE_SENT)
+        return result;
+    uint8_t meta[HUB_META_BYTES];
+    hub_record_t record = s_record (entry, author_name, meta);
+    s_frame (front, record.meta, HUB_META_BYTES, true);
+    s_frame (front, record.header, record.hlen, true);
+    s_frame (front, record.body, record.blen, true);
+    s_frame (front, record.sig, HUB_SIG_BYTES, true);
+    s_frame (front, record.name, record.nlen, false);
+    return WIRE_SENT;
+}
+
+void
+wire_pack_empty (wire_pack_t *pack)
+{
+    pack->count = 0;
+    pack->bytes = 0;
 }
 
 bool
@@ -105,8 +113,7 @@ wire_send_pack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_
         assert (rc >= 0);
         (void)rc;
     }
-    pack->count = 0;
-    pack->bytes = 0;
+    wire_pack_empty (pack);
     return result;
 }
 

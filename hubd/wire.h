@@ -32,6 +32,9 @@ typedef struct {
     size_t bytes;
 } wire_pack_t;
 
+//  Makes the pack empty (a new one, or one whose entries are no longer wanted).
+void wire_pack_empty (wire_pack_t *pack);
+
 //  True if the entry fits in the pack (always when the pack is empty).
 bool wire_pack_fits (const wire_pack_t *pack, const entry_t *entry, const char *author_name);
 
