@@ -216,7 +216,29 @@ hubc_queue_clear (hub_client_t *self)
     zmsg_t *msg;
     while ((msg = zlist_pop (self->queue)))
         zmsg_destroy (&msg);
-    zmsg_destroy (&self->pack);
+    zmsg_destroy (&self->pack.msg);
+}
+
+bool
+hubc_pack_start (hubc_pack_t *pack, zmsg_t *msg)
+{
+    zmsg_destroy (&pack->msg);
+    pack->offset = 0;
+    if (zmsg_size (msg) == 2)
+        pack->msg = msg;
+    else
+        zmsg_destroy (&msg);
+    return pack->msg != NULL;
+}
+
+zframe_t *
+hubc_pack_rest (hubc_pack_t *pack)
+{
+    zframe_t *frame = pack->msg ? zmsg_last (pack->msg) : NULL;
+    if (frame && pack->offset < zframe_size (frame))
+        return frame;
+    zmsg_destroy (&pack->msg);
+    return NULL;
 }
 
 void
@@ -233,7 +255,7 @@ hub_client_destroy (hub_client_t **self_p)
     hubc_sub_forget (self);
     sodium_memzero (&self->id, sizeof self->id);
     sodium_memzero (self->curve_sk, sizeof self->curve_sk);
-    zmsg_destroy (&self->acks);
+    zmsg_destroy (&self->acks.msg);
     free (self->posts);
     free (self->endpoint);
     free (self);
@@ -643,15 +665,13 @@ hub_client_post (hub_client_t *self, const uint8_t *header, size_t header_len,
 static bool
 s_next_ack (hub_client_t *self, uint32_t *req_id, uint64_t *seq, bool *duplicate, hub_err_t *rc)
 {
-    zframe_t *frame = self->acks ? zmsg_last (self->acks) : NULL;
-    if (!frame || self->acks_offset >= zframe_size (frame)) {
-        zmsg_destroy (&self->acks);
+    zframe_t *frame = hubc_pack_rest (&self->acks);
+    if (!frame)
         return false;
-    }
-    *rc = hub_acks_record_decode (zframe_data (frame), zframe_size (frame), &self->acks_offset,
+    *rc = hub_acks_record_decode (zframe_data (frame), zframe_size (frame), &self->acks.offset,
                                   req_id, seq, duplicate);
     if (*rc != HUB_OK) {
-        zmsg_destroy (&self->acks); //  records have no resync point
+        zmsg_destroy (&self->acks.msg); //  records have no resync point
         *rc = hubc_fail (self, HUB_E_MALFORMED, "the hub sent an unreadable ACKS");
     }
     return true;
@@ -676,12 +696,10 @@ hub_client_collect (hub_client_t *self, int timeout_ms, uint32_t *req_id, uint64
     if (rc != HUB_OK)
         return rc;
     if (env.cmd == HUB_CMD_ACKS) {
-        self->acks = msg; //  taken apart by this and the next calls
-        self->acks_offset = 0;
-        *req_id = 0;
-        if (zmsg_size (msg) == 2 && s_next_ack (self, req_id, seq, duplicate, &rc))
+        *req_id = 0; //  taken apart by this and the next calls
+        if (hubc_pack_start (&self->acks, msg) &&
+            s_next_ack (self, req_id, seq, duplicate, &rc))
             return rc;
-        zmsg_destroy (&self->acks);
         return hubc_fail (self, HUB_E_MALFORMED, "the hub sent an empty ACKS");
     }
     *req_id = env.req_id;

@@ -13,6 +13,13 @@
 #include <czmq.h>
 #include <sodium.h>
 
+//  A received MSGS or ACKS, taken apart one record per call: offset is where the next
+//  record starts in the message's last frame.
+typedef struct {
+    zmsg_t *msg; //  owned; NULL when there is none
+    size_t offset;
+} hubc_pack_t;
+
 struct _hub_client_t {
     char *endpoint;
     hub_identity_t id;
@@ -44,13 +51,11 @@ struct _hub_client_t {
     uint32_t sub_unacked; //  messages consumed since the last CREDIT
     uint64_t last_seq;    //  last seq handed out (or the starting point)
     zlist_t *queue;       //  zmsg_t: MSG/MSGS/ERROR frames of the subscription, in order
-    zmsg_t *pack;         //  the MSGS being taken apart, record by record
-    size_t pack_offset;   //  where its next record starts
+    hubc_pack_t pack;     //  the MSGS being taken apart
     //  Pipelined publishing (hub_client_post, hub_client_collect)
     uint8_t *posts; //  PUBLISHES records not sent yet
     size_t posts_len, posts_cap, posts_count;
-    zmsg_t *acks;       //  the ACKS being taken apart
-    size_t acks_offset; //  where its next record starts
+    hubc_pack_t acks; //  the ACKS being taken apart
 };
 
 //  One outgoing frame, borrowed.
@@ -100,6 +105,14 @@ hub_err_t hubc_json_frame (hub_client_t *self, zmsg_t *msg, json_t **json);
 
 //  Reads pending monitor events into connected/lost/auth_refused/handshake_failed.
 void hubc_monitor_drain (hub_client_t *self);
+
+//  Takes msg (a MSGS or ACKS of two frames) apart from its first record on. False, with
+//  msg destroyed, if it has not two frames.
+bool hubc_pack_start (hubc_pack_t *pack, zmsg_t *msg);
+
+//  The frame of the pack while records are left in it; NULL (and the pack destroyed) once
+//  none are.
+zframe_t *hubc_pack_rest (hubc_pack_t *pack);
 
 //  Destroys every queued subscription message.
 void hubc_queue_clear (hub_client_t *self);

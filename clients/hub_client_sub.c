@@ -183,14 +183,12 @@ s_decode_record (zframe_t *pack, size_t *offset, hub_err_t *err)
 static bool
 s_pack_next (hub_client_t *self, hub_message_t **m, hub_err_t *err)
 {
-    zframe_t *frame = self->pack ? zmsg_last (self->pack) : NULL;
-    if (!frame || self->pack_offset >= zframe_size (frame)) {
-        zmsg_destroy (&self->pack);
+    zframe_t *frame = hubc_pack_rest (&self->pack);
+    if (!frame)
         return false;
-    }
-    *m = s_decode_record (frame, &self->pack_offset, err);
+    *m = s_decode_record (frame, &self->pack.offset, err);
     if (!*m)
-        zmsg_destroy (&self->pack);
+        zmsg_destroy (&self->pack.msg);
     return true;
 }
 
@@ -215,17 +213,15 @@ s_from_queue (hub_client_t *self, hub_message_t **msg_p)
                 self->subscribed = false;
                 return rc;
             }
-            if (env.cmd == HUB_CMD_MSGS && zmsg_size (msg) == 2) {
-                self->pack = msg; //  taken apart by the next rounds
-                self->pack_offset = 0;
-                continue;
-            }
-            bool single = env.cmd == HUB_CMD_MSG;
-            m = single ? s_decode_msg (msg, &err) : NULL;
-            if (!single && env.cmd == HUB_CMD_MSGS)
-                err = HUB_E_MALFORMED; //  a pack of other than one frame
-            zmsg_destroy (&msg);
-            if (!single && err == HUB_OK)
+            if (env.cmd == HUB_CMD_MSGS && hubc_pack_start (&self->pack, msg))
+                continue; //  taken apart by the next rounds
+            if (env.cmd == HUB_CMD_MSGS)
+                err = HUB_E_MALFORMED; //  a pack of other than one frame (destroyed)
+            else if (env.cmd == HUB_CMD_MSG)
+                m = s_decode_msg (msg, &err);
+            if (env.cmd != HUB_CMD_MSGS)
+                zmsg_destroy (&msg);
+            if (env.cmd != HUB_CMD_MSG && err == HUB_OK)
                 continue;
         }
         s_credit_consumed (self);
