@@ -89,6 +89,8 @@ STORED=$((STORED + 1))
 assert_eq 1 "$(hubctl --json history updates | grep -c '"body":"packed and good"' || true)" \
     "copies of the packed message in history"
 assert_eq "$STORED" "$(hub_head)" "head after the packs (the cut one stored nothing)"
+assert_eq 1 "$(hubctl --json history updates | grep -c '"body":"packed' || true)" \
+    "packed messages in history (only the good one: none refused, none of the cut pack)"
 OUT=$(raw --pack 50 flood updates 1000 300) || fail "packed flood failed: $OUT"
 assert_contains "$OUT" "ACKED 1000 DUPS 0 FIRST $((STORED + 1)) LAST $((STORED + 1000)) " \
     "packed flood"

@@ -6,7 +6,7 @@
     subscriber that stops reading.
 
     hub-rawclient [--hub EP] [--hub-key PUB] [--key FILE] [--sign-key FILE]
-                  [--title T] [--timeout MS] [--rcvhwm N] [--pack 1] MODE ARGS...
+                  [--title T] [--timeout MS] [--rcvhwm N] [--pack N] MODE ARGS...
 
     Settings default to HUB_ENDPOINT, HUB_SERVER_KEY and HUB_KEY, as for hubctl.
     --sign-key signs (and names as author) with another identity than the connection's.
@@ -29,13 +29,14 @@
                             "ACKED N DUPS D FIRST S LAST S MS T"
       packs CH              one PUBLISHES of four records (11 good, 12 bad signature,
                             13 = 11 again, 14 a header that is not JSON), then one cut
-                            short (request 20) and one empty (21); prints one line per
-                            request, in request order: "REQ R ACK SEQ DUP" or
-                            "REQ R ERROR CODE NAME"
+                            short (request 20, records 15 and 16 new messages) and one
+                            empty (21); prints a line per answer to 11-14, 20, 21 in that
+                            order, "REQ R ACK SEQ DUP" or "REQ R ERROR CODE NAME", then
+                            "EXTRA R ..." for any other answer that came within 300 ms
       post CH N             N publishes through hub_client_post/collect (the client
                             library's pipelining, which packs them); every third is
-                            posted twice; prints "POSTED N ANSWERS A ACKS K DUPS D
-                            DISTINCT S"
+                            posted twice; prints "POSTED P ANSWERS A ACKS K DUPS D
+                            DISTINCT S" (P counts the second posts too)
       slowsub CH SINCE CREDIT GOFILE EXPECT
                             subscribes with CREDIT, prints "SUBSCRIBED HEAD", then reads
                             nothing until GOFILE exists; then reads and grants credit
@@ -185,41 +186,90 @@ s_send_pub (s_ctx_t *ctx, const s_pub_t *pub, uint32_t req_id)
     return zmsg_send (&msg, ctx->sock);
 }
 
+//  One answer to a publish. cmd is the envelope's command (0: no envelope could be
+//  read); ok says whether its ACK (or ACKS record) or ERROR body could be read too.
+typedef struct {
+    uint32_t req_id;
+    uint8_t cmd;
+    bool ok;
+    uint64_t seq;
+    bool dup;
+    hub_err_t code;
+    char reason[256];
+} s_answer_t;
+
+//  Receives one message and splits it into answers (an ACKS holds many; one it cannot read
+//  to the end adds an answer with cmd ACKS and not ok). Returns how many (at most max), or
+//  -1 on timeout.
+static int
+s_recv_answers (s_ctx_t *ctx, s_answer_t *out, int max)
+{
+    zmsg_t *msg = zmsg_recv (ctx->sock);
+    if (!msg)
+        return -1;
+    zframe_t *env_f = zmsg_first (msg), *arg = zmsg_next (msg);
+    hub_env_t env = {0};
+    bool known = hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env) == HUB_OK;
+    const uint8_t *data = arg ? zframe_data (arg) : NULL;
+    size_t size = arg ? zframe_size (arg) : 0;
+    int n = 0;
+    out[0] = (s_answer_t){.req_id = env.req_id, .cmd = known ? env.cmd : 0};
+    if (known && env.cmd == HUB_CMD_ACKS) {
+        size_t offset = 0;
+        bool read = size > 0;
+        while (read && n < max && offset < size) {
+            out[n] = (s_answer_t){.cmd = HUB_CMD_ACK, .ok = true};
+            read = hub_acks_record_decode (data, size, &offset, &out[n].req_id, &out[n].seq,
+                                           &out[n].dup) == HUB_OK;
+            n += read;
+        }
+        if (!read && n < max)
+            out[n++] = (s_answer_t){.cmd = HUB_CMD_ACKS};
+    } else {
+        if (known && env.cmd == HUB_CMD_ACK)
+            out[0].ok = hub_ack_decode (data, size, &out[0].seq, &out[0].dup) == HUB_OK;
+        else if (known && env.cmd == HUB_CMD_ERROR)
+            out[0].ok = hub_error_decode (data, size, &out[0].code, out[0].reason,
+                                          sizeof out[0].reason) == HUB_OK;
+        n = 1;
+    }
+    zmsg_destroy (&msg);
+    return n;
+}
+
+//  Writes the answer as the modes print it: "ACK SEQ DUP", "ERROR CODE NAME[ REASON]",
+//  "UNDECODABLE ...", or "OTHER 0xCC".
+static void
+s_answer_text (const s_answer_t *a, bool reason, char *out, size_t size)
+{
+    if (a->cmd == 0)
+        snprintf (out, size, "UNDECODABLE answer");
+    else if (a->cmd == HUB_CMD_ACK && a->ok)
+        snprintf (out, size, "ACK %llu %d", (unsigned long long)a->seq, a->dup ? 1 : 0);
+    else if (a->cmd == HUB_CMD_ERROR && a->ok)
+        snprintf (out, size, "ERROR %d %s%s%s", (int)a->code, hub_err_name (a->code),
+                  reason ? " " : "", reason ? a->reason : "");
+    else if (a->cmd == HUB_CMD_ACK || a->cmd == HUB_CMD_ACKS || a->cmd == HUB_CMD_ERROR)
+        snprintf (out, size, "UNDECODABLE %s",
+                  a->cmd == HUB_CMD_ERROR ? "ERROR"
+                  : a->cmd == HUB_CMD_ACK ? "ACK"
+                                          : "ACKS");
+    else
+        snprintf (out, size, "OTHER 0x%02x", a->cmd);
+}
+
 //  Receives one answer and prints it. Returns 0, or 2 on timeout.
 static int
 s_print_answer (s_ctx_t *ctx)
 {
-    zmsg_t *msg = zmsg_recv (ctx->sock);
-    if (!msg) {
-        printf ("TIMEOUT\n");
-        fflush (stdout);
-        return 2;
-    }
-    zframe_t *env_f = zmsg_first (msg);
-    zframe_t *arg = zmsg_next (msg);
-    hub_env_t env = {0};
-    if (hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env) != HUB_OK)
-        printf ("UNDECODABLE answer\n");
-    else if (env.cmd == HUB_CMD_ACK) {
-        uint64_t seq = 0;
-        bool dup = false;
-        if (arg && hub_ack_decode (zframe_data (arg), zframe_size (arg), &seq, &dup) == HUB_OK)
-            printf ("ACK %llu %d\n", (unsigned long long)seq, dup ? 1 : 0);
-        else
-            printf ("UNDECODABLE ACK\n");
-    } else if (env.cmd == HUB_CMD_ERROR) {
-        hub_err_t code = HUB_OK;
-        char reason[512] = "";
-        if (arg && hub_error_decode (zframe_data (arg), zframe_size (arg), &code, reason,
-                                     sizeof reason) == HUB_OK)
-            printf ("ERROR %d %s %s\n", (int)code, hub_err_name (code), reason);
-        else
-            printf ("UNDECODABLE ERROR\n");
-    } else
-        printf ("OTHER 0x%02x\n", env.cmd);
+    s_answer_t answer;
+    char text[400] = "TIMEOUT";
+    int rc = s_recv_answers (ctx, &answer, 1) < 0 ? 2 : 0;
+    if (rc == 0)
+        s_answer_text (&answer, true, text, sizeof text);
+    printf ("%s\n", text);
     fflush (stdout);
-    zmsg_destroy (&msg);
-    return 0;
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -396,50 +446,6 @@ s_send_pack (s_ctx_t *ctx, zchunk_t *pack, uint32_t req_id)
     return zmsg_send (&msg, ctx->sock);
 }
 
-//  An answer to a publish: ACK (req_id, seq, dup) or ERROR (code).
-typedef struct {
-    uint32_t req_id;
-    bool ack;
-    uint64_t seq;
-    bool dup;
-    hub_err_t code;
-    char reason[256];
-} s_answer_t;
-
-//  Receives one message and splits it into answers (an ACKS holds many). Returns how
-//  many (at most max), or -1 on timeout.
-static int
-s_recv_answers (s_ctx_t *ctx, s_answer_t *out, int max)
-{
-    zmsg_t *msg = zmsg_recv (ctx->sock);
-    if (!msg)
-        return -1;
-    zframe_t *env_f = zmsg_first (msg), *arg = zmsg_next (msg);
-    hub_env_t env = {0};
-    int n = 0;
-    hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env);
-    if (env.cmd == HUB_CMD_ACKS && arg) {
-        size_t offset = 0;
-        while (n < max && offset < zframe_size (arg) &&
-               hub_acks_record_decode (zframe_data (arg), zframe_size (arg), &offset,
-                                       &out[n].req_id, &out[n].seq, &out[n].dup) == HUB_OK)
-            out[n++].ack = true;
-    } else if (env.cmd == HUB_CMD_ACK && arg) {
-        out[0] = (s_answer_t){.req_id = env.req_id};
-        out[0].ack = hub_ack_decode (zframe_data (arg), zframe_size (arg), &out[0].seq,
-                                     &out[0].dup) == HUB_OK;
-        n = 1;
-    } else {
-        out[0] = (s_answer_t){.req_id = env.req_id, .code = HUB_E_MALFORMED};
-        if (env.cmd == HUB_CMD_ERROR && arg)
-            hub_error_decode (zframe_data (arg), zframe_size (arg), &out[0].code, out[0].reason,
-                              sizeof out[0].reason);
-        n = 1;
-    }
-    zmsg_destroy (&msg);
-    return n;
-}
-
 static int
 s_flood (s_ctx_t *ctx, const char *channel, long count, long window)
 {
@@ -461,20 +467,21 @@ s_flood (s_ctx_t *ctx, const char *channel, long count, long window)
                 s_send_pub (ctx, &pub, (uint32_t)(sent + 1));
             s_pub_clear (&pub);
             sent++;
-            if (ctx->pack > 0 && (sent % ctx->pack == 0 || sent == count))
+            if (ctx->pack > 0 && sent % ctx->pack == 0)
                 s_send_pack (ctx, pack, 0);
         }
         if (zchunk_size (pack))
-            s_send_pack (ctx, pack, 0); //  the window is full: send what is packed
+            s_send_pack (ctx, pack, 0); //  the window is full or all are sent
         int n = s_recv_answers (ctx, answers, HUB_PUBLISHES_MAX);
         if (n < 0) {
             printf ("TIMEOUT after %ld acks of %ld sent\n", acked, sent);
             rc = 2;
         }
         for (int i = 0; i < n && rc == 0; i++) {
-            if (!answers[i].ack) {
-                printf ("FAILED at ack %ld: %s %s\n", acked, hub_err_name (answers[i].code),
-                        answers[i].reason);
+            if (answers[i].cmd != HUB_CMD_ACK || !answers[i].ok) {
+                char text[400];
+                s_answer_text (&answers[i], true, text, sizeof text);
+                printf ("FAILED at ack %ld: %s\n", acked, text);
                 rc = 3;
                 break;
             }
@@ -504,16 +511,24 @@ s_packs (s_ctx_t *ctx, const char *channel)
     s_pub_build (ctx, channel, "packed, badly signed", &bad);
     bad.sig[3] ^= 0x40;
     s_pub_build (ctx, channel, "packed, broken header", &broken);
-    broken.header[0] = '['; //  not a JSON object any more
+    broken.header[0] = '['; //  not a JSON object any more, and signed so: only that is wrong
+    hub_msg_sign (&ctx->sign_id, broken.header, broken.hlen, broken.body, broken.blen,
+                  broken.sig);
     zchunk_t *pack = zchunk_new (NULL, 0);
     s_pack_add (pack, &good, 11);
     s_pack_add (pack, &bad, 12);
     s_pack_add (pack, &good, 13);
     s_pack_add (pack, &broken, 14);
     s_send_pack (ctx, pack, 10);
-    //  Cut short: the last record loses its final byte. Then an empty one.
-    s_pack_add (pack, &good, 15);
-    s_pack_add (pack, &good, 16);
+    //  Cut short: the last record loses its final byte; both records are new messages, so
+    //  taking either would show in the log and in an answer. Then an empty one.
+    s_pub_t fresh[2];
+    for (int i = 0; i < 2; i++) {
+        s_pub_build (ctx, channel, i ? "packed, cut short" : "packed before the cut",
+                     &fresh[i]);
+        s_pack_add (pack, &fresh[i], (uint32_t)(15 + i));
+        s_pub_clear (&fresh[i]);
+    }
     zchunk_t *cut = zchunk_new (zchunk_data (pack), zchunk_size (pack) - 1);
     s_send_pack (ctx, cut, 20);
     s_send_pack (ctx, cut, 21); //  s_send_pack emptied it
@@ -523,25 +538,36 @@ s_packs (s_ctx_t *ctx, const char *channel)
     s_pub_clear (&bad);
     s_pub_clear (&broken);
 
-    s_answer_t got[32], one[8];
-    int count = 0;
-    while (count < 6) {
-        int n = s_recv_answers (ctx, one, 8);
-        if (n < 0) {
-            printf ("TIMEOUT with %d of 6 answers\n", count);
-            return 2;
-        }
-        for (int i = 0; i < n && count < 32; i++)
-            got[count++] = one[i];
+    //  Six answers are due; anything more within a short while is printed too, as EXTRA.
+    s_answer_t got[32];
+    int count = 0, n = 0;
+    while (count < 32 && (n = s_recv_answers (ctx, got + count, 32 - count)) > 0) {
+        count += n;
+        if (count >= 6)
+            zsock_set_rcvtimeo (ctx->sock, 300);
     }
-    for (uint32_t req = 10; req <= 21; req++)
+    if (count < 6) {
+        printf ("TIMEOUT with %d of 6 answers\n", count);
+        return 2;
+    }
+    //  Requests 11-14, 20 and 21 are answered once each, printed in that order; anything
+    //  else (an answer to 15 or 16, a second answer) is printed after them as EXTRA.
+    static const uint32_t due[] = {11, 12, 13, 14, 20, 21};
+    bool printed[32] = {false};
+    char text[400];
+    for (size_t d = 0; d < sizeof due / sizeof due[0]; d++)
         for (int i = 0; i < count; i++)
-            if (got[i].req_id == req && got[i].ack)
-                printf ("REQ %u ACK %llu %d\n", req, (unsigned long long)got[i].seq,
-                        got[i].dup ? 1 : 0);
-            else if (got[i].req_id == req)
-                printf ("REQ %u ERROR %d %s\n", req, (int)got[i].code,
-                        hub_err_name (got[i].code));
+            if (got[i].req_id == due[d] && !printed[i]) {
+                s_answer_text (&got[i], false, text, sizeof text);
+                printf ("REQ %u %s\n", due[d], text);
+                printed[i] = true;
+                break;
+            }
+    for (int i = 0; i < count; i++)
+        if (!printed[i]) {
+            s_answer_text (&got[i], false, text, sizeof text);
+            printf ("EXTRA %u %s\n", got[i].req_id, text);
+        }
     return 0;
 }
 
@@ -702,15 +728,14 @@ s_slowsub (s_ctx_t *ctx, const char *channel, long since, long credit, const cha
             since_grant = 0;
         }
     }
-    long received = seen.received;
-    uint64_t first = seen.first, last = seen.last;
-    bool ordered = seen.ordered;
     if (ctx->pack)
-        fprintf (stderr, "hub-rawclient: %ld messages came in %ld MSGS\n", received, packs);
-    printf ("RECEIVED %ld FIRST %llu LAST %llu ORDER %s\n", received, (unsigned long long)first,
-            (unsigned long long)last, ordered ? "ok" : "bad");
+        fprintf (stderr, "hub-rawclient: %ld messages came in %ld MSGS\n", seen.received,
+                 packs);
+    printf ("RECEIVED %ld FIRST %llu LAST %llu ORDER %s\n", seen.received,
+            (unsigned long long)seen.first, (unsigned long long)seen.last,
+            seen.ordered ? "ok" : "bad");
     fprintf (stderr, "hub-rawclient: %ld unsolicited PONG while subscribed\n", pongs);
-    return received == expect && ordered ? 0 : 3;
+    return seen.received == expect && seen.ordered ? 0 : 3;
 }
 
 //  --------------------------------------------------------------------------
