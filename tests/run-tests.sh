@@ -1,8 +1,9 @@
 #!/bin/bash
 # The whole test suite, as CI runs it: dependencies, a normal build (warnings are errors)
 # and a sanitizer build (ASan+UBSan), every test of both under ctest, and a bounded
-# libFuzzer run of the protocol decoders. Exits non-zero if any step fails.
-#   FUZZ_SECONDS (default 60) bounds the fuzz run; 0 skips it.
+# libFuzzer run of every decoder (libhubproto's and hubd's: tests/fuzz/run.sh). Exits
+# non-zero if any step fails.
+#   FUZZ_SECONDS (default 60) bounds the fuzz run, split over its harnesses; 0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -26,7 +27,7 @@ step "tests under sanitizers"
 
 seconds=${FUZZ_SECONDS:-60}
 if [ "$seconds" -gt 0 ]; then
-    step "fuzz the decoders for ${seconds}s"
+    step "fuzz every decoder for ${seconds}s"
     bash tests/fuzz/run.sh "$seconds"
 fi
 echo; echo "all tests passed"

@@ -1,6 +1,7 @@
 /*  fuzz_common.c - see fuzz_common.h. */
 #define _XOPEN_SOURCE 700 //  nftw
 #include "fuzz_common.h"
+#include "hub_util.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -63,11 +64,7 @@ fuzz_write_file (const char *name, const void *data, size_t size)
 char *
 fuzz_strndup (const uint8_t *data, size_t size)
 {
-    char *text = malloc (size + 1);
-    CHECK (text != NULL);
-    memcpy (text, data, size);
-    text[size] = '\0';
-    return text;
+    return HUB_CHECKED (strndup ((const char *)data, size));
 }
 
 void

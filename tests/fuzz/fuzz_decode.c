@@ -2,7 +2,7 @@
 
     The first input byte picks a decoder, the rest is its input:
 
-        0 all of 1..11 on the same bytes     8 ERROR frame
+        0 all of 1..11 and 14 on the bytes   8 ERROR frame
         1 envelope                           9 checkpoint JSON
         2 message header (+ body check)     10 generic JSON frame
         3 ACK                               11 key text
@@ -254,13 +254,12 @@ s_same (uint8_t *again, size_t written, const uint8_t *data, size_t size)
 static void
 s_pack (const uint8_t *data, size_t size)
 {
-    size_t offset = 0;
-    while (offset < size) {
+    for (size_t offset = 0; offset < size;) {
         size_t start = offset;
         hub_record_t rec;
         if (hub_record_decode (data, size, &offset, &rec) != HUB_OK) {
             CHECK (offset == start);
-            return;
+            break;
         }
         CHECK (offset > start && offset <= size);
         CHECK (hub_record_size (&rec) == offset - start);
@@ -280,6 +279,7 @@ s_publish_pack (const uint8_t *data, size_t size)
             CHECK (offset == start);
             break;
         }
+        CHECK (offset > start && offset <= size);
         CHECK (hub_pub_record_size (&rec) == offset - start);
         uint8_t *again = s_scratch (offset - start);
         s_same (again, hub_pub_record_encode (&rec, again), data + start, offset - start);

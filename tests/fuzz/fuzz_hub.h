@@ -28,11 +28,8 @@ typedef struct {
     derive_t *derive;
     rights_t *rights;
     rights_view_t view; //  channels, directory, actions as loaded after the seeds
-    uint8_t admin_pk[HUB_PUBKEY_BYTES];
-    uint8_t alice_pk[HUB_PUBKEY_BYTES];
     uint8_t hub_pk[HUB_PUBKEY_BYTES];
-    const partner_t *admin, *alice, *bob;  //  borrowed from view.directory
-    char admin_curve[65], alice_curve[65]; //  their CURVE keys in hex, as ZAP reports them
+    const partner_t *admin, *alice, *bob; //  borrowed from view.directory
 } fuzz_hub_t;
 
 //  The hub, built on the first call (aborts if it cannot be). Borrowed.

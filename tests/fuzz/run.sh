@@ -1,7 +1,8 @@
 #!/bin/bash
 # Fuzzes every decoder with libFuzzer for SECONDS in all (default 60), split evenly
 # between the harnesses:
-#   fuzz_decode  libhubproto: frames, headers, JSON arguments, checkpoints, key text and files
+#   fuzz_decode  libhubproto: frames, headers, JSON arguments, checkpoints, key text and
+#                files, MSGS/PUBLISHES/ACKS records
 #   fuzz_config  hubd's configuration file
 #   fuzz_admin   administrator commands (ADMIN bodies), through front door and store
 #   fuzz_action  action items' fields (action headers), through front door and store

@@ -21,7 +21,7 @@ cleanup() {
         kill -9 "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
-    [ -z "${HUB_VALGRIND_LOGDIR:-}" ] || valgrind_check || vg=1
+    ! declare -F valgrind_check > /dev/null || valgrind_check || vg=1
     if [ "${KEEP_TEST_DIR:-}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
     [ "$vg" = 0 ] || exit 1
 }
@@ -119,11 +119,11 @@ need_rawclient() {
     : "${RAWCLIENT:?RAWCLIENT must name the hub-rawclient binary}"
 }
 
-# wait_lines FILE N [TRIES]: waits (0.1 s per try, default 100 tries) until FILE has at
-# least N lines. Returns 1 if it does not.
+# wait_lines FILE N [TRIES]: waits (0.1 s per try, default 100 tries, times
+# HUB_TIMEOUT_SCALE) until FILE has at least N lines. Returns 1 if it does not.
 wait_lines() {
     local i
-    for i in $(seq 1 "${3:-$((100 * HUB_TIMEOUT_SCALE))}"); do
+    for i in $(seq 1 $((${3:-100} * HUB_TIMEOUT_SCALE))); do
         [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ] && return 0
         sleep 0.1
     done

@@ -165,6 +165,7 @@ test_endpoints_and_numbers (void **state)
                      "plugin = slack\nchannels = updates\n"
                      "a_key_name_that_goes_on_and_on_well_past_fifty_chars = 1\n = v\n",
                      &errors, messages, sizeof messages);
+    assert_int_equal (errors, 3);
     s_assert_said (messages, 1, "section name longer than 49");
     s_assert_said (messages, 4, "key name longer than 49");
     s_assert_said (messages, 5, "a key has no name");

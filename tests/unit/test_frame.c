@@ -601,9 +601,11 @@ test_publish_pack_records (void **state)
                       HUB_E_MALFORMED);
     //  An ack inside with seq 0 is as malformed as an ACK frame with it.
     hub_acks_record_encode (9, 0, false, acks);
+    offset = 0;
     assert_int_equal (
         hub_acks_record_decode (acks, sizeof acks, &offset, &req_id, &seq, &duplicate),
         HUB_E_MALFORMED);
+    assert_int_equal (offset, 0);
 }
 
 static void

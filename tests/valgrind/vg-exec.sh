@@ -6,7 +6,9 @@
 # --timeout (the test then measures how soon hubctl gives up); otherwise it gets a longer
 # default timeout, valgrind or not, as hubd is slower under valgrind.
 # A memory error or a definite/indirect leak makes the process exit 99 (and the log says
-# why); tests/valgrind/scan.sh reads the logs.
+# why); tests/valgrind/scan.sh reads the logs. Any tests/valgrind/*.supp file is passed as
+# a suppression file (there is none today), and HUB_VALGRIND_OPTS adds valgrind options
+# (e.g. --track-origins=yes when chasing an uninitialised value).
 set -euo pipefail
 real=$1
 shift
@@ -15,7 +17,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 name=$(basename "$real")
 if [ "$name" = hubctl ]; then
     # A test that gives --timeout measures time (how soon hubctl gives up): that call runs
-    # as it is. Any other gets a default wait (5 s) scaled as hubd is slower under valgrind.
+    # as it is. Any other gets hubctl's default wait (5 s, HUB_CLIENT_TIMEOUT_DEFAULT in
+    # clients/hub_client.h) scaled, as hubd is slower under valgrind.
     case " $* " in
         *" --timeout "* | *" --timeout="*) exec "$real" "$@" ;;
     esac
