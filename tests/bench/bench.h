@@ -52,7 +52,7 @@ typedef struct {
     bool cold;            //  evict the data directory from the page cache before each
     int idle_subscribers; //  subscribed to BENCH_QUIET during the workload
     int stalled;          //  subscribed to BENCH_CHANNEL, never read
-    bool no_pack;         //  subscribers take one MSG per message, not MSGS packs
+    bool no_pack;         //  one PUBLISH and one MSG per message: no PUBLISHES, no MSGS
 } bench_opts_t;
 
 //  One workload's shared state. Threads only touch their own slots of send_ns.
@@ -176,8 +176,8 @@ bool bench_ping (void *sock, int timeout_ms);
 //  string the caller frees, or NULL after timeout_ms or on ERROR.
 char *bench_request_json (void *sock, uint8_t cmd, int timeout_ms);
 
-//  A subscriber: counts the run's MSG frames, their latency and order, and (if credit)
-//  gives credit back as it consumes.
+//  A subscriber: counts the run's messages (MSG frames, MSGS records), their latency and
+//  order, and (if credit) gives credit back as it consumes.
 typedef struct {
     bench_run_t *run;
     void *sock;
@@ -226,7 +226,7 @@ typedef struct {
     double endpoint_ms; //  last start: exec -> DATA_DIR/hubd.endpoint written
     double pong_ms;     //  last start: exec -> first PONG
     double stop_ms;     //  last restart: SIGTERM -> exit
-    bool pack;          //  our subscribers ask for MSGS packs
+    bool pack;          //  our publishers send PUBLISHES, our subscribers ask for MSGS
 } bench_hub_t;
 
 //  Starts hubd (or, with opts->hub_endpoint, just resolves the keys) and waits until it

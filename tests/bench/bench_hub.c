@@ -32,7 +32,11 @@
 #endif
 
 #define PUB_MAX_FRAMES 4
-#define PUB_PACK       64 //  publishes in one PUBLISHES, as hub_client_post sends them
+//  A PUBLISHES holds up to 64 publishes or about 64 KiB, as hub_client_post sends them. Its
+//  envelope carries a request id no message has, so an ERROR about the pack is told apart.
+#define PUB_PACK       64
+#define PUB_PACK_BYTES (64 * 1024)
+#define PUB_PACK_ID    UINT32_MAX
 
 typedef struct {
     uint8_t *header; //  header and body in one allocation
@@ -452,23 +456,37 @@ s_publish (void *sock, const s_msg_t *msg, size_t size, uint32_t req_id)
            zmq_send (sock, msg->sig, HUB_SIG_BYTES, 0) >= 0;
 }
 
-//  Adds message i to the PUBLISHES being filled; sends it when full or when flush.
+//  Adds message i to the PUBLISHES being filled; true once the pack is full.
 static bool
-s_pack_publish (s_pub_t *pub, void *sock, const s_msg_t *msg, uint32_t i, bool flush)
+s_pack_add (s_pub_t *pub, const s_msg_t *msg, uint32_t i)
 {
-    if (msg) {
-        hub_pub_record_t rec = {i, msg->header, msg->hlen, msg->body, pub->run->size, msg->sig};
-        pub->pack_len += hub_pub_record_encode (&rec, pub->pack + pub->pack_len);
-        pub->pack_count++;
-    }
-    if (pub->pack_count == 0 || (!flush && pub->pack_count < PUB_PACK))
+    hub_pub_record_t rec = {i, msg->header, msg->hlen, msg->body, pub->run->size, msg->sig};
+    pub->pack_len += hub_pub_record_encode (&rec, pub->pack + pub->pack_len);
+    pub->pack_count++;
+    return pub->pack_count >= PUB_PACK || pub->pack_len >= PUB_PACK_BYTES;
+}
+
+//  Sends the PUBLISHES being filled, if it holds any; false if ZeroMQ refused it.
+static bool
+s_pack_send (s_pub_t *pub, void *sock)
+{
+    if (pub->pack_count == 0)
         return true;
     uint8_t env[HUB_ENV_BYTES];
-    hub_env_encode (HUB_CMD_PUBLISHES, 0, env);
+    hub_env_encode (HUB_CMD_PUBLISHES, PUB_PACK_ID, env);
     bool sent = zmq_send (sock, env, sizeof env, ZMQ_SNDMORE) >= 0 &&
                 zmq_send (sock, pub->pack, pub->pack_len, 0) >= 0;
     pub->pack_len = pub->pack_count = 0;
     return sent;
+}
+
+//  Ends the publisher's run with a problem (kept if one is already there).
+static void
+s_pub_problem (s_pub_t *pub, const char *what, const char *detail)
+{
+    if (!pub->problem[0])
+        snprintf (pub->problem, sizeof pub->problem, "%s: %s", what, detail);
+    atomic_store (&pub->run->abort, true);
 }
 
 //  Counts the ACK of request req_id.
@@ -504,7 +522,19 @@ s_pub_answer (s_pub_t *pub, zmq_msg_t *frames, int n, int64_t now)
         while (offset < size && hub_acks_record_decode (acks, size, &offset, &req_id, &seq,
                                                         &duplicate) == HUB_OK)
             settled += s_pub_acked (pub, req_id, seq, now);
+        if (offset < size)
+            s_pub_problem (pub, "ACKS", "a record cut short or with a malformed ack");
         return settled;
+    }
+    if (env.req_id == PUB_PACK_ID && env.cmd == HUB_CMD_ERROR) {
+        char reason[160] = "";
+        hub_err_t code = HUB_E_MALFORMED;
+        if (n == 2)
+            hub_error_decode (zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]), &code,
+                              reason, sizeof reason);
+        s_pub_problem (pub, "PUBLISHES refused whole",
+                       reason[0] ? reason : hub_err_name (code));
+        return 0;
     }
     if (env.req_id >= pub->count)
         return 0;
@@ -537,7 +567,8 @@ s_pub_loop (s_pub_t *pub, void *sock, const s_msg_t *msgs)
     while (settled < pub->count && !atomic_load (&pub->run->abort)) {
         int64_t now = bench_now_ns ();
         long timeout = 100;
-        while (next < pub->count && next - settled < BENCH_WINDOW) {
+        bool sent = true;
+        while (sent && next < pub->count && next - settled < BENCH_WINDOW) {
             int64_t due = start + (int64_t)(interval_ns * (double)next);
             if (due > now) {
                 //  Rounded up: a timeout of 0 (the next message due within 1 ms) made
@@ -545,21 +576,17 @@ s_pub_loop (s_pub_t *pub, void *sock, const s_msg_t *msgs)
                 timeout = (long)((due - now + 999999) / 1000000);
                 break;
             }
+            //  Packed, the clock starts when the message joins the pack: waiting for the
+            //  pack to fill is part of its latency.
             atomic_store_explicit (&pub->run->send_ns[pub->first + next], bench_now_ns (),
                                    memory_order_release);
-            if (pub->pack ? !s_pack_publish (pub, sock, &msgs[next], (uint32_t)next, false)
-                          : !s_publish (sock, &msgs[next], pub->run->size, (uint32_t)next)) {
-                snprintf (pub->problem, sizeof pub->problem, "cannot send PUBLISH: %s",
-                          zmq_strerror (zmq_errno ()));
-                atomic_store (&pub->run->abort, true);
-                return;
-            }
+            sent = pub->pack ? !s_pack_add (pub, &msgs[next], (uint32_t)next) ||
+                                   s_pack_send (pub, sock)
+                             : s_publish (sock, &msgs[next], pub->run->size, (uint32_t)next);
             next++;
         }
-        if (pub->pack && !s_pack_publish (pub, sock, NULL, 0, true)) {
-            snprintf (pub->problem, sizeof pub->problem, "cannot send PUBLISHES: %s",
-                      zmq_strerror (zmq_errno ()));
-            atomic_store (&pub->run->abort, true);
+        if (!sent || !s_pack_send (pub, sock)) { //  what is packed goes out before the wait
+            s_pub_problem (pub, "cannot send PUBLISH", zmq_strerror (zmq_errno ()));
             return;
         }
         zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
@@ -593,9 +620,9 @@ s_pub_thread (void *arg)
 {
     s_pub_t *pub = arg;
     s_msg_t *msgs = s_build (pub, &pub->id);
-    if (pub->hub->pack) //  room for a full pack of the largest records
+    if (pub->hub->pack) //  a pack is sent once it reaches PUB_PACK_BYTES: room for one more
         pub->pack =
-            s_xalloc (PUB_PACK * (HUB_PUB_RECORD_FIXED + HUB_HEADER_MAX + pub->run->size));
+            s_xalloc (PUB_PACK_BYTES + HUB_PUB_RECORD_FIXED + HUB_HEADER_MAX + pub->run->size);
     void *sock = bench_dealer_for (pub->hub->endpoint, pub->hub->server_curve, &pub->id, 0);
     if (!sock || !bench_ping (sock, 10000)) {
         snprintf (pub->problem, sizeof pub->problem, "publisher: no PONG from the hub");

@@ -5,6 +5,7 @@
 */
 #include "bench.h"
 #include "hub_frame.h"
+#include "hub_util.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -225,9 +226,7 @@ static void
 s_sub_count (bench_sub_t *sub, const uint8_t *meta, const uint8_t *body, size_t blen,
              int64_t now)
 {
-    uint64_t seq = 0;
-    for (int i = 0; i < 8; i++)
-        seq = seq << 8 | meta[i];
+    uint64_t seq = hub_util_get_u64 (meta);
     int64_t index = bench_body_index (sub->run, body, blen);
     if (index < 0)
         return; //  someone else's message on a shared hub
