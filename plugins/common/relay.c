@@ -221,9 +221,13 @@ struct _relay_http_t {
 relay_http_t *
 relay_http_new (const char *header, long timeout_s)
 {
+    //  libcurl counts its global inits: each client holds one until relay_http_destroy.
+    curl_global_init (CURL_GLOBAL_DEFAULT);
     CURL *curl = curl_easy_init ();
-    if (!curl)
+    if (!curl) {
+        curl_global_cleanup ();
         return NULL;
+    }
     relay_http_t *self = relay_alloc (sizeof *self);
     self->curl = curl;
     if (header)
@@ -246,6 +250,7 @@ relay_http_destroy (relay_http_t **self_p)
         explicit_bzero (h->data, strlen (h->data));
     curl_slist_free_all (self->headers);
     free (self);
+    curl_global_cleanup ();
     *self_p = NULL;
 }
 

@@ -79,7 +79,8 @@ typedef struct {
 typedef struct _relay_http_t relay_http_t;
 
 //  A client that sends JSON with one extra header line (NULL for none; copied) and waits
-//  at most timeout_s per request. NULL if curl cannot make a handle. Caller destroys it.
+//  at most timeout_s per request; it holds libcurl's global init while it lives. NULL if
+//  curl cannot make a handle. Caller destroys it.
 relay_http_t *relay_http_new (const char *header, long timeout_s);
 
 //  Zeroes the header list, frees the client and sets *self_p to NULL. NULL-safe.

@@ -220,11 +220,9 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
         snprintf (err, err_size, "slack: webhook_url_file does not hold an http(s) URL");
         return -1;
     }
-    curl_global_init (CURL_GLOBAL_DEFAULT);
     relay_http_t *http = relay_http_new (NULL, timeout_s);
     if (!http) {
         relay_free_secret (url);
-        curl_global_cleanup ();
         snprintf (err, err_size, "slack: curl_easy_init failed");
         return -1;
     }
@@ -268,7 +266,6 @@ s_destroy (void **state_p)
     relay_http_destroy (&self->http);
     relay_free_secret (self->webhook_url);
     free (self);
-    curl_global_cleanup ();
     *state_p = NULL;
 }
 

@@ -119,12 +119,10 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
     relay_free_secret (key);
     relay_free_secret (token);
 
-    curl_global_init (CURL_GLOBAL_DEFAULT);
     relay_http_t *http = relay_http_new (header.data, timeout_s);
     explicit_bzero (header.data, header.len);
     relay_buf_free (&header);
     if (!http) {
-        curl_global_cleanup ();
         snprintf (err, err_size, "trello: curl_easy_init failed");
         return -1;
     }
@@ -364,7 +362,6 @@ s_destroy (void **state_p)
     free (self->api_base);
     free (self->list_id);
     free (self);
-    curl_global_cleanup ();
     *state_p = NULL;
 }
 
