@@ -264,22 +264,24 @@ deliver_unsubscribe (deliver_t *self, const uint8_t *peer, size_t peer_len)
     return sub != NULL;
 }
 
-//  Live delivery of one commit to one subscriber. Returns false if it is gone.
+//  Live delivery of the committed batches to one subscriber, as one round: a subscriber
+//  taking packs gets them in one MSGS, not one per batch. Returns false if it is gone.
 static bool
-s_fan_out (deliver_t *self, s_sub_t *sub, const batch_t *batch)
+s_fan_out (deliver_t *self, s_sub_t *sub, batch_t *const *batches, size_t count)
 {
     bool gone = false;
     s_round_t round;
     wire_pack_empty (&round.pack);
-    for (size_t i = 0; i < batch->count && sub->live; i++) {
-        const entry_t *entry = batch->entries[i];
-        if (entry->err != HUB_OK || entry->duplicate || entry->seq <= sub->cursor)
-            continue;
-        if (!s_wants (sub, entry->hdr.channel))
-            s_pass (sub, &round, entry->seq);
-        else if (!s_send (self, sub, &round, entry, &gone))
-            sub->live = false; //  out of credit: it will catch up from the log
-    }
+    for (size_t b = 0; b < count && sub->live; b++)
+        for (size_t i = 0; i < batches[b]->count && sub->live; i++) {
+            const entry_t *entry = batches[b]->entries[i];
+            if (entry->err != HUB_OK || entry->duplicate || entry->seq <= sub->cursor)
+                continue;
+            if (!s_wants (sub, entry->hdr.channel))
+                s_pass (sub, &round, entry->seq);
+            else if (!s_send (self, sub, &round, entry, &gone))
+                sub->live = false; //  out of credit: it will catch up from the log
+        }
     if (!s_flush (self, sub, &round, &gone))
         sub->live = false;
     if (!sub->live && !gone)
@@ -287,11 +289,12 @@ s_fan_out (deliver_t *self, s_sub_t *sub, const batch_t *batch)
     return !gone;
 }
 
-//  A commit as fan-out sees it: the channels it touches (a commit usually touches one or
-//  two), so a subscriber to none of them skips it at once instead of entry by entry.
+//  Committed batches as fan-out sees them: the channels they touch (usually one or two),
+//  so a subscriber to none of them skips them at once instead of entry by entry.
 #define S_COMMIT_CHANNELS 8
 typedef struct {
-    const batch_t *batch;
+    batch_t *const *batches;
+    size_t count;
     const char *channels[S_COMMIT_CHANNELS];
     size_t channel_count; //  S_COMMIT_CHANNELS + 1: too many to list
     uint64_t last;        //  the last seq it stored
@@ -333,21 +336,22 @@ s_fan_out_gone (deliver_t *self, s_sub_t *sub, const void *arg)
             sub->cursor = commit->last;
         return false;
     }
-    return !s_fan_out (self, sub, commit->batch);
+    return !s_fan_out (self, sub, commit->batches, commit->count);
 }
 
 void
-deliver_committed (deliver_t *self, const batch_t *batch)
+deliver_committed (deliver_t *self, batch_t *const *batches, size_t count)
 {
-    s_commit_t commit = {.batch = batch};
-    for (size_t i = 0; i < batch->count; i++) {
-        const entry_t *entry = batch->entries[i];
-        if (entry->err != HUB_OK || entry->duplicate)
-            continue;
-        if (entry->seq > commit.last)
-            commit.last = entry->seq;
-        s_commit_add (&commit, entry->hdr.channel);
-    }
+    s_commit_t commit = {.batches = batches, .count = count};
+    for (size_t b = 0; b < count; b++)
+        for (size_t i = 0; i < batches[b]->count; i++) {
+            const entry_t *entry = batches[b]->entries[i];
+            if (entry->err != HUB_OK || entry->duplicate)
+                continue;
+            if (entry->seq > commit.last)
+                commit.last = entry->seq;
+            s_commit_add (&commit, entry->hdr.channel);
+        }
     if (commit.last > self->head)
         self->head = commit.last;
     s_drop_where (self, s_fan_out_gone, &commit);

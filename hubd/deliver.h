@@ -45,8 +45,10 @@ void deliver_credit (deliver_t *self, const uint8_t *peer, size_t peer_len, uint
 //  Ends the peer's subscription; false if it had none.
 bool deliver_unsubscribe (deliver_t *self, const uint8_t *peer, size_t peer_len);
 
-//  Fans out the newly stored entries of a committed batch (borrowed) to live subscribers.
-void deliver_committed (deliver_t *self, const batch_t *batch);
+//  Fans out the newly stored entries of committed batches (borrowed, in commit order) to
+//  live subscribers, as one delivery round: one MSGS per packing subscriber, not one per
+//  batch.
+void deliver_committed (deliver_t *self, batch_t *const *batches, size_t count);
 
 //  Handles a catch-up read answered by the reader. Takes ownership of *read_p.
 void deliver_read_done (deliver_t *self, read_t **read_p);

@@ -38,6 +38,7 @@
 #define ROUTER_IN_FLIGHT_MAX 32768 //  entries between front door and commit
 #define ROUTER_BATCHES_MAX   2048  //  below the store's reorder ring
 #define ROUTER_BATCH_MAX     256   //  entries per batch: the verifier threads share a burst
+#define ROUTER_COMMITTED_MAX 64    //  committed batches fanned out as one delivery round
 #define ROUTER_SWEEP_MS      10000
 #define MONITOR_ENDPOINT     "inproc://hubd-monitor"
 
@@ -303,12 +304,10 @@ s_directory_changed (router_t *self)
     directory_destroy (&old);
 }
 
+//  Answers the publishers of one committed batch and counts what it stored.
 static void
-s_handle_committed (router_t *self)
+s_settle (router_t *self, batch_t *batch)
 {
-    batch_t *batch = NULL;
-    if (zsock_recv (self->from_store, "p", &batch) != 0 || !batch)
-        return;
     bool admin = false;
     for (size_t i = 0; i < batch->count; i++) {
         entry_t *entry = batch->entries[i];
@@ -348,12 +347,31 @@ s_handle_committed (router_t *self)
             i++;
         }
     }
+}
+
+//  Takes the committed batches waiting (the store sends a commit's batches one after the
+//  other): answers each, then fans them out as one round, so a subscriber gets one MSGS
+//  for them all instead of one per batch, which is most of the cost of small batches.
+static void
+s_handle_committed (router_t *self)
+{
+    batch_t *batches[ROUTER_COMMITTED_MAX];
+    size_t count = 0;
+    while (count < ROUTER_COMMITTED_MAX && (zsock_events (self->from_store) & ZMQ_POLLIN) &&
+           zsock_recv (self->from_store, "p", &batches[count]) == 0 && batches[count]) {
+        s_settle (self, batches[count]);
+        count++;
+    }
+    if (count == 0)
+        return;
     if (self->relay)
         relay_wake (self->relay);
-    deliver_committed (self->deliver, batch);
-    self->in_flight -= batch->count;
-    self->batches_in_flight--;
-    batch_destroy (&batch);
+    deliver_committed (self->deliver, batches, count);
+    for (size_t b = 0; b < count; b++) {
+        self->in_flight -= batches[b]->count;
+        self->batches_in_flight--;
+        batch_destroy (&batches[b]);
+    }
 }
 
 //  -------------------------------------------------------------------------
