@@ -43,6 +43,8 @@ static const s_metric_t s_metrics[] = {
     {"channels", "hubd_channels", "gauge", "Channels defined."},
     {"in_flight", "hubd_in_flight", "gauge",
      "Messages received and being verified or stored, not yet acknowledged."},
+    {"in_flight_bytes", "hubd_in_flight_bytes", "gauge",
+     "Memory the in-flight messages hold; over 64 MiB hubd stops reading requests."},
     {"refused", "hubd_refused_total", "counter", "Requests refused since hubd started."},
     {"db_bytes", "hubd_db_bytes", "gauge", "Size of the database and its WAL in bytes."},
     {"outbox_depth", "hubd_outbox_depth", "gauge",

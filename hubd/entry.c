@@ -54,6 +54,12 @@ batch_new (uint64_t number)
     return self;
 }
 
+size_t
+entry_bytes (const entry_t *self)
+{
+    return sizeof *self + self->hlen + self->blen;
+}
+
 void
 batch_append (batch_t *self, entry_t **entry_p)
 {
@@ -61,6 +67,7 @@ batch_append (batch_t *self, entry_t **entry_p)
         self->capacity *= 2;
         self->entries = mem_realloc (self->entries, self->capacity * sizeof *self->entries);
     }
+    self->bytes += entry_bytes (*entry_p);
     self->entries[self->count++] = *entry_p;
     *entry_p = NULL;
 }

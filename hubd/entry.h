@@ -44,6 +44,9 @@ entry_t *entry_new (const void *header, size_t hlen, const void *body, size_t bl
 //  Frees the entry and what it owns; NULL-safe; sets *self_p to NULL.
 void entry_destroy (entry_t **self_p);
 
+//  Memory the entry holds: the struct and its copy of header and body.
+size_t entry_bytes (const entry_t *self);
+
 //  Records a refusal (first one wins).
 void entry_refuse (entry_t *self, hub_err_t err, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
@@ -51,6 +54,7 @@ void entry_refuse (entry_t *self, hub_err_t err, const char *format, ...)
 typedef struct {
     uint64_t number; //  assigned by the front door, consecutive: the store keeps this order
     size_t count;
+    size_t bytes; //  memory its entries hold (entry_bytes), for the front door's budget
     size_t capacity;
     entry_t **entries;
 } batch_t;

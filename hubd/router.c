@@ -27,6 +27,7 @@
 #include "hub_text.h"
 #include <czmq.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <sys/signalfd.h>
@@ -36,6 +37,13 @@
 #define ROUTER_MAX_FRAMES    8     //  the most any request has (PUBLISH: 5 with routing id)
 #define ROUTER_DRAIN         256   //  requests taken per poll round
 #define ROUTER_IN_FLIGHT_MAX 32768 //  entries between front door and commit
+//  ...and the memory they may hold: 32,768 entries of max_message_bytes (up to 16 MiB) had
+//  no bound worth the name. Over it the front socket is not read, as over the count.
+#define ROUTER_IN_FLIGHT_BYTES ((size_t)64 * 1024 * 1024)
+//  What ZeroMQ may queue per connection while the front door does not read: this many
+//  bytes of largest messages, as a receive high-water mark of 16 to 1000 requests.
+#define ROUTER_QUEUE_BYTES   ((size_t)8 * 1024 * 1024)
+#define ROUTER_HOLD_LOG_MS   10000 //  at most one "holding back" notice this often
 #define ROUTER_BATCHES_MAX   2048  //  below the store's reorder ring
 #define ROUTER_BATCH_MAX     256   //  entries per batch: the verifier threads share a burst
 #define ROUTER_COMMITTED_MAX 64    //  committed batches fanned out as one delivery round
@@ -70,7 +78,11 @@ struct _router_t {
     batch_t *batch; //  publishes gathered in this poll round
     uint64_t next_batch;
     size_t in_flight;
+    size_t in_flight_bytes; //  entry_bytes of the entries in flight
     size_t batches_in_flight;
+    bool held;              //  the front door is not reading: too much in flight
+    int64_t held_log_ms;    //  when "holding back" was last logged
+    uint64_t held_unlogged; //  holds since then that were not logged
     bool stopping;
     int64_t started_ms;
     int64_t clients;
@@ -188,12 +200,24 @@ s_view (router_t *self)
                            self->max_message_bytes};
 }
 
+//  Whether the front door may take more requests: entries, their memory and batches in
+//  flight (the batch being filled included) are all under their bounds.
+static bool
+s_has_room (const router_t *self)
+{
+    size_t entries = self->in_flight + (self->batch ? self->batch->count : 0);
+    size_t bytes = self->in_flight_bytes + (self->batch ? self->batch->bytes : 0);
+    return entries < ROUTER_IN_FLIGHT_MAX && bytes < ROUTER_IN_FLIGHT_BYTES &&
+           self->batches_in_flight < ROUTER_BATCHES_MAX;
+}
+
 static void
 s_flush_batch (router_t *self)
 {
     if (!self->batch)
         return;
     self->in_flight += self->batch->count;
+    self->in_flight_bytes += self->batch->bytes;
     self->batches_in_flight++;
     zsock_send (self->to_verify, "p", self->batch);
     self->batch = NULL;
@@ -369,6 +393,7 @@ s_handle_committed (router_t *self)
     deliver_committed (self->deliver, batches, count);
     for (size_t b = 0; b < count; b++) {
         self->in_flight -= batches[b]->count;
+        self->in_flight_bytes -= batches[b]->bytes;
         self->batches_in_flight--;
         batch_destroy (&batches[b]);
     }
@@ -554,7 +579,7 @@ s_status (router_t *self)
     }
     action_set_each (self->actions, s_count_open, &open_actions);
     return json_pack (
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I}",
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I}",
         "version", HUB_VERSION, "uptime_s",
         (json_int_t)((zclock_time () - self->started_ms) / 1000), "messages",
         (json_int_t)self->head, "head", (json_int_t)self->head, "clients",
@@ -562,7 +587,8 @@ s_status (router_t *self)
         (json_int_t)deliver_subscribers (self->deliver), "subscribers_behind",
         (json_int_t)deliver_behind (self->deliver), "channels",
         (json_int_t)channel_set_size (self->channels), "in_flight", (json_int_t)self->in_flight,
-        "refused", (json_int_t)self->refused, "db_bytes", db_bytes, "relays",
+        "in_flight_bytes", (json_int_t)self->in_flight_bytes, "refused",
+        (json_int_t)self->refused, "db_bytes", db_bytes, "relays",
         relays ? relays : json_object (), "outbox_depth", depth, "outbox_dead", dead,
         "open_actions", open_actions);
 }
@@ -696,7 +722,7 @@ static void
 s_handle_front (router_t *self)
 {
     s_request_t req;
-    for (int i = 0; i < ROUTER_DRAIN && self->in_flight < ROUTER_IN_FLIGHT_MAX; i++) {
+    for (int i = 0; i < ROUTER_DRAIN && s_has_room (self); i++) {
         if (!s_recv (self, &req))
             break;
         s_dispatch (self, &req);
@@ -796,8 +822,17 @@ s_set_policy (router_t *self, const config_t *config)
 //  -------------------------------------------------------------------------
 //  Life cycle
 
+//  The receive high-water mark (in requests) that lets ZeroMQ queue about
+//  ROUTER_QUEUE_BYTES of the largest messages per connection, within 16 to 1000.
+static int
+s_front_rcvhwm (size_t max_message_bytes)
+{
+    size_t requests = ROUTER_QUEUE_BYTES / (max_message_bytes ? max_message_bytes : 1);
+    return requests < 16 ? 16 : requests > 1000 ? 1000 : (int)requests;
+}
+
 static zsock_t *
-s_bind_front (const char *endpoint, const hub_identity_t *hub)
+s_bind_front (const char *endpoint, const hub_identity_t *hub, size_t max_message_bytes)
 {
     uint8_t curve_pk[32], curve_sk[32];
     if (hub_key_curve_public (hub->pk, curve_pk) != HUB_OK ||
@@ -813,9 +848,10 @@ s_bind_front (const char *endpoint, const hub_identity_t *hub)
     sodium_memzero (curve_sk, sizeof curve_sk);
     zsock_set_router_mandatory (front, 1);
     //  Credit bounds what a subscriber has queued; this only bounds a peer that pipelines
-    //  requests without reading answers.
+    //  requests without reading answers. The receive side is what a connection can queue
+    //  while the front door holds back (s_note_hold).
     zsock_set_sndhwm (front, 200000);
-    zsock_set_rcvhwm (front, 10000);
+    zsock_set_rcvhwm (front, s_front_rcvhwm (max_message_bytes));
     zsock_set_heartbeat_ivl (front, 2000);
     zsock_set_heartbeat_timeout (front, 6000);
     zsock_set_maxmsgsize (front, 32 * 1024 * 1024);
@@ -865,7 +901,7 @@ router_new (const config_t *config, const hub_identity_t *hub,
     if (self->directory)
         s_sync_door (self); //  before the endpoint exists: no one slips through
     self->front_sock = self->channels && self->directory && self->actions
-                           ? s_bind_front (config->endpoint, hub)
+                           ? s_bind_front (config->endpoint, hub, config->max_message_bytes)
                            : NULL;
     if (!self->front_sock) {
         channel_set_destroy (&self->channels);
@@ -908,6 +944,8 @@ s_reload (router_t *self, router_reload_fn *reload, void *reload_arg)
         return;
     }
     self->max_message_bytes = config->max_message_bytes;
+    zsock_set_rcvhwm (self->front_sock,
+                      s_front_rcvhwm (config->max_message_bytes)); //  new peers
     log_set_level (config->log_level);
     s_set_policy (self, config);
     //  Relays: new outboxes from the next commit on; the worker restarts with the new
@@ -940,6 +978,32 @@ s_handle_signal (router_t *self, int signal_fd, router_reload_fn *reload, void *
     }
 }
 
+//  The front door holds back (reads no requests) while too much is in flight, so
+//  publishers feel back-pressure through ZeroMQ and TCP. Operators see it in the log: the
+//  first hold of each ROUTER_HOLD_LOG_MS, with what was in flight, and how many followed.
+static void
+s_note_hold (router_t *self, bool held)
+{
+    if (held == self->held)
+        return;
+    self->held = held;
+    if (!held)
+        return;
+    int64_t now = zclock_mono ();
+    if (self->held_log_ms && now - self->held_log_ms < ROUTER_HOLD_LOG_MS) {
+        self->held_unlogged++;
+        return;
+    }
+    log_notice ("router",
+                "holding back requests: %zu messages, %zu bytes in flight (bounds %d "
+                "messages, %zu bytes) until some are stored; %" PRIu64
+                " more holds since the last notice",
+                self->in_flight, self->in_flight_bytes, ROUTER_IN_FLIGHT_MAX,
+                ROUTER_IN_FLIGHT_BYTES, self->held_unlogged);
+    self->held_log_ms = now;
+    self->held_unlogged = 0;
+}
+
 void
 router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reload_arg)
 {
@@ -955,8 +1019,9 @@ router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reloa
             {zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0},
             {self->front, 0, ZMQ_POLLIN, 0},
         };
-        bool take_front = !self->stopping && self->in_flight < ROUTER_IN_FLIGHT_MAX &&
-                          self->batches_in_flight < ROUTER_BATCHES_MAX;
+        bool take_front = !self->stopping && s_has_room (self);
+        if (!self->stopping)
+            s_note_hold (self, !take_front);
         long timeout = watchdog_us ? (long)(watchdog_us / 2000) : 1000;
         int64_t until_reminder = self->next_reminder_ms - zclock_time ();
         if (until_reminder < timeout)

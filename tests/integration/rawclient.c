@@ -6,13 +6,15 @@
     subscriber that stops reading.
 
     hub-rawclient [--hub EP] [--hub-key PUB] [--key FILE] [--sign-key FILE]
-                  [--title T] [--timeout MS] [--rcvhwm N] [--pack N] MODE ARGS...
+                  [--title T] [--timeout MS] [--rcvhwm N] [--pack N] [--size N]
+                  MODE ARGS...
 
     Settings default to HUB_ENDPOINT, HUB_SERVER_KEY and HUB_KEY, as for hubctl.
     --sign-key signs (and names as author) with another identity than the connection's.
     --rcvhwm sets the socket's receive high-water mark (default: unbounded; slowsub 1000).
     --pack N (N >= 1) makes slowsub ask for MSGS packs (PROTOCOL.md 6.4) and count their
     records, and flood send PUBLISHES of up to N records (PROTOCOL.md 4.4).
+    --size N makes each flood body N bytes ("flood K " then 'x's; default just "flood K").
 
     Modes, each printing the hub's answer as one line:
         "ACK SEQ DUP" (DUP 0 or 1), "ERROR CODE NAME REASON", or "TIMEOUT"
@@ -70,6 +72,7 @@ typedef struct {
     int timeout_ms;
     int rcvhwm;
     long pack; //  --pack N
+    long size; //  --size N: flood body bytes
     hub_identity_t conn_id;
     hub_identity_t sign_id;
     zsock_t *sock;
@@ -452,14 +455,18 @@ s_flood (s_ctx_t *ctx, const char *channel, long count, long window)
     long sent = 0, acked = 0, dups = 0;
     uint64_t first = 0, last = 0;
     int64_t start = zclock_mono ();
-    char body[64];
+    size_t body_size = ctx->size > 64 ? (size_t)ctx->size : 64;
+    char *body = zmalloc (body_size + 1);
     zchunk_t *pack = zchunk_new (NULL, 0);
     s_answer_t answers[HUB_PUBLISHES_MAX];
     int rc = 0;
     while (acked < count && rc == 0) {
         while (sent < count && sent - acked < window) {
             s_pub_t pub;
-            snprintf (body, sizeof body, "flood %ld", sent + 1);
+            int len = snprintf (body, body_size + 1, "flood %ld ", sent + 1);
+            if (ctx->size > len)
+                memset (body + len, 'x', (size_t)ctx->size - (size_t)len);
+            body[ctx->size > len ? ctx->size : len - 1] = '\0';
             s_pub_build (ctx, channel, body, &pub);
             if (ctx->pack > 0)
                 s_pack_add (pack, &pub, (uint32_t)(sent + 1));
@@ -494,6 +501,7 @@ s_flood (s_ctx_t *ctx, const char *channel, long count, long window)
         }
     }
     zchunk_destroy (&pack);
+    free (body);
     if (rc)
         return rc;
     printf ("ACKED %ld DUPS %ld FIRST %llu LAST %llu MS %lld\n", acked, dups,
@@ -764,6 +772,8 @@ main (int argc, char **argv)
             ctx.title = val;
         else if (streq (opt, "--rcvhwm"))
             rcvhwm = atoi (val);
+        else if (streq (opt, "--size"))
+            ctx.size = atol (val);
         else if (streq (opt, "--pack"))
             ctx.pack = atol (val);
         else if (streq (opt, "--timeout"))
