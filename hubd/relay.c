@@ -59,6 +59,11 @@ static bool s_handle_pipe (s_self_t *self);
 struct _relay_t {
     zactor_t *actor;
     s_self_t *state; //  the thread's; freed here only after it has ended
+    //  The caller's own connection: relay_stats and relay_retry run on it, so they never
+    //  wait for a delivery in progress (a plugin may take its whole timeout) while the
+    //  front door, which asks, serves nobody. Relay names and plugins are fixed once the
+    //  worker runs, so both threads read them.
+    sqlite3 *db;
 };
 
 //  --------------------------------------------------------------------------
@@ -431,8 +436,8 @@ s_deliver_one (s_relay_t *relay, int64_t *next_ms)
     return true;
 }
 
-//  Between two jobs: the router waits on STATS and RETRY (and $TERM on a reload), so
-//  they are answered before the next delivery, not after a whole pass. False once ended.
+//  Between two jobs: $TERM (a stop or a reload) is heard before the next delivery, not
+//  after a whole pass. False once ended.
 static bool
 s_pipe_heard (s_self_t *self)
 {
@@ -461,15 +466,15 @@ s_work (s_self_t *self)
 //  Status and operator commands
 
 static char *
-s_stats (s_self_t *self)
+s_stats (sqlite3 *db, const s_self_t *self)
 {
     json_t *all = json_object ();
     int64_t now = zclock_time ();
     sqlite3_stmt *stmt = db_prepare (
-        self->sql.db, "SELECT state, count(*), min(created_ms) FROM relay_jobs WHERE relay = ? "
-                      "AND state IN ('pending', 'dead') GROUP BY state");
+        db, "SELECT state, count(*), min(created_ms) FROM relay_jobs WHERE relay = ? "
+            "AND state IN ('pending', 'dead') GROUP BY state");
     for (size_t r = 0; r < self->relay_count; r++) {
-        s_relay_t *relay = &self->relays[r];
+        const s_relay_t *relay = &self->relays[r];
         json_int_t pending = 0, dead = 0, oldest = 0;
         sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
         while (sqlite3_step (stmt) == SQLITE_ROW) {
@@ -493,19 +498,19 @@ s_stats (s_self_t *self)
 }
 
 static int
-s_retry (s_self_t *self, const char *name)
+s_retry (sqlite3 *db, const s_self_t *self, const char *name)
 {
     bool known = false;
     for (size_t r = 0; r < self->relay_count; r++)
         known |= strcmp (self->relays[r].name, name) == 0;
     if (!known)
         return -1;
-    sqlite3_stmt *stmt = db_prepare (
-        self->sql.db, "UPDATE relay_jobs SET state = 'pending', attempts = 0, next_ms = ?, "
-                      "last_error = '' WHERE relay = ? AND state = 'dead'");
+    sqlite3_stmt *stmt =
+        db_prepare (db, "UPDATE relay_jobs SET state = 'pending', attempts = 0, next_ms = ?, "
+                        "last_error = '' WHERE relay = ? AND state = 'dead'");
     sqlite3_bind_int64 (stmt, 1, zclock_time ());
     sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC);
-    int count = sqlite3_step (stmt) == SQLITE_DONE ? sqlite3_changes (self->sql.db) : 0;
+    int count = sqlite3_step (stmt) == SQLITE_DONE ? sqlite3_changes (db) : 0;
     sqlite3_finalize (stmt);
     log_notice ("relay", "%s: %d dead jobs requeued", name, count);
     return count;
@@ -562,12 +567,6 @@ s_handle_pipe (s_self_t *self)
     if (zsock_recv (pipe, "ss", &command, &arg) != 0 || !command)
         return false;
     bool go_on = !streq (command, "$TERM");
-    if (streq (command, "STATS")) {
-        char *stats = s_stats (self);
-        zsock_send (pipe, "s", stats);
-        free (stats);
-    } else if (streq (command, "RETRY"))
-        zsock_send (pipe, "i", s_retry (self, arg ? arg : ""));
     zstr_free (&command);
     zstr_free (&arg);
     return go_on;
@@ -601,9 +600,10 @@ s_actor (zsock_t *pipe, void *args)
     zpoller_destroy (&poller);
 }
 
-relay_t *
-relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB_PUBKEY_BYTES],
-           const uint8_t admin_pk[HUB_PUBKEY_BYTES])
+//  A connection of the relay module; its writes wait up to busy_ms for the store's commits
+//  (the store is the main writer). NULL if the database cannot be opened (logged).
+static sqlite3 *
+s_open (const char *db_path, int busy_ms)
 {
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -612,8 +612,21 @@ relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB
         sqlite3_close (db);
         return NULL;
     }
-    //  The store is the main writer; the worker's small updates wait for its commits.
-    sqlite3_busy_timeout (db, 10000);
+    sqlite3_busy_timeout (db, busy_ms);
+    return db;
+}
+
+relay_t *
+relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB_PUBKEY_BYTES],
+           const uint8_t admin_pk[HUB_PUBKEY_BYTES])
+{
+    sqlite3 *db = s_open (db_path, 10000);
+    //  The front door's: a relay retry waits for one commit at most, never for long.
+    sqlite3 *front_db = db ? s_open (db_path, 2000) : NULL;
+    if (!front_db) {
+        sqlite3_close (db);
+        return NULL;
+    }
     s_self_t *state = mem_zalloc (sizeof *state);
     s_sql_prepare (&state->sql, db, hub_pk, admin_pk);
     state->relays = mem_zalloc ((config->relay_count + 1) * sizeof *state->relays);
@@ -629,6 +642,7 @@ relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB
     relay_t *self = mem_zalloc (sizeof *self);
     self->actor = zactor_new (s_actor, state);
     self->state = state;
+    self->db = front_db;
     return self;
 }
 
@@ -643,21 +657,13 @@ relay_wake (relay_t *self)
 char *
 relay_stats (relay_t *self)
 {
-    zsock_set_sndtimeo (self->actor, -1);
-    zsock_send (self->actor, "ss", "STATS", "");
-    char *stats = NULL;
-    zsock_recv (self->actor, "s", &stats);
-    return stats;
+    return s_stats (self->db, self->state);
 }
 
 int
 relay_retry (relay_t *self, const char *name)
 {
-    zsock_set_sndtimeo (self->actor, -1);
-    zsock_send (self->actor, "ss", "RETRY", name);
-    int count = -1;
-    zsock_recv (self->actor, "i", &count);
-    return count;
+    return s_retry (self->db, self->state, name);
 }
 
 void
@@ -667,6 +673,7 @@ relay_destroy (relay_t **self_p)
     if (!self)
         return;
     zactor_destroy (&self->actor);
+    sqlite3_close (self->db);
     s_self_t *state = self->state;
     for (size_t r = 0; r < state->relay_count; r++)
         s_relay_clear (&state->relays[r]);

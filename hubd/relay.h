@@ -39,10 +39,12 @@ relay_t *relay_new (const config_t *config, const char *db_path,
 void relay_wake (relay_t *self);
 
 //  Per-relay counters as a JSON object {NAME: {plugin, loaded, pending, oldest_pending_s,
-//  dead, done}}: a new string the caller frees.
+//  dead}}: a new string the caller frees. Read on the caller's own connection: never waits
+//  for a delivery in progress.
 char *relay_stats (relay_t *self);
 
 //  Requeues the dead jobs of a relay; returns how many, or -1 if there is no such relay.
+//  Like relay_stats it does not wait for the worker (at most for one commit of the store).
 int relay_retry (relay_t *self, const char *name);
 
 void relay_destroy (relay_t **self_p);

@@ -94,6 +94,19 @@ assert_eq 1 "$(delivered relay-msg-8)" "delivered after relay retry"
 rc=0; hubctl relay retry nosuch 2> /dev/null || rc=$?
 assert_eq 3 "$rc" "relay retry of an unknown relay"
 
+# A slow service holds up only its relay: while a delivery waits for its answer (the fake
+# holds it 6 s, the plugin gives up after its 2 s timeout), status, relay retry and
+# publishes are answered at once.
+control /_control/fail '{"count":1,"delay":6}'
+hubctl publish updates "relay-msg-slow" > /dev/null
+wait_for grep -q relay-msg-slow "$T/api.log" || fail "the slow delivery did not start"
+# (Each must be answered within 1 s of asking: before, STATUS waited for the delivery.)
+assert_exit 0 "status while a delivery hangs" hubctl --timeout 1 status
+assert_exit 0 "relay retry while a delivery hangs" hubctl --timeout 1 relay retry team
+assert_exit 0 "publish while a delivery hangs" hubctl --timeout 1 publish updates "relay-msg-quick"
+wait_for_s 30 relayed relay-msg-quick 1 || true
+assert_eq 1 "$(delivered relay-msg-quick)" "delivered after the slow one was retried"
+
 # SIGHUP adds a relay without dropping clients: it carries messages from then on.
 (umask 077 && echo "$API/services/T000/B000/second" > "$T/webhook2")
 cat >> "$T/hub.conf" <<CONF
