@@ -58,11 +58,21 @@ stop_hub
 
 # --- Commits stalled while a partner floods large messages -----------------------------
 # Another process holds the write lock for 1.5 s (under hubd's 2 s busy timeout, so the
-# commits wait and do not fail) while two connections pour in 300 messages of ~1 MB. The front door stops
-# reading at its in-flight budget (64 MiB, hubctl status in_flight_bytes) instead of
-# holding all of them (without the budget: 180-300 MB here), and nothing is lost.
+# commits wait and do not fail) while two connections pour in 300 messages of ~1 MB. The
+# front door stops reading at its in-flight budget (64 MiB, hubctl status in_flight_bytes)
+# instead of holding all of them (without the budget: 180-300 MB here); nothing is lost.
 printf '[hub]\nmax_message_bytes = 1048576\n' > "$T/budget.conf"
 start_hub "$T/budget" -c "$T/budget.conf"
+# The floods are signed before the lock is taken, and sent at once when it is.
+flood_pids=()
+for f in flood1 flood2; do
+    "$RAWCLIENT" --timeout 30000 --size 1000000 --go "$T/budget.go" flood updates 150 150 \
+        > "$T/$f.out" 2>&1 &
+    flood_pids+=($!)
+    BG_PIDS+=($!)
+done
+flood_ready() { grep -q READY "$T/flood1.out" && grep -q READY "$T/flood2.out"; }
+wait_for_s 60 flood_ready || fail "the floods were not built"
 /usr/bin/python3 -c '
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -75,11 +85,9 @@ wait_for test -f "$T/budget.locked" || fail "could not lock the database"
 (while [ ! -f "$T/budget.done" ]; do "$HUBCTL" --timeout 1 --json status 2> /dev/null; done) \
     > "$T/budget.status" &
 BG_PIDS+=($!)
-"$RAWCLIENT" --timeout 30000 --size 1000000 flood updates 150 150 > "$T/flood1.out" 2>&1 &
-flood1=$!
-"$RAWCLIENT" --timeout 30000 --size 1000000 flood updates 150 150 > "$T/flood2.out" 2>&1 ||
-    fail "flood of large messages: $(cat "$T/flood2.out")"
-wait $flood1 || fail "flood of large messages: $(cat "$T/flood1.out")"
+touch "$T/budget.go"
+wait "${flood_pids[0]}" || fail "flood of large messages: $(cat "$T/flood1.out")"
+wait "${flood_pids[1]}" || fail "flood of large messages: $(cat "$T/flood2.out")"
 touch "$T/budget.done"
 wait "${BG_PIDS[@]}" 2> /dev/null || true
 for f in flood1 flood2; do

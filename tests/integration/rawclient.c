@@ -7,7 +7,7 @@
 
     hub-rawclient [--hub EP] [--hub-key PUB] [--key FILE] [--sign-key FILE]
                   [--title T] [--timeout MS] [--rcvhwm N] [--pack N] [--size N]
-                  MODE ARGS...
+                  [--go FILE] MODE ARGS...
 
     Settings default to HUB_ENDPOINT, HUB_SERVER_KEY and HUB_KEY, as for hubctl.
     --sign-key signs (and names as author) with another identity than the connection's.
@@ -15,6 +15,8 @@
     --pack N (N >= 1) makes slowsub ask for MSGS packs (PROTOCOL.md 6.4) and count their
     records, and flood send PUBLISHES of up to N records (PROTOCOL.md 4.4).
     --size N makes each flood body N bytes ("flood K " then 'x's; default just "flood K").
+    --go FILE makes flood build and sign all its messages first, print "READY", then wait
+    for FILE to exist before it sends any.
 
     Modes, each printing the hub's answer as one line:
         "ACK SEQ DUP" (DUP 0 or 1), "ERROR CODE NAME REASON", or "TIMEOUT"
@@ -71,8 +73,9 @@ typedef struct {
     const char *title;
     int timeout_ms;
     int rcvhwm;
-    long pack; //  --pack N
-    long size; //  --size N: flood body bytes
+    long pack;           //  --pack N
+    long size;           //  --size N: flood body bytes
+    const char *go_file; //  --go FILE: flood sends once FILE exists
     hub_identity_t conn_id;
     hub_identity_t sign_id;
     zsock_t *sock;
@@ -449,30 +452,52 @@ s_send_pack (s_ctx_t *ctx, zchunk_t *pack, uint32_t req_id)
     return zmsg_send (&msg, ctx->sock);
 }
 
+//  Builds flood message number n (from 1): body "flood N", or --size bytes of it.
+static void
+s_flood_pub (s_ctx_t *ctx, const char *channel, long n, s_pub_t *pub)
+{
+    size_t body_size = ctx->size > 64 ? (size_t)ctx->size : 64;
+    char *body = zmalloc (body_size + 1);
+    int len = snprintf (body, body_size + 1, "flood %ld ", n);
+    if (ctx->size > len)
+        memset (body + len, 'x', (size_t)ctx->size - (size_t)len);
+    body[ctx->size > len ? ctx->size : len - 1] = '\0';
+    s_pub_build (ctx, channel, body, pub);
+    free (body);
+}
+
 static int
 s_flood (s_ctx_t *ctx, const char *channel, long count, long window)
 {
     long sent = 0, acked = 0, dups = 0;
     uint64_t first = 0, last = 0;
+    //  With --go, every message is built and signed first, then sent only once the file
+    //  exists: as fast as the socket takes them, at a moment the test chooses.
+    s_pub_t *built = NULL;
+    if (ctx->go_file) {
+        built = zmalloc ((size_t)count * sizeof *built);
+        for (long i = 0; i < count; i++)
+            s_flood_pub (ctx, channel, i + 1, &built[i]);
+        printf ("READY\n");
+        fflush (stdout);
+        struct stat st;
+        while (stat (ctx->go_file, &st) != 0)
+            zclock_sleep (10);
+    }
     int64_t start = zclock_mono ();
-    size_t body_size = ctx->size > 64 ? (size_t)ctx->size : 64;
-    char *body = zmalloc (body_size + 1);
     zchunk_t *pack = zchunk_new (NULL, 0);
     s_answer_t answers[HUB_PUBLISHES_MAX];
     int rc = 0;
     while (acked < count && rc == 0) {
         while (sent < count && sent - acked < window) {
-            s_pub_t pub;
-            int len = snprintf (body, body_size + 1, "flood %ld ", sent + 1);
-            if (ctx->size > len)
-                memset (body + len, 'x', (size_t)ctx->size - (size_t)len);
-            body[ctx->size > len ? ctx->size : len - 1] = '\0';
-            s_pub_build (ctx, channel, body, &pub);
+            s_pub_t one, *pub = built ? &built[sent] : &one;
+            if (!built)
+                s_flood_pub (ctx, channel, sent + 1, &one);
             if (ctx->pack > 0)
-                s_pack_add (pack, &pub, (uint32_t)(sent + 1));
+                s_pack_add (pack, pub, (uint32_t)(sent + 1));
             else
-                s_send_pub (ctx, &pub, (uint32_t)(sent + 1));
-            s_pub_clear (&pub);
+                s_send_pub (ctx, pub, (uint32_t)(sent + 1));
+            s_pub_clear (pub);
             sent++;
             if (ctx->pack > 0 && sent % ctx->pack == 0)
                 s_send_pack (ctx, pack, 0);
@@ -501,7 +526,9 @@ s_flood (s_ctx_t *ctx, const char *channel, long count, long window)
         }
     }
     zchunk_destroy (&pack);
-    free (body);
+    for (long i = sent; built && i < count; i++)
+        s_pub_clear (&built[i]);
+    free (built);
     if (rc)
         return rc;
     printf ("ACKED %ld DUPS %ld FIRST %llu LAST %llu MS %lld\n", acked, dups,
@@ -774,6 +801,8 @@ main (int argc, char **argv)
             rcvhwm = atoi (val);
         else if (streq (opt, "--size"))
             ctx.size = atol (val);
+        else if (streq (opt, "--go"))
+            ctx.go_file = val;
         else if (streq (opt, "--pack"))
             ctx.pack = atol (val);
         else if (streq (opt, "--timeout"))
