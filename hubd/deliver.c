@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     wire_pack_t pack;
     uint64_t advance_to; //  the cursor once the pack is sent: its last or a later seq
+    wire_memo_t *memo;   //  a fan-out's packs, shared between subscribers; NULL catching up
 } s_round_t;
 
 struct _deliver_t {
@@ -38,7 +39,8 @@ struct _deliver_t {
     reader_t *reader;
     uint64_t head;
     uint64_t next_id;
-    zhashx_t *subs; //  hex of routing id -> s_sub_t
+    zhashx_t *subs;    //  hex of routing id -> s_sub_t
+    wire_memo_t *memo; //  the packs of the fan-out in progress
     deliver_name_fn *name_fn;
     void *name_arg;
 };
@@ -73,6 +75,7 @@ deliver_new (void *front, reader_t *reader, uint64_t head, deliver_name_fn *name
     zhashx_set_destructor (self->subs, s_sub_destroy);
     self->name_fn = name_fn;
     self->name_arg = name_arg;
+    self->memo = wire_memo_new ();
     return self;
 }
 
@@ -102,8 +105,8 @@ s_flush (deliver_t *self, s_sub_t *sub, s_round_t *round, bool *gone)
     size_t count = round->pack.count;
     if (count == 0)
         return true;
-    wire_result_t result =
-        wire_send_pack (self->front, sub->peer, sub->peer_len, sub->req_id, &round->pack);
+    wire_result_t result = wire_send_pack (self->front, sub->peer, sub->peer_len, sub->req_id,
+                                           &round->pack, round->memo);
     if (result == WIRE_GONE)
         *gone = true;
     if (result != WIRE_SENT)
@@ -270,7 +273,7 @@ static bool
 s_fan_out (deliver_t *self, s_sub_t *sub, batch_t *const *batches, size_t count)
 {
     bool gone = false;
-    s_round_t round;
+    s_round_t round = {.memo = self->memo};
     wire_pack_empty (&round.pack);
     for (size_t b = 0; b < count && sub->live; b++)
         for (size_t i = 0; i < batches[b]->count && sub->live; i++) {
@@ -355,6 +358,7 @@ deliver_committed (deliver_t *self, batch_t *const *batches, size_t count)
     if (commit.last > self->head)
         self->head = commit.last;
     s_drop_where (self, s_fan_out_gone, &commit);
+    wire_memo_clear (self->memo);
 }
 
 void
@@ -379,7 +383,7 @@ deliver_read_done (deliver_t *self, read_t **read_p)
             s_read_from (self, sub, read->rows->entries[read->rows->count - 1]->seq,
                          sub->credit - read->rows->count);
         bool gone = false, blocked = false;
-        s_round_t round;
+        s_round_t round = {.memo = NULL};
         wire_pack_empty (&round.pack);
         for (size_t i = 0; i < read->rows->count && !blocked; i++)
             if (read->rows->entries[i]->seq > sub->cursor)
@@ -436,6 +440,7 @@ deliver_destroy (deliver_t **self_p)
     if (!self)
         return;
     zhashx_destroy (&self->subs);
+    wire_memo_destroy (&self->memo);
     free (self);
     *self_p = NULL;
 }

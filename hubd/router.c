@@ -505,16 +505,16 @@ s_history_done (router_t *self, read_t **read_p)
             sent = wire_send_msg (self->front, read->peer, read->peer_len, read->req_id, entry,
                                   name);
         else if (!wire_pack_fits (&pack, entry, name))
-            sent =
-                wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack);
+            sent = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack,
+                                   NULL);
         if (read->pack)
             wire_pack_add (&pack, entry, name);
         gone = sent == WIRE_GONE;
         next = entry->seq;
     }
     if (pack.count && !gone)
-        gone = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack) ==
-               WIRE_GONE;
+        gone = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack,
+                               NULL) == WIRE_GONE;
     if (read->err != HUB_OK)
         wire_send_error (self->front, read->peer, read->peer_len, read->req_id, read->err,
                          "the history could not be read");

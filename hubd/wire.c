@@ -1,5 +1,6 @@
 /*  wire.c - see wire.h. */
 #include "wire.h"
+#include "mem.h"
 #include "hub_frame.h"
 #include <assert.h>
 #include <errno.h>
@@ -93,23 +94,112 @@ wire_pack_add (wire_pack_t *pack, const entry_t *entry, const char *author_name)
     pack->bytes += s_record_size (entry, author_name);
 }
 
+//  A memo remembers the last few packs of a round (subscribers of different channels get
+//  different packs; a handful of slots covers the usual few channel sets).
+#define WIRE_MEMO_SLOTS 4
+typedef struct {
+    const entry_t *entries[WIRE_PACK_RECORDS]; //  what the frame was built from, in order
+    size_t count;
+    zmq_msg_t frame; //  a reference to the built MSGS frame (count > 0)
+} s_memo_slot_t;
+
+struct _wire_memo_t {
+    s_memo_slot_t slots[WIRE_MEMO_SLOTS];
+    size_t next; //  the slot a new pack takes
+};
+
+wire_memo_t *
+wire_memo_new (void)
+{
+    return mem_zalloc (sizeof (wire_memo_t));
+}
+
+void
+wire_memo_clear (wire_memo_t *self)
+{
+    for (size_t i = 0; i < WIRE_MEMO_SLOTS; i++)
+        if (self->slots[i].count) {
+            zmq_msg_close (&self->slots[i].frame);
+            self->slots[i].count = 0;
+        }
+    self->next = 0;
+}
+
+void
+wire_memo_destroy (wire_memo_t **self_p)
+{
+    if (*self_p) {
+        wire_memo_clear (*self_p);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+//  The slot holding a frame built from exactly the pack's entries, or NULL. The names
+//  need no comparing: in one round an author has one name.
+static s_memo_slot_t *
+s_memo_find (wire_memo_t *self, const wire_pack_t *pack)
+{
+    for (size_t i = 0; i < WIRE_MEMO_SLOTS; i++) {
+        s_memo_slot_t *slot = &self->slots[i];
+        if (slot->count == pack->count &&
+            memcmp (slot->entries, pack->entries, pack->count * sizeof *pack->entries) == 0)
+            return slot;
+    }
+    return NULL;
+}
+
+//  Keeps a reference to frame, built from the pack, in the memo.
+static void
+s_memo_keep (wire_memo_t *self, const wire_pack_t *pack, zmq_msg_t *frame)
+{
+    s_memo_slot_t *slot = &self->slots[self->next];
+    self->next = (self->next + 1) % WIRE_MEMO_SLOTS;
+    if (slot->count)
+        zmq_msg_close (&slot->frame);
+    memcpy (slot->entries, pack->entries, pack->count * sizeof *pack->entries);
+    slot->count = pack->count;
+    zmq_msg_init (&slot->frame);
+    int rc = zmq_msg_copy (&slot->frame, frame);
+    assert (rc == 0);
+    (void)rc;
+}
+
+//  Encodes the pack's records into frame.
+static void
+s_pack_encode (const wire_pack_t *pack, zmq_msg_t *frame)
+{
+    int rc = zmq_msg_init_size (frame, pack->bytes);
+    assert (rc == 0);
+    (void)rc;
+    uint8_t *at = zmq_msg_data (frame);
+    for (size_t i = 0; i < pack->count; i++) {
+        uint8_t meta[HUB_META_BYTES];
+        hub_record_t record = s_record (pack->entries[i], pack->names[i], meta);
+        at += hub_record_encode (&record, at);
+    }
+    assert (at == (uint8_t *)zmq_msg_data (frame) + pack->bytes);
+}
+
 wire_result_t
 wire_send_pack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
-                wire_pack_t *pack)
+                wire_pack_t *pack, wire_memo_t *memo)
 {
     wire_result_t result = s_begin (front, peer, peer_len, HUB_CMD_MSGS, req_id, true);
     if (result == WIRE_SENT) {
         zmq_msg_t frame;
-        int rc = zmq_msg_init_size (&frame, pack->bytes);
-        assert (rc == 0);
-        uint8_t *at = zmq_msg_data (&frame);
-        for (size_t i = 0; i < pack->count; i++) {
-            uint8_t meta[HUB_META_BYTES];
-            hub_record_t record = s_record (pack->entries[i], pack->names[i], meta);
-            at += hub_record_encode (&record, at);
+        s_memo_slot_t *slot = memo ? s_memo_find (memo, pack) : NULL;
+        if (slot) {
+            zmq_msg_init (&frame);
+            int rc = zmq_msg_copy (&frame, &slot->frame);
+            assert (rc == 0);
+            (void)rc;
+        } else {
+            s_pack_encode (pack, &frame);
+            if (memo)
+                s_memo_keep (memo, pack, &frame);
         }
-        assert (at == (uint8_t *)zmq_msg_data (&frame) + pack->bytes);
-        rc = zmq_msg_send (&frame, front, 0);
+        int rc = zmq_msg_send (&frame, front, 0);
         assert (rc >= 0);
         (void)rc;
     }

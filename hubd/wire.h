@@ -41,10 +41,25 @@ bool wire_pack_fits (const wire_pack_t *pack, const entry_t *entry, const char *
 //  Adds the entry; the caller checked that it fits.
 void wire_pack_add (wire_pack_t *pack, const entry_t *entry, const char *author_name);
 
+//  Packs built in one fan-out round, kept so that subscribers getting the same messages
+//  share one frame: ZeroMQ queues a copy of the reference, not of the bytes (CURVE
+//  encrypts per peer when it sends). A thousand live subscribers of one channel hold one
+//  copy of a commit's pack between them instead of a thousand.
+typedef struct _wire_memo_t wire_memo_t;
+
+wire_memo_t *wire_memo_new (void);
+
+//  Forgets the packs (the frames live on in the queues that hold them); the entries they
+//  were built from may go after this.
+void wire_memo_clear (wire_memo_t *self);
+
+void wire_memo_destroy (wire_memo_t **self_p);
+
 //  Sends the pack as one MSGS and empties it, whatever the result: WIRE_FULL and
-//  WIRE_GONE mean none of it was sent.
+//  WIRE_GONE mean none of it was sent. With a memo (else NULL), a pack of the same
+//  entries built earlier in the round is sent again instead of being encoded anew.
 wire_result_t wire_send_pack (void *front, const uint8_t *peer, size_t peer_len,
-                              uint32_t req_id, wire_pack_t *pack);
+                              uint32_t req_id, wire_pack_t *pack, wire_memo_t *memo);
 
 //  One ACKS for the run of packed, stored entries from the same peer that starts at
 //  entries[0] (at most count long). Returns how many entries it acknowledged (at least 1).
