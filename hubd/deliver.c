@@ -273,8 +273,9 @@ static bool
 s_fan_out (deliver_t *self, s_sub_t *sub, batch_t *const *batches, size_t count)
 {
     bool gone = false;
-    s_round_t round = {.memo = self->memo};
+    s_round_t round; //  not zero-filled: the pack is 16 KB, and this runs per subscriber
     wire_pack_empty (&round.pack);
+    round.memo = self->memo;
     for (size_t b = 0; b < count && sub->live; b++)
         for (size_t i = 0; i < batches[b]->count && sub->live; i++) {
             const entry_t *entry = batches[b]->entries[i];
@@ -383,8 +384,9 @@ deliver_read_done (deliver_t *self, read_t **read_p)
             s_read_from (self, sub, read->rows->entries[read->rows->count - 1]->seq,
                          sub->credit - read->rows->count);
         bool gone = false, blocked = false;
-        s_round_t round = {.memo = NULL};
+        s_round_t round;
         wire_pack_empty (&round.pack);
+        round.memo = NULL;
         for (size_t i = 0; i < read->rows->count && !blocked; i++)
             if (read->rows->entries[i]->seq > sub->cursor)
                 blocked = !s_send (self, sub, &round, read->rows->entries[i], &gone);

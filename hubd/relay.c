@@ -64,6 +64,8 @@ struct _relay_t {
     //  front door, which asks, serves nobody. Relay names and plugins are fixed once the
     //  worker runs, so both threads read them.
     sqlite3 *db;
+    sqlite3_stmt *stats; //  on db, prepared once
+    sqlite3_stmt *retry;
 };
 
 //  --------------------------------------------------------------------------
@@ -466,13 +468,10 @@ s_work (s_self_t *self)
 //  Status and operator commands
 
 static char *
-s_stats (sqlite3 *db, const s_self_t *self)
+s_stats (sqlite3_stmt *stmt, const s_self_t *self)
 {
     json_t *all = json_object ();
     int64_t now = zclock_time ();
-    sqlite3_stmt *stmt = db_prepare (
-        db, "SELECT state, count(*), min(created_ms) FROM relay_jobs WHERE relay = ? "
-            "AND state IN ('pending', 'dead') GROUP BY state");
     for (size_t r = 0; r < self->relay_count; r++) {
         const s_relay_t *relay = &self->relays[r];
         json_int_t pending = 0, dead = 0, oldest = 0;
@@ -491,28 +490,28 @@ s_stats (sqlite3 *db, const s_self_t *self)
                                         "pending", pending, "oldest_pending_s", oldest, "dead",
                                         dead));
     }
-    sqlite3_finalize (stmt);
     char *text = json_dumps (all, JSON_COMPACT);
     json_decref (all);
     return text;
 }
 
 static int
-s_retry (sqlite3 *db, const s_self_t *self, const char *name)
+s_retry (sqlite3 *db, sqlite3_stmt *stmt, const s_self_t *self, const char *name)
 {
     bool known = false;
     for (size_t r = 0; r < self->relay_count; r++)
         known |= strcmp (self->relays[r].name, name) == 0;
     if (!known)
-        return -1;
-    sqlite3_stmt *stmt =
-        db_prepare (db, "UPDATE relay_jobs SET state = 'pending', attempts = 0, next_ms = ?, "
-                        "last_error = '' WHERE relay = ? AND state = 'dead'");
+        return RELAY_UNKNOWN;
     sqlite3_bind_int64 (stmt, 1, zclock_time ());
     sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC);
-    int count = sqlite3_step (stmt) == SQLITE_DONE ? sqlite3_changes (db) : 0;
-    sqlite3_finalize (stmt);
-    log_notice ("relay", "%s: %d dead jobs requeued", name, count);
+    int rc = sqlite3_step (stmt);
+    int count = rc == SQLITE_DONE ? sqlite3_changes (db) : RELAY_FAILED;
+    sqlite3_reset (stmt);
+    if (count == RELAY_FAILED)
+        log_error ("relay", "%s: cannot requeue the dead jobs: %s", name, sqlite3_errstr (rc));
+    else
+        log_notice ("relay", "%s: %d dead jobs requeued", name, count);
     return count;
 }
 
@@ -643,6 +642,12 @@ relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB
     self->actor = zactor_new (s_actor, state);
     self->state = state;
     self->db = front_db;
+    self->stats = db_prepare (
+        front_db, "SELECT state, count(*), min(created_ms) FROM relay_jobs WHERE relay = ? "
+                  "AND state IN ('pending', 'dead') GROUP BY state");
+    self->retry = db_prepare (
+        front_db, "UPDATE relay_jobs SET state = 'pending', attempts = 0, "
+                  "next_ms = ?, last_error = '' WHERE relay = ? AND state = 'dead'");
     return self;
 }
 
@@ -657,13 +662,13 @@ relay_wake (relay_t *self)
 char *
 relay_stats (relay_t *self)
 {
-    return s_stats (self->db, self->state);
+    return s_stats (self->stats, self->state);
 }
 
 int
 relay_retry (relay_t *self, const char *name)
 {
-    return s_retry (self->db, self->state, name);
+    return s_retry (self->db, self->retry, self->state, name);
 }
 
 void
@@ -673,6 +678,8 @@ relay_destroy (relay_t **self_p)
     if (!self)
         return;
     zactor_destroy (&self->actor);
+    sqlite3_finalize (self->stats);
+    sqlite3_finalize (self->retry);
     sqlite3_close (self->db);
     s_self_t *state = self->state;
     for (size_t r = 0; r < state->relay_count; r++)

@@ -43,8 +43,11 @@ void relay_wake (relay_t *self);
 //  for a delivery in progress.
 char *relay_stats (relay_t *self);
 
-//  Requeues the dead jobs of a relay; returns how many, or -1 if there is no such relay.
-//  Like relay_stats it does not wait for the worker (at most for one commit of the store).
+//  Requeues the dead jobs of a relay; returns how many, RELAY_UNKNOWN if there is no such
+//  relay, RELAY_FAILED if the database refused (logged). Like relay_stats it does not wait
+//  for the worker (at most 2 s for a commit of the store).
+#define RELAY_UNKNOWN (-1)
+#define RELAY_FAILED  (-2)
 int relay_retry (relay_t *self, const char *name);
 
 void relay_destroy (relay_t **self_p);

@@ -373,19 +373,10 @@ s_settle (router_t *self, batch_t *batch)
     }
 }
 
-//  Takes the committed batches waiting (the store sends a commit's batches one after the
-//  other): answers each, then fans them out as one round, so a subscriber gets one MSGS
-//  for them all instead of one per batch, which is most of the cost of small batches.
+//  Fans out the committed batches (in commit order) as one round, then frees them.
 static void
-s_handle_committed (router_t *self)
+s_fan_out (router_t *self, batch_t **batches, size_t count)
 {
-    batch_t *batches[ROUTER_COMMITTED_MAX];
-    size_t count = 0;
-    while (count < ROUTER_COMMITTED_MAX && (zsock_events (self->from_store) & ZMQ_POLLIN) &&
-           zsock_recv (self->from_store, "p", &batches[count]) == 0 && batches[count]) {
-        s_settle (self, batches[count]);
-        count++;
-    }
     if (count == 0)
         return;
     if (self->relay)
@@ -397,6 +388,38 @@ s_handle_committed (router_t *self)
         self->batches_in_flight--;
         batch_destroy (&batches[b]);
     }
+}
+
+static bool
+s_has_admin (const batch_t *batch)
+{
+    for (size_t i = 0; i < batch->count; i++)
+        if (strcmp (batch->entries[i]->hdr.kind, "admin") == 0)
+            return true;
+    return false;
+}
+
+//  Takes the committed batches waiting (the store sends a commit's batches one after the
+//  other): answers each, then fans them out as one round, so a subscriber gets one MSGS
+//  for them all instead of one per batch, which is most of the cost of small batches. A
+//  batch with an administrator command (it may end subscriptions: a partner who left)
+//  waits until the batches before it are out, as each did when they went one by one.
+static void
+s_handle_committed (router_t *self)
+{
+    batch_t *batches[ROUTER_COMMITTED_MAX];
+    size_t count = 0;
+    batch_t *batch = NULL;
+    while (count < ROUTER_COMMITTED_MAX && (zsock_events (self->from_store) & ZMQ_POLLIN) &&
+           zsock_recv (self->from_store, "p", &batch) == 0 && batch) {
+        if (count && s_has_admin (batch)) {
+            s_fan_out (self, batches, count);
+            count = 0;
+        }
+        s_settle (self, batch);
+        batches[count++] = batch;
+    }
+    s_fan_out (self, batches, count);
 }
 
 //  -------------------------------------------------------------------------
@@ -601,6 +624,8 @@ s_relay_retry (router_t *self, const s_ctx_t *ctx, const char *name)
         !ctx->who->admin || !name || !self->relay ? -1 : relay_retry (self->relay, name);
     if (!ctx->who->admin)
         s_refuse (self, ctx, HUB_E_FORBIDDEN, "only the administrator may requeue relay jobs");
+    else if (count == RELAY_FAILED)
+        s_refuse (self, ctx, HUB_E_STORAGE, "the hub could not requeue the jobs; try again");
     else if (count < 0)
         s_refuse (self, ctx, HUB_E_NOT_FOUND, "there is no relay by that name");
     else {
@@ -944,8 +969,6 @@ s_reload (router_t *self, router_reload_fn *reload, void *reload_arg)
         return;
     }
     self->max_message_bytes = config->max_message_bytes;
-    zsock_set_rcvhwm (self->front_sock,
-                      s_front_rcvhwm (config->max_message_bytes)); //  new peers
     log_set_level (config->log_level);
     s_set_policy (self, config);
     //  Relays: new outboxes from the next commit on; the worker restarts with the new
