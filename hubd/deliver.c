@@ -97,6 +97,15 @@ s_drop (deliver_t *self, s_sub_t *sub)
     zhashx_delete (self->subs, key);
 }
 
+//  Starts a round (not by zero-filling it: the pack is 16 KB, and rounds run per
+//  subscriber). memo: the fan-out's, or NULL for a catch-up page.
+static void
+s_round_start (s_round_t *round, wire_memo_t *memo)
+{
+    wire_pack_empty (&round->pack);
+    round->memo = memo;
+}
+
 //  Sends the round's pack; false if it could not (none of it was sent; *gone is set if the
 //  subscriber is gone). With nothing packed there is nothing to send.
 static bool
@@ -125,9 +134,11 @@ s_send (deliver_t *self, s_sub_t *sub, s_round_t *round, const entry_t *entry, b
         return false;
     const char *name = self->name_fn (entry->hdr.author, self->name_arg);
     if (sub->pack) {
-        if (!wire_pack_fits (&round->pack, entry, name) && !s_flush (self, sub, round, gone))
-            return false;
-        wire_pack_add (&round->pack, entry, name);
+        if (!wire_pack_add (&round->pack, entry, name)) {
+            if (!s_flush (self, sub, round, gone))
+                return false;
+            wire_pack_add (&round->pack, entry, name); //  the pack is empty now
+        }
         round->advance_to = entry->seq;
         return true;
     }
@@ -273,9 +284,8 @@ static bool
 s_fan_out (deliver_t *self, s_sub_t *sub, batch_t *const *batches, size_t count)
 {
     bool gone = false;
-    s_round_t round; //  not zero-filled: the pack is 16 KB, and this runs per subscriber
-    wire_pack_empty (&round.pack);
-    round.memo = self->memo;
+    s_round_t round;
+    s_round_start (&round, self->memo);
     for (size_t b = 0; b < count && sub->live; b++)
         for (size_t i = 0; i < batches[b]->count && sub->live; i++) {
             const entry_t *entry = batches[b]->entries[i];
@@ -385,8 +395,7 @@ deliver_read_done (deliver_t *self, read_t **read_p)
                          sub->credit - read->rows->count);
         bool gone = false, blocked = false;
         s_round_t round;
-        wire_pack_empty (&round.pack);
-        round.memo = NULL;
+        s_round_start (&round, NULL);
         for (size_t i = 0; i < read->rows->count && !blocked; i++)
             if (read->rows->entries[i]->seq > sub->cursor)
                 blocked = !s_send (self, sub, &round, read->rows->entries[i], &gone);

@@ -562,12 +562,11 @@ static bool
 s_handle_pipe (s_self_t *self)
 {
     zsock_t *pipe = self->pipe;
-    char *command = NULL, *arg = NULL;
-    if (zsock_recv (pipe, "ss", &command, &arg) != 0 || !command)
+    char *command = NULL; //  WAKE or $TERM
+    if (zsock_recv (pipe, "s", &command) != 0 || !command)
         return false;
     bool go_on = !streq (command, "$TERM");
     zstr_free (&command);
-    zstr_free (&arg);
     return go_on;
 }
 
@@ -656,7 +655,7 @@ relay_wake (relay_t *self)
 {
     //  A WAKE while the worker is busy just runs one more pass.
     zsock_set_sndtimeo (self->actor, 0);
-    zsock_send (self->actor, "ss", "WAKE", "");
+    zsock_send (self->actor, "s", "WAKE");
 }
 
 char *

@@ -527,11 +527,11 @@ s_history_done (router_t *self, read_t **read_p)
         if (!read->pack)
             sent = wire_send_msg (self->front, read->peer, read->peer_len, read->req_id, entry,
                                   name);
-        else if (!wire_pack_fits (&pack, entry, name))
+        else if (!wire_pack_add (&pack, entry, name)) { //  full: send it, start the next
             sent = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack,
                                    NULL);
-        if (read->pack)
             wire_pack_add (&pack, entry, name);
+        }
         gone = sent == WIRE_GONE;
         next = entry->seq;
     }

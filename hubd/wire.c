@@ -78,20 +78,16 @@ wire_pack_empty (wire_pack_t *pack)
 }
 
 bool
-wire_pack_fits (const wire_pack_t *pack, const entry_t *entry, const char *author_name)
-{
-    return pack->count == 0 ||
-           (pack->count < WIRE_PACK_RECORDS &&
-            pack->bytes + s_record_size (entry, author_name) <= WIRE_PACK_BYTES);
-}
-
-void
 wire_pack_add (wire_pack_t *pack, const entry_t *entry, const char *author_name)
 {
-    assert (pack->count < WIRE_PACK_RECORDS);
+    size_t size = s_record_size (entry, author_name);
+    if (pack->count > 0 &&
+        (pack->count == WIRE_PACK_RECORDS || pack->bytes + size > WIRE_PACK_BYTES))
+        return false;
     pack->entries[pack->count] = entry;
     pack->names[pack->count++] = author_name;
-    pack->bytes += s_record_size (entry, author_name);
+    pack->bytes += size;
+    return true;
 }
 
 //  A memo remembers the last few packs of a round (subscribers of different channels get

@@ -35,11 +35,9 @@ typedef struct {
 //  Makes the pack empty (a new one, or one whose entries are no longer wanted).
 void wire_pack_empty (wire_pack_t *pack);
 
-//  True if the entry fits in the pack (always when the pack is empty).
-bool wire_pack_fits (const wire_pack_t *pack, const entry_t *entry, const char *author_name);
-
-//  Adds the entry; the caller checked that it fits.
-void wire_pack_add (wire_pack_t *pack, const entry_t *entry, const char *author_name);
+//  Adds the entry if it fits (it always does in an empty pack); false if the pack is full
+//  for it, and must be sent first.
+bool wire_pack_add (wire_pack_t *pack, const entry_t *entry, const char *author_name);
 
 //  Packs built in one fan-out round, kept so that subscribers getting the same messages
 //  share one frame: ZeroMQ queues a copy of the reference, not of the bytes (CURVE
