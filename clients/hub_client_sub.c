@@ -213,16 +213,17 @@ s_from_queue (hub_client_t *self, hub_message_t **msg_p)
                 self->subscribed = false;
                 return rc;
             }
-            if (env.cmd == HUB_CMD_MSGS && hubc_pack_start (&self->pack, msg))
-                continue; //  taken apart by the next rounds
-            if (env.cmd == HUB_CMD_MSGS)
+            if (env.cmd == HUB_CMD_MSGS) {
+                if (hubc_pack_start (&self->pack, msg))
+                    continue;          //  taken apart by the next rounds
                 err = HUB_E_MALFORMED; //  a pack of other than one frame (destroyed)
-            else if (env.cmd == HUB_CMD_MSG)
-                m = s_decode_msg (msg, &err);
-            if (env.cmd != HUB_CMD_MSGS)
+            } else {
+                if (env.cmd == HUB_CMD_MSG)
+                    m = s_decode_msg (msg, &err);
                 zmsg_destroy (&msg);
-            if (env.cmd != HUB_CMD_MSG && err == HUB_OK)
-                continue;
+                if (env.cmd != HUB_CMD_MSG)
+                    continue; //  not a message (a late REPLY, say)
+            }
         }
         s_credit_consumed (self);
         if (!m) //  skipping it would lose a message without a word
