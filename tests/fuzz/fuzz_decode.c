@@ -232,58 +232,66 @@ s_pub_file (const uint8_t *data, size_t size)
     CHECK (size - at >= HUB_KEYTEXT_LEN && memcmp (data + at, text, HUB_KEYTEXT_LEN) == 0);
 }
 
-//  A buffer for re-encoding a record of size bytes; s_same checks and frees it.
-static uint8_t *
-s_scratch (size_t size)
+//  Reads one record at data[*offset..size) and moves *offset past it; on success writes
+//  its re-encoding into a new buffer (*again, the caller frees) and says how many bytes
+//  the re-encoding took (*written) and hub_*_size gave (*sized).
+typedef bool (s_record_fn) (const uint8_t *data, size_t size, size_t *offset, uint8_t **again,
+                            size_t *written, size_t *sized);
+
+static bool
+s_msgs_record (const uint8_t *data, size_t size, size_t *offset, uint8_t **again,
+               size_t *written, size_t *sized)
 {
-    uint8_t *again = malloc (size ? size : 1);
-    CHECK (again != NULL);
-    return again;
+    hub_record_t rec;
+    if (hub_record_decode (data, size, offset, &rec) != HUB_OK)
+        return false;
+    *sized = hub_record_size (&rec);
+    *again = malloc (*sized ? *sized : 1);
+    CHECK (*again != NULL);
+    *written = hub_record_encode (&rec, *again);
+    return true;
 }
 
-//  The written bytes of again are exactly the size bytes at data.
-static void
-s_same (uint8_t *again, size_t written, const uint8_t *data, size_t size)
+static bool
+s_publishes_record (const uint8_t *data, size_t size, size_t *offset, uint8_t **again,
+                    size_t *written, size_t *sized)
 {
-    CHECK (written == size && memcmp (again, data, size) == 0);
-    free (again);
+    hub_pub_record_t rec;
+    if (hub_pub_record_decode (data, size, offset, &rec) != HUB_OK)
+        return false;
+    *sized = hub_pub_record_size (&rec);
+    *again = malloc (*sized ? *sized : 1);
+    CHECK (*again != NULL);
+    *written = hub_pub_record_encode (&rec, *again);
+    return true;
 }
 
-//  A MSGS pack: records are read until the bytes end or one is cut short; each one read
-//  re-encodes to exactly the bytes it came from.
+//  A pack (MSGS, PUBLISHES): records are read until the bytes end or one is cut short
+//  (which moves nothing); each one read has the size its decoder says and re-encodes to
+//  exactly the bytes it came from.
 static void
-s_pack (const uint8_t *data, size_t size)
+s_walk (const uint8_t *data, size_t size, s_record_fn *record)
 {
     for (size_t offset = 0; offset < size;) {
-        size_t start = offset;
-        hub_record_t rec;
-        if (hub_record_decode (data, size, &offset, &rec) != HUB_OK) {
+        size_t start = offset, written = 0, sized = 0;
+        uint8_t *again = NULL;
+        if (!record (data, size, &offset, &again, &written, &sized)) {
             CHECK (offset == start);
             break;
         }
         CHECK (offset > start && offset <= size);
-        CHECK (hub_record_size (&rec) == offset - start);
-        uint8_t *again = s_scratch (offset - start);
-        s_same (again, hub_record_encode (&rec, again), data + start, offset - start);
+        CHECK (sized == offset - start && written == sized);
+        CHECK (memcmp (again, data + start, written) == 0);
+        free (again);
     }
 }
 
-//  A PUBLISHES pack and an ACKS frame: the same walk with their record decoders.
+//  The three packed forms: MSGS and PUBLISHES records, and an ACKS frame.
 static void
-s_publish_pack (const uint8_t *data, size_t size)
+s_packs (const uint8_t *data, size_t size)
 {
-    for (size_t offset = 0; offset < size;) {
-        size_t start = offset;
-        hub_pub_record_t rec;
-        if (hub_pub_record_decode (data, size, &offset, &rec) != HUB_OK) {
-            CHECK (offset == start);
-            break;
-        }
-        CHECK (offset > start && offset <= size);
-        CHECK (hub_pub_record_size (&rec) == offset - start);
-        uint8_t *again = s_scratch (offset - start);
-        s_same (again, hub_pub_record_encode (&rec, again), data + start, offset - start);
-    }
+    s_walk (data, size, s_msgs_record);
+    s_walk (data, size, s_publishes_record);
     for (size_t offset = 0; offset < size;) {
         uint32_t req_id;
         uint64_t seq;
@@ -296,13 +304,6 @@ s_publish_pack (const uint8_t *data, size_t size)
         hub_acks_record_encode (req_id, seq, duplicate, again);
         CHECK (memcmp (again, data + start, HUB_ACKS_RECORD_BYTES) == 0);
     }
-}
-
-static void
-s_packs (const uint8_t *data, size_t size)
-{
-    s_pack (data, size);
-    s_publish_pack (data, size);
 }
 
 typedef void (s_decoder_fn) (const uint8_t *data, size_t size);
