@@ -895,6 +895,8 @@ static void
 s_publish_endpoint (router_t *self, const char *data_dir)
 {
     char *bound = zsock_last_endpoint (self->front_sock);
+    //  Logged first: whoever waits for the file finds the line already in the log.
+    log_notice ("router", "listening on %s", bound);
     char path[4096], tmp[4200];
     snprintf (path, sizeof path, "%s/hubd.endpoint", data_dir);
     snprintf (tmp, sizeof tmp, "%s.tmp", path);
@@ -904,7 +906,6 @@ s_publish_endpoint (router_t *self, const char *data_dir)
         if (fclose (file) == 0)
             rename (tmp, path);
     }
-    log_notice ("router", "listening on %s", bound);
     zstr_free (&bound);
 }
 

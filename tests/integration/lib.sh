@@ -45,18 +45,40 @@ assert_contains() {
 
 # start_hub [DATA_DIR] [extra hubd args...]: starts hubd, waits until it listens.
 # Sets HUB_PID, DATA, HUB_ENDPOINT, HUB_SERVER_KEY, HUB_KEY (the administrator).
-# It binds a port the system picks, or HUB_BIND if set (see restart_hub).
+# It binds HUB_BIND if set (see restart_hub), else a free port below the kernel's ephemeral
+# range: clients reconnecting to a port inside that range while the hub is down can be
+# given it as their own source port (a loopback self-connect), and a restart on it would
+# then find it taken. A start that loses its port to someone else anyway is tried again.
 start_hub() {
     DATA=${1:-$T/data}
     shift || true
+    local try bind
+    for try in $(seq 1 10); do
+        bind=${HUB_BIND:-tcp://127.0.0.1:$(free_port)}
+        s_start_hub_once "$bind" "$@" && return 0
+        echo "start_hub: $bind was taken (try $try), starting again" >&2
+        sleep 0.2
+    done
+    fail "hubd could not bind a port in 10 tries"
+}
+
+# s_start_hub_once BIND [hubd args...]: one start; returns 1 if hubd lost BIND to
+# another socket, fails the test on any other way of not starting.
+s_start_hub_once() {
+    local bind=$1 lines i
+    shift
     rm -f "$DATA/hubd.endpoint"
-    "$HUBD" --data-dir "$DATA" --endpoint "${HUB_BIND:-tcp://127.0.0.1:*}" "$@" >> "$T/hubd.log" 2>&1 &
+    lines=$(cat "$T/hubd.log" 2>/dev/null | wc -l)
+    "$HUBD" --data-dir "$DATA" --endpoint "$bind" "$@" >> "$T/hubd.log" 2>&1 &
     HUB_PID=$!
     HUB_PIDS+=("$HUB_PID")
-    local i
     for i in $(seq 1 $((200 * HUB_TIMEOUT_SCALE))); do
         [ -s "$DATA/hubd.endpoint" ] && break
-        kill -0 "$HUB_PID" 2>/dev/null || fail "hubd exited during start"
+        if ! kill -0 "$HUB_PID" 2>/dev/null; then
+            wait "$HUB_PID" 2>/dev/null || true
+            tail -n +"$((lines + 1))" "$T/hubd.log" | grep -q "cannot bind .*Address already in use" && return 1
+            fail "hubd exited during start"
+        fi
         sleep 0.05
     done
     [ -s "$DATA/hubd.endpoint" ] || fail "hubd did not start listening"
@@ -172,9 +194,26 @@ for n, line in enumerate(sys.stdin, 1):
 '
 }
 
-# free_port: prints a loopback TCP port nothing listens on (just now).
+# free_port: prints a loopback TCP port nothing listens on (just now), below the kernel's
+# ephemeral port range (see start_hub).
 free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    /usr/bin/python3 -c '
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    port = random.randint(10000, max(10001, low - 1))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("free_port: no free port below %d" % low)
+'
 }
 
 # expect_refusal CODE_NAME COMMAND...: the command exits 3 (refused by the hub) and its
