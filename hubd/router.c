@@ -512,32 +512,51 @@ s_handle_history (router_t *self, const s_ctx_t *ctx)
     reader_request (self->reader, &read);
 }
 
+//  Sends a history page. If the client's queue fills part-way (it asked for pages faster
+//  than it reads them), the page stops at the last message sent and END says so (`next`
+//  there, `more` true): the client asks again from where it is, instead of receiving a page
+//  with a hole in it.
 static void
 s_history_done (router_t *self, read_t **read_p)
 {
     read_t *read = *read_p;
-    uint64_t next = read->since;
-    bool gone = false;
+    uint64_t next = read->since, packed_last = read->since;
+    wire_result_t sent = WIRE_SENT;
     wire_pack_t pack;
     wire_pack_empty (&pack);
-    for (size_t i = 0; i < read->rows->count && !gone; i++) {
+    for (size_t i = 0; i < read->rows->count && sent == WIRE_SENT; i++) {
         entry_t *entry = read->rows->entries[i];
         const char *name = s_name_of (entry->hdr.author, self);
-        wire_result_t sent = WIRE_SENT;
-        if (!read->pack)
+        if (!read->pack) {
             sent = wire_send_msg (self->front, read->peer, read->peer_len, read->req_id, entry,
                                   name);
-        else if (!wire_pack_add (&pack, entry, name)) { //  full: send it, start the next
+            if (sent == WIRE_SENT)
+                next = entry->seq;
+            continue;
+        }
+        if (!wire_pack_add (&pack, entry, name)) { //  full: send it, start the next
             sent = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack,
                                    NULL);
+            if (sent != WIRE_SENT)
+                break;
+            next = packed_last;
             wire_pack_add (&pack, entry, name);
         }
-        gone = sent == WIRE_GONE;
-        next = entry->seq;
+        packed_last = entry->seq;
     }
-    if (pack.count && !gone)
-        gone = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack,
-                               NULL) == WIRE_GONE;
+    if (pack.count && sent == WIRE_SENT) {
+        sent =
+            wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack, NULL);
+        if (sent == WIRE_SENT)
+            next = packed_last;
+    }
+    bool gone = sent == WIRE_GONE;
+    bool cut = sent == WIRE_FULL;
+    if (cut)
+        log_notice ("router",
+                    "history page cut short at seq %" PRIu64 ": the client's "
+                    "queue is full",
+                    next);
     if (read->err != HUB_OK)
         wire_send_error (self->front, read->peer, read->peer_len, read->req_id, read->err,
                          "the history could not be read");
@@ -546,8 +565,8 @@ s_history_done (router_t *self, read_t **read_p)
             read->checkpoint_json ? json_loads (read->checkpoint_json, 0, NULL) : json_null ();
         json_t *end =
             json_pack ("{s:I, s:b, s:I, s:b, s:o}", "next", (json_int_t)next, "more",
-                       read->more, "head", (json_int_t)read->head, "complete", read->whole_log,
-                       "checkpoint", checkpoint ? checkpoint : json_null ());
+                       read->more || cut, "head", (json_int_t)read->head, "complete",
+                       read->whole_log, "checkpoint", checkpoint ? checkpoint : json_null ());
         char *text = json_dumps (end, JSON_COMPACT);
         wire_send_json (self->front, read->peer, read->peer_len, HUB_CMD_END, read->req_id,
                         text);

@@ -46,6 +46,15 @@
                             nothing until GOFILE exists; then reads and grants credit
                             until EXPECT messages arrived; checks that seqs strictly
                             increase; prints "RECEIVED N FIRST S LAST S ORDER ok|bad"
+      histflood CH N        N HISTORY requests of CH (since 0, limit 1000, one MSG each),
+                            one every 5 ms, while reading slowly (20 messages a ms), so
+                            the hub's queue to this client fills and drains by turns; then
+                            reads until every page has ended or --timeout passes with
+                            nothing. CH must hold consecutive seqs. Prints "PAGES N FULL F
+                            CUT C LOST L HOLES H BADEND B": FULL pages had every message,
+                            CUT ones fewer, LOST ones no END; HOLES counts pages whose seqs
+                            skip one, BADEND pages whose END does not say where they
+                            stopped (next = last seq sent, more = true when cut)
 
     Exit status: 0 an answer was printed (whatever it says); 1 bad usage or local
     problem; 2 no answer in time; 3 a check of flood/slowsub failed.
@@ -58,6 +67,7 @@
 #include "hub_text.h"
 #include <assert.h>
 #include <czmq.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -773,6 +783,90 @@ s_slowsub (s_ctx_t *ctx, const char *channel, long since, long credit, const cha
     return seen.received == expect && seen.ordered ? 0 : 3;
 }
 
+//  One HISTORY page as histflood receives it.
+typedef struct {
+    long received;
+    uint64_t first, last;
+    bool hole, ended, end_ok;
+} s_page_t;
+
+static int
+s_histflood (s_ctx_t *ctx, const char *channel, long pages)
+{
+    s_page_t *page = calloc ((size_t)pages + 1, sizeof *page);
+    assert (page);
+    long ended = 0, read = 0, sent = 0;
+    int64_t next_send = zclock_mono (), slow_until = INT64_MAX;
+    while (ended < pages) {
+        int64_t now = zclock_mono ();
+        if (sent < pages && now >= next_send) {
+            char *args = hub_history_args_encode (channel, 0, 1000, false);
+            zmsg_t *msg = zmsg_new ();
+            zmsg_append (msg, &(zframe_t *){s_envelope (HUB_CMD_HISTORY, (uint32_t)++sent)});
+            zmsg_addstr (msg, args);
+            free (args);
+            zmsg_send (&msg, ctx->sock);
+            next_send += 5;
+            if (sent == pages)
+                slow_until = now + 500;
+        }
+        if (now < slow_until) {
+            //  Slow: 20 messages a ms at most, and back to sending on time
+            if (++read % 20 == 0)
+                zclock_sleep (1);
+            zmq_pollitem_t item = {zsock_resolve (ctx->sock), 0, ZMQ_POLLIN, 0};
+            if (zmq_poll (&item, 1, 1) <= 0)
+                continue;
+        }
+        zmsg_t *msg = zmsg_recv (ctx->sock);
+        if (!msg)
+            break;
+        zframe_t *env_f = zmsg_first (msg), *data_f = zmsg_next (msg);
+        hub_env_t env = {0};
+        bool known = hub_env_decode (zframe_data (env_f), zframe_size (env_f), &env) == HUB_OK;
+        s_page_t *p = known && env.req_id >= 1 && env.req_id <= (uint32_t)pages
+                          ? &page[env.req_id]
+                          : NULL;
+        hub_meta_t meta;
+        if (p && env.cmd == HUB_CMD_MSG && data_f &&
+            hub_meta_decode (zframe_data (data_f), zframe_size (data_f), &meta) == HUB_OK) {
+            if (p->received && meta.seq != p->last + 1)
+                p->hole = true;
+            if (!p->received)
+                p->first = meta.seq;
+            p->last = meta.seq;
+            p->received++;
+        } else if (p && env.cmd == HUB_CMD_END && data_f) {
+            char *text = zframe_strdup (data_f);
+            json_t *end = json_loads (text, 0, NULL);
+            json_t *next = json_object_get (end, "next");
+            bool cut = p->received < 1000;
+            p->ended = true;
+            p->end_ok = json_is_integer (next) &&
+                        (uint64_t)json_integer_value (next) == (p->received ? p->last : 0) &&
+                        (!cut || json_is_true (json_object_get (end, "more")));
+            json_decref (end);
+            free (text);
+            ended++;
+        } else if (!(known && env.cmd == HUB_CMD_PONG))
+            fprintf (stderr, "hub-rawclient: unexpected answer 0x%02x to request %u\n", env.cmd,
+                     env.req_id);
+        zmsg_destroy (&msg);
+    }
+    long full = 0, cut = 0, lost = 0, holes = 0, badend = 0;
+    for (long r = 1; r <= pages; r++) {
+        full += page[r].ended && page[r].received == 1000;
+        cut += page[r].ended && page[r].received < 1000;
+        lost += !page[r].ended;
+        holes += page[r].hole;
+        badend += page[r].ended && !page[r].end_ok;
+    }
+    free (page);
+    printf ("PAGES %ld FULL %ld CUT %ld LOST %ld HOLES %ld BADEND %ld\n", pages, full, cut,
+            lost, holes, badend);
+    return 0;
+}
+
 //  --------------------------------------------------------------------------
 
 int
@@ -848,6 +942,8 @@ main (int argc, char **argv)
         rc = s_post (&ctx, a[0], atol (a[1]));
     else if (streq (mode, "packs") && nargs == 1)
         rc = s_packs (&ctx, a[0]);
+    else if (streq (mode, "histflood") && nargs == 2)
+        rc = s_histflood (&ctx, a[0], atol (a[1]));
     else if (streq (mode, "slowsub") && nargs == 5)
         rc = s_slowsub (&ctx, a[0], atol (a[1]), atol (a[2]), a[3], atol (a[4]));
     else
