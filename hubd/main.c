@@ -153,15 +153,18 @@ s_load_config (const s_options_t *options)
     return config;
 }
 
-//  --check-config also loads each relay's plugin and lets it check its section (keys,
-//  secret files), and checks that its channels exist (in the database when there is one,
-//  else among the standard channels). Problems are reported with the section's line.
+//  Loads each relay's plugin and lets it check its section (keys, secret files), and checks
+//  its channel names. With look_up, as --check-config, also warns of channels that do not
+//  exist (in the database when there is one, else among the standard channels); a start
+//  leaves the database to the store, which reports a damaged one precisely. Problems are
+//  reported with the section's line.
 static int
-s_check_relays (const config_t *config)
+s_check_relays (const config_t *config, bool look_up)
 {
     char db_path[4096];
     snprintf (db_path, sizeof db_path, "%s/hub.db", config->data_dir);
-    channel_set_t *channels = access (db_path, R_OK) == 0 ? channel_set_load (db_path) : NULL;
+    channel_set_t *channels =
+        look_up && access (db_path, R_OK) == 0 ? channel_set_load (db_path) : NULL;
     static const char *standard[] = {"announcements", "updates", "actions", "admin"};
     int problems = 0;
     for (size_t r = 0; r < config->relay_count; r++) {
@@ -181,7 +184,7 @@ s_check_relays (const config_t *config)
                 log_error ("config", "%s:%d: [relay.%s]: '%s' is not a channel name",
                            config->path, relay->line, relay->name, *name);
                 problems++;
-            } else if (channels ? !channel_set_has (channels, *name) : !known)
+            } else if (look_up && (channels ? !channel_set_has (channels, *name) : !known))
                 //  Not a problem: the relay carries it once an administrator creates it.
                 log_warning ("config",
                              "%s:%d: [relay.%s]: there is no channel '%s' yet; the relay "
@@ -194,10 +197,15 @@ s_check_relays (const config_t *config)
     return problems;
 }
 
+//  SIGHUP: a configuration with a problem (its relays included) is refused whole, and
+//  the hub runs on with the one it has.
 static config_t *
 s_reload (void *arg)
 {
-    return s_load_config (arg);
+    config_t *config = s_load_config (arg);
+    if (config && s_check_relays (config, false) != 0)
+        config_destroy (&config);
+    return config;
 }
 
 //  Signals arrive on a signalfd that the front door polls; every thread (CZMQ's too)
@@ -279,7 +287,11 @@ main (int argc, char **argv)
     config_t *config = s_load_config (&options);
     if (!config)
         return 1;
-    if (options.check_only && s_check_relays (config) != 0) {
+    //  Relays are part of the configuration: a section that --check-config refuses
+    //  (unknown key, plugin missing or of another ABI, secret file open to others) stops
+    //  the start too, with the same reason.
+    bool serving = !options.backup && !options.rebuild;
+    if ((options.check_only || serving) && s_check_relays (config, options.check_only) != 0) {
         config_destroy (&config);
         return 1;
     }

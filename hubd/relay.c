@@ -6,25 +6,29 @@
 #include "mem.h"
 #include "hub_frame.h"
 #include "hub_plugin.h"
+#include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RELAY_MAX_TRIES     10
+#define RELAY_MAX_TRIES     16 //  2 s doubling to the 1 h cap: about 5 hours of tries
+#define RELAY_MAX_TRIES_TOP 1000
 #define RELAY_BACKOFF_MAX_S 3600
-#define RELAY_JOBS_PER_PASS 20 //  per relay, so relays take turns and the pipe is heard
+#define RELAY_STALL_MAX_MS  60000 //  the longest wait to write an outcome again
+#define RELAY_JOBS_PER_PASS 20    //  between two looks at the clock and the pipe
 
-//  The worker's statements, prepared once on its connection and shared by its relays:
-//  every pass and every job runs them, so none is compiled again per job.
+//  One worker's statements, prepared once on its own connection: every job runs them.
 typedef struct {
     sqlite3 *db;
-    sqlite3_stmt *next_job; //  a relay's oldest pending job
+    sqlite3_stmt *next_job; //  the relay's oldest pending job
     sqlite3_stmt *message;  //  a job's message, its author named as in MSG frames
     sqlite3_stmt *action;   //  an action item's fields
+    sqlite3_stmt *claim;    //  an attempt begins: counted, and the next one scheduled
     sqlite3_stmt *record;   //  a job's outcome
     sqlite3_stmt *memo_get;
     sqlite3_stmt *memo_put;
@@ -44,25 +48,60 @@ typedef struct {
     char memo[256];
 } s_relay_t;
 
+//  An outcome the database refused to store (locked, full): kept until it is stored, and
+//  nothing else is delivered meanwhile, so a job is never sent again because its
+//  outcome was lost.
+typedef struct {
+    bool waiting;
+    int64_t job_id;
+    int attempts; //  counted for this delivery
+    hub_relay_result_t result;
+    int64_t again_ms; //  when to try to store it again
+    int64_t wait_ms;  //  the wait before that, doubling
+} s_unrecorded_t;
+
+//  One relay's worker thread: its own connection, plugin and queue, so one slow service
+//  holds up only its own relay.
 typedef struct {
     s_sql_t sql;
-    s_relay_t *relays;
-    size_t relay_count;
-    int64_t next_ms; //  earliest pending retry
+    s_relay_t relay;
+    bool started;     //  the plugin is loaded and initialised
+    bool held;        //  waits for GO: a worker of the same name, being retired, may
+                      //  still be delivering (jobs go strictly in order, by one at a time)
+    int64_t next_ms;  //  the head job's due time, if later than now
+    int64_t stall_ms; //  the database refused to count an attempt: wait until then
+    int64_t stall_wait_ms;
+    s_unrecorded_t unrecorded;
     zsock_t *pipe;
-    bool ended; //  $TERM has come
-} s_self_t;
+    bool ended;                //  $TERM has come
+    atomic_bool exited;        //  the thread is done: destroying its actor waits for nothing
+    const config_relay_t *cfg; //  for the thread's start only
+    const char *plugin_dir;
+    const char *db_path;
+    uint8_t hub_pk[HUB_PUBKEY_BYTES];
+    uint8_t admin_pk[HUB_PUBKEY_BYTES];
+} s_worker_t;
+
+typedef struct {
+    char *name;
+    zactor_t *actor;
+    s_worker_t *state; //  the thread's; freed here only after it has ended
+    bool held;         //  GO not sent yet (the router's copy of state->held)
+} s_slot_t;
 
 static void s_relay_clear (s_relay_t *relay);
-static bool s_handle_pipe (s_self_t *self);
+static bool s_handle_pipe (s_worker_t *self);
 
 struct _relay_t {
-    zactor_t *actor;
-    s_self_t *state; //  the thread's; freed here only after it has ended
+    s_slot_t *slots; //  one per [relay.NAME], in the config's order
+    size_t count;
+    zlistx_t *retiring; //  slots of a reload's predecessors, until their threads end
+    char *db_path;
+    uint8_t hub_pk[HUB_PUBKEY_BYTES];
+    uint8_t admin_pk[HUB_PUBKEY_BYTES];
     //  The caller's own connection: relay_stats and relay_retry run on it, so they never
     //  wait for a delivery in progress (a plugin may take its whole timeout) while the
-    //  front door, which asks, serves nobody. Relay names and plugins are fixed once the
-    //  worker runs, so both threads read them.
+    //  front door, which asks, serves nobody.
     sqlite3 *db;
     sqlite3_stmt *stats; //  on db, prepared once
     sqlite3_stmt *retry;
@@ -208,6 +247,31 @@ s_host_memo_get (void *host, const char *key)
     return found ? relay->memo : NULL;
 }
 
+//  max_tries: a whole number from 1 to RELAY_MAX_TRIES_TOP, or the default when absent.
+static bool
+s_max_tries (const config_relay_t *config, int *tries, char *why, size_t why_size)
+{
+    *tries = RELAY_MAX_TRIES;
+    for (size_t k = 0; k < config->key_count; k++) {
+        if (strcmp (config->keys[k].key, "max_tries") != 0)
+            continue;
+        const char *text = config->keys[k].value;
+        char *end = NULL;
+        errno = 0;
+        long value = strtol (text, &end, 10);
+        if (errno || end == text || *end || value < 1 || value > RELAY_MAX_TRIES_TOP ||
+            !isdigit ((unsigned char)*text)) {
+            snprintf (why, why_size,
+                      "line %d: max_tries must be a whole number from 1 to %d, "
+                      "not '%s'",
+                      config->keys[k].line, RELAY_MAX_TRIES_TOP, text);
+            return false;
+        }
+        *tries = (int)value;
+    }
+    return true;
+}
+
 //  Loads the relay's plugin and initialises it from its config section. False with why
 //  filled (and the relay left without a plugin) if either fails.
 static bool
@@ -221,8 +285,8 @@ s_relay_start (s_relay_t *relay, const config_relay_t *config, const char *plugi
     for (size_t k = 0; k < config->key_count; k++)
         zhashx_update (relay->keys, config->keys[k].key, mem_strdup (config->keys[k].value));
     zhashx_update (relay->keys, "channels", mem_strdup (config->channels));
-    const char *tries = config_relay_get (config, "max_tries");
-    relay->max_tries = tries && atoi (tries) > 0 ? atoi (tries) : RELAY_MAX_TRIES;
+    if (!s_max_tries (config, &relay->max_tries, why, why_size))
+        return false;
     relay->plugin = s_load (plugin_dir, config->plugin, &relay->handle, why, why_size);
     if (!relay->plugin)
         return false;
@@ -353,60 +417,133 @@ s_backoff_ms (int attempts, int retry_after_s)
     return base + jitter;
 }
 
-static void
+//  The state an outcome leaves a job in, and when it is due again.
+static const char *
+s_outcome_state (const s_relay_t *relay, int attempts, const hub_relay_result_t *result,
+                 int64_t now, int64_t *next)
+{
+    *next = now;
+    if (result->outcome == HUB_RELAY_DONE)
+        return "done";
+    //  A service that said when to come back (429, 503 with Retry-After) has not failed
+    //  the job: that answer uses up no attempt.
+    if (result->outcome == HUB_RELAY_RETRY &&
+        (result->retry_after_s > 0 || attempts < relay->max_tries)) {
+        *next = now + s_backoff_ms (attempts, result->retry_after_s);
+        return "pending";
+    }
+    return "dead";
+}
+
+//  Stores a job's outcome and its memo in one transaction: a Trello card id must never be
+//  lost while its job is marked as done (the next job would create a second card). False
+//  if the database refused (logged; nothing was changed).
+static bool
 s_record (s_relay_t *relay, int64_t job_id, int attempts, const hub_relay_result_t *result)
 {
-    int64_t now = zclock_time ();
-    const char *state = "done";
-    int64_t next = now;
-    if (result->outcome == HUB_RELAY_RETRY && attempts + 1 < relay->max_tries) {
-        state = "pending";
-        next = now + s_backoff_ms (attempts + 1, result->retry_after_s);
-    } else if (result->outcome != HUB_RELAY_DONE)
-        state = "dead";
-    //  The outcome and the memo in one transaction: a Trello card id must never be lost
-    //  while its job is marked as done (or the next job would create a second card).
+    int64_t now = zclock_time (), next;
+    const char *state = s_outcome_state (relay, attempts, result, now, &next);
+    bool paced = result->outcome == HUB_RELAY_RETRY && result->retry_after_s > 0;
     sqlite3 *db = relay->sql->db;
-    db_exec (db, "BEGIN IMMEDIATE");
-    sqlite3_stmt *stmt = relay->sql->record;
-    sqlite3_bind_text (stmt, 1, state, -1, SQLITE_STATIC);
-    sqlite3_bind_int64 (stmt, 2, next);
-    if (strcmp (state, "done") == 0)
-        sqlite3_bind_int64 (stmt, 3, now);
-    else
-        sqlite3_bind_null (stmt, 3);
-    sqlite3_bind_text (stmt, 4, result->error, -1, SQLITE_STATIC);
-    sqlite3_bind_int64 (stmt, 5, job_id);
-    if (sqlite3_step (stmt) != SQLITE_DONE)
-        log_error ("relay", "%s: cannot record job %lld: %s", relay->name, (long long)job_id,
-                   sqlite3_errmsg (db));
-    sqlite3_reset (stmt);
-    if (result->memo_key[0]) {
-        stmt = relay->sql->memo_put;
+    int rc = db_exec (db, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *stmt = relay->sql->record;
+        sqlite3_bind_text (stmt, 1, state, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (stmt, 2, next);
+        if (strcmp (state, "done") == 0)
+            sqlite3_bind_int64 (stmt, 3, now);
+        else
+            sqlite3_bind_null (stmt, 3);
+        sqlite3_bind_text (stmt, 4, result->error, -1, SQLITE_STATIC);
+        sqlite3_bind_int (stmt, 5, paced ? attempts - 1 : attempts);
+        sqlite3_bind_int64 (stmt, 6, job_id);
+        rc = sqlite3_step (stmt) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode (db);
+        sqlite3_reset (stmt);
+    }
+    if (rc == SQLITE_OK && result->memo_key[0]) {
+        sqlite3_stmt *stmt = relay->sql->memo_put;
         sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 2, result->memo_key, -1, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 3, result->memo_value, -1, SQLITE_STATIC);
-        sqlite3_step (stmt);
+        rc = sqlite3_step (stmt) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode (db);
         sqlite3_reset (stmt);
     }
-    if (db_exec (db, "COMMIT") != SQLITE_OK) {
-        log_error ("relay", "%s: cannot record job %lld: %s", relay->name, (long long)job_id,
-                   sqlite3_errmsg (db));
-        db_exec (db, "ROLLBACK");
+    if (rc == SQLITE_OK)
+        rc = db_exec (db, "COMMIT");
+    if (rc != SQLITE_OK) {
+        log_error ("relay",
+                   "%s: cannot store the outcome of job %lld (%s): %s; it is kept "
+                   "and stored again, nothing is sent meanwhile",
+                   relay->name, (long long)job_id, state, sqlite3_errstr (rc));
+        if (!sqlite3_get_autocommit (db))
+            db_exec (db, "ROLLBACK");
+        return false;
     }
     if (strcmp (state, "dead") == 0)
         log_warning ("relay", "%s: job %lld is dead after %d attempts: %s", relay->name,
-                     (long long)job_id, attempts + 1, result->error);
+                     (long long)job_id, attempts, result->error);
     else if (strcmp (state, "pending") == 0)
         log_notice ("relay", "%s: job %lld will be retried in %lld s: %s", relay->name,
                     (long long)job_id, (long long)((next - now) / 1000), result->error);
+    return true;
+}
+
+//  Before a delivery: the attempt is counted and the next one scheduled, so an attempt cut
+//  short by a crash still counts (a job that crashes hubd dies after max_tries, instead
+//  of being tried at every start for ever) and is not tried again at once. False if the
+//  database refused (logged).
+static bool
+s_claim (s_relay_t *relay, int64_t job_id, int attempts)
+{
+    sqlite3_stmt *stmt = relay->sql->claim;
+    sqlite3_bind_int (stmt, 1, attempts);
+    sqlite3_bind_int64 (stmt, 2, zclock_time () + s_backoff_ms (attempts, 0));
+    sqlite3_bind_int64 (stmt, 3, job_id);
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_DONE)
+        log_error ("relay", "%s: cannot count attempt %d of job %lld: %s; not sending it yet",
+                   relay->name, attempts, (long long)job_id, sqlite3_errstr (rc));
+    return rc == SQLITE_DONE;
+}
+
+//  After the database refused: the next try waits twice as long, up to RELAY_STALL_MAX_MS.
+static int64_t
+s_stall_next (int64_t *wait_ms)
+{
+    *wait_ms = *wait_ms ? *wait_ms * 2 : 500;
+    if (*wait_ms > RELAY_STALL_MAX_MS)
+        *wait_ms = RELAY_STALL_MAX_MS;
+    return zclock_time () + *wait_ms;
+}
+
+//  Stores a kept outcome if its time has come; true once there is none left.
+static bool
+s_record_kept (s_worker_t *self)
+{
+    s_unrecorded_t *kept = &self->unrecorded;
+    if (!kept->waiting)
+        return true;
+    if (zclock_time () < kept->again_ms)
+        return false;
+    if (!s_record (&self->relay, kept->job_id, kept->attempts, &kept->result)) {
+        kept->again_ms = s_stall_next (&kept->wait_ms);
+        return false;
+    }
+    log_notice ("relay", "%s: the outcome of job %lld is stored now", self->relay.name,
+                (long long)kept->job_id);
+    *kept = (s_unrecorded_t){0};
+    return true;
 }
 
 //  Delivers the relay's oldest pending job if it is due. Returns false when there is
-//  nothing to do now; *next_ms gets the time its head job is due, if later.
+//  nothing to do now (self->next_ms then says when, if anything is pending).
 static bool
-s_deliver_one (s_relay_t *relay, int64_t *next_ms)
+s_deliver_one (s_worker_t *self)
 {
+    s_relay_t *relay = &self->relay;
+    if (!s_record_kept (self) || zclock_time () < self->stall_ms)
+        return false;
     sqlite3_stmt *stmt = relay->sql->next_job;
     sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
     bool have = sqlite3_step (stmt) == SQLITE_ROW;
@@ -418,105 +555,71 @@ s_deliver_one (s_relay_t *relay, int64_t *next_ms)
     if (!have)
         return false;
     if (due > zclock_time ()) {
-        if (!*next_ms || due < *next_ms)
-            *next_ms = due;
+        if (!self->next_ms || due < self->next_ms)
+            self->next_ms = due;
         return false;
     }
     s_job_t job = {0};
     hub_relay_result_t result = {0};
-    if (s_job_build (relay, seq, &job)) {
-        job.job.job_id = (uint64_t)job_id;
-        job.job.attempt = (uint32_t)attempts + 1;
-        relay->plugin->deliver (relay->state, &job.job, &result);
-    } else {
+    self->stall_ms = 0;
+    if (attempts >= relay->max_tries) {
+        //  Counted, never recorded: hubd stopped during the last attempt it had.
         result.outcome = HUB_RELAY_DEAD;
-        snprintf (result.error, sizeof result.error, "message %llu cannot be read",
-                  (unsigned long long)seq);
+        snprintf (result.error, sizeof result.error,
+                  "attempt %d of %d was cut short (hubd stopped during it)", attempts,
+                  relay->max_tries);
+    } else if (!s_claim (relay, job_id, ++attempts)) {
+        self->stall_ms = s_stall_next (&self->stall_wait_ms);
+        return false;
+    } else {
+        self->stall_wait_ms = 0;
+        if (s_job_build (relay, seq, &job)) {
+            job.job.job_id = (uint64_t)job_id;
+            job.job.attempt = (uint32_t)attempts;
+            relay->plugin->deliver (relay->state, &job.job, &result);
+        } else {
+            result.outcome = HUB_RELAY_DEAD;
+            snprintf (result.error, sizeof result.error, "message %llu cannot be read",
+                      (unsigned long long)seq);
+        }
     }
     s_job_clear (&job);
-    s_record (relay, job_id, attempts, &result);
+    if (!s_record (relay, job_id, attempts, &result))
+        self->unrecorded = (s_unrecorded_t){.waiting = true,
+                                            .job_id = job_id,
+                                            .attempts = attempts,
+                                            .result = result,
+                                            .wait_ms = 500,
+                                            .again_ms = zclock_time () + 500};
     return true;
 }
 
 //  Between two jobs: $TERM (a stop or a reload) is heard before the next delivery, not
 //  after a whole pass. False once ended.
 static bool
-s_pipe_heard (s_self_t *self)
+s_pipe_heard (s_worker_t *self)
 {
     while (!self->ended && (zsock_events (self->pipe) & ZMQ_POLLIN))
         self->ended = !s_handle_pipe (self);
     return !self->ended;
 }
 
-//  One pass over the relays; true if some relay has more due jobs right away.
+//  Delivers what is due; true if more is due right away.
 static bool
-s_work (s_self_t *self)
+s_work (s_worker_t *self)
 {
-    bool busy = false;
     self->next_ms = 0;
-    for (size_t r = 0; r < self->relay_count; r++) {
-        int n = 0;
-        while (self->relays[r].plugin && n < RELAY_JOBS_PER_PASS && s_pipe_heard (self) &&
-               s_deliver_one (&self->relays[r], &self->next_ms))
-            n++;
-        busy |= n == RELAY_JOBS_PER_PASS;
-    }
-    return busy;
+    if (!self->started || self->held)
+        return false;
+    int n = 0;
+    while (n < RELAY_JOBS_PER_PASS && s_pipe_heard (self) && !self->held &&
+           s_deliver_one (self))
+        n++;
+    return n == RELAY_JOBS_PER_PASS;
 }
 
 //  --------------------------------------------------------------------------
-//  Status and operator commands
-
-static char *
-s_stats (sqlite3_stmt *stmt, const s_self_t *self)
-{
-    json_t *all = json_object ();
-    int64_t now = zclock_time ();
-    for (size_t r = 0; r < self->relay_count; r++) {
-        const s_relay_t *relay = &self->relays[r];
-        json_int_t pending = 0, dead = 0, oldest = 0;
-        sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
-        while (sqlite3_step (stmt) == SQLITE_ROW) {
-            if (strcmp ((const char *)sqlite3_column_text (stmt, 0), "pending") == 0) {
-                pending = sqlite3_column_int64 (stmt, 1);
-                oldest = (now - sqlite3_column_int64 (stmt, 2)) / 1000;
-            } else
-                dead = sqlite3_column_int64 (stmt, 1);
-        }
-        sqlite3_reset (stmt);
-        json_object_set_new (all, relay->name,
-                             json_pack ("{s:s, s:b, s:I, s:I, s:I}", "plugin",
-                                        relay->plugin_name, "loaded", relay->plugin != NULL,
-                                        "pending", pending, "oldest_pending_s", oldest, "dead",
-                                        dead));
-    }
-    char *text = json_dumps (all, JSON_COMPACT);
-    json_decref (all);
-    return text;
-}
-
-static int
-s_retry (sqlite3 *db, sqlite3_stmt *stmt, const s_self_t *self, const char *name)
-{
-    bool known = false;
-    for (size_t r = 0; r < self->relay_count; r++)
-        known |= strcmp (self->relays[r].name, name) == 0;
-    if (!known)
-        return RELAY_UNKNOWN;
-    sqlite3_bind_int64 (stmt, 1, zclock_time ());
-    sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step (stmt);
-    int count = rc == SQLITE_DONE ? sqlite3_changes (db) : RELAY_FAILED;
-    sqlite3_reset (stmt);
-    if (count == RELAY_FAILED)
-        log_error ("relay", "%s: cannot requeue the dead jobs: %s", name, sqlite3_errstr (rc));
-    else
-        log_notice ("relay", "%s: %d dead jobs requeued", name, count);
-    return count;
-}
-
-//  --------------------------------------------------------------------------
-//  The thread
+//  The worker thread
 
 static void
 s_sql_prepare (s_sql_t *sql, sqlite3 *db, const uint8_t hub_pk[HUB_PUBKEY_BYTES],
@@ -538,8 +641,10 @@ s_sql_prepare (s_sql_t *sql, sqlite3 *db, const uint8_t hub_pk[HUB_PUBKEY_BYTES]
     sql->action = db_prepare (
         db, "SELECT a.title, a.owner, a.due_ms, a.status, a.note, coalesce(p.email, '') "
             "FROM actions a LEFT JOIN partners p ON p.name = a.owner WHERE a.id = ?");
-    sql->record = db_prepare (db, "UPDATE relay_jobs SET state = ?, attempts = attempts + 1, "
-                                  "next_ms = ?, done_ms = ?, last_error = ? WHERE id = ?");
+    sql->claim =
+        db_prepare (db, "UPDATE relay_jobs SET attempts = ?, next_ms = ? WHERE id = ?");
+    sql->record = db_prepare (db, "UPDATE relay_jobs SET state = ?, next_ms = ?, done_ms = ?, "
+                                  "last_error = ?, attempts = ? WHERE id = ?");
     sql->memo_get =
         db_prepare (db, "SELECT value FROM relay_memos WHERE relay = ? AND key = ?");
     sql->memo_put = db_prepare (db, "INSERT OR REPLACE INTO relay_memos VALUES (?, ?, ?)");
@@ -551,51 +656,26 @@ s_sql_close (s_sql_t *sql)
     sqlite3_finalize (sql->next_job);
     sqlite3_finalize (sql->message);
     sqlite3_finalize (sql->action);
+    sqlite3_finalize (sql->claim);
     sqlite3_finalize (sql->record);
     sqlite3_finalize (sql->memo_get);
     sqlite3_finalize (sql->memo_put);
     sqlite3_close (sql->db);
+    sql->db = NULL;
 }
 
-//  One command from the router; false on $TERM.
+//  One command from the router (WAKE, GO or $TERM); false on $TERM.
 static bool
-s_handle_pipe (s_self_t *self)
+s_handle_pipe (s_worker_t *self)
 {
-    zsock_t *pipe = self->pipe;
-    char *command = NULL; //  WAKE or $TERM
-    if (zsock_recv (pipe, "s", &command) != 0 || !command)
+    char *command = NULL;
+    if (zsock_recv (self->pipe, "s", &command) != 0 || !command)
         return false;
     bool go_on = !streq (command, "$TERM");
+    if (streq (command, "GO"))
+        self->held = false;
     zstr_free (&command);
     return go_on;
-}
-
-static void
-s_actor (zsock_t *pipe, void *args)
-{
-    s_self_t *self = args;
-    self->pipe = pipe;
-    zpoller_t *poller = zpoller_new (pipe, NULL);
-    zsock_signal (pipe, 0);
-    bool busy = true; //  jobs left from before a restart go out at once
-    while (true) {
-        int64_t wait = 1000;
-        if (busy)
-            wait = 0;
-        else if (self->next_ms) {
-            int64_t until = self->next_ms - zclock_time ();
-            wait = until < 0 ? 0 : until < wait ? until : wait;
-        }
-        void *which = zpoller_wait (poller, (int)wait);
-        if (which == pipe)
-            self->ended = !s_handle_pipe (self);
-        if (self->ended || (!which && zpoller_terminated (poller)))
-            break;
-        busy = s_work (self);
-        if (self->ended)
-            break;
-    }
-    zpoller_destroy (&poller);
 }
 
 //  A connection of the relay module; its writes wait up to busy_ms for the store's commits
@@ -614,32 +694,161 @@ s_open (const char *db_path, int busy_ms)
     return db;
 }
 
+//  The thread starts its plugin itself (init, deliver and destroy of a relay all run on
+//  its worker thread, hub_plugin.h), before it signals: the config it reads from is the
+//  caller's, valid until then.
+static void
+s_actor (zsock_t *pipe, void *args)
+{
+    s_worker_t *self = args;
+    self->pipe = pipe;
+    sqlite3 *db = s_open (self->db_path, 10000);
+    char why[700] = "";
+    if (db) {
+        s_sql_prepare (&self->sql, db, self->hub_pk, self->admin_pk);
+        self->relay.sql = &self->sql;
+        self->started =
+            s_relay_start (&self->relay, self->cfg, self->plugin_dir, why, sizeof why);
+        if (!self->started)
+            log_error ("relay", "%s: %s; this relay is not started", self->cfg->name, why);
+    }
+    self->cfg = NULL;
+    zpoller_t *poller = zpoller_new (pipe, NULL);
+    zsock_signal (pipe, 0);
+    bool busy = true; //  jobs left from before a restart go out at once
+    while (!self->ended) {
+        int64_t wait = 1000, soon = self->next_ms;
+        if (self->unrecorded.waiting && (!soon || self->unrecorded.again_ms < soon))
+            soon = self->unrecorded.again_ms;
+        if (self->stall_ms && (!soon || self->stall_ms < soon))
+            soon = self->stall_ms;
+        if (busy)
+            wait = 0;
+        else if (soon) {
+            int64_t until = soon - zclock_time ();
+            wait = until < 0 ? 0 : until < wait ? until : wait;
+        }
+        void *which = zpoller_wait (poller, (int)wait);
+        if (which == pipe)
+            self->ended = !s_handle_pipe (self);
+        if (self->ended || (!which && zpoller_terminated (poller)))
+            break;
+        busy = s_work (self);
+    }
+    if (self->unrecorded.waiting)
+        log_error ("relay",
+                   "%s: the outcome of job %lld could not be stored before the relay "
+                   "stopped; the job will be delivered again",
+                   self->relay.name, (long long)self->unrecorded.job_id);
+    zpoller_destroy (&poller);
+    s_relay_clear (&self->relay);
+    if (self->sql.db)
+        s_sql_close (&self->sql);
+    atomic_store (&self->exited, true);
+}
+
+//  --------------------------------------------------------------------------
+//  Status and operator commands
+
+static char *
+s_stats (relay_t *self)
+{
+    sqlite3_stmt *stmt = self->stats;
+    json_t *all = json_object ();
+    int64_t now = zclock_time ();
+    for (size_t r = 0; r < self->count; r++) {
+        const s_slot_t *slot = &self->slots[r];
+        json_int_t pending = 0, dead = 0, oldest = 0;
+        sqlite3_bind_text (stmt, 1, slot->name, -1, SQLITE_STATIC);
+        while (sqlite3_step (stmt) == SQLITE_ROW) {
+            if (strcmp ((const char *)sqlite3_column_text (stmt, 0), "pending") == 0) {
+                pending = sqlite3_column_int64 (stmt, 1);
+                oldest = (now - sqlite3_column_int64 (stmt, 2)) / 1000;
+            } else
+                dead = sqlite3_column_int64 (stmt, 1);
+        }
+        sqlite3_reset (stmt);
+        //  plugin_name and started are set before the thread signals, never after
+        json_object_set_new (
+            all, slot->name,
+            json_pack ("{s:s, s:b, s:I, s:I, s:I}", "plugin",
+                       slot->state->relay.plugin_name ? slot->state->relay.plugin_name : "",
+                       "loaded", slot->state->started, "pending", pending, "oldest_pending_s",
+                       oldest, "dead", dead));
+    }
+    char *text = json_dumps (all, JSON_COMPACT);
+    json_decref (all);
+    return text;
+}
+
+//  --------------------------------------------------------------------------
+//  The relays of a configuration
+
+static void
+s_slot_start (relay_t *self, s_slot_t *slot, const config_t *config, const config_relay_t *cfg,
+              bool held)
+{
+    s_worker_t *state = mem_zalloc (sizeof *state);
+    state->cfg = cfg;
+    state->plugin_dir = config->plugin_dir;
+    state->db_path = self->db_path;
+    state->held = held;
+    memcpy (state->hub_pk, self->hub_pk, HUB_PUBKEY_BYTES);
+    memcpy (state->admin_pk, self->admin_pk, HUB_PUBKEY_BYTES);
+    atomic_init (&state->exited, false);
+    slot->name = mem_strdup (cfg->name);
+    slot->state = state;
+    slot->held = held;
+    slot->actor = zactor_new (s_actor, state);
+    zsock_set_sndtimeo (slot->actor, 0); //  commands never wait for a busy worker
+}
+
+//  Waits for the slot's thread to end, then frees it.
+static void
+s_slot_destroy (s_slot_t *slot)
+{
+    zactor_destroy (&slot->actor);
+    free (slot->state->relay.name);
+    free (slot->state->relay.plugin_name);
+    free (slot->state);
+    free (slot->name);
+}
+
+//  Asks the slot's thread to stop after the delivery in progress, without waiting.
+static void
+s_slot_stop (s_slot_t *slot)
+{
+    zstr_send (slot->actor, "$TERM");
+}
+
+static void
+s_slots_start (relay_t *self, const config_t *config)
+{
+    self->count = config->relay_count;
+    self->slots = mem_zalloc ((self->count + 1) * sizeof *self->slots);
+    for (size_t r = 0; r < self->count; r++) {
+        //  A worker of the same name still retiring keeps the relay until it has ended.
+        bool held = false;
+        for (s_slot_t *old = zlistx_first (self->retiring); old;
+             old = zlistx_next (self->retiring))
+            held |= strcmp (old->name, config->relays[r].name) == 0;
+        s_slot_start (self, &self->slots[r], config, &config->relays[r], held);
+    }
+}
+
 relay_t *
 relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB_PUBKEY_BYTES],
            const uint8_t admin_pk[HUB_PUBKEY_BYTES])
 {
-    sqlite3 *db = s_open (db_path, 10000);
     //  The front door's: a relay retry waits for one commit at most, never for long.
-    sqlite3 *front_db = db ? s_open (db_path, 2000) : NULL;
-    if (!front_db) {
-        sqlite3_close (db);
+    sqlite3 *front_db = s_open (db_path, 2000);
+    if (!front_db)
         return NULL;
-    }
-    s_self_t *state = mem_zalloc (sizeof *state);
-    s_sql_prepare (&state->sql, db, hub_pk, admin_pk);
-    state->relays = mem_zalloc ((config->relay_count + 1) * sizeof *state->relays);
-    state->relay_count = config->relay_count;
-    for (size_t r = 0; r < config->relay_count; r++) {
-        char reason[700] = "";
-        state->relays[r].sql = &state->sql;
-        if (!s_relay_start (&state->relays[r], &config->relays[r], config->plugin_dir, reason,
-                            sizeof reason))
-            log_error ("relay", "%s: %s; this relay is not started", config->relays[r].name,
-                       reason);
-    }
     relay_t *self = mem_zalloc (sizeof *self);
-    self->actor = zactor_new (s_actor, state);
-    self->state = state;
+    self->db_path = mem_strdup (db_path);
+    memcpy (self->hub_pk, hub_pk, HUB_PUBKEY_BYTES);
+    memcpy (self->admin_pk, admin_pk, HUB_PUBKEY_BYTES);
+    self->retiring = zlistx_new ();
     self->db = front_db;
     self->stats = db_prepare (
         front_db, "SELECT state, count(*), min(created_ms) FROM relay_jobs WHERE relay = ? "
@@ -647,27 +856,97 @@ relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB
     self->retry = db_prepare (
         front_db, "UPDATE relay_jobs SET state = 'pending', attempts = 0, "
                   "next_ms = ?, last_error = '' WHERE relay = ? AND state = 'dead'");
+    s_slots_start (self, config);
     return self;
+}
+
+void
+relay_reload (relay_t *self, const config_t *config)
+{
+    for (size_t r = 0; r < self->count; r++) {
+        s_slot_stop (&self->slots[r]);
+        s_slot_t *slot = mem_alloc (sizeof *slot);
+        *slot = self->slots[r];
+        zlistx_add_end (self->retiring, slot);
+    }
+    free (self->slots);
+    s_slots_start (self, config);
+    relay_tick (self);
+}
+
+//  The first retiring slot whose thread has ended, or NULL.
+static void *
+s_ended_handle (relay_t *self)
+{
+    for (s_slot_t *old = zlistx_first (self->retiring); old; old = zlistx_next (self->retiring))
+        if (atomic_load (&old->state->exited))
+            return zlistx_cursor (self->retiring);
+    return NULL;
+}
+
+static bool
+s_retiring (relay_t *self, const char *name)
+{
+    for (s_slot_t *old = zlistx_first (self->retiring); old; old = zlistx_next (self->retiring))
+        if (strcmp (old->name, name) == 0)
+            return true;
+    return false;
+}
+
+void
+relay_tick (relay_t *self)
+{
+    if (zlistx_size (self->retiring) == 0)
+        return;
+    void *handle;
+    while ((handle = s_ended_handle (self))) {
+        s_slot_t *old = zlistx_handle_item (handle);
+        zlistx_delete (self->retiring, handle);
+        s_slot_destroy (old);
+        free (old);
+    }
+    for (size_t r = 0; r < self->count; r++) {
+        s_slot_t *slot = &self->slots[r];
+        if (slot->held && !s_retiring (self, slot->name)) {
+            slot->held = false;
+            zstr_send (slot->actor, "GO");
+        }
+    }
 }
 
 void
 relay_wake (relay_t *self)
 {
-    //  A WAKE while the worker is busy just runs one more pass.
-    zsock_set_sndtimeo (self->actor, 0);
-    zsock_send (self->actor, "s", "WAKE");
+    //  A WAKE while a worker is busy just runs one more pass.
+    for (size_t r = 0; r < self->count; r++)
+        zstr_send (self->slots[r].actor, "WAKE");
 }
 
 char *
 relay_stats (relay_t *self)
 {
-    return s_stats (self->stats, self->state);
+    return s_stats (self);
 }
 
 int
 relay_retry (relay_t *self, const char *name)
 {
-    return s_retry (self->db, self->retry, self->state, name);
+    bool known = false;
+    for (size_t r = 0; r < self->count; r++)
+        known |= strcmp (self->slots[r].name, name) == 0;
+    if (!known)
+        return RELAY_UNKNOWN;
+    sqlite3_stmt *stmt = self->retry;
+    sqlite3_bind_int64 (stmt, 1, zclock_time ());
+    sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    int count = rc == SQLITE_DONE ? sqlite3_changes (self->db) : RELAY_FAILED;
+    sqlite3_reset (stmt);
+    if (count == RELAY_FAILED)
+        log_error ("relay", "%s: cannot requeue the dead jobs: %s", name, sqlite3_errstr (rc));
+    else
+        log_notice ("relay", "%s: %d dead jobs requeued", name, count);
+    return count;
 }
 
 void
@@ -676,16 +955,22 @@ relay_destroy (relay_t **self_p)
     relay_t *self = *self_p;
     if (!self)
         return;
-    zactor_destroy (&self->actor);
+    //  Every worker is told first, so their deliveries in progress end side by side.
+    for (size_t r = 0; r < self->count; r++)
+        s_slot_stop (&self->slots[r]);
+    for (size_t r = 0; r < self->count; r++)
+        s_slot_destroy (&self->slots[r]);
+    free (self->slots);
+    for (s_slot_t *old = zlistx_first (self->retiring); old;
+         old = zlistx_next (self->retiring)) {
+        s_slot_destroy (old);
+        free (old);
+    }
+    zlistx_destroy (&self->retiring);
     sqlite3_finalize (self->stats);
     sqlite3_finalize (self->retry);
     sqlite3_close (self->db);
-    s_self_t *state = self->state;
-    for (size_t r = 0; r < state->relay_count; r++)
-        s_relay_clear (&state->relays[r]);
-    free (state->relays);
-    s_sql_close (&state->sql);
-    free (state);
+    free (self->db_path);
     free (self);
     *self_p = NULL;
 }
@@ -697,9 +982,11 @@ s_relay_clear (s_relay_t *relay)
         relay->plugin->destroy (&relay->state);
     if (relay->handle)
         dlclose (relay->handle);
+    relay->plugin = NULL;
+    relay->handle = NULL;
     zhashx_destroy (&relay->keys);
-    free (relay->name);
-    free (relay->plugin_name);
+    zhashx_destroy (&relay->asked);
+    //  name and plugin_name stay until the slot goes: status reads them meanwhile
 }
 
 int
@@ -708,5 +995,7 @@ relay_check (const config_relay_t *config, const char *plugin_dir, char *why, si
     s_relay_t relay = {0};
     bool ok = s_relay_start (&relay, config, plugin_dir, why, size);
     s_relay_clear (&relay);
+    free (relay.name);
+    free (relay.plugin_name);
     return ok ? 0 : -1;
 }

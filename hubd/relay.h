@@ -1,21 +1,28 @@
-/*  relay.h - the relay worker: delivers the outbox through relay plugins.
+/*  relay.h - the relay workers: deliver the outbox through relay plugins.
 
-    A thread with its own SQLite connection. For each [relay.NAME] of the config it loads
-    the plugin (PLUGIN_DIR/hub_PLUGIN.so, one exported hub_plugin_descriptor, see
-    plugins/hub_plugin.h), refusing a wrong ABI with a precise log line, and delivers that
-    relay's jobs strictly in order: the oldest pending job first, the next only after it
-    is done or dead.
+    One thread per [relay.NAME] of the config, each with its own SQLite connection and its
+    own plugin (PLUGIN_DIR/hub_PLUGIN.so, one exported hub_plugin_descriptor, see
+    plugins/hub_plugin.h), so a slow or unreachable service holds up only its own relay.
+    Each relay's jobs go strictly in order: the oldest pending job first, the next only
+    after it is done or dead.
 
     Retry policy (outcomes reported by the plugin):
       done    the job is marked done; never sent again.
-      retry   attempts + 1; next try after the service's Retry-After if it gave one, else
-              exponential backoff 2^attempts seconds (capped at 1 hour) with +-20% jitter;
-              after max_tries attempts (relay key, default 10) the job is dead.
+      retry   next try after the service's Retry-After if it gave one (that answer uses up
+              no attempt: the service is pacing us, not failing), else exponential backoff
+              2^attempts seconds (capped at 1 hour) with +-20% jitter; after max_tries
+              attempts (relay key, 1 to 1000, default 16: about five hours of tries) the
+              job is dead.
       dead    permanent (4xx other than 429, bad config): kept with its error, visible in
               status, requeued by "hubctl relay retry NAME".
-    A job is marked done only after the plugin said the remote side accepted it, so a
-    crash in between repeats that one job at most: the residual risk none of the services
-    lets us close (no idempotency keys), INTEGRATIONS.md section 0.
+    An attempt is counted before the plugin is called, so one cut short by a crash counts
+    too: a job that brings hubd down dies after max_tries instead of at every start. A job
+    is marked done only after the plugin said the remote side accepted it, so a crash in
+    between repeats that one job at most: the residual risk none of the services lets us
+    close (no idempotency keys), INTEGRATIONS.md section 0; the plugin sees attempt > 1
+    and can look before it creates. An outcome the database refuses to store (locked,
+    full) is kept and stored again, and the relay sends nothing meanwhile: a refused write
+    never makes a job go out twice.
 */
 #ifndef HUBD_RELAY_H_INCLUDED
 #define HUBD_RELAY_H_INCLUDED
@@ -27,8 +34,9 @@
 
 typedef struct _relay_t relay_t;
 
-//  Loads the plugins of config's relays and starts the worker on db_path. A relay whose
-//  plugin cannot be loaded is logged and left out. hub_pk and admin_pk (copied) name the
+//  Starts a worker for each of config's relays on db_path. A relay whose plugin cannot be
+//  loaded or refuses its section (hubd checks them all before it starts) is logged and
+//  left out. hub_pk and admin_pk (copied) name the
 //  authors "hub" and "admin" in jobs. Returns NULL only if the database cannot be opened
 //  (logged).
 relay_t *relay_new (const config_t *config, const char *db_path,
@@ -50,6 +58,17 @@ char *relay_stats (relay_t *self);
 #define RELAY_FAILED  (-2)
 int relay_retry (relay_t *self, const char *name);
 
+//  Applies a reloaded configuration (SIGHUP) without waiting for deliveries in progress:
+//  every worker is told to stop after its current job and new workers start at once from
+//  config; a relay's new worker holds its jobs until its predecessor has ended.
+//  config must have passed relay_check for each relay.
+void relay_reload (relay_t *self, const config_t *config);
+
+//  Reaps the workers a reload retired once they have ended, and lets their successors go.
+//  Cheap when there are none: call it on every turn of the caller's loop.
+void relay_tick (relay_t *self);
+
+//  Stops every worker (they finish their deliveries in progress side by side) and frees.
 void relay_destroy (relay_t **self_p);
 
 //  For --check-config: loads the relay's plugin and lets it check its configuration (keys,

@@ -985,17 +985,18 @@ s_reload (router_t *self, router_reload_fn *reload, void *reload_arg)
 {
     config_t *config = reload ? reload (reload_arg) : NULL;
     if (!config) {
-        log_warning ("router", "reload failed; keeping the current configuration");
+        log_warning ("router", "reload refused (the reasons are above); keeping the "
+                               "current configuration");
         return;
     }
     self->max_message_bytes = config->max_message_bytes;
     log_set_level (config->log_level);
     s_set_policy (self, config);
-    //  Relays: new outboxes from the next commit on; the worker restarts with the new
-    //  plugins and settings and carries on with every job already queued.
+    //  Relays: new outboxes from the next commit on; the workers restart with the new
+    //  plugins and settings (secrets read again) and carry on with every job queued,
+    //  each new one once its predecessor's delivery in progress has ended.
     store_set_relays (self->store, config);
-    relay_destroy (&self->relay);
-    self->relay = relay_new (config, self->db_path, self->hub_pk, self->admin_pk);
+    relay_reload (self->relay, config);
     channel_set_t *channels = channel_set_load (self->db_path);
     if (channels) {
         channel_set_destroy (&self->channels);
@@ -1085,6 +1086,7 @@ router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reloa
         if (take_front && (items[4].revents & ZMQ_POLLIN))
             s_handle_front (self);
         s_schedule (self);
+        relay_tick (self->relay);
         int64_t now = zclock_mono ();
         if (now - last_sweep >= ROUTER_SWEEP_MS) {
             deliver_sweep (self->deliver);

@@ -18,9 +18,14 @@
     in its result; hubd stores it with the job's outcome and hands it back through
     host->memo_get.
 
-    Threads: init, deliver and destroy of one relay are called from one relay worker
-    thread, one job at a time, in order. deliver may block (it does network I/O) but must
-    bound every wait: set timeouts on everything (e.g. CURLOPT_TIMEOUT).
+    Threads: each relay has a worker thread of its own; init, deliver and destroy of one
+    relay are called from it, one job at a time, in order. deliver may block (it does
+    network I/O) but must bound every wait: set timeouts on everything (e.g.
+    CURLOPT_TIMEOUT). To check a configuration (--check-config, every start, and before a
+    SIGHUP applies) hubd also calls init and then destroy, with no deliver, from another
+    thread. job->attempt counts from the start of each try, so an attempt greater than 1
+    may follow one that reached the service but whose outcome was never recorded (a
+    crash): a plugin that creates things can look for what it made before.
 
     Ownership: everything the host passes is borrowed for the duration of the call only.
     Strings are NUL-terminated UTF-8.

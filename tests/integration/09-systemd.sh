@@ -95,7 +95,7 @@ kill -HUP "$HUB_PID"
 wait_for grep -q "configuration reloaded" "$T/hubd.log" || fail "SIGHUP did not reload the configuration"
 printf '[hub]\nlog_level = loud\n' > "$T/hubd.conf"
 kill -HUP "$HUB_PID"
-wait_for grep -q "reload failed; keeping the current configuration" "$T/hubd.log" ||
+wait_for grep -q "reload refused (the reasons are above); keeping the current configuration" "$T/hubd.log" ||
     fail "a bad configuration on SIGHUP was not reported"
 kill -0 "$HUB_PID" || fail "hubd died on a bad configuration at reload"
 assert_exit 0 "publish after the reloads" hubctl publish updates "still here"

@@ -123,6 +123,82 @@ wait_for grep -q "second: plugin slack ready" "$T/hubd.log" || fail "relay added
 hubctl publish announcements "relay-msg-9" > /dev/null
 wait_for relayed relay-msg-9 1 || true
 assert_eq 1 "$(delivered relay-msg-9)" "a relay added by SIGHUP delivers"
+
+# Each relay has its own worker: while team's delivery hangs (the fake holds the answer
+# 10 s; the plugin gives up after 8), second delivers at once. A SIGHUP meanwhile is
+# answered at once too, and team's new worker takes over once the hanging one is done,
+# in order.
+control /_control/fail '{"count":1,"delay":10}'
+hubctl publish updates "relay-msg-hang" > /dev/null
+wait_for grep -q relay-msg-hang "$T/api.log" || fail "the hanging delivery did not start"
+hubctl publish announcements "relay-msg-beside" > /dev/null
+wait_for_s 4 relayed relay-msg-beside 1 || fail "relay second waited for team's slow delivery"
+reloads=$(grep -c "configuration reloaded" "$T/hubd.log")
+kill -HUP "$HUB_PID"
+reloaded() { [ "$(grep -c "configuration reloaded" "$T/hubd.log")" -gt "$reloads" ]; }
+wait_for_s "$quick" reloaded || fail "a reload waited for a delivery in progress"
+assert_exit 0 "status during a reload" hubctl --timeout $quick status
+assert_exit 0 "publish during a reload" hubctl --timeout $quick publish updates "relay-msg-after"
+wait_for_s 30 relayed relay-msg-after 1 || fail "team did not deliver after the reload"
+assert_eq 1 "$(delivered relay-msg-after)" "the message after the reload, once"
+last_two=$(texts | grep -E "relay-msg-(hang|after)" | tail -2 | tr '\n' ' ')
+assert_eq "relay-msg-hang relay-msg-after " "$last_two" "team's order across the reload"
+
+# A configuration with a bad relay section is refused whole: the hub runs on with its
+# relays as they were.
+cp "$T/hub.conf" "$T/good.conf"
+printf '\n[relay.broken]\nplugin = nosuch\nchannels = updates\n' >> "$T/hub.conf"
+reloads=$(grep -c "reload refused" "$T/hubd.log" || true)
+kill -HUP "$HUB_PID"
+refused() { [ "$(grep -c "reload refused" "$T/hubd.log")" -gt "$reloads" ]; }
+wait_for refused || fail "a bad relay section was not refused on SIGHUP"
+grep -q "cannot load plugin 'nosuch'" "$T/hubd.log" || fail "the reason was not logged"
+hubctl publish updates "relay-msg-10" > /dev/null
+wait_for relayed relay-msg-10 1 || fail "team stopped after a refused reload"
+cp "$T/good.conf" "$T/hub.conf"
+
+# An outcome the database will not take (a write lock held longer than the relay's 10 s
+# wait) is kept and stored once the lock goes: meanwhile the message is not sent again.
+control /_control/fail '{"count":1,"delay":2}'
+hubctl publish updates "relay-msg-locked" > /dev/null
+wait_for grep -q relay-msg-locked "$T/api.log" || fail "the delivery did not start"
+/usr/bin/python3 -c '
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+db.execute("BEGIN EXCLUSIVE")
+time.sleep(14)
+db.execute("COMMIT")' "$T/data/hub.db" || fail "could not lock the database"
+wait_for grep -q "cannot store the outcome of job" "$T/hubd.log" ||
+    fail "the refused write was not logged"
+wait_for team_is pending = 0 || fail "the outcome was not stored after the lock: $(hubctl --json status)"
+assert_eq 1 "$(delivered relay-msg-locked)" "a message whose outcome could not be stored, sent once"
+stop_hub
+
+# An attempt counts from its start: a delivery cut short by a crash, twice with
+# max_tries = 2, leaves the job dead instead of tried at every start.
+control /_control/reset
+control /_control/fail '{"count":2,"delay":60}'
+cat > "$T/poison.conf" <<CONF
+[hub]
+plugin_dir = $PLUGIN_DIR
+
+[relay.team]
+plugin = slack
+channels = updates
+webhook_url_file = $T/webhook
+timeout = 60
+max_tries = 2
+CONF
+start_hub "$T/data3" -c "$T/poison.conf"
+hubctl publish updates "relay-msg-poison" > /dev/null
+for round in 1 2; do
+    tried() { [ "$(grep -c relay-msg-poison "$T/api.log")" -ge "$round" ]; }
+    wait_for_s 20 tried || fail "attempt $round did not start"
+    stop_hub KILL || true
+    start_hub "$T/data3" -c "$T/poison.conf"
+done
+wait_for team_is dead = 1 || fail "the crashing job is not dead: $(hubctl --json status)"
+grep -q "cut short" "$T/hubd.log" || fail "the dead job's reason was not logged"
 stop_hub
 
 # Without plugin_dir, a hubd run from the build tree finds the plugins built beside it.
@@ -158,7 +234,16 @@ CONF
 rc=0; "$HUBD" --check-config -c "$T/bad.conf" 2> "$T/check.err" || rc=$?
 assert_eq 1 "$rc" "check-config with a wrong-ABI plugin"
 assert_contains "$(cat "$T/check.err")" "plugin ABI" "reason names the ABI"
-start_hub "$T/data2" -c "$T/bad.conf"
-wait_for grep -q "old: .*plugin ABI.*not started" "$T/hubd.log" || fail "wrong ABI not logged"
-hubctl publish updates "hub still serves" > /dev/null || fail "hub with a refused plugin"
+# ... and so is a start with it, with the same reason (the configuration is wrong).
+rc=0; "$HUBD" --data-dir "$T/data2" -c "$T/bad.conf" 2> "$T/start.err" || rc=$?
+assert_eq 1 "$rc" "start with a wrong-ABI plugin"
+assert_contains "$(cat "$T/start.err")" "plugin ABI" "reason names the ABI"
+
+# max_tries is a whole number from 1 to 1000.
+for tries in abc 0 -3 1.5 1001; do
+    sed "s/^timeout = 8$/timeout = 8\nmax_tries = $tries/" "$T/good.conf" > "$T/tries.conf"
+    rc=0; "$HUBD" --check-config -c "$T/tries.conf" 2> "$T/check.err" || rc=$?
+    assert_eq 1 "$rc" "check-config with max_tries = $tries"
+    assert_contains "$(cat "$T/check.err")" "max_tries must be a whole number" "the reason"
+done
 echo "ok: relay outbox"
