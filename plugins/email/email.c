@@ -26,9 +26,12 @@
     dot-stuffs too, but only after CRLF). Body: the message's text, then for action items
     owner, due date, status and note, then a signature line with channel, author and seq.
 
-    Outcomes: 250 done; a 4xx reply retries; a 5xx reply (550 no such user, 535 bad
-    password, 530 auth required) is dead; connect errors and timeouts retry; TLS that
-    cannot be had or verified is dead (a config error, which a retry cannot fix).
+    Outcomes: 250 done; a 4xx reply retries (454 to AUTH too); a 5xx reply (550 no such
+    user, 535 bad password, 530 auth required) is dead; connect errors and timeouts
+    retry; TLS that cannot be had or verified is dead (a config error, which a retry
+    cannot fix). Recipients are refused one by one: when one is accepted the mail goes
+    to it and the job is done, with a warning naming the refused ones; when all are
+    refused, one temporary refusal (4xx) retries, else the job is dead.
 */
 #include "../common/relay.h"
 
@@ -275,7 +278,17 @@ s_message (email_t *self, const hub_relay_job_t *job, char **rcpt, relay_buf_t *
 typedef struct {
     const relay_buf_t *msg;
     size_t sent;
-    char reply[256]; //  the server's last reply line
+    char reply[256]; //  the server's last error reply line
+    //  The replies to RCPT, one per recipient in rcpt order (curl sends one RCPT at a time
+    //  and waits for its reply).
+    char *const *rcpt;
+    size_t rcpt_count;
+    size_t rcpt_sent;     //  RCPT commands seen so far
+    bool rcpt_due;        //  the reply to the last one is still to come
+    size_t accepted;      //  recipients the server took
+    size_t refused;       //  and refused
+    bool refused_4xx;     //  one of them only for now
+    relay_buf_t refusals; //  "a@x (550 5.1.1 no such user), ..."
 } smtp_io_t;
 
 static size_t
@@ -290,46 +303,102 @@ s_read (char *buffer, size_t size, size_t count, void *arg)
     return len;
 }
 
-//  Keeps the server's last error reply (4xx, 5xx) for the error text; a later 221 to our
-//  QUIT must not hide it. Only what the server sends: what we send holds the password.
+//  Follows the dialogue: keeps the server's last error reply (4xx, 5xx) for the error text
+//  (a later 221 to our QUIT must not hide it), and which recipients RCPT refused. Of what
+//  we send it only looks for "RCPT TO:": the AUTH lines hold the password.
 static int
 s_on_debug (CURL *curl, curl_infotype type, char *data, size_t len, void *arg)
 {
     (void)curl;
     smtp_io_t *io = arg;
-    if (type == CURLINFO_HEADER_IN && len > 0 && (data[0] == '4' || data[0] == '5')) {
-        size_t line = strcspn (data, "\r\n");
-        if (line > len)
-            line = len;
-        line = relay_utf8_cut (data, line, sizeof io->reply - 1);
-        memcpy (io->reply, data, line);
-        io->reply[line] = 0;
+    if (type == CURLINFO_HEADER_OUT && len >= 8 && !strncasecmp (data, "RCPT TO:", 8)) {
+        io->rcpt_due = io->rcpt_sent < io->rcpt_count;
+        io->rcpt_sent++;
+    }
+    if (type != CURLINFO_HEADER_IN || len == 0)
+        return 0;
+    //  One reply line (curl hands them over one by one), up to CRLF, controls as spaces.
+    char text[sizeof io->reply];
+    size_t line = 0;
+    while (line < len && data[line] != '\r' && data[line] != '\n')
+        line++;
+    line = relay_utf8_cut (data, line, sizeof text - 1);
+    for (size_t at = 0; at < line; at++)
+        text[at] = (unsigned char)data[at] < 0x20 ? ' ' : data[at];
+    text[line] = 0;
+    if (text[0] == '4' || text[0] == '5')
+        memcpy (io->reply, text, line + 1);
+    if (io->rcpt_due && (line < 4 || text[3] != '-')) { //  the reply's last line
+        io->rcpt_due = false;
+        if (text[0] == '2')
+            io->accepted++;
+        else {
+            io->refused_4xx = io->refused_4xx || text[0] == '4';
+            relay_buf_addf (&io->refusals, "%s%s (%s)", io->refused++ ? ", " : "",
+                            io->rcpt[io->rcpt_sent - 1], text);
+        }
     }
     return 0;
 }
 
-static void
-s_send (email_t *self, char **rcpt, const relay_buf_t *msg, hub_relay_result_t *result)
+//  Whether the server answered every RCPT, and refused them all.
+static bool
+s_all_refused (const smtp_io_t *io)
 {
+    return io->refused == io->rcpt_count && io->rcpt_sent == io->rcpt_count && !io->rcpt_due;
+}
+
+//  The outcome of a send that failed with rc and the server's last reply code.
+static hub_relay_outcome_t
+s_outcome (const smtp_io_t *io, CURLcode rc, long code)
+{
+    if (s_all_refused (io)) //  one temporary refusal is worth another try
+        return io->refused_4xx ? HUB_RELAY_RETRY : HUB_RELAY_DEAD;
+    if (code >= 400 && code < 500) //  454 to AUTH too, though curl says LOGIN_DENIED
+        return HUB_RELAY_RETRY;
+    if (rc == CURLE_LOGIN_DENIED || (code >= 500 && code < 600))
+        return HUB_RELAY_DEAD;
+    if (rc == CURLE_USE_SSL_FAILED || rc == CURLE_PEER_FAILED_VERIFICATION ||
+        rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_URL_MALFORMAT ||
+        rc == CURLE_UNSUPPORTED_PROTOCOL)
+        return HUB_RELAY_DEAD;
+    return HUB_RELAY_RETRY;
+}
+
+//  Sends msg to the n recipients in rcpt, fills result and logs the outcome.
+static void
+s_send (email_t *self, const hub_relay_job_t *job, char **rcpt, size_t n,
+        const relay_buf_t *msg, hub_relay_result_t *result)
+{
+    const hub_host_t *host = self->host;
     CURL *curl = curl_easy_init ();
     if (!curl) {
         relay_set_error (result, HUB_RELAY_RETRY, "email: curl_easy_init failed");
+        relay_log_failure (host, job, result);
         return;
     }
     char mail_from[300];
     snprintf (mail_from, sizeof mail_from, "<%s>", self->from_addr);
     struct curl_slist *rcpts = NULL;
-    for (size_t i = 0; rcpt[i]; i++) {
+    for (size_t i = 0; i < n; i++) {
         char entry[300];
         snprintf (entry, sizeof entry, "<%s>", rcpt[i]);
         rcpts = curl_slist_append (rcpts, entry);
     }
-    smtp_io_t io = {.msg = msg};
+    smtp_io_t io = {.msg = msg, .rcpt = rcpt, .rcpt_count = n};
+    relay_buf_add (&io.refusals, "", 0);
     char curl_err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt (curl, CURLOPT_URL, self->smtp_url);
     curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     curl_easy_setopt (curl, CURLOPT_MAIL_FROM, mail_from);
     curl_easy_setopt (curl, CURLOPT_MAIL_RCPT, rcpts);
+    //  A refused recipient does not stop the others. Options are enum values, not macros:
+    //  the version tells the spelling (LLL in 7.69 to 8.1, Debian 12's 7.88 among them).
+#if CURL_AT_LEAST_VERSION(8, 2, 0)
+    curl_easy_setopt (curl, CURLOPT_MAIL_RCPT_ALLOWFAILS, 1L);
+#else
+    curl_easy_setopt (curl, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
+#endif
     curl_easy_setopt (curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt (curl, CURLOPT_READFUNCTION, s_read);
     curl_easy_setopt (curl, CURLOPT_READDATA, &io);
@@ -354,27 +423,34 @@ s_send (email_t *self, char **rcpt, const relay_buf_t *msg, hub_relay_result_t *
     curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup (curl);
     curl_slist_free_all (rcpts);
-    if (rc == CURLE_OK) {
+    if (rc == CURLE_OK && !io.refused) {
         result->outcome = HUB_RELAY_DONE;
-        return;
+        host->log (host->host, HUB_PLUGIN_LOG_INFO, "job %llu: mailed to %zu recipient%s",
+                   (unsigned long long)job->job_id, n, n == 1 ? "" : "s");
+    } else if (rc == CURLE_OK) {
+        //  Done for the ones who got it: a retry would mail them twice.
+        result->outcome = HUB_RELAY_DONE;
+        if (!result->error[0])
+            relay_set_error (result, HUB_RELAY_DONE, "email: %zu of %zu recipients refused: %s",
+                             io.refused, n, io.refusals.data);
+        host->log (host->host, HUB_PLUGIN_LOG_WARNING,
+                   "job %llu: mailed to %zu of %zu recipients; refused: %s",
+                   (unsigned long long)job->job_id, io.accepted, n, io.refusals.data);
+    } else {
+        hub_relay_outcome_t outcome = s_outcome (&io, rc, code);
+        if (!curl_err[0])
+            snprintf (curl_err, sizeof curl_err, "%s", curl_easy_strerror (rc));
+        if (s_all_refused (&io))
+            relay_set_error (result, outcome, "email: every recipient refused: %s",
+                             io.refusals.data);
+        else if (code && io.reply[0])
+            relay_set_error (result, outcome, "email: %s (server said: %s)", curl_err,
+                             io.reply);
+        else
+            relay_set_error (result, outcome, "email: %s", curl_err);
+        relay_log_failure (host, job, result);
     }
-    hub_relay_outcome_t outcome;
-    if (rc == CURLE_LOGIN_DENIED || (code >= 500 && code < 600))
-        outcome = HUB_RELAY_DEAD;
-    else if (code >= 400 && code < 500)
-        outcome = HUB_RELAY_RETRY;
-    else if (rc == CURLE_USE_SSL_FAILED || rc == CURLE_PEER_FAILED_VERIFICATION ||
-             rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_URL_MALFORMAT ||
-             rc == CURLE_UNSUPPORTED_PROTOCOL)
-        outcome = HUB_RELAY_DEAD;
-    else
-        outcome = HUB_RELAY_RETRY;
-    if (!curl_err[0])
-        snprintf (curl_err, sizeof curl_err, "%s", curl_easy_strerror (rc));
-    if (code && io.reply[0])
-        relay_set_error (result, outcome, "email: %s (server said: %s)", curl_err, io.reply);
-    else
-        relay_set_error (result, outcome, "email: %s", curl_err);
+    relay_buf_free (&io.refusals);
 }
 
 //  ---------------------------------------------------------------------------------
@@ -569,13 +645,8 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
     }
     relay_buf_t msg = {0};
     s_message (self, job, rcpt, &msg);
-    s_send (self, rcpt, &msg, result);
+    s_send (self, job, rcpt, n, &msg, result);
     relay_buf_free (&msg);
-    if (result->outcome == HUB_RELAY_DONE)
-        host->log (host->host, HUB_PLUGIN_LOG_INFO, "job %llu: mailed to %zu recipient%s",
-                   (unsigned long long)job->job_id, n, n == 1 ? "" : "s");
-    else
-        relay_log_failure (host, job, result);
     free (rcpt);
 }
 

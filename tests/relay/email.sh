@@ -144,6 +144,39 @@ out=$(echo '{"job_id":15,"channel":"c","kind":"message","title":"t","body":"b"}'
 # (this server takes AUTH only after STARTTLS, so delivery shows TLS was used)
 assert_eq done "$(field "$out" outcome)" "default tls on loopback, server with STARTTLS: TLS"
 
+# A temporary AUTH failure (454) retries; only a permanent one (535) is dead.
+start_smtp authbusy --auth "relay:$PASSWORD" --auth-reply "454 4.7.0 Temporary authentication failure"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" \
+    "$(printf 'tls = none\nusername = relay\npassword_file = %s' "$T/password")" > "$T/authbusy.conf"
+out=$(echo '{"job_id":16,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/authbusy.conf" "$M")
+assert_eq retry "$(field "$out" outcome)" "AUTH answered 454: retry"
+assert_contains "$(field "$out" error)" "454 4.7.0" "AUTH 454: the server's text"
+
+# One refused recipient does not stop the others: done, with a warning that names it. All
+# refused: the codes decide (a 4xx among them retries, all 5xx is dead).
+start_smtp picky --refuse "gone@partners.test" "550 5.1.1 no such user" \
+    --refuse "left@partners.test" "553 5.1.3 left the partnership" \
+    --refuse "later@partners.test" "451 4.3.0 try later"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test, gone@partners.test" $'tls = none\n' > "$T/picky.conf"
+logged=$(wc -l < "$T/host.err")
+out=$(echo '{"job_id":18,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/picky.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "one of two recipients refused: done"
+assert_eq '["board@partners.test"]' "$("$PY" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["rcpt_tos"]))' "$T/picky/1.json")" "the accepted recipient got it"
+assert_contains "$(tail -n +$((logged + 1)) "$T/host.err" | grep warning)" \
+    "mailed to 1 of 2 recipients; refused: gone@partners.test (550 5.1.1 no such user)" "warning names the refused recipient"
+assert_contains "$(field "$out" error)" "gone@partners.test" "result names the refused recipient"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "gone@partners.test, later@partners.test" $'tls = none\n' > "$T/picky-4xx.conf"
+out=$(echo '{"job_id":19,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/picky-4xx.conf" "$M")
+assert_eq retry "$(field "$out" outcome)" "all refused, one with 451: retry"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "later@partners.test, gone@partners.test, left@partners.test" $'tls = none\n' > "$T/picky-4xx-first.conf"
+out=$(echo '{"job_id":20,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/picky-4xx-first.conf" "$M")
+assert_eq retry "$(field "$out" outcome)" "all refused, 451 first and 5xx last: retry"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "gone@partners.test, left@partners.test" $'tls = none\n' > "$T/picky-5xx.conf"
+out=$(echo '{"job_id":21,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/picky-5xx.conf" "$M")
+assert_eq dead "$(field "$out" outcome)" "all refused with 5xx: dead"
+assert_contains "$(field "$out" error)" "left@partners.test" "all refused: the error names them"
+assert_eq 1 "$(ls "$T/picky"/*.eml | wc -l)" "nothing sent when all were refused"
+
 # Config refusals, and the password never in a log line or result.
 mailconf "smtp://127.0.0.1:1/x" "not-an-address" > "$T/badto.conf"
 rc=0

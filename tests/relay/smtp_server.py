@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """smtp_server.py - a real SMTP server (aiosmtpd, Debian's python3-aiosmtpd) on loopback.
 
-    smtp_server.py PORT_FILE SPOOL_DIR [--auth USER:PASSWORD] [--rcpt-reply "550 ..."]
-                   [--tls CERT KEY]
+    smtp_server.py PORT_FILE SPOOL_DIR [--auth USER:PASSWORD] [--auth-reply "454 ..."]
+                   [--rcpt-reply "550 ..."] [--refuse ADDRESS "550 ..."]... [--tls CERT KEY]
 
 Binds 127.0.0.1 on a port the system picks and writes it to PORT_FILE. Each accepted
 message is stored byte for byte as SPOOL_DIR/N.eml, its envelope as SPOOL_DIR/N.json
 ({mail_from, rcpt_tos, auth}). --auth requires AUTH with those credentials (bad ones get
-535); --rcpt-reply answers every RCPT with that reply; --tls offers and requires STARTTLS.
+535, or the --auth-reply, e.g. a temporary 454); --rcpt-reply answers every RCPT with that
+reply, --refuse only the RCPT of ADDRESS (repeatable); --tls offers and requires STARTTLS.
 """
 import asyncio
 import json
@@ -19,12 +20,12 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Spool:
-    def __init__(self, spool, rcpt_reply):
-        self.spool, self.rcpt_reply, self.count = spool, rcpt_reply, 0
+    def __init__(self, spool, rcpt_reply, refuse):
+        self.spool, self.rcpt_reply, self.refuse, self.count = spool, rcpt_reply, refuse, 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.rcpt_reply:
-            return self.rcpt_reply
+        if self.rcpt_reply or address in self.refuse:
+            return self.rcpt_reply or self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -40,13 +41,13 @@ class Spool:
         return "250 Message accepted for delivery"
 
 
-def authenticator(user, password):
+def authenticator(user, password, reply):
     def check(server, session, envelope, mechanism, auth_data):
         if (isinstance(auth_data, LoginPassword) and auth_data.login == user.encode()
-                and auth_data.password == password.encode()):
+                and auth_data.password == password.encode() and not reply):
             return AuthResult(success=True)
         # handled=False, or the server answers nothing and the client hangs (INTEGRATIONS 5a)
-        return AuthResult(success=False, handled=False)
+        return AuthResult(success=False, handled=False, message=reply)
     return check
 
 
@@ -54,12 +55,15 @@ async def main():
     args = sys.argv[1:]
     port_file, spool = args[0], args[1]
     os.makedirs(spool, exist_ok=True)
-    handler = Spool(spool, args[args.index("--rcpt-reply") + 1] if "--rcpt-reply" in args else None)
+    def option(name):
+        return args[args.index(name) + 1] if name in args else None
+    refuse = {args[at + 1]: args[at + 2] for at, arg in enumerate(args) if arg == "--refuse"}
+    handler = Spool(spool, option("--rcpt-reply"), refuse)
     kwargs = {"decode_data": False, "hostname": "relaytest.local"}
     if "--auth" in args:
-        user, password = args[args.index("--auth") + 1].split(":", 1)
-        kwargs.update(authenticator=authenticator(user, password), auth_required=True,
-                      auth_require_tls=False)
+        user, password = option("--auth").split(":", 1)
+        kwargs.update(authenticator=authenticator(user, password, option("--auth-reply")),
+                      auth_required=True, auth_require_tls=False)
     if "--tls" in args:
         at = args.index("--tls")
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
