@@ -7,10 +7,11 @@
                        email on action items and reminders (skipped for other messages)
         username       with password_file (mode 0600): AUTH
         tls            auto (default): STARTTLS required, never a plain fallback, except
-                       for a server on loopback (127.0.0.0/8, ::1, localhost), where mail
-                       never leaves the machine: STARTTLS if offered, else plain;
-                       starttls: required even on loopback; none: plain SMTP.
-                       smtps:// is always TLS
+                       for a server on loopback (127.0.0.0/8, ::1, localhost) and no
+                       username, where mail never leaves the machine: STARTTLS if
+                       offered, else plain (credentials never go out in clear text unless
+                       tls = none says so); starttls: required even on loopback; none:
+                       plain SMTP. smtps:// is always TLS
         ca_file        CA bundle to verify the server with (default: the system's)
         timeout        seconds per message, default 10
 
@@ -587,6 +588,9 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
             goto fail;
         }
         self->username = relay_strdup (username);
+        //  Loopback or not, credentials go out in clear text only if tls = none says so.
+        if (self->use_ssl == CURLUSESSL_TRY)
+            self->use_ssl = CURLUSESSL_ALL;
         if (self->use_ssl == CURLUSESSL_NONE && strncmp (url, "smtps://", 8))
             host->log (host->host, HUB_PLUGIN_LOG_WARNING,
                        "tls = none: the password crosses the network in clear text");

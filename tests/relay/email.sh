@@ -152,6 +152,14 @@ out=$(echo '{"job_id":16,"channel":"c","kind":"message","title":"t","body":"b"}'
 assert_eq retry "$(field "$out" outcome)" "AUTH answered 454: retry"
 assert_contains "$(field "$out" error)" "454 4.7.0" "AUTH 454: the server's text"
 
+# Credentials on loopback with the default tls: STARTTLS is required, never AUTH in clear.
+mailconf "smtp://127.0.0.1:$(cat "$T/auth.port")/hub.test" "board@partners.test" \
+    "$(printf 'username = relay\npassword_file = %s' "$T/password")" > "$T/auth-auto.conf"
+out=$(echo '{"job_id":17,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/auth-auto.conf" "$M")
+assert_eq dead "$(field "$out" outcome)" "default tls, credentials, loopback server without STARTTLS: dead"
+assert_contains "$(field "$out" error)" "STARTTLS" "no STARTTLS with credentials: why"
+assert_eq 1 "$(ls "$T/auth"/*.eml | wc -l)" "no AUTH and no message in clear text"
+
 # One refused recipient does not stop the others: done, with a warning that names it. All
 # refused: the codes decide (a 4xx among them retries, all 5xx is dead).
 start_smtp picky --refuse "gone@partners.test" "550 5.1.1 no such user" \
