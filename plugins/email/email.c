@@ -2,7 +2,8 @@
 
     Config ([relay.NAME], plugin = email):
         smtp_url       smtp://host:587/EHLO-NAME (STARTTLS) or smtps://host:465/EHLO-NAME
-        from           "hub@example.org" or "Partnership hub <hub@example.org>" (ASCII)
+        from           "hub@example.org" or "Partnership hub <hub@example.org>"; the name
+                       may hold specials (written as a quoted-string) and UTF-8 (encoded)
         to             comma-separated addresses; `owner` stands for the owner's directory
                        email on action items and reminders (skipped for other messages)
         username       with password_file (mode 0600): AUTH
@@ -16,16 +17,21 @@
         timeout        seconds per message, default 10
 
     The message (RFC 5322, MIME 1.0):
-        Date, From, To, Subject, Message-ID <hubd.JOB.RANDOM@from-domain> (unique per
-        send), MIME-Version, Content-Type: text/plain; charset=utf-8,
+        Date, From, To, Subject, Message-ID <hubd.JOB.SEQ.HASH@from-domain>,
+        MIME-Version, Content-Type: text/plain; charset=utf-8,
         Content-Transfer-Encoding: quoted-printable, Auto-Submitted: auto-generated.
-    Headers are ASCII: a Subject with anything else is RFC 2047 encoded words
-    (=?UTF-8?B?...?=, each <= 75 characters, never splitting a UTF-8 sequence) folded
-    with CRLF SP; CR, LF and other controls in header text become spaces, so a title
-    cannot add headers. The body is quoted-printable: every line <= 76 octets, CRLF line
-    ends, 8-bit text safe through any relay, a line-leading '.' encoded as =2E (curl
-    dot-stuffs too, but only after CRLF). Body: the message's text, then for action items
-    owner, due date, status and note, then a signature line with channel, author and seq.
+    The Message-ID is the same on every attempt of a job (HASH: of the relay's name and
+    the message's hub time), so a retry after a lost 250 reply is a recognisable
+    duplicate, not a second message; another hub, or this one after a fresh start, mints
+    other ones. Headers are ASCII: a Subject or From name with anything else is RFC 2047
+    encoded words (=?UTF-8?B?...?=, each <= 75 characters of whole UTF-8 sequences)
+    folded with CRLF SP so that no line passes 76 characters, the first one included; a
+    From name with specials (",", ".", quotes) is a quoted-string. CR, LF and other
+    controls in header text become spaces, so a title cannot add headers. The body is
+    quoted-printable: every line <= 76 octets, CRLF line ends, 8-bit text safe through any
+    relay, a line-leading '.' encoded as =2E (curl dot-stuffs too, but only after CRLF).
+    Body: the message's text, then for action items owner, due date, status and note,
+    then a signature line with channel, author and seq.
 
     Outcomes: 250 done; a 4xx reply retries (454 to AUTH too); a 5xx reply (550 no such
     user, 535 bad password, 530 auth required) is dead; connect errors and timeouts
@@ -37,24 +43,26 @@
 #include "../common/relay.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #define EMAIL_SUBJECT_MAX 600 //  bytes of title before encoding
-#define EMAIL_WORD_BYTES  45  //  UTF-8 bytes per encoded word: 60 base64 chars, 75 in all
-#define EMAIL_QP_LINE     76
+#define EMAIL_WORD_BYTES  45  //  UTF-8 bytes per encoded word: 60 base64 chars, 72 in all
+#define EMAIL_WORD_FRAME  12  //  "=?UTF-8?B?" and "?=" around the base64
+#define EMAIL_LINE        76  //  RFC 2047: a line with an encoded word; RFC 2045: QP
 
 typedef struct {
     const hub_host_t *host;
     char *smtp_url;
-    char *from;      //  the From header as configured
-    char *from_addr; //  the address in it (MAIL FROM)
-    char *domain;    //  of from_addr, for Message-ID
-    char **to;       //  addresses or "owner", NULL-terminated
+    char *from;       //  the From header line, CRLF included
+    char *from_addr;  //  the address in it (MAIL FROM)
+    char *domain;     //  of from_addr, for Message-ID
+    uint64_t id_seed; //  of the Message-IDs: the relay's name hashed
+    char **to;        //  addresses or "owner", NULL-terminated
     char *username;
     char *password;
     char *ca_file;
@@ -112,6 +120,33 @@ s_base64 (relay_buf_t *out, const unsigned char *data, size_t len)
     }
 }
 
+//  RFC 2047 encoded words for text, the first one at column col of its line, the others
+//  on lines of their own (CRLF SP): each word is whole UTF-8 sequences, at most
+//  EMAIL_WORD_BYTES, and no line passes EMAIL_LINE. Returns the column after the last word.
+static size_t
+s_encoded_words (relay_buf_t *out, const char *text, size_t len, size_t col)
+{
+    assert (col + EMAIL_WORD_FRAME + 4 <= EMAIL_LINE);
+    for (size_t at = 0; at < len;) {
+        if (at) {
+            relay_buf_adds (out, "\r\n ");
+            col = 1;
+        }
+        size_t room = (EMAIL_LINE - col - EMAIL_WORD_FRAME) / 4 * 3; //  whole base64 quads
+        if (room > EMAIL_WORD_BYTES)
+            room = EMAIL_WORD_BYTES;
+        size_t take = relay_utf8_cut (text + at, len - at, room);
+        if (!take) //  no sequence start within room: not UTF-8, nothing to keep whole
+            take = len - at < room ? len - at : room;
+        relay_buf_adds (out, "=?UTF-8?B?");
+        s_base64 (out, (const unsigned char *)text + at, take);
+        relay_buf_adds (out, "?=");
+        col += EMAIL_WORD_FRAME + (take + 2) / 3 * 4;
+        at += take;
+    }
+    return col;
+}
+
 //  Header text with controls turned into spaces, cut at max bytes on a UTF-8 boundary.
 //  Returns true if it is all printable ASCII.
 static bool
@@ -150,20 +185,58 @@ s_subject (relay_buf_t *msg, const char *title)
             col += len;
             word += len;
         }
-    } else {
-        size_t at = 0;
-        while (at < clean.len) {
-            size_t take = relay_utf8_cut (clean.data + at, clean.len - at, EMAIL_WORD_BYTES);
-            if (at)
-                relay_buf_adds (msg, "\r\n ");
-            relay_buf_adds (msg, "=?UTF-8?B?");
-            s_base64 (msg, (const unsigned char *)clean.data + at, take);
-            relay_buf_adds (msg, "?=");
-            at += take;
-        }
-    }
+    } else
+        s_encoded_words (msg, clean.data, clean.len, strlen ("Subject: "));
     relay_buf_adds (msg, "\r\n");
     relay_buf_free (&clean);
+}
+
+//  Whether a display name can be written as it is: atoms (RFC 5322 atext) with single
+//  spaces between them, and nothing that reads as the start of an encoded word.
+static bool
+s_atoms (const char *name)
+{
+    static const char atext[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                "0123456789!#$%&'*+-/=?^_`{|}~ ";
+    size_t len = strlen (name);
+    if (!len || name[0] == ' ' || name[len - 1] == ' ' || strstr (name, "  ") ||
+        strstr (name, "=?"))
+        return false;
+    return strspn (name, atext) == len;
+}
+
+//  The From header line (CRLF included) for a display name ("" for none; UTF-8 without
+//  controls) and an address: the name as it is when it is atoms, else a quoted-string
+//  when it is ASCII, else encoded words. Caller frees the result.
+static char *
+s_from_line (const char *name, const char *addr)
+{
+    relay_buf_t line = {0};
+    relay_buf_adds (&line, "From: ");
+    if (!*name) {
+        relay_buf_addf (&line, "%s\r\n", addr);
+        return line.data;
+    }
+    bool ascii = true;
+    for (const char *c = name; *c; c++)
+        ascii = ascii && (unsigned char)*c < 0x80;
+    if (ascii && s_atoms (name))
+        relay_buf_adds (&line, name);
+    else if (ascii) {
+        relay_buf_adds (&line, "\"");
+        for (const char *c = name; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                relay_buf_adds (&line, "\\");
+            relay_buf_add (&line, c, 1);
+        }
+        relay_buf_adds (&line, "\"");
+    } else {
+        size_t col = s_encoded_words (&line, name, strlen (name), line.len);
+        if (col + strlen (" <>") + strlen (addr) > EMAIL_LINE)
+            relay_buf_adds (&line, "\r\n"); //  the address on a line of its own
+    }
+    relay_buf_addf (&line, " <%s>\r\n", addr);
+    return line.data;
 }
 
 //  Quoted-printable (RFC 2045 6.7) with CRLF line ends; \n and \r\n in text are line
@@ -187,7 +260,7 @@ s_quoted_printable (relay_buf_t *out, const char *text, size_t len)
         bool literal =
             (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !line_end);
         size_t width = literal ? 1 : 3;
-        if (col + width > EMAIL_QP_LINE - 1) { //  room for the soft break '='
+        if (col + width > EMAIL_LINE - 1) { //  room for the soft break '='
             relay_buf_adds (out, "=\r\n");
             col = 0;
         }
@@ -238,18 +311,23 @@ s_text (relay_buf_t *text, const hub_relay_job_t *job)
                     job->channel ? job->channel : "", (unsigned long long)job->seq);
 }
 
+//  FNV-1a (64 bits) of a string and its NUL, continuing from hash.
+static uint64_t
+s_hash (uint64_t hash, const char *text)
+{
+    do {
+        hash ^= (unsigned char)*text;
+        hash *= 0x100000001B3ULL;
+    } while (*text++);
+    return hash;
+}
+
 static void
 s_message (email_t *self, const hub_relay_job_t *job, char **rcpt, relay_buf_t *msg)
 {
     char date[64];
     s_date (date, sizeof date);
-    unsigned char random[12];
-    if (getrandom (random, sizeof random, 0) != (ssize_t)sizeof random) {
-        struct timespec now; //  a unique-enough fallback: time and address of the stack
-        clock_gettime (CLOCK_REALTIME, &now);
-        memcpy (random, &now, sizeof random < sizeof now ? sizeof random : sizeof now);
-    }
-    relay_buf_addf (msg, "Date: %s\r\nFrom: %s\r\nTo: ", date, self->from);
+    relay_buf_addf (msg, "Date: %s\r\n%sTo: ", date, self->from);
     for (size_t i = 0; rcpt[i]; i++)
         relay_buf_addf (msg, "%s%s", i ? ",\r\n " : "", rcpt[i]);
     relay_buf_adds (msg, "\r\n");
@@ -258,10 +336,13 @@ s_message (email_t *self, const hub_relay_job_t *job, char **rcpt, relay_buf_t *
                         : job->action_title && *job->action_title ? job->action_title
                                                                   : "Message from the hub";
     s_subject (msg, title);
-    relay_buf_addf (msg, "Message-ID: <hubd.%llu.", (unsigned long long)job->job_id);
-    for (size_t i = 0; i < sizeof random; i++)
-        relay_buf_addf (msg, "%02x", random[i]);
-    relay_buf_addf (msg, "@%s>\r\n", self->domain);
+    //  The same on every attempt; the message's hub time sets apart the job ids and seqs
+    //  of another hub, or of this one started afresh, that mails from the same domain.
+    char ts[24];
+    snprintf (ts, sizeof ts, "%lld", (long long)job->ts_ms);
+    relay_buf_addf (msg, "Message-ID: <hubd.%llu.%llu.%016llx@%s>\r\n",
+                    (unsigned long long)job->job_id, (unsigned long long)job->seq,
+                    (unsigned long long)s_hash (self->id_seed, ts), self->domain);
     relay_buf_adds (msg, "MIME-Version: 1.0\r\n"
                          "Content-Type: text/plain; charset=utf-8\r\n"
                          "Content-Transfer-Encoding: quoted-printable\r\n"
@@ -492,6 +573,80 @@ s_loopback (const char *url)
     return loopback;
 }
 
+//  Whether s is UTF-8 text without control characters.
+static bool
+s_utf8_text (const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c;) {
+        unsigned lead = *c;
+        if (lead < 0x20 || lead == 0x7F || (lead >= 0x80 && lead < 0xC2) || lead > 0xF4)
+            return false; //  a control, a continuation or overlong lead, past U+10FFFF
+        size_t more = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0x80 ? 1 : 0;
+        for (c++; more; more--, c++)
+            if ((*c & 0xC0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+//  Whether s[0..len) is one quoted-string: quotes around text whose own quotes are escaped.
+static bool
+s_quoted (const char *s, size_t len)
+{
+    if (len < 2 || s[0] != '"' || s[len - 1] != '"')
+        return false;
+    size_t at = 1;
+    while (at < len - 1 && s[at] != '"')
+        at += s[at] == '\\' ? 2 : 1;
+    return at == len - 1;
+}
+
+static void
+s_trim (const char **s, size_t *len)
+{
+    while (*len && (**s == ' ' || **s == '\t'))
+        (*s)++, (*len)--;
+    while (*len && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+        (*len)--;
+}
+
+//  Parses from ("addr", "Name <addr>" or "\"Name\" <addr>") into self->from (the header
+//  line), from_addr and domain. False if it is none of those.
+static bool
+s_parse_from (email_t *self, const char *from)
+{
+    if (!from)
+        return false;
+    const char *lt = strchr (from, '<');
+    const char *gt = lt ? strchr (lt, '>') : NULL;
+    if (lt && (!gt || gt[1 + strspn (gt + 1, " \t")]))
+        return false; //  no closing bracket, or text after it
+    const char *name = from, *addr = lt ? lt + 1 : from;
+    size_t name_len = lt ? (size_t)(lt - from) : 0;
+    size_t addr_len = lt ? (size_t)(gt - addr) : strlen (from);
+    s_trim (&name, &name_len);
+    s_trim (&addr, &addr_len);
+    self->from_addr = relay_alloc (addr_len + 1);
+    memcpy (self->from_addr, addr, addr_len);
+    if (!s_valid_address (self->from_addr))
+        return false;
+    //  The name as people read it: a quoted-string loses its quotes and escapes.
+    bool quoted = s_quoted (name, name_len);
+    char *plain = relay_alloc (name_len + 1);
+    size_t len = 0;
+    for (size_t at = quoted; at < name_len - quoted; at++) {
+        at += quoted && name[at] == '\\';
+        plain[len++] = name[at];
+    }
+    bool ok = s_utf8_text (plain);
+    if (ok) {
+        self->from = s_from_line (plain, self->from_addr);
+        self->domain = relay_strdup (strchr (self->from_addr, '@') + 1);
+    }
+    free (plain);
+    return ok;
+}
+
 //  Parses from, to and tls into self; returns false with a reason in err.
 static bool
 s_parse (email_t *self, const hub_host_t *host, char *err, size_t err_size)
@@ -499,18 +654,10 @@ s_parse (email_t *self, const hub_host_t *host, char *err, size_t err_size)
     const char *from = host->config_get (host->host, "from");
     const char *to = host->config_get (host->host, "to");
     const char *tls = host->config_get (host->host, "tls");
-    const char *lt = from ? strchr (from, '<') : NULL;
-    self->from_addr = relay_strdup (lt ? lt + 1 : from ? from : "");
-    self->from_addr[strcspn (self->from_addr, ">")] = 0;
-    bool printable = true;
-    for (const char *c = from; c && *c; c++)
-        printable = printable && *c >= ' ' && *c < 0x7F;
-    if (!from || !printable || !s_valid_address (self->from_addr)) {
-        snprintf (err, err_size, "email: from must be an ASCII address or Name <address>");
+    if (!s_parse_from (self, from)) {
+        snprintf (err, err_size, "email: from must be an address or Name <address>");
         return false;
     }
-    self->from = relay_strdup (from);
-    self->domain = relay_strdup (strchr (self->from_addr, '@') + 1);
     if (!to || !*to) {
         snprintf (err, err_size, "email: to is not set");
         return false;
@@ -565,6 +712,7 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
     const char *password_file = host->config_get (host->host, "password_file");
     const char *ca_file = host->config_get (host->host, "ca_file");
     self->timeout_s = relay_timeout (host);
+    self->id_seed = s_hash (0xCBF29CE484222325ULL, host->relay_name ? host->relay_name : "");
     if (!url || (strncmp (url, "smtp://", 7) && strncmp (url, "smtps://", 8))) {
         snprintf (err, err_size, "email: smtp_url must be an smtp:// or smtps:// URL");
         goto fail;

@@ -185,6 +185,91 @@ assert_eq dead "$(field "$out" outcome)" "all refused with 5xx: dead"
 assert_contains "$(field "$out" error)" "left@partners.test" "all refused: the error names them"
 assert_eq 1 "$(ls "$T/picky"/*.eml | wc -l)" "nothing sent when all were refused"
 
+# Headers: a long UTF-8 subject in encoded words on lines <= 76 (the first line too); a
+# From display name with specials as one quoted mailbox; a retry keeps its Message-ID.
+start_smtp headers
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" $'tls = none\n' |
+    sed 's/^from = .*/from = Partners, Inc. <hub@hub.test>/' > "$T/headers.conf"
+"$PY" - > "$T/headers.jsonl" <<'EOF2'
+import json
+title = "Réunion des partenaires – budget 2027 : priorités, échéances ✓ " * 3 + "🎉"
+job = {"job_id": 22, "attempt": 1, "seq": 40, "ts_ms": 1796144400123, "channel": "c", "kind": "message",
+       "title": title, "body": "b"}
+print(json.dumps(job))
+job.update(attempt=2)  # the same job again, as after a lost 250
+print(json.dumps(job))
+job.update(job_id=23, attempt=1, seq=41)
+print(json.dumps(job))
+EOF2
+out=$(run_host email "$T/headers.conf" "$M" < "$T/headers.jsonl")
+assert_eq "done done done" "$(for i in 1 2 3; do field "$(line $i "$out")" outcome; done | xargs)" "header jobs mailed"
+"$PY" - "$T/headers" "$T/headers.jsonl" <<'EOF2' || fail "long subject"
+import base64, email, email.policy, itertools, json, re, sys
+spool, job = sys.argv[1], json.loads(open(sys.argv[2]).readline())
+raw = open(spool + "/1.eml", "rb").read()
+head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+assert all(len(l) <= 76 for l in head), [l for l in head if len(l) > 76]
+at = next(i for i, l in enumerate(head) if l.startswith(b"Subject:"))
+subject = [head[at]] + list(itertools.takewhile(lambda l: l.startswith(b" "), head[at + 1:]))
+words = re.findall(rb"=\?UTF-8\?B\?([A-Za-z0-9+/=]*)\?=", b"".join(subject))
+assert len(words) > 2, subject
+for word in words:
+    assert len(word) + 12 <= 75, word
+    base64.b64decode(word).decode("utf-8")  # each word whole: no split UTF-8 sequence
+msg = email.message_from_bytes(raw, policy=email.policy.default)
+assert str(msg["Subject"]) == job["title"], (msg["Subject"], job["title"])
+EOF2
+ok "long UTF-8 subject: encoded words of whole UTF-8 sequences, every header line <= 76 (the first too)"
+"$PY" - "$T/headers" <<'EOF2' || fail "From with specials"
+import email, email.policy, json, sys
+raw = open(sys.argv[1] + "/1.eml", "rb").read()
+msg = email.message_from_bytes(raw, policy=email.policy.default)
+addrs = msg["From"].addresses
+assert len(addrs) == 1 and addrs[0].display_name == "Partners, Inc." and addrs[0].addr_spec == "hub@hub.test", addrs
+assert json.load(open(sys.argv[1] + "/1.json"))["mail_from"] == "hub@hub.test"
+EOF2
+ok "From 'Partners, Inc. <hub@hub.test>': one mailbox, the name quoted"
+"$PY" - "$T/headers" <<'EOF2' || fail "Message-ID on retry"
+import email, email.policy, sys
+ids = [email.message_from_bytes(open("%s/%d.eml" % (sys.argv[1], n), "rb").read(),
+                                policy=email.policy.default)["Message-ID"] for n in (1, 2, 3)]
+assert ids[0] == ids[1], ("retry changed the Message-ID", ids)
+assert ids[0] != ids[2], ("two jobs share a Message-ID", ids)
+assert ids[0].startswith("<hubd.22.") and ids[0].endswith("@hub.test>"), ids
+EOF2
+ok "a retried job carries the same Message-ID, another job another"
+
+# More display names: quotes and backslashes escaped, one already quoted kept, UTF-8 encoded.
+check_from() { # check_from CONFIGURED EXPECTED_NAME JOB_ID
+    mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" $'tls = none\n' |
+        FROM="$1" "$PY" -c 'import os,sys; sys.stdout.write("".join("from = %s\n" % os.environ["FROM"] if l.startswith("from =") else l for l in sys.stdin))' > "$T/from.conf"
+    out=$(echo "{\"job_id\":$3,\"channel\":\"c\",\"kind\":\"message\",\"title\":\"t\",\"body\":\"b\"}" | run_host email "$T/from.conf" "$M")
+    assert_eq done "$(field "$out" outcome)" "from = $1: mailed"
+    "$PY" - "$T/headers" "$2" <<'EOF2' || fail "From: $1"
+import email, email.header, email.policy, os, sys
+last = max(int(f[:-4]) for f in os.listdir(sys.argv[1]) if f.endswith(".eml"))
+raw = open("%s/%d.eml" % (sys.argv[1], last), "rb").read()
+assert all(b < 128 for b in raw), "8-bit header"
+msg = email.message_from_bytes(raw, policy=email.policy.default)
+addrs = msg["From"].addresses
+assert len(addrs) == 1 and addrs[0].addr_spec == "hub@hub.test", addrs
+name = addrs[0].display_name
+value = email.message_from_bytes(raw, policy=email.policy.compat32)["From"]
+if "=?UTF-8?B?" in value:
+    # Python's address parser keeps the space between two encoded words, which RFC 2047
+    # 6.2 drops (its unstructured parser gets it right): decode the name as the RFC says.
+    name = str(email.header.make_header(email.header.decode_header(value.rsplit("<", 1)[0]))).strip()
+    lines = raw.split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert all(len(l) <= 76 for l in lines), [l for l in lines if len(l) > 76]
+assert name == sys.argv[2], (name, sys.argv[2])
+EOF2
+    ok "from = $1: display name '$2'"
+}
+check_from 'Bob "The" \ Hub, Ltd. <hub@hub.test>' 'Bob "The" \ Hub, Ltd.' 24
+check_from '"Partners, Inc." <hub@hub.test>' 'Partners, Inc.' 25
+check_from 'Café "Zoë" Partners – a long name to need more than one encoded word <hub@hub.test>' \
+    'Café "Zoë" Partners – a long name to need more than one encoded word' 26
+
 # Config refusals, and the password never in a log line or result.
 mailconf "smtp://127.0.0.1:1/x" "not-an-address" > "$T/badto.conf"
 rc=0
