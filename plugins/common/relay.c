@@ -291,13 +291,50 @@ relay_http_json (relay_http_t *self, const char *method, const char *url, const 
         relay_buf_add (&reply->body, "", 0);
 }
 
+//  What a curl error that retrying cannot fix needs from the operator; NULL for the
+//  others. Name resolution, connecting, timeouts and dropped connections (CURLE_
+//  COULDNT_RESOLVE_HOST, _COULDNT_CONNECT, _OPERATION_TIMEDOUT, _GOT_NOTHING, _RECV_ERROR,
+//  ...) and a failed TLS handshake (_SSL_CONNECT_ERROR) can pass, so they stay retryable.
+static const char *
+s_curl_permanent (CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN: return "the configured URL cannot be used; fix it";
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        return "the server's TLS certificate does not verify; check the URL's host and "
+               "this machine's CA certificates";
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+        return "this machine's TLS setup (CA bundle, client certificate, ciphers) cannot "
+               "be used; fix it";
+    default: return NULL;
+    }
+}
+
 hub_relay_outcome_t
 relay_http_outcome (const relay_http_reply_t *reply, const char *what, int32_t default_retry_s,
                     hub_relay_result_t *result)
 {
     if (reply->curl_rc != CURLE_OK) {
-        //  curl's messages name host and port at most, never the path (the secret).
-        relay_set_error (result, HUB_RELAY_RETRY, "%s: %s", what, reply->curl_err);
+        //  curl's messages name host and port at most, never the path (the secret); for a
+        //  URL it could not parse, its fixed text only, in case a parser quotes the URL.
+        const char *fix = s_curl_permanent (reply->curl_rc);
+        bool url = reply->curl_rc == CURLE_URL_MALFORMAT ||
+                   reply->curl_rc == CURLE_UNSUPPORTED_PROTOCOL;
+        if (fix)
+            relay_set_error (result, HUB_RELAY_DEAD, "%s: %s (%s)", what,
+                             url ? curl_easy_strerror (reply->curl_rc) : reply->curl_err, fix);
+        else
+            relay_set_error (result, HUB_RELAY_RETRY, "%s: %s", what, reply->curl_err);
         return result->outcome;
     }
     long status = reply->status;

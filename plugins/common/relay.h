@@ -3,8 +3,10 @@
     Text: Slack, Trello and SMTP all take UTF-8 with length limits; relay_utf8_cut never
     splits a sequence. HTTP: one request with bounded waits, the status, a capped copy of
     the reply body and the Retry-After header, and the mapping of that to an outcome
-    (INTEGRATIONS.md section 0): 2xx done; 429, 5xx, connect errors and timeouts retry;
-    any other status dead.
+    (INTEGRATIONS.md section 0): 2xx done; 429, 5xx, and curl errors that can pass (DNS,
+    connect, timeout, a dropped connection) retry; any other status dead, and so are the
+    curl errors that only a change of configuration can fix (a malformed URL, an
+    unsupported protocol, a TLS certificate or CA bundle that does not verify).
 */
 #ifndef RELAY_H_INCLUDED
 #define RELAY_H_INCLUDED
@@ -92,7 +94,9 @@ void relay_http_json (relay_http_t *self, const char *method, const char *url, c
 
 //  Maps a reply to an outcome and fills result->error with "WHAT: HTTP 404 no_service"
 //  or "WHAT: timed out" (never the URL). Returns the outcome it set. A 429 without a
-//  Retry-After uses default_retry_s.
+//  Retry-After uses default_retry_s. A curl error is retried unless it is one that only
+//  a change of configuration fixes (see the top of this file): that one is dead, with a
+//  text that says what to check.
 hub_relay_outcome_t relay_http_outcome (const relay_http_reply_t *reply, const char *what,
                                         int32_t default_retry_s, hub_relay_result_t *result);
 

@@ -3,9 +3,10 @@
 
 Follows the contracts in INTEGRATIONS.md (sections 1, 3, 5b); standard library only.
 
-    fake_api.py PORT_FILE LOG_FILE [--trello-key K --trello-token T]
+    fake_api.py PORT_FILE LOG_FILE [--trello-key K --trello-token T] [--tls CERT KEY]
 
-Binds 127.0.0.1 on a port the system picks and writes it to PORT_FILE. Every request
+Binds 127.0.0.1 on a port the system picks and writes it to PORT_FILE; with --tls it
+speaks HTTPS with that certificate and key (PEM files). Every request
 (except /_control) is appended to LOG_FILE as one JSON line: method, path, query, headers
 (lower-cased names), body.
 
@@ -35,6 +36,7 @@ import json
 import os
 import re
 import secrets
+import ssl
 import sys
 import threading
 import time
@@ -236,6 +238,11 @@ def main():
         CONFIG["token"] = args[args.index("--trello-token") + 1]
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if "--tls" in args:
+        at = args.index("--tls")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args[at + 1], args[at + 2])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     tmp = port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(server.server_address[1]))

@@ -107,6 +107,34 @@ printf 'webhook_url_file = %s\ntimeout = 2\n' "$T/webhook-down" > "$T/down.conf"
 out=$(echo '{"job_id":8,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host slack "$T/down.conf" "$T/memos.json")
 assert_eq retry "$(field "$out" outcome)" "connection refused -> retry"
 
+# 8b. curl errors: a name that does not resolve can pass (retry); a URL curl cannot use
+#     and a certificate that does not verify will not (dead, saying what to check, never
+#     quoting the URL).
+hook_at() { # NAME URL: a config whose webhook is URL
+    secret "$T/webhook-$1" "$2"
+    printf 'webhook_url_file = %s\ntimeout = 2\n' "$T/webhook-$1" > "$T/$1.conf"
+}
+hook_at nxdomain "http://hubd-relay-test.invalid/services/$HOOK_SECRET"
+out=$(echo '{"job_id":8,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host slack "$T/nxdomain.conf" "$T/memos.json")
+assert_eq retry "$(field "$out" outcome)" "unresolvable host -> retry"
+hook_at badport "http://127.0.0.1:99999/services/$HOOK_SECRET"
+out=$(echo '{"job_id":8,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host slack "$T/badport.conf" "$T/memos.json")
+assert_eq dead "$(field "$out" outcome)" "malformed URL -> dead"
+assert_contains "$(field "$out" error)" "the configured URL cannot be used" "malformed URL: says what to fix"
+if command -v openssl > /dev/null; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$T/tls.key" -out "$T/tls.crt" 2> "$T/openssl.out"
+    "$PY" "$HERE/fake_api.py" "$T/tls.port" "$T/tls.log" --tls "$T/tls.crt" "$T/tls.key" 2> "$T/fake_tls.err" &
+    BG_PIDS+=($!)
+    hook_at selfsigned "https://127.0.0.1:$(wait_port_file "$T/tls.port" $!)/services/$HOOK_SECRET"
+    out=$(echo '{"job_id":8,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host slack "$T/selfsigned.conf" "$T/memos.json")
+    assert_eq dead "$(field "$out" outcome)" "certificate that does not verify -> dead"
+    assert_contains "$(field "$out" error)" "TLS certificate does not verify" "certificate: says what to check"
+else
+    echo "skip - no openssl: the certificate case is not tested"
+fi
+
 # 9. Config refusals: a world-readable URL file, a missing key, a key of no use.
 secret "$T/webhook-open" "$API/services/$HOOK_SECRET"
 chmod 644 "$T/webhook-open"
