@@ -106,12 +106,21 @@ s_read_stdin (size_t *len)
     return data;
 }
 
-//  The body from the arguments after CHANNEL: words joined with spaces, or stdin.
+//  The body from the arguments after CHANNEL: words joined with spaces, or stdin. From
+//  stdin, one final line ending is dropped: `echo TEXT |` publishes TEXT, as the TEXT
+//  argument would (any other newline, and a second final one, stays).
 static char *
 s_body (int nwords, char **words, size_t *len)
 {
-    if (nwords == 0 || (nwords == 1 && strcmp (words[0], "-") == 0))
-        return s_read_stdin (len);
+    if (nwords == 0 || (nwords == 1 && strcmp (words[0], "-") == 0)) {
+        char *body = s_read_stdin (len);
+        if (body && *len && body[*len - 1] == '\n') {
+            (*len)--;
+            if (*len && body[*len - 1] == '\r')
+                (*len)--;
+        }
+        return body;
+    }
     size_t size = 0;
     for (int i = 0; i < nwords; i++)
         size += strlen (words[i]) + 1;

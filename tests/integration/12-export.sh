@@ -11,7 +11,7 @@ HUB_PUB=$(cat "$DATA/hub.pub")
 # Messages on several channels, with UTF-8, titles, quotes, backslashes and newlines.
 hubctl publish updates "Food bank hours: 9–20h, café «open»" --title "Hours ✓" > /dev/null
 hubctl publish actions 'a "quoted" \ backslash' --title 'Tïtle "q"' > /dev/null
-printf 'line one\nline two\n\ttab\n' | hubctl publish announcements - > /dev/null
+printf 'line one\nline two\n\ttab\n\n' | hubctl publish announcements - > /dev/null
 for i in $(seq 4 12); do
     case $((i % 3)) in 0) ch=updates ;; 1) ch=actions ;; *) ch=announcements ;; esac
     hubctl publish "$ch" "message $i — ünïcødé 🎉" --title "title $i" > /dev/null
