@@ -58,6 +58,25 @@ relay_utf8_cut (const char *s, size_t len, size_t max)
 }
 
 size_t
+relay_utf8_chars (const char *s, size_t len)
+{
+    size_t chars = 0;
+    for (size_t at = 0; at < len; at++)
+        chars += ((unsigned char)s[at] & 0xC0) != 0x80;
+    return chars;
+}
+
+size_t
+relay_utf8_prefix (const char *s, size_t len, size_t max_chars)
+{
+    size_t chars = 0;
+    for (size_t at = 0; at < len; at++)
+        if (((unsigned char)s[at] & 0xC0) != 0x80 && chars++ == max_chars)
+            return at;
+    return len;
+}
+
+size_t
 relay_utf8_cut_clean (const char *s, size_t len, size_t max)
 {
     size_t cut = relay_utf8_cut (s, len, max);

@@ -1,13 +1,15 @@
 /*  relay.h - helpers shared by the relay plugins (linked statically into each .so).
 
     Text: Slack, Trello and SMTP all take UTF-8 with length limits; relay_utf8_cut never
-    splits a sequence. HTTP: one request with bounded waits, the status, a capped copy of
-    the reply body and the Retry-After header, and the mapping of that to an outcome
-    (INTEGRATIONS.md section 0): 2xx done; 429, 5xx, and curl errors that can pass (DNS,
-    connect, timeout, a dropped connection) retry; any other status dead, and so are the
-    curl errors that only a change of configuration can fix (a malformed URL, an
-    unsupported protocol, a TLS certificate or CA bundle that does not verify).
+    splits a sequence, and relay_utf8_prefix counts characters where a service does. HTTP:
+    one request with bounded waits, the status, a capped copy of the reply body and the
+    Retry-After header, and the mapping of that to an outcome (INTEGRATIONS.md section 0):
+    2xx done; 429, 5xx, and curl errors that can pass (DNS, connect, timeout, a dropped
+    connection) retry; any other status dead, and so are the curl errors that only a
+    change of configuration can fix (a malformed URL, an unsupported protocol, a TLS
+    certificate or CA bundle that does not verify).
 */
+
 #ifndef RELAY_H_INCLUDED
 #define RELAY_H_INCLUDED
 
@@ -31,6 +33,13 @@ void relay_free_secret (char *secret);
 
 //  Largest length <= max (and <= len) that ends on a UTF-8 sequence boundary of s.
 size_t relay_utf8_cut (const char *s, size_t len, size_t max);
+
+//  Number of characters (code points) in the UTF-8 text s of len bytes.
+size_t relay_utf8_chars (const char *s, size_t len);
+
+//  Length in bytes of the longest prefix of s (len bytes) that holds at most max_chars
+//  characters; it ends on a sequence boundary.
+size_t relay_utf8_prefix (const char *s, size_t len, size_t max_chars);
 
 //  Like relay_utf8_cut, but backs up to the last space or newline in the final quarter
 //  of the cut so a word is not chopped in two.

@@ -8,10 +8,18 @@
     Request: POST, JSON {text, blocks}. `text` is the notification fallback; blocks are
     Block Kit sections: the title, the body, for action items the owner, due date, status
     and note as fields, and a context line with author, channel and seq. All user text is
-    mrkdwn-escaped (& < > only, so `<!channel>` and `<http://x|y>` cannot be injected)
-    and cut on a UTF-8 boundary, preferably at a space, under Slack's limits: 3,000 per
-    section, 2,000 per field, 4,000 (the recommended size) for `text`. Limits are counted
-    in bytes, which is never fewer than Slack's characters.
+    mrkdwn-escaped (& < > only, so `<!channel>` and `<http://x|y>` cannot be injected).
+    Slack's limits are in characters, and so are the ones here: 3,000 per section, 2,000
+    per field, 50 blocks per message, and 4,000 (the recommended size) for `text`. The body
+    is split over as many sections as it needs, each cut on a UTF-8 boundary, preferably
+    at a space, never inside an entity such as &amp;; the other texts are cut (with an
+    ellipsis) at their limit. A body that does not fit in 50 blocks is cut in its last
+    section, which says so and names the seq of the whole message in the hub's history.
+
+    Slack also refuses long messages below those sums, with `msg_blocks_too_long` or
+    `invalid_blocks` (its total for the blocks of a message is not published; about 12,000
+    characters was seen): a message of more than SLACK_SHORT_SECTIONS body sections that
+    is refused so is sent again at once, cut to that many, with the same note.
 
     Replies (plain text): 200 `ok` done; 429 retry at Retry-After; 5xx, timeouts and
     connect errors retry; other 4xx (invalid_payload, no_service, channel_is_archived, ...)
@@ -24,11 +32,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLACK_SECTION_MAX 3000
-#define SLACK_FIELD_MAX   2000
-#define SLACK_TEXT_MAX    4000
-#define SLACK_TITLE_MAX   300
-#define SLACK_ELLIPSIS    "\xE2\x80\xA6" //  U+2026, 3 bytes
+#define SLACK_BLOCKS_MAX     50
+#define SLACK_SECTION_MAX    3000 //  characters, as are the limits below
+#define SLACK_FIELD_MAX      2000
+#define SLACK_TEXT_MAX       4000
+#define SLACK_TITLE_MAX      300
+#define SLACK_SHORT_SECTIONS 3 //  body sections of the resent message (9,000 characters)
+#define SLACK_ELLIPSIS       "\xE2\x80\xA6" //  U+2026: one character, 3 bytes
 
 typedef struct {
     const hub_host_t *host;
@@ -36,45 +46,60 @@ typedef struct {
     relay_http_t *http;
 } slack_t;
 
-//  Appends text to out mrkdwn-escaped, in at most max bytes; a cut text ends in an
-//  ellipsis and never splits a UTF-8 sequence or an entity such as &amp;.
+//  Appends text mrkdwn-escaped to esc, stopping once esc holds more than stop bytes.
 static void
-s_escape (relay_buf_t *out, const char *text, size_t len, size_t max)
+s_escape_into (relay_buf_t *esc, const char *text, size_t len, size_t stop)
 {
-    relay_buf_t esc = {0};
-    relay_buf_add (&esc, "", 0);
-    for (size_t at = 0; at < len; at++) {
+    relay_buf_add (esc, "", 0);
+    for (size_t at = 0; at < len && esc->len <= stop; at++) {
         char c = text[at];
         if (c == '&')
-            relay_buf_adds (&esc, "&amp;");
+            relay_buf_adds (esc, "&amp;");
         else if (c == '<')
-            relay_buf_adds (&esc, "&lt;");
+            relay_buf_adds (esc, "&lt;");
         else if (c == '>')
-            relay_buf_adds (&esc, "&gt;");
+            relay_buf_adds (esc, "&gt;");
         else if (c == 0)
-            relay_buf_adds (&esc, " ");
+            relay_buf_adds (esc, " ");
         else
-            relay_buf_add (&esc, &c, 1);
-        if (esc.len > max + 8)
-            break; //  long enough to know it must be cut
+            relay_buf_add (esc, &c, 1);
     }
-    if (esc.len <= max) {
-        relay_buf_add (out, esc.data, esc.len);
-        relay_buf_free (&esc);
-        return;
-    }
-    size_t cut = relay_utf8_cut_clean (esc.data, esc.len, max - strlen (SLACK_ELLIPSIS));
+}
+
+//  Where to cut escaped text (len bytes) so that at most max characters are kept: on a
+//  UTF-8 boundary, preferably at a space, never inside an entity such as &amp;.
+static size_t
+s_cut (const char *esc, size_t len, size_t max)
+{
+    size_t cut = relay_utf8_cut_clean (esc, len, relay_utf8_prefix (esc, len, max));
+    if (cut == len)
+        return cut;
     //  Inside an entity? An '&' in the last 4 bytes with no ';' after it.
     for (size_t at = cut; at > 0 && at + 5 > cut; at--) {
-        if (esc.data[at - 1] == ';')
+        if (esc[at - 1] == ';')
             break;
-        if (esc.data[at - 1] == '&') {
+        if (esc[at - 1] == '&') {
             cut = at - 1;
             break;
         }
     }
-    relay_buf_add (out, esc.data, cut);
-    relay_buf_adds (out, SLACK_ELLIPSIS);
+    return cut;
+}
+
+//  Appends text to out mrkdwn-escaped, in at most max characters; a cut text ends in an
+//  ellipsis.
+static void
+s_escape (relay_buf_t *out, const char *text, size_t len, size_t max)
+{
+    relay_buf_t esc = {0};
+    //  A character is at most 4 bytes: past that many, the text must be cut.
+    s_escape_into (&esc, text, len, 4 * max + 8);
+    if (relay_utf8_chars (esc.data, esc.len) <= max)
+        relay_buf_add (out, esc.data, esc.len);
+    else {
+        relay_buf_add (out, esc.data, s_cut (esc.data, esc.len, max - 1));
+        relay_buf_adds (out, SLACK_ELLIPSIS);
+    }
     relay_buf_free (&esc);
 }
 
@@ -117,6 +142,39 @@ s_section (const char *text)
     return json_pack ("{s:s, s:o}", "type", "section", "text", s_mrkdwn (text));
 }
 
+//  Appends the escaped body (len bytes) to blocks as sections of at most SLACK_SECTION_MAX
+//  characters, at most max of them; returns how many it appended. A body that does not
+//  fit ends, in the last section, with a note that says so and where the whole is.
+static size_t
+s_body_sections (json_t *blocks, const char *esc, size_t len, size_t max, uint64_t seq)
+{
+    char note[128];
+    snprintf (note, sizeof note,
+              " " SLACK_ELLIPSIS " (truncated; the whole message is seq %llu in the hub's "
+              "history)",
+              (unsigned long long)seq);
+    size_t note_chars = relay_utf8_chars (note, strlen (note));
+    relay_buf_t text = {0};
+    size_t n = 0;
+    for (size_t at = 0; at < len && n < max; n++) {
+        size_t take = s_cut (esc + at, len - at, SLACK_SECTION_MAX);
+        bool cut = n + 1 == max && take < len - at;
+        if (cut)
+            take = s_cut (esc + at, len - at, SLACK_SECTION_MAX - note_chars);
+        text.len = 0;
+        relay_buf_add (&text, esc + at, take);
+        if (cut)
+            relay_buf_adds (&text, note);
+        json_array_append_new (blocks, s_section (text.data));
+        at += take;
+        //  The space or newline the cut stopped at is now the break between sections.
+        if (at < len && (esc[at] == ' ' || esc[at] == '\n'))
+            at++;
+    }
+    relay_buf_free (&text);
+    return n;
+}
+
 //  Owner, due date, status and note of an action item, as section fields.
 static json_t *
 s_action_fields (const hub_relay_job_t *job)
@@ -150,11 +208,13 @@ s_action_fields (const hub_relay_job_t *job)
     return json_pack ("{s:s, s:o}", "type", "section", "fields", fields);
 }
 
-//  Builds the webhook payload. Caller frees the result.
+//  Builds the webhook payload, with the body in at most body_max sections; the number it
+//  took goes to *sections_p. Caller frees the result.
 static char *
-s_payload (const hub_relay_job_t *job)
+s_payload (const hub_relay_job_t *job, size_t body_max, size_t *sections_p)
 {
     size_t body_len = job->body ? job->body_len : 0;
+    bool action = relay_job_is_action (job);
     json_t *blocks = json_array ();
     relay_buf_t text = {0};
 
@@ -163,13 +223,14 @@ s_payload (const hub_relay_job_t *job)
     relay_buf_adds (&text, "*");
     json_array_append_new (blocks, s_section (text.data));
 
-    if (body_len) {
-        relay_buf_t body = {0};
-        s_escape (&body, job->body, body_len, SLACK_SECTION_MAX);
-        json_array_append_new (blocks, s_section (body.data));
-        relay_buf_free (&body);
-    }
-    if (relay_job_is_action (job))
+    //  The body's share of the 50 blocks: all but the headline, fields and context.
+    size_t room = SLACK_BLOCKS_MAX - 2 - (action ? 1 : 0);
+    relay_buf_t body = {0};
+    s_escape_into (&body, job->body, body_len, SIZE_MAX);
+    *sections_p = s_body_sections (blocks, body.data, body.len,
+                                   body_max < room ? body_max : room, job->seq);
+    relay_buf_free (&body);
+    if (action)
         json_array_append_new (blocks, s_action_fields (job));
 
     relay_buf_t context = {0};
@@ -185,7 +246,8 @@ s_payload (const hub_relay_job_t *job)
     //  The fallback: headline, then as much body as fits.
     if (body_len) {
         relay_buf_adds (&text, "\n");
-        s_escape (&text, job->body, body_len, SLACK_TEXT_MAX - text.len);
+        s_escape (&text, job->body, body_len,
+                  SLACK_TEXT_MAX - relay_utf8_chars (text.data, text.len));
     }
     json_t *root = json_pack ("{s:s, s:o, s:b, s:b}", "text", text.data, "blocks", blocks,
                               "unfurl_links", 0, "unfurl_media", 0);
@@ -234,22 +296,43 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
     return 0;
 }
 
+//  Posts the job's payload with the body in at most body_max sections; the number of
+//  sections it took goes to *sections_p. Returns the outcome (and fills result).
+static hub_relay_outcome_t
+s_post (slack_t *self, const hub_relay_job_t *job, size_t body_max, size_t *sections_p,
+        hub_relay_result_t *result, relay_http_reply_t *reply)
+{
+    memset (result, 0, sizeof *result);
+    char *payload = s_payload (job, body_max, sections_p);
+    if (!payload) {
+        relay_buf_add (&reply->body, "", 0);
+        relay_set_error (result, HUB_RELAY_DEAD, "slack: the message is not valid UTF-8");
+        return result->outcome;
+    }
+    relay_http_json (self->http, "POST", self->webhook_url, payload, reply);
+    free (payload);
+    return relay_http_outcome (reply, "slack", 0, result);
+}
+
 static void
 s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
 {
     slack_t *self = state;
     const hub_host_t *host = self->host;
-    char *payload = s_payload (job);
-    if (!payload) {
-        relay_set_error (result, HUB_RELAY_DEAD, "slack: the message is not valid UTF-8");
-        host->log (host->host, HUB_PLUGIN_LOG_ERROR, "job %llu: %s",
-                   (unsigned long long)job->job_id, result->error);
-        return;
+    size_t sections = 0;
+    relay_http_reply_t reply = {0};
+    hub_relay_outcome_t outcome =
+        s_post (self, job, SLACK_BLOCKS_MAX, &sections, result, &reply);
+    const char *said = reply.body.data;
+    if (outcome == HUB_RELAY_DEAD && reply.status == 400 && sections > SLACK_SHORT_SECTIONS &&
+        (!strncmp (said, "msg_blocks_too_long", 19) || !strncmp (said, "invalid_blocks", 14))) {
+        host->log (host->host, HUB_PLUGIN_LOG_NOTICE,
+                   "job %llu: %s: sending it again with the body cut to %d sections",
+                   (unsigned long long)job->job_id, result->error, SLACK_SHORT_SECTIONS);
+        relay_buf_free (&reply.body);
+        outcome = s_post (self, job, SLACK_SHORT_SECTIONS, &sections, result, &reply);
     }
-    relay_http_reply_t reply;
-    relay_http_json (self->http, "POST", self->webhook_url, payload, &reply);
-    free (payload);
-    if (relay_http_outcome (&reply, "slack", 0, result) == HUB_RELAY_DONE)
+    if (outcome == HUB_RELAY_DONE)
         host->log (host->host, HUB_PLUGIN_LOG_INFO, "job %llu: posted (seq %llu)",
                    (unsigned long long)job->job_id, (unsigned long long)job->seq);
     else

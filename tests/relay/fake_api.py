@@ -13,8 +13,11 @@ speaks HTTPS with that certificate and key (PEM files). Every request
 Routes
   POST /services/...                 Slack webhook: 200 "ok", or 400 invalid_payload (not a
                                      JSON object with text/blocks/attachments), invalid_blocks
-                                     (>50 blocks, section text >3000, field >2000),
-                                     msg_too_long (text >40000)
+                                     (Block Kit's published limits, in characters: > 50
+                                     blocks; a section without text or fields, its text not
+                                     1..3000, > 10 fields or one not 1..2000; a header over
+                                     150; a context without 1..10 elements), msg_too_long
+                                     (text > 40000)
   POST /1/cards                      Trello: auth (OAuth header or key/token query) -> 401
                                      "invalid key"/"invalid token"; idList ^[0-9a-fA-F]{24}$
                                      -> 400; else 200 + Card
@@ -149,15 +152,35 @@ def slack_webhook(headers, raw):
     if len(msg.get("text", "")) > 40000:
         return 400, "msg_too_long"
     blocks = msg.get("blocks", [])
-    if len(blocks) > 50:
+    if not isinstance(blocks, list) or len(blocks) > 50 or not all(valid_block(b) for b in blocks):
         return 400, "invalid_blocks"
-    for b in blocks:
-        if b.get("type") == "section":
-            if len((b.get("text") or {}).get("text", "")) > 3000:
-                return 400, "invalid_blocks"
-            if any(len(f.get("text", "")) > 2000 for f in b.get("fields", [])):
-                return 400, "invalid_blocks"
     return 200, "ok"
+
+
+def text_of(obj, most):
+    """True if obj is a text object whose text has 1..MOST characters (Python counts code
+    points, as Slack's limits do)."""
+    return isinstance(obj, dict) and isinstance(obj.get("text"), str) and 0 < len(obj["text"]) <= most
+
+
+def valid_block(b):
+    """Block Kit's published limits for the blocks the relay sends."""
+    if not isinstance(b, dict):
+        return False
+    if b.get("type") == "section":
+        fields = b.get("fields")
+        if "text" not in b and fields is None:
+            return False
+        if "text" in b and not text_of(b["text"], 3000):
+            return False
+        return fields is None or (isinstance(fields, list) and len(fields) <= 10 and
+                                  all(text_of(f, 2000) for f in fields))
+    if b.get("type") == "header":
+        return text_of(b.get("text"), 150)
+    if b.get("type") == "context":
+        els = b.get("elements")
+        return isinstance(els, list) and 0 < len(els) <= 10
+    return isinstance(b.get("type"), str)
 
 
 def trello_params(query, headers, raw):

@@ -47,25 +47,73 @@ assert "*Owner*\nfood-bank" in fields and "*Due*\n2026-12-01 17:00 UTC" in field
 EOF2
 ok "action: owner and due date fields"
 
-# 3. A 50,000-character body (multi-byte, with & to escape) is cut within Slack's limits,
-#    on a UTF-8 boundary, with an ellipsis.
-"$PY" -c '
-import json
-body = ("Réunion € & 😀 " * 4000)[:50000]
-print(json.dumps({"job_id": 3, "seq": 43, "channel": "c", "kind": "message", "author": "a", "title": "Long", "body": body}))' > "$T/long.jsonl"
-out=$(run_host slack "$T/slack.conf" "$T/memos.json" < "$T/long.jsonl")
-assert_eq done "$(field "$out" outcome)" "long body delivered (fake checks Slack's limits)"
-"$PY" - "$API_LOG" <<'EOF2' || fail "long body cut"
-import json, sys
-raw = [json.loads(l) for l in open(sys.argv[1])][-1]["body"]
-msg = json.loads(raw)
-body = ("Réunion € & 😀 " * 4000)[:50000].replace("&", "&amp;")
-sec = msg["blocks"][1]["text"]["text"]
-assert len(sec.encode()) <= 3000 and len(msg["text"].encode()) <= 4000, (len(sec), len(msg["text"]))
-assert sec.endswith("\u2026") and body.startswith(sec[:-1].rstrip()), sec[-40:]
-assert not sec[:-1].endswith("&") and len(sec) > 2000, sec[-20:]
+# 3. Long bodies are split over sections of at most 3,000 characters (Slack counts
+#    characters, not bytes), cut on UTF-8 boundaries and never inside an entity; the
+#    fake refuses what breaks Block Kit's published limits. check_sections (below) puts
+#    the sections back together and compares them with the escaped body.
+cat > "$T/sections.py" <<'EOF2'
+import json, re, sys
+log, jobs, n_req = sys.argv[1], sys.argv[2], int(sys.argv[3])
+job = json.loads(open(jobs).readline())
+msg = json.loads([json.loads(l) for l in open(log)][-n_req]["body"])
+blocks = msg["blocks"]
+esc = job["body"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+body = [b["text"]["text"] for b in blocks[1:] if b["type"] == "section" and "text" in b]
+note = " \u2026 (truncated; the whole message is seq %d in the hub's history)" % job["seq"]
+cut = body[-1].endswith(note)
+if cut:
+    body[-1] = body[-1][: -len(note)]
+at = 0
+for sec in body:
+    assert 0 < len(sec) <= 3000, len(sec)
+    assert not re.sub(r"&(amp|lt|gt);", "", sec).count("&"), sec[-8:]  # whole entities only
+    assert esc.startswith(sec, at), (at, sec[:40], esc[at:at + 40])
+    at += len(sec)
+    if at < len(esc) and esc[at] in " \n":
+        at += 1  # the space the cut stopped at: the break between two sections
+assert len(msg["text"]) <= 4000 and len(blocks) <= 50, (len(msg["text"]), len(blocks))
+print("%d %d %s %d %d" % (len(blocks), len(body), "cut" if cut else "whole", at == len(esc), max(map(len, body))))
 EOF2
-ok "50,000-char body: section <= 3000 bytes, text <= 4000, UTF-8 and entity boundaries kept"
+check_sections() { # JOBS_FILE [NTH_REQUEST_FROM_THE_END]: "BLOCKS BODY_SECTIONS whole|cut ALL_SENT(1|0) LONGEST"
+    "$PY" "$T/sections.py" "$API_LOG" "$1" "${2:-1}" || fail "sections of $1"
+}
+# long_case SEQ KIND BODY_PYTHON_EXPR EXPECTED WHAT: a job with that body (in
+# $T/long-SEQ.jsonl) is delivered, and check_sections says EXPECTED.
+long_case() {
+    "$PY" -c '
+import json, sys
+body = eval(sys.argv[3])
+print(json.dumps({"job_id": int(sys.argv[1]), "seq": int(sys.argv[1]), "channel": "c", "kind": sys.argv[2], "author": "a", "title": "Long", "body": body, "action_id": 7, "action_title": "Q3", "owner": "food-bank", "status": "open"}))' "$1" "$2" "$3" > "$T/long-$1.jsonl"
+    out=$(run_host slack "$T/slack.conf" "$T/memos.json" < "$T/long-$1.jsonl")
+    assert_eq done "$(field "$out" outcome)" "$5: delivered"
+    assert_eq "$4" "$(check_sections "$T/long-$1.jsonl")" "$5"
+}
+# 9,799 characters of mixed text (accents, €, emoji, & to escape, CJK, newlines).
+long_case 43 message '("Réunion € & 😀 partenaires, " * 200 + "会議の議事録と次の手順。\n" * 200 + "x" * 2000 + " end")[:9799]' \
+    "6 4 whole 1 2998" "9,799-char body: all of it, in 4 sections of <= 3,000 characters"
+# CJK has no spaces to cut at: 7,000 characters (21,000 bytes) make sections of exactly
+# 3,000 characters, the limit being in characters (the fake refuses 3,001).
+long_case 44 message '("漢字かな交じり文" * 875)[:7000]' \
+    "5 3 whole 1 3000" "7,000 CJK characters in sections of 3,000"
+# Nothing but entities and no space: cuts back up to an entity's start.
+long_case 47 message '"x&<>" * 1500' \
+    "10 8 whole 1 2997" "6,000 chars of & < > (21,000 escaped): no section cut inside an entity"
+# A body too long for 50 blocks: an action item (so the fields take a block too), cut
+# in its 47th body section, which says so and where the whole message is.
+long_case 45 action '"Réunion & <b> 😀 " * 12000' \
+    "50 47 cut 0 2999" "216,000-char body: 50 blocks, the last body section says it was cut"
+# Slack refuses messages below the published sums (msg_blocks_too_long): the message is
+# sent again at once with the body cut to 3 sections; a short message is not resent.
+control /_control/fail '{"status":400,"count":1,"body":"msg_blocks_too_long"}'
+out=$(run_host slack "$T/slack.conf" "$T/memos.json" < "$T/long-43.jsonl")
+assert_eq done "$(field "$out" outcome)" "msg_blocks_too_long: sent again shorter"
+assert_eq "5 3 cut 0 2998" "$(check_sections "$T/long-43.jsonl")" "resent with 3 body sections, the last saying it was cut"
+assert_eq "400 None" "$(tail -2 "$API_LOG" | "$PY" -c 'import json,sys; print(*[json.loads(l)["fault_status"] for l in sys.stdin])')" "one refused request, then the shorter one"
+control /_control/fail '{"status":400,"count":1,"body":"invalid_blocks"}'
+n=$(wc -l < "$API_LOG")
+out=$(echo '{"job_id":46,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host slack "$T/slack.conf" "$T/memos.json")
+assert_eq dead "$(field "$out" outcome)" "invalid_blocks on a short message: dead"
+assert_eq "$((n + 1))" "$(wc -l < "$API_LOG")" "a short message is not resent"
 
 # 4. 429 with Retry-After: 2 -> retry at that time; then the retried job goes through.
 control /_control/fail '{"status":429,"count":1,"retry_after":2,"body":"rate_limited"}'
