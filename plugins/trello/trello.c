@@ -16,7 +16,9 @@
                        as the memo card:<action_id>
         reminder       POST /cards/{id}/actions/comments {text}
         action-done    PUT /cards/{id} {dueComplete: true}, then a comment with the note
-        action-cancel  a comment with the note, then PUT /cards/{id} {closed: true}
+        action-cancel  PUT /cards/{id} {closed: true}, then a comment with the note
+    The PUT goes first because it is idempotent: when the comment fails the retry sets the
+    flag again, harmlessly, and comments once; the other order would comment twice.
     A job whose card is not yet known (its `action` job died, or the memo was lost) creates
     the card first and returns the memo with whatever outcome follows, so a retry finds it.
     The memo is what keeps restarts and retries from creating a second card. The residual
@@ -298,19 +300,19 @@ s_note (relay_buf_t *text, const hub_relay_job_t *job)
         relay_buf_adds (text, ".");
 }
 
-//  The step after the card exists: a comment, and for done/cancel the card's flag.
+//  The step after the card exists: for done/cancel the card's flag, then a comment.
 static void
 s_follow_up (trello_t *self, const hub_relay_job_t *job, const char *card,
              hub_relay_result_t *result)
 {
+    const char *flag = !strcmp (job->kind, "action-done")     ? "dueComplete"
+                       : !strcmp (job->kind, "action-cancel") ? "closed"
+                                                              : NULL;
+    if (flag && s_update (self, card, flag, result) != HUB_RELAY_DONE)
+        return;
     relay_buf_t text = {0};
     s_note (&text, job);
-    if (!strcmp (job->kind, "action-done")) {
-        if (s_update (self, card, "dueComplete", result) == HUB_RELAY_DONE)
-            s_comment (self, card, text.data, result);
-    } else if (s_comment (self, card, text.data, result) == HUB_RELAY_DONE &&
-               !strcmp (job->kind, "action-cancel"))
-        s_update (self, card, "closed", result);
+    s_comment (self, card, text.data, result);
     relay_buf_free (&text);
 }
 

@@ -19,6 +19,14 @@ job() { # job ID KIND ACTION_ID [extra json]
 }
 cards() { curl -sS --max-time 5 "$API/_control/cards"; }
 ncards() { cards | "$PY" -c "import json,sys; print(sum(1 for c in json.load(sys.stdin).values() if c['name']==sys.argv[1]))" "$1"; }
+# card ID EXPR: a Python expression over the card `c` (the fake's record, with its comments).
+card() { cards | "$PY" -c "import json,sys; c=json.load(sys.stdin)[sys.argv[1]]; print($2)" "$1"; }
+# requests N: "METHOD PATH" of the last N requests, one a line, ids shown as {id}.
+requests() { tail -"$1" "$API_LOG" | "$PY" -c '
+import json, re, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    print(r["method"], re.sub("[0-9a-f]{24}", "{id}", r["path"]))'; }
 
 # 1. action -> POST /1/cards with idList, name, desc, due; memo card:7 = the card id.
 out=$(job 1 action 7 | run_host trello "$T/trello.conf" "$M")
@@ -64,6 +72,25 @@ reqs = [json.loads(l) for l in open(sys.argv[3])][-2:]
 assert reqs[0]["method"] == "PUT" and json.loads(reqs[0]["body"]) == {"dueComplete": True}, reqs[0]
 EOF2
 ok "done: dueComplete=true and the note as a comment"
+
+# 3b. done and cancel set the card's flag (PUT, idempotent), then comment: when the
+#     comment fails the retry sets the flag again, harmlessly, and comments once (a
+#     comment before the PUT was posted twice when the PUT failed).
+# partial_failure ACTION KIND FLAG COMMENT: the second request of KIND's job fails (500).
+partial_failure() {
+    local card
+    card=$(field "$(job "$1" action "$1" | run_host trello "$T/trello.conf" "$M")" memo_value)
+    control /_control/fail '{"after":1,"status":500,"count":1,"body":"Internal error"}'
+    out=$(job $(($1 + 1)) "$2" "$1" ',"note":"sent"' | run_host trello "$T/trello.conf" "$M")
+    assert_eq retry "$(field "$out" outcome)" "$2: the second request fails: retry"
+    out=$(job $(($1 + 1)) "$2" "$1" ',"note":"sent","attempt":2' | run_host trello "$T/trello.conf" "$M")
+    assert_eq done "$(field "$out" outcome)" "$2 retried: delivered"
+    assert_eq "True ['$4']" "$(card "$card" "c['$3'], c['comments']")" "$2 after a partial failure: $3, one comment"
+    assert_eq "PUT /1/cards/{id}
+POST /1/cards/{id}/actions/comments" "$(requests 2)" "$2: PUT $3, then the comment"
+}
+partial_failure 20 action-done dueComplete "Done by river-trust: sent"
+partial_failure 22 action-cancel closed "Cancelled by river-trust: sent"
 
 # 4. Messages that are not action items cost no request.
 n=$(wc -l < "$API_LOG")
