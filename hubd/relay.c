@@ -75,6 +75,8 @@ typedef struct {
     zsock_t *pipe;
     bool ended;                //  $TERM has come
     atomic_bool exited;        //  the thread is done: destroying its actor waits for nothing
+    atomic_bool woken;         //  a WAKE is in the pipe: at most one, so the pipe never
+                               //  fills and GO and $TERM always find room
     const config_relay_t *cfg; //  for the thread's start only
     const char *plugin_dir;
     const char *db_path;
@@ -674,6 +676,8 @@ s_handle_pipe (s_worker_t *self)
     bool go_on = !streq (command, "$TERM");
     if (streq (command, "GO"))
         self->held = false;
+    else if (streq (command, "WAKE"))
+        atomic_store (&self->woken, false);
     zstr_free (&command);
     return go_on;
 }
@@ -796,6 +800,7 @@ s_slot_start (relay_t *self, s_slot_t *slot, const config_t *config, const confi
     memcpy (state->hub_pk, self->hub_pk, HUB_PUBKEY_BYTES);
     memcpy (state->admin_pk, self->admin_pk, HUB_PUBKEY_BYTES);
     atomic_init (&state->exited, false);
+    atomic_init (&state->woken, false);
     slot->name = mem_strdup (cfg->name);
     slot->state = state;
     slot->held = held;
@@ -917,9 +922,10 @@ relay_tick (relay_t *self)
 void
 relay_wake (relay_t *self)
 {
-    //  A WAKE while a worker is busy just runs one more pass.
+    //  A WAKE while a worker is busy just runs one more pass; one waiting is enough.
     for (size_t r = 0; r < self->count; r++)
-        zstr_send (self->slots[r].actor, "WAKE");
+        if (!atomic_exchange (&self->slots[r].state->woken, true))
+            zstr_send (self->slots[r].actor, "WAKE");
 }
 
 char *
