@@ -203,7 +203,9 @@ s_on_body (char *data, size_t size, size_t count, void *arg)
 {
     relay_http_reply_t *reply = arg;
     size_t len = size * count;
-    size_t room = RELAY_REPLY_MAX - reply->body.len;
+    size_t room = reply->body_max - reply->body.len;
+    if (len > room)
+        reply->truncated = true;
     relay_buf_add (&reply->body, data, len < room ? len : room);
     return len;
 }
@@ -273,20 +275,24 @@ relay_http_destroy (relay_http_t **self_p)
     *self_p = NULL;
 }
 
-void
-relay_http_json (relay_http_t *self, const char *method, const char *url, const char *json,
-                 relay_http_reply_t *reply)
+//  One request: a JSON body, or none when json is NULL (then a GET).
+static void
+s_perform (relay_http_t *self, const char *method, const char *url, const char *json,
+           size_t body_max, relay_http_reply_t *reply)
 {
-    assert (json);
     memset (reply, 0, sizeof *reply);
     reply->retry_after_s = -1;
+    reply->body_max = body_max;
     CURL *curl = self->curl;
     //  Back to the defaults, keeping the open connection, then this request's options.
     curl_easy_reset (curl);
     curl_easy_setopt (curl, CURLOPT_URL, url);
-    curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen (json));
+    if (json) {
+        curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json);
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen (json));
+    } else
+        curl_easy_setopt (curl, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt (curl, CURLOPT_HTTPHEADER, self->headers);
     curl_easy_setopt (curl, CURLOPT_USERAGENT, "hubd-relay/" HUB_VERSION);
     curl_easy_setopt (curl, CURLOPT_TIMEOUT, self->timeout_s);
@@ -308,6 +314,20 @@ relay_http_json (relay_http_t *self, const char *method, const char *url, const 
                   curl_easy_strerror (reply->curl_rc));
     if (!reply->body.data)
         relay_buf_add (&reply->body, "", 0);
+}
+
+void
+relay_http_json (relay_http_t *self, const char *method, const char *url, const char *json,
+                 relay_http_reply_t *reply)
+{
+    assert (method && json);
+    s_perform (self, method, url, json, RELAY_REPLY_MAX, reply);
+}
+
+void
+relay_http_get (relay_http_t *self, const char *url, size_t body_max, relay_http_reply_t *reply)
+{
+    s_perform (self, "GET", url, NULL, body_max, reply);
 }
 
 //  What a curl error that retrying cannot fix needs from the operator; NULL for the

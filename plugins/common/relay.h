@@ -9,7 +9,6 @@
     change of configuration can fix (a malformed URL, an unsupported protocol, a TLS
     certificate or CA bundle that does not verify).
 */
-
 #ifndef RELAY_H_INCLUDED
 #define RELAY_H_INCLUDED
 
@@ -74,13 +73,16 @@ void relay_buf_addf (relay_buf_t *buf, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 void relay_buf_free (relay_buf_t *buf);
 
-//  One HTTP exchange. The reply body is kept up to 4 KiB (error texts are short).
+//  One HTTP exchange. The reply body is kept up to a cap: 4 KiB for relay_http_json (error
+//  texts are short), the caller's for relay_http_get.
 typedef struct {
     long status;      //  HTTP status, 0 when no reply arrived
     CURLcode curl_rc; //  CURLE_OK when a reply arrived
     char curl_err[CURL_ERROR_SIZE];
     long retry_after_s; //  Retry-After in seconds, -1 if absent
     relay_buf_t body;
+    size_t body_max; //  the cap
+    bool truncated;  //  the body was longer than the cap
 } relay_http_reply_t;
 
 //  The HTTP client of one relay, made once in init and used by every deliver: its header
@@ -100,6 +102,11 @@ void relay_http_destroy (relay_http_t **self_p);
 //  Sends METHOD url with a JSON body. Caller frees reply->body with relay_buf_free.
 void relay_http_json (relay_http_t *self, const char *method, const char *url, const char *json,
                       relay_http_reply_t *reply);
+
+//  Sends GET url (no body), keeping up to body_max bytes of the reply. Caller frees
+//  reply->body with relay_buf_free.
+void relay_http_get (relay_http_t *self, const char *url, size_t body_max,
+                     relay_http_reply_t *reply);
 
 //  Maps a reply to an outcome and fills result->error with "WHAT: HTTP 404 no_service"
 //  or "WHAT: timed out" (never the URL). Returns the outcome it set. A 429 without a

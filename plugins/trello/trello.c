@@ -19,14 +19,25 @@
         action-cancel  PUT /cards/{id} {closed: true}, then a comment with the note
     The PUT goes first because it is idempotent: when the comment fails the retry sets the
     flag again, harmlessly, and comments once; the other order would comment twice.
-    A job whose card is not yet known (its `action` job died, or the memo was lost) creates
-    the card first and returns the memo with whatever outcome follows, so a retry finds it.
-    The memo is what keeps restarts and retries from creating a second card. The residual
-    risk: a create whose reply is lost (timeout after Trello stored the card) is retried and
-    makes a second card; Trello has no idempotency key to prevent that.
+
+    Finding the card. The memo is what keeps restarts and retries from making a second
+    card. A job whose card is not yet known (its `action` job died, or the memo was lost)
+    makes the card first, with what the job knows of the item, and returns the memo with
+    whatever outcome follows, so a retry finds it. A card deleted on Trello (a 404 for
+    the stored id) is made again, and its job carried on, instead of leaving every later
+    job of the item dead. Trello has no idempotency key, so a create whose reply was lost
+    (a timeout, a dropped connection, hubd killed before it recorded the memo) would make
+    a twin on the retry: every card's desc ends with a marker line
+        hubd action <relay NAME>:<action_id>
+    and before a retry (attempt > 1) or a late create (a job of another kind) makes a
+    card, GET /lists/{list_id}/cards?fields=id,desc looks for an open card with that line
+    and adopts it. The residual risk: a twin when the card was moved to another list or
+    its marker deleted in between, or when two hubs with a relay of the same NAME share
+    the list.
 
     Outcomes: 2xx done; 429 retry (Trello sends no Retry-After: 10 s, its next window);
-    5xx, timeouts, connect errors retry; 401 (invalid key/token), 400, 403, 404 dead.
+    5xx, timeouts, connect errors retry; 401 (invalid key/token), 400, 403 dead; 404 dead
+    but for a stored card (above).
 */
 #include "../common/relay.h"
 
@@ -35,15 +46,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRELLO_RETRY_S  10    //  rate limits are per 10 s window
-#define TRELLO_NAME_MAX 512   //  bytes
-#define TRELLO_TEXT_MAX 16000 //  desc and comments: Trello allows 16,384 characters
+#define TRELLO_RETRY_S  10        //  rate limits are per 10 s window
+#define TRELLO_NAME_MAX 512       //  bytes
+#define TRELLO_TEXT_MAX 16000     //  desc and comments: Trello allows 16,384 characters
+#define TRELLO_LIST_MAX (8 << 20) //  bytes of a list's cards read to find a marker
 
 typedef struct {
     const hub_host_t *host;
     char *api_base;
     char *list_id;
     relay_http_t *http; //  its header list holds the key and token
+    long status;        //  HTTP status of the last reply (0: none)
 } trello_t;
 
 static bool
@@ -156,6 +169,7 @@ s_call (trello_t *self, const char *method, const char *path, json_t *params, co
     relay_http_reply_t reply;
     relay_http_json (self->http, method, url, body, &reply);
     free (body);
+    self->status = reply.status;
     hub_relay_outcome_t outcome = relay_http_outcome (&reply, what, TRELLO_RETRY_S, result);
     if (outcome == HUB_RELAY_DONE && reply_p) {
         *reply_p = json_loads (reply.body.data, 0, NULL);
@@ -183,39 +197,79 @@ s_action_title (const hub_relay_job_t *job)
     return job->title && *job->title ? job->title : "Action item";
 }
 
+//  Writes the marker line that names the card of job's action item in its desc.
+static void
+s_marker (const trello_t *self, const hub_relay_job_t *job, char *buf, size_t size)
+{
+    const char *relay = self->host->relay_name ? self->host->relay_name : "trello";
+    snprintf (buf, size, "hubd action %s:%llu", relay, (unsigned long long)job->action_id);
+}
+
+//  True if text holds line as a whole line.
+static bool
+s_has_line (const char *text, const char *line)
+{
+    size_t len = strlen (line);
+    for (const char *at = strstr (text, line); at; at = strstr (at + 1, line))
+        if ((at == text || at[-1] == '\n') && strchr ("\r\n", at[len]))
+            return true; //  strchr finds the NUL too: the text's end
+    return false;
+}
+
+//  The card's desc: the item's detail (the body of its own job), or for a card made by a
+//  later job what that job knows of the item; then where it comes from; the marker last.
+static void
+s_card_desc (const trello_t *self, const hub_relay_job_t *job, relay_buf_t *desc)
+{
+    bool own = !strcmp (job->kind, "action");
+    if (own && job->body_len) {
+        s_add_cut (desc, job->body, TRELLO_TEXT_MAX - 1024);
+        relay_buf_adds (desc, "\n\n---\n");
+    } else if (!own) {
+        const char *by = !strcmp (job->kind, "reminder")      ? "reminder"
+                         : !strcmp (job->kind, "action-done") ? "completion"
+                                                              : "cancellation";
+        s_add_cut (desc, s_action_title (job), TRELLO_NAME_MAX);
+        relay_buf_adds (desc, "\n\nStatus: ");
+        s_add_cut (desc, job->status && *job->status ? job->status : "open", 40);
+        relay_buf_addf (desc,
+                        ". This card was made by the item's %s: its own message, with the "
+                        "detail, is seq %llu in the hub's history.\n\n---\n",
+                        by, (unsigned long long)job->action_id);
+    }
+    relay_buf_addf (desc, "Action item #%llu of the partnership hub, channel #",
+                    (unsigned long long)job->action_id);
+    s_add_cut (desc, job->channel, 200);
+    relay_buf_adds (desc, ".\nOwner: ");
+    s_add_cut (desc, job->owner && *job->owner ? job->owner : "(none)", 200);
+    if (own && job->author && *job->author) {
+        relay_buf_adds (desc, " \xC2\xB7 Agreed by: ");
+        s_add_cut (desc, job->author, 200);
+    }
+    if (job->due_ms) {
+        char due[40];
+        relay_time_human (job->due_ms, due, sizeof due);
+        relay_buf_addf (desc, " \xC2\xB7 Due: %s", due);
+    }
+    char marker[128];
+    s_marker (self, job, marker, sizeof marker);
+    relay_buf_addf (desc, "\nRelayed by hubd from hub message seq %llu.\n%s",
+                    (unsigned long long)job->seq, marker);
+}
+
 //  Creates the card of job's action item; writes its id into card (25 bytes).
 static hub_relay_outcome_t
-s_create_card (trello_t *self, const hub_relay_job_t *job, char *card,
-               hub_relay_result_t *result)
+s_new_card (trello_t *self, const hub_relay_job_t *job, char *card, hub_relay_result_t *result)
 {
     relay_buf_t name = {0}, desc = {0};
     s_add_cut (&name, s_action_title (job), TRELLO_NAME_MAX);
-    if (!strcmp (job->kind, "action") && job->body_len) {
-        s_add_cut (&desc, job->body, TRELLO_TEXT_MAX - 1024);
-        relay_buf_adds (&desc, "\n\n---\n");
-    }
-    char due[40] = "";
-    if (job->due_ms)
-        relay_time_human (job->due_ms, due, sizeof due);
-    relay_buf_addf (&desc, "Action item #%llu of the partnership hub, channel #",
-                    (unsigned long long)job->action_id);
-    s_add_cut (&desc, job->channel, 200);
-    relay_buf_adds (&desc, ".\nOwner: ");
-    s_add_cut (&desc, job->owner && *job->owner ? job->owner : "(none)", 200);
-    if (job->author && *job->author) {
-        relay_buf_adds (&desc, " \xC2\xB7 Agreed by: ");
-        s_add_cut (&desc, job->author, 200);
-    }
-    if (*due)
-        relay_buf_addf (&desc, " \xC2\xB7 Due: %s", due);
-    relay_buf_addf (&desc, "\nRelayed by hubd from hub message seq %llu.",
-                    (unsigned long long)job->seq);
-
+    s_card_desc (self, job, &desc);
     json_t *params = json_pack ("{s:s, s:s?, s:s?, s:s}", "idList", self->list_id, "name",
                                 name.data, "desc", desc.data, "pos", "bottom");
     relay_buf_free (&name);
     relay_buf_free (&desc);
     if (params && job->due_ms) {
+        char due[40];
         relay_time_iso (job->due_ms, due, sizeof due);
         json_object_set_new (params, "due", json_string (due));
     }
@@ -237,12 +291,73 @@ s_create_card (trello_t *self, const hub_relay_job_t *job, char *card,
         return result->outcome;
     }
     memcpy (card, id, 25);
-    snprintf (result->memo_key, sizeof result->memo_key, "card:%llu",
-              (unsigned long long)job->action_id);
-    snprintf (result->memo_value, sizeof result->memo_value, "%s", id);
     self->host->log (self->host->host, HUB_PLUGIN_LOG_INFO, "action %llu: card %s created",
                      (unsigned long long)job->action_id, id);
     json_decref (reply);
+    return HUB_RELAY_DONE;
+}
+
+//  Looks in the list for an open card whose desc holds job's marker line; writes its id
+//  into card (25 bytes), or leaves card empty when there is none.
+static hub_relay_outcome_t
+s_find_card (trello_t *self, const hub_relay_job_t *job, char *card, hub_relay_result_t *result)
+{
+    char url[1024];
+    snprintf (url, sizeof url, "%s/lists/%s/cards?fields=id,desc", self->api_base,
+              self->list_id);
+    relay_http_reply_t reply;
+    relay_http_get (self->http, url, TRELLO_LIST_MAX, &reply);
+    self->status = reply.status;
+    if (relay_http_outcome (&reply, "trello: find card", TRELLO_RETRY_S, result) !=
+        HUB_RELAY_DONE) {
+        relay_buf_free (&reply.body);
+        return result->outcome;
+    }
+    json_t *cards = reply.truncated ? NULL : json_loads (reply.body.data, 0, NULL);
+    relay_buf_free (&reply.body);
+    //  Not knowing is no reason to keep the item off the board: a card is made.
+    if (!json_is_array (cards))
+        self->host->log (self->host->host, HUB_PLUGIN_LOG_WARNING,
+                         "action %llu: the list's cards could not be read (%s): a card an "
+                         "earlier attempt made is not looked for",
+                         (unsigned long long)job->action_id,
+                         reply.truncated ? "over 8 MiB" : "not a JSON array");
+    char marker[128];
+    s_marker (self, job, marker, sizeof marker);
+    size_t i;
+    json_t *each;
+    json_array_foreach (cards, i, each)
+    {
+        const char *id = json_string_value (json_object_get (each, "id"));
+        const char *desc = json_string_value (json_object_get (each, "desc"));
+        if (id && s_is_hex_id (id) && desc && s_has_line (desc, marker)) {
+            memcpy (card, id, 25);
+            break;
+        }
+    }
+    json_decref (cards);
+    return HUB_RELAY_DONE;
+}
+
+//  Makes the card of job's action item, or, on a retry or for a job of another kind,
+//  adopts the one an earlier attempt made; writes its id into card (25 bytes) and returns
+//  it as the memo card:<action_id>.
+static hub_relay_outcome_t
+s_obtain_card (trello_t *self, const hub_relay_job_t *job, char *card,
+               hub_relay_result_t *result)
+{
+    bool look = job->attempt > 1 || strcmp (job->kind, "action");
+    if (look && s_find_card (self, job, card, result) != HUB_RELAY_DONE)
+        return result->outcome;
+    if (*card)
+        self->host->log (self->host->host, HUB_PLUGIN_LOG_NOTICE,
+                         "action %llu: card %s, made by an earlier attempt, adopted",
+                         (unsigned long long)job->action_id, card);
+    else if (s_new_card (self, job, card, result) != HUB_RELAY_DONE)
+        return result->outcome;
+    snprintf (result->memo_key, sizeof result->memo_key, "card:%llu",
+              (unsigned long long)job->action_id);
+    snprintf (result->memo_value, sizeof result->memo_value, "%s", card);
     return HUB_RELAY_DONE;
 }
 
@@ -301,7 +416,7 @@ s_note (relay_buf_t *text, const hub_relay_job_t *job)
 }
 
 //  The step after the card exists: for done/cancel the card's flag, then a comment.
-static void
+static hub_relay_outcome_t
 s_follow_up (trello_t *self, const hub_relay_job_t *job, const char *card,
              hub_relay_result_t *result)
 {
@@ -309,11 +424,12 @@ s_follow_up (trello_t *self, const hub_relay_job_t *job, const char *card,
                        : !strcmp (job->kind, "action-cancel") ? "closed"
                                                               : NULL;
     if (flag && s_update (self, card, flag, result) != HUB_RELAY_DONE)
-        return;
+        return result->outcome;
     relay_buf_t text = {0};
     s_note (&text, job);
     s_comment (self, card, text.data, result);
     relay_buf_free (&text);
+    return result->outcome;
 }
 
 static void
@@ -335,14 +451,23 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
     snprintf (memo_key, sizeof memo_key, "card:%llu", (unsigned long long)job->action_id);
     const char *memo = host->memo_get (host->host, memo_key);
     char card[25] = "";
-    bool created = false;
-    if (memo && s_is_hex_id (memo))
+    bool stored = memo && s_is_hex_id (memo);
+    if (stored)
         memcpy (card, memo, 25);
-    else if (s_create_card (self, job, card, result) == HUB_RELAY_DONE)
-        created = true;
-    if (*card && strcmp (kind, "action"))
-        s_follow_up (self, job, card, result);
-    else if (*card && !created)
+    else
+        s_obtain_card (self, job, card, result);
+    if (*card && strcmp (kind, "action")) {
+        if (s_follow_up (self, job, card, result) == HUB_RELAY_DEAD && stored &&
+            self->status == 404) {
+            host->log (host->host, HUB_PLUGIN_LOG_NOTICE,
+                       "action %llu: card %s is gone from Trello (%s): making it again",
+                       (unsigned long long)job->action_id, card, result->error);
+            memset (result, 0, sizeof *result);
+            *card = 0;
+            if (s_obtain_card (self, job, card, result) == HUB_RELAY_DONE)
+                s_follow_up (self, job, card, result);
+        }
+    } else if (stored)
         host->log (host->host, HUB_PLUGIN_LOG_INFO, "action %llu: card %s exists already",
                    (unsigned long long)job->action_id, card);
 

@@ -24,13 +24,20 @@ Routes
   PUT  /1/cards/{id}                 404 unknown; updates dueComplete/closed/name/desc/due
   POST /1/cards/{id}/actions/comments  text required (400); 200 + commentCard action
   GET  /1/cards/{id}                 the card
+  DELETE /1/cards/{id}               deletes it (404 unknown): 200 {"limits": {}}
+  GET  /1/lists/{id}/cards           the list's open cards (Trello's default filter), with
+                                     only the `fields` asked for (comma-separated; id always)
 Parameters come from the query, a JSON body or a form body.
 
 Control
   POST /_control/fail {"status":429,"count":2,"retry_after":1,"body":"...","delay":0,"after":0}
-        after AFTER requests served normally, the next COUNT requests answer STATUS (with Retry-After if given, BODY as text, or
-        Trello's JSON for a 429 on /1/); with "delay" and no status the request is carried
-        out normally but the answer is held back DELAY seconds (a lost response/timeout).
+        after AFTER requests served normally, the next COUNT requests answer STATUS (with
+        Retry-After if given, BODY as text, or Trello's JSON for a 429 on /1/) without being
+        carried out; with "delay" and no status the request is carried out normally but the
+        answer is held back DELAY seconds (a lost response/timeout). With "perform": true
+        the request is carried out and then answered STATUS (the service did it, the client
+        hears of a failure); with "drop": true it is carried out and the connection closed
+        without an answer (the reply lost, or the client crashed before reading it).
   GET  /_control/log    the request log as a JSON array
   GET  /_control/cards  the cards
   POST /_control/reset  clears faults, log and cards
@@ -98,19 +105,27 @@ class Handler(BaseHTTPRequestHandler):
             STATE["log"].append(entry)
             with open(CONFIG["log"], "a") as f:
                 f.write(json.dumps(entry) + "\n")
-        if fault and fault.get("status"):
+        if fault and fault.get("status") and not fault.get("perform"):
             time.sleep(fault.get("delay", 0))
-            headers = {}
-            if fault.get("retry_after") is not None:
-                headers["Retry-After"] = str(fault["retry_after"])
-            body = fault.get("body")
-            if body is None and url.path.startswith("/1/") and fault["status"] == 429:
-                body = {"error": "API_TOKEN_LIMIT_EXCEEDED", "message": "Rate limit exceeded"}
-            return self.reply(fault["status"], body if body is not None else "error", headers=headers)
+            return self.fault_reply(fault, url.path)
         status, body = self.route(url.path, query, raw)
         if fault:
             time.sleep(fault.get("delay", 0))
+            if fault.get("drop"):
+                self.close_connection = True  # no answer at all: curl sees an empty reply
+                return None
+            if fault.get("status"):
+                return self.fault_reply(fault, url.path)
         return self.reply(status, body)
+
+    def fault_reply(self, fault, path):
+        headers = {}
+        if fault.get("retry_after") is not None:
+            headers["Retry-After"] = str(fault["retry_after"])
+        body = fault.get("body")
+        if body is None and path.startswith("/1/") and fault["status"] == 429:
+            body = {"error": "API_TOKEN_LIMIT_EXCEEDED", "message": "Rate limit exceeded"}
+        return self.reply(fault["status"], body if body is not None else "error", headers=headers)
 
     do_GET = do_POST = do_PUT = do_DELETE = handle_any
 
@@ -215,6 +230,13 @@ def trello(method, path, query, headers, raw):
     parts = path.strip("/").split("/")  # 1, cards, {id}, actions, comments
     with LOCK:
         cards = STATE["cards"]
+        if method == "GET" and len(parts) == 4 and parts[:2] == ["1", "lists"] and parts[3] == "cards":
+            if not ID_LIST.match(parts[2]):
+                return 400, "invalid id"
+            fields = str(p.get("fields", "all"))
+            keep = None if fields == "all" else set(fields.split(",")) | {"id"}
+            return 200, [{k: v for k, v in c.items() if k != "comments" and (keep is None or k in keep)}
+                         for c in cards.values() if c["idList"] == parts[2] and not c["closed"]]
         if method == "POST" and parts == ["1", "cards"]:
             if not ID_LIST.match(str(p.get("idList", ""))):
                 return 400, "invalid value for idList"
@@ -233,6 +255,9 @@ def trello(method, path, query, headers, raw):
                 return 404, "The requested resource was not found."
             if method == "GET" and len(parts) == 3:
                 return 200, card
+            if method == "DELETE" and len(parts) == 3:
+                del cards[parts[2]]
+                return 200, {"limits": {}}
             if method == "PUT" and len(parts) == 3:
                 for k in ("dueComplete", "closed"):
                     if k in p:

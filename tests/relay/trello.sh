@@ -19,6 +19,8 @@ job() { # job ID KIND ACTION_ID [extra json]
 }
 cards() { curl -sS --max-time 5 "$API/_control/cards"; }
 ncards() { cards | "$PY" -c "import json,sys; print(sum(1 for c in json.load(sys.stdin).values() if c['name']==sys.argv[1]))" "$1"; }
+# nmarked ACTION_ID: the cards whose desc ends with that action item's marker.
+nmarked() { cards | "$PY" -c "import json,sys; print(sum(1 for c in json.load(sys.stdin).values() if c['desc'].endswith('\nhubd action trello:' + sys.argv[1])))" "$1"; }
 # card ID EXPR: a Python expression over the card `c` (the fake's record, with its comments).
 card() { cards | "$PY" -c "import json,sys; c=json.load(sys.stdin)[sys.argv[1]]; print($2)" "$1"; }
 # requests N: "METHOD PATH" of the last N requests, one a line, ids shown as {id}.
@@ -46,8 +48,10 @@ assert p["idList"] == lst and p["name"] == "Q3 figures" and p["due"] == "2026-12
 assert p["desc"].startswith("Send the Q3 figures to the board\n"), p["desc"]
 for part in ("#7", "#actions", "food-bank", "river-trust", "2026-12-01 17:00 UTC"):
     assert part in p["desc"], (part, p["desc"])
+assert p["desc"].endswith("\nhubd action trello:7"), p["desc"]  # the marker: relay NAME:action id
 EOF2
-ok "create: idList, name, desc with context, ISO due, OAuth header, nothing in the query"
+ok "create: idList, name, desc with context and marker, ISO due, OAuth header, nothing in the query"
+assert_eq 1 "$(wc -l < "$API_LOG")" "action, first attempt: one request (no look in the list)"
 
 # 2. A restart (a new host process, same memos): the action job again and a reminder
 #    reuse the card: a comment, never a second card.
@@ -55,7 +59,7 @@ out=$( (job 1 action 7; job 2 reminder 7) | run_host trello "$T/trello.conf" "$M
 assert_eq done "$(field "$(line 1 "$out")" outcome)" "repeated action job: done"
 assert_eq "" "$(field "$(line 1 "$out")" memo_key)" "repeated action job: no new memo"
 assert_eq done "$(field "$(line 2 "$out")" outcome)" "reminder: done"
-assert_eq 1 "$(ncards 'Q3 figures')" "one card for action 7 after restart and reminder"
+assert_eq 1 "$(nmarked 7)" "one card for action 7 after restart and reminder"
 last=$(tail -1 "$API_LOG")
 assert_eq "/1/cards/$CARD/actions/comments" "$(field "$last" path)" "reminder: comment on the same card"
 assert_contains "$(field "$last" body)" "Send the Q3 figures" "reminder: comment text"
@@ -98,15 +102,33 @@ out=$(echo '{"job_id":4,"channel":"announcements","kind":"message","title":"hi",
 assert_eq done "$(field "$out" outcome)" "message: done"
 assert_eq "$n" "$(wc -l < "$API_LOG")" "message: no request"
 
-# 5. A reminder whose card is unknown creates it first; if the comment then fails, the
+# 5. A reminder whose card is unknown (the item's own job died) looks for one in the list,
+#    then creates it, with what the job knows of the item; if the comment then fails, the
 #    memo still comes back with the retry, so the retry comments on that card.
-control /_control/fail '{"after":1,"status":500,"count":1,"body":"Internal error"}'
-out=$(job 5 reminder 8 | run_host trello "$T/trello.conf" "$M")
+control /_control/fail '{"after":2,"status":500,"count":1,"body":"Internal error"}'
+out=$(job 5 reminder 8 ',"body":"Reminder: due in 1 day","status":"overdue"' | run_host trello "$T/trello.conf" "$M")
 assert_eq retry "$(field "$out" outcome)" "create ok, comment 500: retry"
 assert_eq card:8 "$(field "$out" memo_key)" "the memo comes back with the retry"
+assert_eq "GET /1/lists/{id}/cards
+POST /1/cards
+POST /1/cards/{id}/actions/comments" "$(requests 3)" "late create: look in the list, create, comment"
+C8=$(field "$out" memo_value)
+"$PY" - "$API" "$C8" <<'EOF2' || fail "late-created card"
+import json, sys, urllib.request
+c = json.load(urllib.request.urlopen(sys.argv[1] + "/_control/cards"))[sys.argv[2]]
+assert c["name"] == "Q3 figures" and c["due"] == "2026-12-01T17:00:00.000Z", c
+d = c["desc"]
+assert d.startswith("Q3 figures\n\nStatus: overdue. This card was made by the item's reminder: "
+                    "its own message, with the detail, is seq 8 in the hub's history.\n"), d
+for part in ("Action item #8 ", "#actions", "Owner: food-bank", "Due: 2026-12-01 17:00 UTC"):
+    assert part in d, (part, d)
+assert "Agreed by" not in d and "Reminder: due" not in d, d  # the reminder's author and text are not the item's
+assert d.endswith("\nhubd action trello:8"), d
+EOF2
+ok "late-created card: name, due, a description of the item, the marker"
 out=$(job 5 reminder 8 ',"attempt":2' | run_host trello "$T/trello.conf" "$M")
 assert_eq done "$(field "$out" outcome)" "retried reminder: done"
-assert_eq 1 "$(cards | "$PY" -c "import json,sys; print(sum(1 for c in json.load(sys.stdin).values() if '#8 ' in c['desc']))")" "one card for action 8"
+assert_eq 1 "$(nmarked 8)" "one card for action 8"
 
 # 6. 429 on create: retry in Trello's next window (no Retry-After): 10 s, no memo.
 control /_control/fail '{"status":429,"count":1}'
@@ -122,20 +144,55 @@ conf "$T/badtoken" > "$T/bad.conf"
 out=$(job 7 action 10 | run_host trello "$T/bad.conf" "$M")
 assert_eq dead "$(field "$out" outcome)" "401: dead"
 assert_eq "trello: create card: HTTP 401 invalid token" "$(field "$out" error)" "401: Trello's text"
+
+# 7b. A card deleted on Trello (404 for the stored id): the job makes it again, returns
+#     the new memo and carries on; the next job uses the new card.
+curl -sS --max-time 5 -X DELETE -H "Authorization: OAuth oauth_consumer_key=\"$KEY\", oauth_token=\"$TOKEN\"" "$API/1/cards/$CARD" > /dev/null
+assert_eq 0 "$(nmarked 7)" "card of action 7 deleted on Trello"
+out=$( (job 24 reminder 7; job 25 action-done 7 ',"note":"sent"') | run_host trello "$T/trello.conf" "$M")
+assert_eq done "$(field "$(line 1 "$out")" outcome)" "reminder for a deleted card: done"
+assert_eq card:7 "$(field "$(line 1 "$out")" memo_key)" "deleted card: the new card's memo"
+NEW7=$(field "$(line 1 "$out")" memo_value)
+[ "$NEW7" != "$CARD" ] || fail "the memo still names the deleted card"
+assert_eq done "$(field "$(line 2 "$out")" outcome)" "the next job: done on the new card"
+assert_eq "True 2 True" "$(card "$NEW7" 'c["dueComplete"], len(c["comments"]), c["desc"].endswith("hubd action trello:7")')" "new card: the reminder's and the done's comments, the marker"
+assert_eq 1 "$(nmarked 7)" "one card for action 7 again"
 echo '{"card:11": "aaaaaaaaaaaaaaaaaaaaaaaa"}' > "$T/gone.json"
 out=$(job 8 action-done 11 | run_host trello "$T/trello.conf" "$T/gone.json")
-assert_eq dead "$(field "$out" outcome)" "unknown card: dead"
-assert_contains "$(field "$out" error)" "HTTP 404" "unknown card: 404"
+assert_eq done "$(field "$out" outcome)" "a stored id Trello never knew: a new card, done"
+assert_eq card:11 "$(field "$out" memo_key)" "a stored id Trello never knew: the new memo"
 
-# 8. Timeouts retry. The documented residual risk: when Trello stored the card but the
-#    reply was lost, the retry creates a second card (Trello has no idempotency key).
-control /_control/fail '{"count":1,"delay":3}'
-out=$(job 9 action 12 ',"action_title":"Lost reply"' | run_host trello "$T/trello.conf" "$M")
-assert_eq retry "$(field "$out" outcome)" "lost create reply: retry"
-assert_eq "" "$(field "$out" memo_key)" "lost create reply: no memo"
-out=$(job 9 action 12 ',"action_title":"Lost reply","attempt":2' | run_host trello "$T/trello.conf" "$M")
-assert_eq done "$(field "$out" outcome)" "lost create reply: retry done"
-assert_eq 2 "$(ncards 'Lost reply')" "residual risk (documented): a lost create reply makes a second card"
+# 8. Trello stored the card but its id never reached the memo (the reply timed out, was a
+#    500, or the connection dropped, as when hubd dies mid-request): the retry (attempt 2)
+#    finds the card by the marker in its desc and adopts it instead of making a twin.
+#    Action 120 comes after 12: its marker must not match card 12's as a prefix.
+n=0
+for case in "12 Lost reply {\"count\":1,\"delay\":3}" \
+            "13 Failed reply {\"status\":500,\"perform\":true,\"count\":1}" \
+            "120 Dropped reply {\"drop\":true,\"count\":1}"; do
+    set -- $case
+    id=$1 name="$2 $3" fault=$4
+    n=$((n + 1))
+    control /_control/fail "$fault"
+    out=$(job $((30 + n)) action "$id" ",\"action_title\":\"$name\"" | run_host trello "$T/trello.conf" "$M")
+    assert_eq retry "$(field "$out" outcome)" "$name: retry"
+    assert_eq "" "$(field "$out" memo_key)" "$name: no memo"
+    assert_eq 1 "$(ncards "$name")" "$name: Trello has the card"
+    out=$(job $((30 + n)) action "$id" ",\"action_title\":\"$name\",\"attempt\":2" | run_host trello "$T/trello.conf" "$M")
+    assert_eq done "$(field "$out" outcome)" "$name: the retry is done"
+    assert_eq "GET /1/lists/{id}/cards" "$(requests 1)" "$name: the retry looked in the list and made nothing"
+    assert_eq 1 "$(ncards "$name")" "$name: still one card"
+    assert_eq "$name" "$(card "$(field "$out" memo_value)" 'c["name"]')" "$name: the memo names that card"
+done
+# A retry with nothing to adopt (the first attempt never reached Trello) creates the card.
+control /_control/fail '{"status":503,"count":1}'
+out=$(job 34 action 14 ',"action_title":"Never made"' | run_host trello "$T/trello.conf" "$M")
+assert_eq retry "$(field "$out" outcome)" "503 on create: retry"
+out=$(job 34 action 14 ',"action_title":"Never made","attempt":2' | run_host trello "$T/trello.conf" "$M")
+assert_eq "done card:14" "$(field "$out" outcome) $(field "$out" memo_key)" "retry with nothing to adopt: created"
+assert_eq "GET /1/lists/{id}/cards
+POST /1/cards" "$(requests 2)" "retry: looked in the list, then created"
+assert_eq 1 "$(ncards 'Never made')" "one card for action 14"
 
 # 9. Config refusals.
 printf 'api_base = %s/1\nkey_file = %s\ntoken_file = %s\nlist_id = not-a-list\n' "$API" "$T/key" "$T/token" > "$T/badlist.conf"
