@@ -98,14 +98,17 @@ typedef struct {
 
 typedef enum {
     HUB_RELAY_DONE = 0,  //  the remote side accepted it
-    HUB_RELAY_RETRY = 1, //  transient: try again later (429, 5xx, timeout, connect error)
-    HUB_RELAY_DEAD = 2   //  permanent: do not retry (4xx other than 429, bad config)
+    HUB_RELAY_RETRY = 1, //  transient: try again later (HTTP 429 or 5xx, SMTP 4xx, a
+                         //  timeout, a connect error)
+    HUB_RELAY_DEAD = 2   //  permanent: do not retry (HTTP 4xx other than 429, SMTP 5xx,
+                         //  bad config)
 } hub_relay_outcome_t;
 
 //  What deliver reports. The host zeroes it before the call.
 typedef struct {
     hub_relay_outcome_t outcome;
-    int32_t retry_after_s; //  RETRY: the service's Retry-After in seconds; 0 = host decides
+    int32_t retry_after_s; //  RETRY: the service's Retry-After in seconds; 0 = host decides.
+                           //  A retry the service paced uses up no attempt of max_tries.
     char error[512];       //  RETRY/DEAD: why (the service's error text); no secrets
     char memo_key[64];     //  optional: remember memo_value under memo_key (e.g. "card:12")
     char memo_value[256];
