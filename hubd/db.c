@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *s_migrations[] = {
@@ -219,6 +220,59 @@ db_open_logged (const char *path, bool writer, const char *module)
     if (!db)
         log_error (module, "%s", why);
     return db;
+}
+
+//  Steps a statement of db_read_anchor's; false with why set unless it gave a row or none.
+static bool
+s_step_first (sqlite3 *db, sqlite3_stmt *stmt, const char *path, char *why, size_t why_size)
+{
+    int rc = stmt ? sqlite3_step (stmt) : SQLITE_ERROR;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE && !why[0])
+        snprintf (why, why_size, "%s is not a usable hubd database: %s", path,
+                  sqlite3_errmsg (db));
+    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+int
+db_read_anchor (const char *path, uint64_t *head, hub_checkpoint_t *cp, char *why,
+                size_t why_size)
+{
+    *head = 0;
+    memset (cp, 0, sizeof *cp);
+    struct stat st;
+    if (stat (path, &st) != 0 || st.st_size == 0)
+        return 0;
+    sqlite3 *db = db_open (path, false, why, why_size);
+    if (!db)
+        return -1;
+    //  user_version 0: a file SQLite made, to which no hubd ever gave a schema.
+    sqlite3_stmt *stmt = s_prepare_first (db, path, "PRAGMA user_version", why, why_size);
+    bool ok = s_step_first (db, stmt, path, why, why_size);
+    bool schema = ok && sqlite3_column_int (stmt, 0) > 0;
+    sqlite3_finalize (stmt);
+    if (schema) {
+        stmt = s_prepare_first (db, path, "SELECT coalesce(max(seq), 0) FROM messages", why,
+                                why_size);
+        ok = s_step_first (db, stmt, path, why, why_size);
+        *head = ok ? (uint64_t)sqlite3_column_int64 (stmt, 0) : 0;
+        sqlite3_finalize (stmt);
+    }
+    if (ok && *head > 0) {
+        stmt = s_prepare_first (db, path, "SELECT seq, hash, ts_ms, sig FROM checkpoint", why,
+                                why_size);
+        ok = s_step_first (db, stmt, path, why, why_size);
+        if (ok && sqlite3_data_count (stmt) == 4 &&
+            sqlite3_column_bytes (stmt, 1) == HUB_HASH_BYTES &&
+            sqlite3_column_bytes (stmt, 3) == HUB_SIG_BYTES) {
+            cp->seq = (uint64_t)sqlite3_column_int64 (stmt, 0);
+            memcpy (cp->hash, sqlite3_column_blob (stmt, 1), HUB_HASH_BYTES);
+            cp->ts_ms = (uint64_t)sqlite3_column_int64 (stmt, 2);
+            memcpy (cp->sig, sqlite3_column_blob (stmt, 3), HUB_SIG_BYTES);
+        }
+        sqlite3_finalize (stmt);
+    }
+    sqlite3_close (db);
+    return !ok ? -1 : *head > 0;
 }
 
 int

@@ -7,9 +7,11 @@
 #ifndef HUBD_DB_H_INCLUDED
 #define HUBD_DB_H_INCLUDED
 
+#include "hub_sig.h"
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define DB_SCHEMA_VERSION 5
 
@@ -23,6 +25,14 @@
 //  schema to exist. Returns NULL and writes a reason into why on failure.
 //  Caller owns the connection and closes it with sqlite3_close.
 sqlite3 *db_open (const char *path, bool writer, char *why, size_t why_size);
+
+//  What the log at path holds, read (read-only) before the hub opens it, so that keyring.c
+//  can tell a new database from one another hub key wrote. Returns 0 for no log yet (no
+//  file, an empty file, a database with no message), 1 for a log: *head is its last seq
+//  and *cp its latest checkpoint (cp->seq 0 if it has none; cp->hub_key is not stored
+//  and left zero), or -1 with why if path cannot be read as a hubd database.
+int db_read_anchor (const char *path, uint64_t *head, hub_checkpoint_t *cp, char *why,
+                    size_t why_size);
 
 //  db_open for a module that has no one to hand why to: logs it under module's name and
 //  returns NULL on failure.

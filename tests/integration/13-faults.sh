@@ -1,7 +1,8 @@
 #!/bin/bash
 # Faults against a real hubd: a full disk (a small tmpfs), a frozen hub (SIGSTOP), the
-# database locked by another process at start, a damaged database file. Each: a clear
-# error, nothing acknowledged lost, and the hub serving again once the fault is gone.
+# database locked by another process at start, a damaged database file, key files missing
+# or mixed up on a data directory that holds a log. Each: a clear error, nothing
+# acknowledged lost, and the hub serving again once the fault is gone.
 source "$(dirname "$0")/lib.sh"
 need_rawclient
 
@@ -137,4 +138,73 @@ for dir in garbage cut; do
     assert_eq 2 "$rc" "hubd on a $dir database"
     assert_contains "$(cat "$T/$dir.log")" "is not a usable hubd database" "the reason ($dir)"
 done
+
+# --- Key files on a data directory that holds a log -----------------------------------
+# hubd_refuses WHAT NEEDLE: hubd on $T/keys exits 2 with NEEDLE in its log, and creates
+# no key file.
+hubd_refuses() {
+    local rc=0 before
+    before=$(ls "$T/keys" | grep -E 'key|pub$' || true)
+    # (a hubd that starts instead is stopped after 10 s: exit 124)
+    timeout 10 "$HUBD" --data-dir "$T/keys" --endpoint 'tcp://127.0.0.1:*' > "$T/keys.log" 2>&1 ||
+        rc=$?
+    assert_eq 2 "$rc" "hubd with $1"
+    assert_contains "$(cat "$T/keys.log")" "$2" "the reason ($1)"
+    assert_eq "$before" "$(ls "$T/keys" | grep -E 'key|pub$' || true)" "the key files after a refused start ($1)"
+}
+start_hub "$T/keys"
+hubctl publish updates "before the keys move" > /dev/null
+stop_hub
+mkdir "$T/saved"
+cp -p "$T/keys"/hub.key "$T/keys"/hub.key.pub "$T/keys"/hub.pub "$T/keys"/admin.key \
+    "$T/keys"/admin.key.pub "$T/saved/"
+rm "$T/keys/hub.key" "$T/keys/hub.key.pub"
+hubd_refuses "hub.key missing" "hub.key is missing, but $T/keys/hub.db holds a log"
+assert_contains "$(cat "$T/keys.log")" "restore hub.key from the backup" "what to do"
+rm "$T/keys/hub.pub"
+hubd_refuses "hub.key and hub.pub missing" "restore hub.key from the backup"
+hubctl keygen "$T/keys/hub.key" > /dev/null # another key in its place
+hubd_refuses "another hub.key" "hub.db was written by another hub key"
+rm "$T/keys/hub.key" "$T/keys/hub.key.pub"
+cp -p "$T/saved/hub.key" "$T/saved/hub.key.pub" "$T/keys/"
+hubctl keygen "$T/other.key" > /dev/null
+cp "$T/other.key.pub" "$T/keys/hub.pub"
+hubd_refuses "a stale hub.pub" "hub.pub does not hold the public key of $T/keys/hub.key"
+cp -p "$T/saved/hub.pub" "$T/keys/hub.pub"
+# admin.key kept off the host: admin.key.pub is all the hub needs.
+mv "$T/keys/admin.key" "$T/admin.key"
+start_hub "$T/keys"
+[ ! -e "$T/keys/admin.key" ] || fail "hubd wrote an admin.key"
+assert_eq "$(cat "$T/saved/admin.key.pub")" "$(cat "$T/keys/admin.key.pub")" "admin.key.pub kept"
+grep -q "administrator public key .* from $T/keys/admin.key.pub" "$T/hubd.log" ||
+    fail "the log does not say where the administrator key came from"
+assert_exit 0 "the administrator away from the host" \
+    hubctl --key "$T/admin.key" channel create offhost
+hubctl --key "$T/admin.key" verify > /dev/null || fail "verify with the hub key restored"
+stop_hub
+# admin.key without admin.key.pub: the public half is written again.
+mv "$T/admin.key" "$T/keys/admin.key"
+rm "$T/keys/admin.key.pub"
+start_hub "$T/keys"
+assert_eq "$(cat "$T/saved/admin.key.pub")" "$(cat "$T/keys/admin.key.pub")" "admin.key.pub rewritten"
+assert_eq 644 "$(stat -c %a "$T/keys/admin.key.pub")" "admin.key.pub's mode"
+assert_exit 0 "the administrator after admin.key.pub came back" hubctl partner list
+stop_hub
+mv "$T/keys/admin.key" "$T/keys/admin.key.pub" "$T/saved/"
+hubd_refuses "no administrator key" "restore admin.key.pub (or admin.key) from the backup"
+hubctl keygen "$T/keys/admin.key" > /dev/null
+cp "$T/saved/admin.key.pub" "$T/keys/admin.key.pub"
+hubd_refuses "admin.key and admin.key.pub of two keys" "admin.key.pub does not hold the public key"
+# A new hub.db (empty, or no message yet) is a new hub: keys are created as on a first start.
+mkdir "$T/newdb"
+: > "$T/newdb/hub.db"
+start_hub "$T/newdb"
+for f in hub.key hub.pub admin.key admin.key.pub; do
+    [ -s "$T/newdb/$f" ] || fail "no $f created next to an empty hub.db"
+done
+stop_hub
+rm "$T/newdb"/hub.key "$T/newdb"/hub.key.pub "$T/newdb"/hub.pub "$T/newdb"/admin.key*
+start_hub "$T/newdb"
+assert_exit 0 "a hub whose database has no message yet, with new keys" hubctl publish updates "new"
+stop_hub
 echo "ok: faults"
