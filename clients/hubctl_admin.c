@@ -6,6 +6,7 @@
     requests any partner may make.
 */
 #include "hubctl.h"
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,18 +36,41 @@ s_admin (hubctl_t *ctx, json_t *body, const char *done)
     return rc;
 }
 
-//  "a,b" or repeated options -> JSON array of names.
-static json_t *
-s_list (const char *const *items, int count)
+//  "a,b", "a, b" or repeated options -> *array, a JSON array of role names with the
+//  spaces around each trimmed. An empty list or item ('', "a,,b", "a, ") or one that is
+//  not UTF-8 is a usage error naming option: returns 1, *array NULL (the hub refuses a
+//  channel's empty list too; a partner with no roles is given no --role).
+static int
+s_roles (hubctl_t *ctx, const char *option, const char *const *items, int count, json_t **array)
 {
-    json_t *array = json_array ();
+    *array = json_array ();
     for (int i = 0; i < count; i++) {
-        char *copy = strdup (items[i]), *save = NULL;
-        for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save))
-            json_array_append_new (array, json_string (item));
-        free (copy);
+        const char *item = items[i];
+        do {
+            size_t len = strcspn (item, ",");
+            const char *start = item, *end = item + len;
+            while (start < end && isspace ((unsigned char)*start))
+                start++;
+            while (end > start && isspace ((unsigned char)end[-1]))
+                end--;
+            json_t *role = start < end ? json_stringn (start, (size_t)(end - start)) : NULL;
+            if (!role) {
+                json_decref (*array);
+                *array = NULL;
+                return start < end
+                           ? hubctl_usage_error (ctx, "%s must be UTF-8", option)
+                           : hubctl_usage_error (
+                                 ctx,
+                                 "%s '%s' has an empty role: give role names separated "
+                                 "by commas%s",
+                                 option, items[i],
+                                 strcmp (option, "--role") ? ", or * for every partner" : "");
+            }
+            json_array_append_new (*array, role);
+            item += len;
+        } while (*item++ == ',');
     }
-    return array;
+    return 0;
 }
 
 static void
@@ -103,9 +127,14 @@ s_partner_add (hubctl_t *ctx, int argc, char **argv)
                                    key);
     }
     hub_key_to_text (pk, text);
+    json_t *role_list;
+    if (s_roles (ctx, "--role", roles, nroles, &role_list) != 0) {
+        free (pos);
+        return HUBCTL_EXIT_USAGE;
+    }
     json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o}", "op", "partner.add", "name",
                               pos[0], "key", text, "org", org ? org : "", "email",
-                              email ? email : "", "roles", s_list (roles, nroles));
+                              email ? email : "", "roles", role_list);
     char done[128];
     snprintf (done, sizeof done, "partner %s admitted", pos[0]);
     rc = s_admin (ctx, body, done);
@@ -199,9 +228,15 @@ s_channel_create (hubctl_t *ctx, int argc, char **argv)
         return hubctl_usage_error (ctx, "give a channel NAME");
     }
     const char *star = "*";
+    json_t *publish_list, *read_list = NULL;
+    if (s_roles (ctx, "--publish", publish ? &publish : &star, 1, &publish_list) != 0 ||
+        s_roles (ctx, "--read", read ? &read : &star, 1, &read_list) != 0) {
+        json_decref (publish_list);
+        free (pos);
+        return HUBCTL_EXIT_USAGE;
+    }
     json_t *body = json_pack ("{s:s, s:s, s:o, s:o}", "op", "channel.create", "name", pos[0],
-                              "publish", s_list (publish ? &publish : &star, 1), "read",
-                              s_list (read ? &read : &star, 1));
+                              "publish", publish_list, "read", read_list);
     char done[128];
     snprintf (done, sizeof done, "channel %s created", pos[0]);
     rc = s_admin (ctx, body, done);

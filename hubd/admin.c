@@ -6,11 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-//  Joins a JSON array of role names into a comma-separated list. star: "*" allowed.
+//  Joins a JSON array of role names into a comma-separated list. channel: a channel's
+//  rights list, where "*" is allowed; else a partner's roles. fresh: see admin_parse.
 //  HUB_E_BAD_NAME for a role that is not a name, HUB_E_BAD_REQUEST for the rest.
 static hub_err_t
-s_roles (json_t *array, bool star, char *out, size_t size, char *why, size_t why_size,
-         const char *what)
+s_roles (json_t *array, bool channel, bool fresh, char *out, size_t size, char *why,
+         size_t why_size, const char *what)
 {
     out[0] = 0;
     if (!array)
@@ -19,15 +20,27 @@ s_roles (json_t *array, bool star, char *out, size_t size, char *why, size_t why
         snprintf (why, why_size, "%s must be a list of at most 16 roles", what);
         return HUB_E_BAD_REQUEST;
     }
+    if (fresh && channel && json_array_size (array) == 0) {
+        snprintf (why, why_size, "%s is an empty list: give roles, or * for every partner",
+                  what);
+        return HUB_E_BAD_REQUEST;
+    }
     size_t i;
     json_t *item;
     json_array_foreach (array, i, item)
     {
         const char *role = json_string_value (item);
-        if (!role || !(hub_channel_valid (role) || (star && strcmp (role, "*") == 0))) {
+        if (!role || !(hub_channel_valid (role) || (channel && strcmp (role, "*") == 0))) {
             snprintf (why, why_size, "%s: '%s' is not a role name (a-z, 0-9, . _ -)%s", what,
-                      role ? role : "?", star ? " or *" : "");
+                      role ? role : "?", channel ? " or *" : "");
             return HUB_E_BAD_NAME;
+        }
+        if (fresh && !channel && strcmp (role, ADMIN_ROLE) == 0) {
+            snprintf (why, why_size,
+                      "%s: '%s' is reserved: in channel rights it names the administrator, "
+                      "whose key alone holds its rights",
+                      what, role);
+            return HUB_E_BAD_REQUEST;
         }
         if (strlen (out) + strlen (role) + 2 > size) {
             snprintf (why, why_size, "%s: the roles are too long together", what);
@@ -58,7 +71,7 @@ s_text (json_t *root, const char *key, char *out, size_t size, char *why, size_t
 }
 
 static hub_err_t
-s_partner_fields (json_t *root, admin_op_t *op, char *why, size_t why_size)
+s_partner_fields (json_t *root, bool fresh, admin_op_t *op, char *why, size_t why_size)
 {
     const char *key = json_string_value (json_object_get (root, "key"));
     if (!key || hub_key_from_text (key, op->key) != HUB_OK) {
@@ -80,12 +93,13 @@ s_partner_fields (json_t *root, admin_op_t *op, char *why, size_t why_size)
                   op->email);
         return HUB_E_BAD_REQUEST;
     }
-    return s_roles (json_object_get (root, "roles"), false, op->roles, sizeof op->roles, why,
-                    why_size, "roles");
+    return s_roles (json_object_get (root, "roles"), false, fresh, op->roles, sizeof op->roles,
+                    why, why_size, "roles");
 }
 
 hub_err_t
-admin_parse (const uint8_t *body, size_t blen, admin_op_t *op, char *why, size_t why_size)
+admin_parse (const uint8_t *body, size_t blen, bool fresh, admin_op_t *op, char *why,
+             size_t why_size)
 {
     memset (op, 0, sizeof *op);
     json_error_t error;
@@ -105,17 +119,17 @@ admin_parse (const uint8_t *body, size_t blen, admin_op_t *op, char *why, size_t
         snprintf (why, why_size, "'%s' is a built-in name", name);
     else if (strcmp (kind, "partner.add") == 0) {
         op->kind = ADMIN_PARTNER_ADD;
-        err = s_partner_fields (root, op, why, why_size);
+        err = s_partner_fields (root, fresh, op, why, why_size);
     } else if (strcmp (kind, "partner.remove") == 0) {
         op->kind = ADMIN_PARTNER_REMOVE;
         err = HUB_OK;
     } else if (strcmp (kind, "channel.create") == 0) {
         op->kind = ADMIN_CHANNEL_CREATE;
-        err = s_roles (json_object_get (root, "publish"), true, op->publish, sizeof op->publish,
-                       why, why_size, "publish");
+        err = s_roles (json_object_get (root, "publish"), true, fresh, op->publish,
+                       sizeof op->publish, why, why_size, "publish");
         if (err == HUB_OK)
-            err = s_roles (json_object_get (root, "read"), true, op->read, sizeof op->read, why,
-                           why_size, "read");
+            err = s_roles (json_object_get (root, "read"), true, fresh, op->read,
+                           sizeof op->read, why, why_size, "read");
         if (err == HUB_OK && !op->publish[0])
             strcpy (op->publish, "*");
         if (err == HUB_OK && !op->read[0])

@@ -18,11 +18,12 @@
 #include "hub_err.h"
 #include "hub_keys.h"
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define ADMIN_CHANNEL "admin"
-#define ADMIN_ROLE    "admin"
+#define ADMIN_CHANNEL "admin" //  only the administrator (and the hub) publish on it
+#define ADMIN_ROLE    "admin" //  in a rights list, the administrator; no partner's role
 
 typedef enum { ADMIN_PARTNER_ADD, ADMIN_PARTNER_REMOVE, ADMIN_CHANNEL_CREATE } admin_kind_t;
 
@@ -37,8 +38,12 @@ typedef struct {
     char read[1100];
 } admin_op_t;
 
-//  Parses and checks a command body. HUB_E_BAD_REQUEST (with why) if invalid.
-hub_err_t admin_parse (const uint8_t *body, size_t blen, admin_op_t *op, char *why,
+//  Parses and checks a command body. HUB_E_BAD_NAME or HUB_E_BAD_REQUEST (with why) if
+//  invalid. fresh: a command the front door is asked to take now, which must also pass the
+//  rules added since hubs began logging commands (no role named ADMIN_ROLE for a partner, no
+//  empty role list for a channel); false for one already in the log, which is applied by
+//  the rules it was taken under (an empty list of an old channel.create meant "*").
+hub_err_t admin_parse (const uint8_t *body, size_t blen, bool fresh, admin_op_t *op, char *why,
                        size_t why_size);
 
 //  Applies op to the tables of db (inside the caller's transaction). seq is the seq the

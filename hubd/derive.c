@@ -69,7 +69,8 @@ derive_apply (derive_t *self, entry_t *entry, uint64_t seq, uint64_t now_ms)
     hub_err_t err = HUB_OK;
     if (strcmp (entry->hdr.kind, "admin") == 0) {
         admin_op_t op;
-        err = admin_parse (entry->body, entry->blen, &op, why, sizeof why);
+        //  By the rules it was logged under: the front door checked a new one freshly.
+        err = admin_parse (entry->body, entry->blen, false, &op, why, sizeof why);
         if (err == HUB_OK)
             err = admin_apply (self->db, &op, seq, now_ms, why, sizeof why);
     } else if (action_kind (entry->hdr.kind)) {

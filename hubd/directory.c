@@ -127,12 +127,16 @@ directory_allows (const partner_t *partner, const char *rights)
         return false;
     if (partner->admin)
         return true;
-    //  Match whole words of two comma-separated lists.
+    //  Match whole words of two comma-separated lists. ADMIN_ROLE in a list names the
+    //  administrator, never a partner's role (a partner admitted with it before the front
+    //  door refused it gets nothing from it).
     for (const char *right = rights; *right;) {
         size_t len = strcspn (right, ",");
         if (len == 1 && right[0] == '*')
             return true;
-        for (const char *role = partner->roles; *role;) {
+        bool administrator =
+            len == strlen (ADMIN_ROLE) && strncmp (right, ADMIN_ROLE, len) == 0;
+        for (const char *role = administrator ? "" : partner->roles; *role;) {
             size_t role_len = strcspn (role, ",");
             if (role_len == len && strncmp (role, right, len) == 0)
                 return true;

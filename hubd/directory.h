@@ -45,7 +45,7 @@ const partner_t *directory_by_key (directory_t *self, const uint8_t key[HUB_PUBK
 const char *directory_name_of (directory_t *self, const uint8_t key[HUB_PUBKEY_BYTES]);
 
 //  True if the partner may act under rights: a comma-separated role list where "*" is
-//  every partner. The administrator may always.
+//  every partner and "admin" the administrator only. The administrator may always.
 bool directory_allows (const partner_t *partner, const char *rights);
 
 //  Calls fn for every partner in name order (built-ins excluded).

@@ -104,9 +104,14 @@ s_check_rights (rights_t *self, const rights_view_t *view, uint8_t cmd, const pa
         snprintf (why, why_size, "the header's author key is not the key of this connection");
         return HUB_E_KEY_MISMATCH;
     }
-    if (admin ? !who->admin : !directory_allows (who, publish)) {
+    //  The admin channel is the record of administrator actions: only the administrator
+    //  writes it, whatever roles and lists say (the hub's messages do not come this way).
+    bool record = strcmp (hdr->channel, ADMIN_CHANNEL) == 0;
+    if (admin || record ? !who->admin : !directory_allows (who, publish)) {
         snprintf (why, why_size, "partner '%s' may not %s", who->name,
-                  admin ? "give administrator commands" : "publish on this channel");
+                  admin    ? "give administrator commands"
+                  : record ? "publish on channel 'admin' (only the administrator does)"
+                           : "publish on this channel");
         return HUB_E_FORBIDDEN;
     }
     return HUB_OK;
@@ -118,7 +123,7 @@ static hub_err_t
 s_check_admin_body (rights_t *self, const void *body, size_t blen, char *why, size_t why_size)
 {
     admin_op_t op;
-    hub_err_t err = admin_parse (body, blen, &op, why, why_size);
+    hub_err_t err = admin_parse (body, blen, true, &op, why, why_size);
     if (err == HUB_OK && op.kind == ADMIN_PARTNER_ADD &&
         (memcmp (op.key, self->hub_pk, HUB_PUBKEY_BYTES) == 0 ||
          memcmp (op.key, self->admin_pk, HUB_PUBKEY_BYTES) == 0)) {

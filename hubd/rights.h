@@ -3,8 +3,9 @@
 
     A partner who may not read a channel is told it does not exist (UNKNOWN_CHANNEL): the
     channel's existence is not hinted at either. A partner who may read but not publish
-    gets FORBIDDEN. The administrator may do everything. Everything here is cheap next to
-    an Ed25519 verify, which is why it runs first (DESIGN.md: refuse floods early).
+    gets FORBIDDEN. The administrator may do everything, and is the only one who may
+    publish on the admin channel, the record of its commands. Everything here is cheap
+    next to an Ed25519 verify, which is why it runs first (DESIGN.md: refuse floods early).
 */
 #ifndef HUBD_RIGHTS_H_INCLUDED
 #define HUBD_RIGHTS_H_INCLUDED

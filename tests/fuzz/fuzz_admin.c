@@ -1,14 +1,15 @@
 /*  fuzz_admin.c - libFuzzer harness of the administrator commands (hubd/admin.c): the
     input is the body of an ADMIN request, a JSON object (admin.h).
 
-    The body goes the way of a real ADMIN request on the hub of fuzz_hub.h: admin_parse;
-    the front door's checks (rights_check_signed, with a header signed by the
-    administrator); the store (derive_apply, rolled back). Invariants besides "no crash,
-    no leak, no undefined behaviour":
+    The body goes the way of a real ADMIN request on the hub of fuzz_hub.h: admin_parse (as
+    a fresh command and as a logged one); the front door's checks (rights_check_signed,
+    with a header signed by the administrator); the store (derive_apply, rolled back).
+    Invariants besides "no crash, no leak, no undefined behaviour":
       - a refusal says why; a parsed command holds valid names and roles only;
       - the command re-encoded as hubctl sends it parses to the same command;
-      - the front door accepts no body admin_parse refuses, and refuses a parsed one only
-        for the hub's or the administrator's own key (or its size or text);
+      - the front door accepts no body admin_parse refuses as a fresh command, and refuses
+        a parsed one only for the hub's or the administrator's own key (or its size or
+        text); a fresh parse refuses only what a logged one does, or with BAD_REQUEST;
       - the store never fails to store, refuses what admin_parse refuses, and refuses a
         parsed command exactly when the directory and channels say it must.
     Build and run with tests/fuzz/run.sh.
@@ -84,7 +85,8 @@ s_check_op (const admin_op_t *op)
     char *text = s_encode (op);
     admin_op_t again;
     char why[256] = "";
-    hub_err_t err = admin_parse ((const uint8_t *)text, strlen (text), &again, why, sizeof why);
+    hub_err_t err =
+        admin_parse ((const uint8_t *)text, strlen (text), false, &again, why, sizeof why);
     CHECK_SAY (err == HUB_OK, "re-encoded as %s: %s\n", text, why);
     CHECK (memcmp (&again, op, sizeof *op) == 0);
     free (text);
@@ -118,11 +120,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     fuzz_hub_t *hub = fuzz_hub ();
     admin_op_t op;
     char why[256] = "";
-    hub_err_t parsed = admin_parse (data, size, &op, why, sizeof why);
+    hub_err_t parsed = admin_parse (data, size, false, &op, why, sizeof why);
     CHECK (parsed == HUB_OK ||
            ((parsed == HUB_E_BAD_REQUEST || parsed == HUB_E_BAD_NAME) && why[0]));
     if (parsed == HUB_OK)
         s_check_op (&op);
+    //  A fresh command passes the later rules too: refused only where the logged one is,
+    //  or with BAD_REQUEST for a reserved role or an empty rights list.
+    admin_op_t fresh_op;
+    hub_err_t fresh = admin_parse (data, size, true, &fresh_op, why, sizeof why);
+    CHECK (fresh == parsed || (fresh == HUB_E_BAD_REQUEST && why[0]));
+    CHECK (fresh != HUB_OK || memcmp (&fresh_op, &op, sizeof op) == 0);
 
     entry_t *entry = fuzz_hub_entry ("admin", "admin", hub->admin->key, NULL, NULL, data, size);
     CHECK (entry != NULL);
@@ -134,11 +142,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                              entry->blen, HUB_SIG_BYTES, &hdr, why, sizeof why);
     hub_header_clear (&hdr);
     CHECK (checked == HUB_OK || why[0]);
-    bool own_key = parsed == HUB_OK && op.kind == ADMIN_PARTNER_ADD &&
+    bool own_key = fresh == HUB_OK && op.kind == ADMIN_PARTNER_ADD &&
                    (memcmp (op.key, hub->hub_pk, HUB_PUBKEY_BYTES) == 0 ||
                     memcmp (op.key, hub->admin->key, HUB_PUBKEY_BYTES) == 0);
     if (checked != HUB_E_TOO_LARGE && checked != HUB_E_BAD_UTF8)
-        CHECK (checked == (parsed != HUB_OK ? parsed : own_key ? HUB_E_CONFLICT : HUB_OK));
+        CHECK (checked == (fresh != HUB_OK ? fresh : own_key ? HUB_E_CONFLICT : HUB_OK));
 
     hub_err_t stored = fuzz_hub_derive (hub, entry);
     CHECK (stored == (parsed != HUB_OK ? parsed : s_expected (hub, &op)));

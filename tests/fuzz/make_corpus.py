@@ -132,6 +132,7 @@ seed("admin", "add-hub-key", partner_add("hubby", HUB_KEY))
 seed("admin", "add-admin-key", partner_add("root", ADMIN_KEY, roles=("admin",)))
 seed("admin", "add-builtin", partner_add("hub", DAVE_KEY))
 seed("admin", "add-bad-email", partner_add("frank", DAVE_KEY, email="frank at example"))
+seed("admin", "add-role-admin", partner_add("mal", DAVE_KEY, roles=("finance", "admin")))
 seed("admin", "remove-bob", {"op": "partner.remove", "name": "bob"})
 seed("admin", "remove-carol", {"op": "partner.remove", "name": "carol"})
 seed("admin", "remove-zed", {"op": "partner.remove", "name": "zed"})
@@ -140,6 +141,8 @@ seed("admin", "create-finance", {"op": "channel.create", "name": "finance.eu-2",
 seed("admin", "create-ops", {"op": "channel.create", "name": "ops", "publish": ["*"],
                              "read": ["*"]})
 seed("admin", "create-default", {"op": "channel.create", "name": "misc"})
+seed("admin", "create-empty", {"op": "channel.create", "name": "nobody", "publish": [],
+                               "read": ["*"]})
 seed("admin", "unknown-op", {"op": "partner.rename", "name": "bob", "to": "robert"})
 
 # action: the byte is kind (low two bits) + 4 * author (0 alice, 1 bob, 2 admin)

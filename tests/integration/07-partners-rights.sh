@@ -71,6 +71,34 @@ expect_refusal FORBIDDEN hubctl --key "$T/fb.key" partner add x --key "$T/strang
 expect_refusal FORBIDDEN hubctl --key "$T/fb.key" channel create mine
 assert_eq "$before" "$(hubctl --json history admin | wc -l)" "admin log unchanged"
 
+# The admin channel is the record of administrator commands: only the administrator writes
+# on it. 'admin' is no partner's role (in a rights list it names the administrator).
+expect_refusal FORBIDDEN hubctl --key "$T/fund.key" publish admin "I admitted everyone"
+expect_refusal BAD_REQUEST hubctl partner add mal --key "$T/stranger.key.pub" --role admin
+assert_contains "$(cat "$T/err")" "'admin' is reserved" "why the role is refused"
+expect_refusal NOT_FOUND hubctl partner show mal
+assert_exit 0 "the administrator writes on admin" hubctl publish admin "a note for the record"
+assert_eq $((before + 1)) "$(hubctl --json history admin | wc -l)" "admin log: the note only"
+
+# Role lists: spaces around commas are trimmed; an empty list or item is a usage error
+# (not "every partner"), and the hub refuses an empty list (BAD_REQUEST) whoever sends it.
+assert_exit 0 "roles with spaces" hubctl channel create board --publish 'funder, convener' \
+    --read ' funder ,convener'
+board=$(hubctl --json channel list | grep '"name":"board"' || true)
+assert_eq '["funder", "convener"]' "$(json_field "$board" publish)" "board's publish roles"
+assert_eq '["funder", "convener"]' "$(json_field "$board" read)" "board's read roles"
+for roles in "--publish=" "--publish=funder,,x" "--read=funder," "--read= , "; do
+    assert_exit 1 "channel create $roles" hubctl channel create nobody "$roles"
+    assert_contains "$ERR" "has an empty role" "why $roles is refused"
+done
+assert_exit 1 "partner add --role ''" hubctl partner add mal --key "$T/stranger.key.pub" --role ''
+need_rawclient
+"$RAWCLIENT" admin '{"op":"channel.create","name":"nobody","publish":[],"read":["*"]}' \
+    > "$T/raw.out" 2>&1 || fail "hub-rawclient admin: $(cat "$T/raw.out")"
+assert_contains "$(cat "$T/raw.out")" "BAD_REQUEST" "an empty publish list at the hub"
+assert_contains "$(cat "$T/raw.out")" "empty list" "the hub's reason"
+case "$(hubctl --json channel list)" in *'"nobody"'*) fail "a channel with an empty list was made" ;; esac
+
 # A follower that is removed while connected stops receiving at once.
 hubctl --key "$T/fb.key" --json subscribe updates --follow > "$T/follow.out" 2> "$T/follow.err" &
 BG_PIDS+=($!)
@@ -106,6 +134,16 @@ admin_log=$(hubctl --json history admin)
 assert_contains "$admin_log" "partner.add" "admission logged"
 assert_contains "$admin_log" "partner.remove" "removal logged"
 hubctl verify > /dev/null || fail "verify after admin commands"
+
+# A partner given the role 'admin' by a hub from before it was refused (its directory
+# row says so) gets nothing from it: not the admin channel, not the administrator's
+# announcements.
+stop_hub
+sqlite3 "$DATA/hub.db" "UPDATE partners SET roles = 'funder,admin' WHERE name = 'cityfund'"
+restart_hub
+expect_refusal FORBIDDEN hubctl --key "$T/fund.key" publish admin "I admitted everyone"
+expect_refusal FORBIDDEN hubctl --key "$T/fund.key" publish announcements "as an admin"
+assert_exit 0 "its other roles still count" hubctl --key "$T/fund.key" publish funders "still a funder"
 
 # The hub kept serving throughout.
 hubctl --key "$T/fund.key" publish updates "still serving" > /dev/null

@@ -22,6 +22,8 @@
         "ACK SEQ DUP" (DUP 0 or 1), "ERROR CODE NAME REASON", or "TIMEOUT"
       publish CH BODY       a correctly signed publish. BODY "@size:N" is N bytes of 'x';
                             "@total:N" makes header + body exactly N bytes.
+      admin BODY            an ADMIN command (kind admin on channel admin) whose body is
+                            BODY as given, such as a JSON object hubctl would not write
       badsig CH BODY        as publish, with one byte of the signature flipped
       replay CH BODY        the same frames twice; prints two answer lines
       malformed CASE        env-short env-long bad-magic bad-version unknown-cmd
@@ -86,6 +88,7 @@ typedef struct {
     long pack;           //  --pack N
     long size;           //  --size N: flood body bytes
     const char *go_file; //  --go FILE: flood sends once FILE exists
+    uint8_t cmd;         //  of what s_pub_build builds: PUBLISH (kind message) or ADMIN
     hub_identity_t conn_id;
     hub_identity_t sign_id;
     zsock_t *sock;
@@ -163,7 +166,8 @@ s_pub_build (s_ctx_t *ctx, const char *channel, const char *body_spec, s_pub_t *
 {
     uint8_t id[HUB_MSG_ID_BYTES];
     randombytes_buf (id, sizeof id);
-    char *header = hub_header_encode (channel, "message", ctx->sign_id.pk, id,
+    const char *kind = ctx->cmd == HUB_CMD_ADMIN ? "admin" : "message";
+    char *header = hub_header_encode (channel, kind, ctx->sign_id.pk, id,
                                       (int64_t)zclock_time (), ctx->title, NULL, &pub->hlen);
     assert (header);
     pub->header = (uint8_t *)header;
@@ -195,7 +199,7 @@ static int
 s_send_pub (s_ctx_t *ctx, const s_pub_t *pub, uint32_t req_id)
 {
     zmsg_t *msg = zmsg_new ();
-    zmsg_append (msg, &(zframe_t *){s_envelope (HUB_CMD_PUBLISH, req_id)});
+    zmsg_append (msg, &(zframe_t *){s_envelope (ctx->cmd, req_id)});
     zmsg_addmem (msg, pub->header, pub->hlen);
     zmsg_addmem (msg, pub->body, pub->blen);
     zmsg_addmem (msg, pub->sig, HUB_SIG_BYTES);
@@ -875,7 +879,8 @@ main (int argc, char **argv)
     s_ctx_t ctx = {.endpoint = getenv ("HUB_ENDPOINT"),
                    .hub_key = getenv ("HUB_SERVER_KEY"),
                    .key_file = getenv ("HUB_KEY"),
-                   .timeout_ms = 10000};
+                   .timeout_ms = 10000,
+                   .cmd = HUB_CMD_PUBLISH};
     int i = 1, rcvhwm = -1;
     for (; i < argc && strncmp (argv[i], "--", 2) == 0; i++) {
         if (i + 1 >= argc)
@@ -919,10 +924,13 @@ main (int argc, char **argv)
     int nargs = argc - i;
     char **a = argv + i;
     int rc;
-    if ((streq (mode, "publish") || streq (mode, "badsig") || streq (mode, "replay")) &&
-        nargs == 2) {
+    bool admin = streq (mode, "admin") && nargs == 1;
+    if (((streq (mode, "publish") || streq (mode, "badsig") || streq (mode, "replay")) &&
+         nargs == 2) ||
+        admin) {
         s_pub_t pub;
-        s_pub_build (&ctx, a[0], a[1], &pub);
+        ctx.cmd = admin ? HUB_CMD_ADMIN : HUB_CMD_PUBLISH;
+        s_pub_build (&ctx, admin ? "admin" : a[0], a[admin ? 0 : 1], &pub);
         if (streq (mode, "badsig"))
             pub.sig[10] ^= 0x01;
         s_send_pub (&ctx, &pub, 1);
