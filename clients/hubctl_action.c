@@ -11,6 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+//  The hub takes due times from 2000-01-01T00:00:00Z (PROTOCOL.md 13): earlier ones are
+//  refused here, with the reason, before anything is sent.
+#define S_DUE_MIN_MS 946684800000LL
+
 //  True if text starts with n ASCII digits; their value in *value.
 static bool
 s_digits (const char *text, int n, int *value)
@@ -39,7 +43,8 @@ s_timegm_exact (struct tm *tm, int64_t *secs)
 
 //  WHEN: RFC 3339 ("2026-12-01T17:00:00Z", "...+02:00"), a date ("2026-12-01": the end of
 //  that day, UTC), or relative to now ("+90s", "+15m", "+2h", "+3d"). False if invalid:
-//  every field must have its digits and be in range (no 2027-02-30, no 17:00:60).
+//  every field must have its digits and be in range (no 2027-02-30, no 17:00:60). A time
+//  in the past is valid (a commitment recorded late); the caller bounds the year.
 static bool
 s_parse_when (const char *text, int64_t *ms)
 {
@@ -60,7 +65,7 @@ s_parse_when (const char *text, int64_t *ms)
     struct tm tm = {0};
     int year, month;
     if (!s_digits (text, 4, &year) || text[4] != '-' || !s_digits (text + 5, 2, &month) ||
-        text[7] != '-' || !s_digits (text + 8, 2, &tm.tm_mday) || year < 1970)
+        text[7] != '-' || !s_digits (text + 8, 2, &tm.tm_mday))
         return false;
     tm.tm_year = year - 1900;
     tm.tm_mon = month - 1;
@@ -152,6 +157,8 @@ s_add (hubctl_t *ctx, int argc, char **argv)
     else if (!s_parse_when (due, &due_ms))
         rc = hubctl_usage_error (ctx, "--due '%s' is not RFC 3339, YYYY-MM-DD or +90s/+2h/+3d",
                                  due);
+    else if (due_ms < S_DUE_MIN_MS)
+        rc = hubctl_usage_error (ctx, "--due '%s' is before 2000-01-01: not a due time", due);
     if (rc) {
         free (pos);
         return rc;

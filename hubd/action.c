@@ -263,8 +263,9 @@ action_set_each (action_set_t *self, void (*fn) (action_t *action, void *arg), v
         fn (a, arg);
 }
 
-//  RFC 3339 years have four digits: a later time (a due time far off) shows as the last.
-#define S_TIME_MAX_MS 253402300799999 //  9999-12-31T23:59:59.999Z
+//  RFC 3339 years have four digits: a later time (a due time far off, logged before the
+//  front door bounded them) shows as the last.
+#define S_TIME_MAX_MS ACTION_DUE_MAX_MS
 
 static json_t *
 s_time (int64_t ms)

@@ -152,8 +152,13 @@ s_check_action (const rights_view_t *view, const hub_header_t *hdr, char *why, s
             snprintf (why, why_size, "the owner '%s' is not a current partner", f.owner);
             return HUB_E_UNKNOWN_PARTNER;
         }
-        if (f.due_ms <= zclock_time ()) {
-            snprintf (why, why_size, "the due time is in the past");
+        //  A due time already past is fine (a commitment recorded late is overdue at
+        //  once); only times no partnership means are refused.
+        if (f.due_ms < ACTION_DUE_MIN_MS || f.due_ms > ACTION_DUE_MAX_MS) {
+            snprintf (why, why_size,
+                      "the due time must be from 2000-01-01 to 9999-12-31 (UTC), not %lld ms "
+                      "since the epoch",
+                      (long long)f.due_ms);
             return HUB_E_BAD_REQUEST;
         }
         return HUB_OK;

@@ -12,7 +12,8 @@
 #include <string.h>
 
 //  The item's first slot strictly after after_ms (0 if none). Before-slots that fall
-//  before the item was created are not slots.
+//  before the item was created are not slots; an item recorded after its due time is
+//  overdue from the start, so its due slot is of kind "overdue", not "due".
 static int64_t
 s_slot_after (const sched_policy_t *p, const action_t *a, int64_t after_ms, const char **kind)
 {
@@ -26,7 +27,7 @@ s_slot_after (const sched_policy_t *p, const action_t *a, int64_t after_ms, cons
     if (best)
         return best;
     if (a->due_ms > after_ms) {
-        *kind = "due";
+        *kind = a->due_ms < a->created_ms ? "overdue" : "due";
         return a->due_ms;
     }
     if (p->overdue_every_ms <= 0)

@@ -7,6 +7,11 @@
     reminder on start, not one per missed interval. Each reminder's message id is derived
     from (item, slot), so the log's (author, id) uniqueness makes a slot impossible to send
     twice, even across a crash between sending and recording.
+
+    An item recorded with a due time already past (a commitment that is late) gets no
+    before-slots and one reminder at once, of kind "overdue" (its slot the latest of due,
+    due + k * overdue_every that has passed), then one every overdue_every: never one per
+    interval since the due time.
 */
 #ifndef HUBD_SCHED_H_INCLUDED
 #define HUBD_SCHED_H_INCLUDED

@@ -150,6 +150,7 @@ ACTION, DONE, CANCEL, REMINDER = range(4)
 ALICE, BOB, ADMIN = 0, 4, 8
 seed("action", "add", {"owner": "bob", "due": FUTURE_MS}, ACTION | ALICE)
 seed("action", "add-past", {"owner": "alice", "due": 1700000000000}, ACTION | BOB)
+seed("action", "add-1999", {"owner": "alice", "due": 946684799999}, ACTION | BOB)
 seed("action", "add-stranger", {"owner": "zed", "due": FUTURE_MS}, ACTION | ADMIN)
 seed("action", "done-7", {"id": 7}, DONE | BOB)
 seed("action", "done-9", {"id": 9}, DONE | ALICE)

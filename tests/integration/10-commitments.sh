@@ -26,7 +26,8 @@ hubctl partner add foodbank --key "$T/fb.key.pub" --email ops@fb.example > /dev/
 hubctl partner add other --key "$T/other.key.pub" > /dev/null
 
 expect_refusal UNKNOWN_PARTNER hubctl action add "x" --owner nobody --due +1h
-expect_refusal BAD_REQUEST hubctl action add "x" --owner foodbank --due 2020-01-01
+assert_exit 1 "a due time before 2000" hubctl action add "x" --owner foodbank --due 1999-12-31
+assert_contains "$ERR" "before 2000-01-01" "why a due time before 2000 is refused"
 expect_refusal BAD_REQUEST hubctl action add "" --owner foodbank --due +1h
 for when in tomorrow 2031-02-30 2031-1-5 2031-01-15T17:00:60Z 2031-01-15T24:00:00Z \
     2031-01-15T17:00:00+24:00 "+ 5s" "+5 s" +0s; do
@@ -37,6 +38,50 @@ assert_exit 0 "a --status list with spaces" hubctl action list --status "open, d
 assert_exit 1 "--status given twice" hubctl action list --status open --status done
 assert_exit 1 "an unknown global option" hubctl --bogus action list
 assert_contains "$ERR" "unknown option '--bogus'" "named as an option"
+
+# A commitment recorded late (due in 2020, or a second ago) is overdue at once: listed as
+# overdue, and reminded of once now, as overdue, then every overdue_every (3 s) - not once
+# per 3 s since 2020, and with no before-slot.
+late=$(hubctl --json action add "Report on 2019" --owner foodbank --due 2020-01-01)
+late_id=$(json_field "$late" id)
+assert_eq overdue "$(json_field "$late" status)" "an item due in 2020"
+just=$(hubctl --json action add "Call back" --owner foodbank --due "$(date -u -d '-1 sec' +%FT%TZ)")
+just_id=$(json_field "$just" id)
+assert_contains "$(hubctl --json action list --status overdue)" "Report on 2019" "listed overdue"
+has_slots() { [ -n "$(slots "$1")" ]; } # has_slots ID: item ID has a reminder
+# slots ID: "KIND SLOT_MS" of each reminder logged for item ID.
+slots() {
+    hubctl --json history actions --limit 1000 | /usr/bin/python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["kind"] == "reminder" and m.get("action_id") == int(sys.argv[1]):
+        print(m["action"]["slot"], m["action"]["slot_ms"])' "$1"
+}
+wait_for_s 20 has_slots "$late_id" || fail "no reminder of the item due in 2020"
+wait_for_s 20 has_slots "$just_id" || fail "no reminder of the item due a second ago"
+sleep 4
+for item in "$late" "$just"; do
+    id=$(json_field "$item" id)
+    slots "$id" | /usr/bin/python3 -c '
+import sys
+item, due = int(sys.argv[1]), int(sys.argv[2])
+rows = [line.split() for line in sys.stdin]
+kinds = {k for k, _ in rows}
+ms = [int(s) for _, s in rows]
+if kinds != {"overdue"}:
+    sys.exit("item %d: reminder kinds %s, expected overdue only" % (item, sorted(kinds)))
+if not 1 <= len(ms) <= 4:
+    sys.exit("item %d: %d reminders in ~5 s, expected one, then one per 3 s" % (item, len(ms)))
+if any((b - a) % 3000 or b <= a for a, b in zip(ms, ms[1:])) or (ms[0] - due) % 3000:
+    sys.exit("item %d: slots %s are not due + k * 3 s, in order" % (item, ms))
+' "$id" "$(json_field "$item" due_ms)" ||
+        fail "reminders of late item $id: $(slots "$id" | tr '\n' ' ')"
+done
+assert_eq "overdue $(json_field "$just" due_ms)" "$(slots "$just_id" | sed -n 1p)" \
+    "the first reminder of an item due a second ago: its due slot, as overdue"
+hubctl action done "$late_id" > /dev/null
+hubctl action done "$just_id" > /dev/null
 
 # Item A: done before due. Item B: goes overdue.
 a=$(hubctl --json action add "Send the budget" --owner foodbank --due +16s --detail "Q3")
@@ -86,7 +131,7 @@ import json, sys, collections
 c = collections.Counter()
 for line in sys.stdin:
     m = json.loads(line)
-    if m["kind"] == "reminder": c[m["title"] + m["body"]] += 1
+    if m["kind"] == "reminder": c[(m["action_id"], m["action"]["slot_ms"])] += 1
 print(sum(1 for v in c.values() if v > 1))')
 assert_eq 0 "$dups" "reminders sent twice"
 

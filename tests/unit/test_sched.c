@@ -83,6 +83,37 @@ test_outage_sends_only_the_latest (void **state)
 }
 
 static void
+test_item_recorded_late (void **state)
+{
+    (void)state;
+    const char *kind = NULL;
+    //  Due on day 10, recorded on day 100: one overdue reminder at once (the 100d slot,
+    //  not 90 for the days missed, no before-slot), then one a day.
+    action_t a = s_item (100 * D + H, 10 * D);
+    assert_int_equal (sched_owed (&s_policy, &a, 100 * D + H, &kind), 100 * D);
+    assert_string_equal (kind, "overdue");
+    a.last_reminder_ms = 100 * D;
+    assert_int_equal (sched_owed (&s_policy, &a, 100 * D + 2 * H, &kind), 0);
+    assert_int_equal (sched_next (&s_policy, &a, 100 * D + 2 * H), 101 * D);
+    assert_int_equal (sched_owed (&s_policy, &a, 101 * D, &kind), 101 * D);
+    assert_string_equal (kind, "overdue");
+    //  Recorded an hour after its due time: the due slot, as an overdue reminder.
+    a = s_item (10 * D + H, 10 * D);
+    assert_int_equal (sched_owed (&s_policy, &a, 10 * D + H, &kind), 10 * D);
+    assert_string_equal (kind, "overdue");
+    a.last_reminder_ms = 10 * D;
+    assert_int_equal (sched_next (&s_policy, &a, 10 * D + H), 11 * D);
+    //  With no overdue reminders configured: that one reminder, then nothing.
+    static const sched_policy_t no_overdue = {{3 * D, 1 * D}, 2, 0};
+    a = s_item (100 * D, 10 * D);
+    assert_int_equal (sched_owed (&no_overdue, &a, 100 * D, &kind), 10 * D);
+    assert_string_equal (kind, "overdue");
+    a.last_reminder_ms = 10 * D;
+    assert_int_equal (sched_owed (&no_overdue, &a, 200 * D, &kind), 0);
+    assert_int_equal (sched_next (&no_overdue, &a, 100 * D), 0);
+}
+
+static void
 test_closed_items_get_nothing (void **state)
 {
     (void)state;
@@ -196,6 +227,7 @@ main (void)
         cmocka_unit_test (test_before_slots_in_order),
         cmocka_unit_test (test_slots_before_creation_are_skipped),
         cmocka_unit_test (test_outage_sends_only_the_latest),
+        cmocka_unit_test (test_item_recorded_late),
         cmocka_unit_test (test_closed_items_get_nothing),
         cmocka_unit_test (test_reminder_message),
         cmocka_unit_test (test_digest_slots),
