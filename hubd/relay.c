@@ -73,7 +73,8 @@ typedef struct {
     int64_t stall_wait_ms;
     s_unrecorded_t unrecorded;
     zsock_t *pipe;
-    bool ended;                //  $TERM has come
+    bool ended;                //  RETIRE or $TERM has come
+    bool final;                //  $TERM: hubd stops, nobody takes over
     atomic_bool exited;        //  the thread is done: destroying its actor waits for nothing
     atomic_bool woken;         //  a WAKE is in the pipe: at most one, so the pipe never
                                //  fills and GO and $TERM always find room
@@ -89,6 +90,7 @@ typedef struct {
     zactor_t *actor;
     s_worker_t *state; //  the thread's; freed here only after it has ended
     bool held;         //  GO not sent yet (the router's copy of state->held)
+    char *plugin;      //  the plugin the section names
 } s_slot_t;
 
 static void s_relay_clear (s_relay_t *relay);
@@ -316,7 +318,6 @@ s_relay_start (s_relay_t *relay, const config_relay_t *config, const char *plugi
         relay->handle = NULL;
         return false;
     }
-    log_info ("relay", "%s: plugin %s ready", relay->name, relay->plugin_name);
     return true;
 }
 
@@ -666,14 +667,19 @@ s_sql_close (s_sql_t *sql)
     sql->db = NULL;
 }
 
-//  One command from the router (WAKE, GO or $TERM); false on $TERM.
+//  One command from the router: WAKE, GO, RETIRE (a reload: stop after the delivery in
+//  progress) or $TERM (hubd stops). False on the last two.
 static bool
 s_handle_pipe (s_worker_t *self)
 {
     char *command = NULL;
-    if (zsock_recv (self->pipe, "s", &command) != 0 || !command)
+    if (zsock_recv (self->pipe, "s", &command) != 0 || !command) {
+        self->final = true;
         return false;
-    bool go_on = !streq (command, "$TERM");
+    }
+    if (streq (command, "$TERM"))
+        self->final = true;
+    bool go_on = !self->final && !streq (command, "RETIRE");
     if (streq (command, "GO"))
         self->held = false;
     else if (streq (command, "WAKE"))
@@ -713,7 +719,10 @@ s_actor (zsock_t *pipe, void *args)
         self->relay.sql = &self->sql;
         self->started =
             s_relay_start (&self->relay, self->cfg, self->plugin_dir, why, sizeof why);
-        if (!self->started)
+        if (self->started)
+            log_info ("relay", "%s: plugin %s ready%s", self->cfg->name, self->cfg->plugin,
+                      self->held ? "; its jobs wait for the worker it replaces" : "");
+        else
             log_error ("relay", "%s: %s; this relay is not started", self->cfg->name, why);
     }
     self->cfg = NULL;
@@ -739,11 +748,26 @@ s_actor (zsock_t *pipe, void *args)
             break;
         busy = s_work (self);
     }
-    if (self->unrecorded.waiting)
-        log_error ("relay",
-                   "%s: the outcome of job %lld could not be stored before the relay "
-                   "stopped; the job will be delivered again",
-                   self->relay.name, (long long)self->unrecorded.job_id);
+    //  A kept outcome is stored before the worker goes, or its successor (held until
+    //  then) or the next start would send the job again. A reload waits for it as long
+    //  as it takes; a stop ($TERM) tries once more, within the connection's busy wait.
+    while (self->unrecorded.waiting && !self->final) {
+        int64_t until = self->unrecorded.again_ms - zclock_time ();
+        void *which = zpoller_wait (poller, until > 0 ? (int)until : 0);
+        if (which == pipe)
+            s_handle_pipe (self);
+        else if (!which && zpoller_terminated (poller))
+            break;
+        s_record_kept (self);
+    }
+    if (self->unrecorded.waiting) {
+        self->unrecorded.again_ms = 0;
+        if (!s_record_kept (self))
+            log_error ("relay",
+                       "%s: the outcome of job %lld could not be stored before hubd stopped; "
+                       "the job will be delivered again",
+                       self->relay.name, (long long)self->unrecorded.job_id);
+    }
     zpoller_destroy (&poller);
     s_relay_clear (&self->relay);
     if (self->sql.db)
@@ -772,13 +796,11 @@ s_stats (relay_t *self)
                 dead = sqlite3_column_int64 (stmt, 1);
         }
         sqlite3_reset (stmt);
-        //  plugin_name and started are set before the thread signals, never after
-        json_object_set_new (
-            all, slot->name,
-            json_pack ("{s:s, s:b, s:I, s:I, s:I}", "plugin",
-                       slot->state->relay.plugin_name ? slot->state->relay.plugin_name : "",
-                       "loaded", slot->state->started, "pending", pending, "oldest_pending_s",
-                       oldest, "dead", dead));
+        //  started is set before the thread signals, never after
+        json_object_set_new (all, slot->name,
+                             json_pack ("{s:s, s:b, s:I, s:I, s:I}", "plugin", slot->plugin,
+                                        "loaded", slot->state->started, "pending", pending,
+                                        "oldest_pending_s", oldest, "dead", dead));
     }
     char *text = json_dumps (all, JSON_COMPACT);
     json_decref (all);
@@ -802,6 +824,7 @@ s_slot_start (relay_t *self, s_slot_t *slot, const config_t *config, const confi
     atomic_init (&state->exited, false);
     atomic_init (&state->woken, false);
     slot->name = mem_strdup (cfg->name);
+    slot->plugin = mem_strdup (cfg->plugin);
     slot->state = state;
     slot->held = held;
     slot->actor = zactor_new (s_actor, state);
@@ -817,13 +840,15 @@ s_slot_destroy (s_slot_t *slot)
     free (slot->state->relay.plugin_name);
     free (slot->state);
     free (slot->name);
+    free (slot->plugin);
 }
 
-//  Asks the slot's thread to stop after the delivery in progress, without waiting.
+//  Asks the slot's thread to stop after the delivery in progress, without waiting: for a
+//  reload (a successor takes over) or for good.
 static void
-s_slot_stop (s_slot_t *slot)
+s_slot_stop (s_slot_t *slot, bool final)
 {
-    zstr_send (slot->actor, "$TERM");
+    zstr_send (slot->actor, final ? "$TERM" : "RETIRE");
 }
 
 static void
@@ -869,7 +894,7 @@ void
 relay_reload (relay_t *self, const config_t *config)
 {
     for (size_t r = 0; r < self->count; r++) {
-        s_slot_stop (&self->slots[r]);
+        s_slot_stop (&self->slots[r], false);
         s_slot_t *slot = mem_alloc (sizeof *slot);
         *slot = self->slots[r];
         zlistx_add_end (self->retiring, slot);
@@ -963,7 +988,9 @@ relay_destroy (relay_t **self_p)
         return;
     //  Every worker is told first, so their deliveries in progress end side by side.
     for (size_t r = 0; r < self->count; r++)
-        s_slot_stop (&self->slots[r]);
+        s_slot_stop (&self->slots[r], true);
+    for (s_slot_t *old = zlistx_first (self->retiring); old; old = zlistx_next (self->retiring))
+        s_slot_stop (old, true);
     for (size_t r = 0; r < self->count; r++)
         s_slot_destroy (&self->slots[r]);
     free (self->slots);

@@ -158,7 +158,8 @@ wait_for relayed relay-msg-10 1 || fail "team stopped after a refused reload"
 cp "$T/good.conf" "$T/hub.conf"
 
 # An outcome the database will not take (a write lock held longer than the relay's 10 s
-# wait) is kept and stored once the lock goes: meanwhile the message is not sent again.
+# wait) is kept and stored once the lock goes: meanwhile the message is not sent again,
+# not even by the worker that a SIGHUP starts meanwhile (it waits for the old one).
 control /_control/fail '{"count":1,"delay":2}'
 hubctl publish updates "relay-msg-locked" > /dev/null
 wait_for grep -q relay-msg-locked "$T/api.log" || fail "the delivery did not start"
@@ -166,11 +167,15 @@ wait_for grep -q relay-msg-locked "$T/api.log" || fail "the delivery did not sta
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 db.execute("BEGIN EXCLUSIVE")
-time.sleep(14)
-db.execute("COMMIT")' "$T/data/hub.db" || fail "could not lock the database"
-wait_for grep -q "cannot store the outcome of job" "$T/hubd.log" ||
+time.sleep(16)
+db.execute("COMMIT")' "$T/data/hub.db" &
+LOCK_PID=$!
+wait_for_s 20 grep -q "cannot store the outcome of job" "$T/hubd.log" ||
     fail "the refused write was not logged"
+kill -HUP "$HUB_PID"
+wait "$LOCK_PID" || fail "could not lock the database"
 wait_for team_is pending = 0 || fail "the outcome was not stored after the lock: $(hubctl --json status)"
+grep -q "the outcome of job .* is stored now" "$T/hubd.log" || fail "the late store was not logged"
 assert_eq 1 "$(delivered relay-msg-locked)" "a message whose outcome could not be stored, sent once"
 stop_hub
 
