@@ -1,6 +1,6 @@
 /*  db.c - see db.h.
 
-    Schema, version 5 (PRAGMA user_version):
+    Schema, version 6 (PRAGMA user_version):
 
     messages    the log. seq is the rowid: lookups by seq and "the last row" cost a B-tree
                 descent, never a scan, whatever the size of the log. header, body and sig
@@ -100,6 +100,13 @@ static const char *s_migrations[] = {
     //  the same header, so (author, ts, id) finds it exactly as (author, id) did.
     ("DROP INDEX messages_dedup;"
      "CREATE UNIQUE INDEX messages_dedup ON messages (author, ts_ms, msg_id);"),
+    //  5 -> 6: a job's tries in all (what plugins are told; attempts, the ones counted
+    //  against max_tries, leave out answers that said when to come back and start again
+    //  on a relay retry), and whether a try is in progress (claimed before the plugin is
+    //  called, cleared with its outcome: still set at the next pickup, it was cut short).
+    ("ALTER TABLE relay_jobs ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE relay_jobs ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE relay_jobs SET tries = attempts;"),
 };
 
 //  db_prepare for the first statements on a file: one that is not a database, or is

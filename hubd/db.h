@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 
 //  The channels every hub has (PROTOCOL.md 9.2), for the schema and for rebuilds.
 #define DB_DEFAULT_CHANNELS_SQL                                                                \

@@ -18,6 +18,7 @@
 
 #define RELAY_MAX_TRIES     16 //  2 s doubling to the 1 h cap: about 5 hours of tries
 #define RELAY_MAX_TRIES_TOP 1000
+#define RELAY_PACED_MAX     100 //  answers that said when to come back, before they count
 #define RELAY_BACKOFF_MAX_S 3600
 #define RELAY_STALL_MAX_MS  60000 //  the longest wait to write an outcome again
 #define RELAY_JOBS_PER_PASS 20    //  between two looks at the clock and the pipe
@@ -48,13 +49,19 @@ typedef struct {
     char memo[256];
 } s_relay_t;
 
+//  One try of a job: its counts once it is claimed.
+typedef struct {
+    int64_t job_id;
+    int attempts; //  counted against max_tries
+    int tries;    //  in all: what the plugin is told
+} s_try_t;
+
 //  An outcome the database refused to store (locked, full): kept until it is stored, and
 //  nothing else is delivered meanwhile, so a job is never sent again because its
 //  outcome was lost.
 typedef struct {
     bool waiting;
-    int64_t job_id;
-    int attempts; //  counted for this delivery
+    s_try_t try;
     hub_relay_result_t result;
     int64_t again_ms; //  when to try to store it again
     int64_t wait_ms;  //  the wait before that, doubling
@@ -420,19 +427,26 @@ s_backoff_ms (int attempts, int retry_after_s)
     return base + jitter;
 }
 
-//  The state an outcome leaves a job in, and when it is due again.
+//  The state an outcome leaves a job in, when it is due again, and the attempts it has
+//  used up then.
 static const char *
-s_outcome_state (const s_relay_t *relay, int attempts, const hub_relay_result_t *result,
-                 int64_t now, int64_t *next)
+s_outcome_state (const s_relay_t *relay, const s_try_t *try, const hub_relay_result_t *result,
+                 int64_t now, int64_t *next, int *attempts)
 {
     *next = now;
+    *attempts = try->attempts;
     if (result->outcome == HUB_RELAY_DONE)
         return "done";
-    //  A service that said when to come back (429, 503 with Retry-After) has not failed
-    //  the job: that answer uses up no attempt.
-    if (result->outcome == HUB_RELAY_RETRY &&
-        (result->retry_after_s > 0 || attempts < relay->max_tries)) {
-        *next = now + s_backoff_ms (attempts, result->retry_after_s);
+    //  A service that said when to come back (429, 503 with Retry-After) is pacing us:
+    //  that answer uses up no attempt, up to RELAY_PACED_MAX such answers in all.
+    if (result->outcome == HUB_RELAY_RETRY && result->retry_after_s > 0 &&
+        try->tries - try->attempts < RELAY_PACED_MAX) {
+        *attempts = try->attempts - 1;
+        *next = now + s_backoff_ms (try->attempts, result->retry_after_s);
+        return "pending";
+    }
+    if (result->outcome == HUB_RELAY_RETRY && try->attempts < relay->max_tries) {
+        *next = now + s_backoff_ms (try->attempts, result->retry_after_s);
         return "pending";
     }
     return "dead";
@@ -442,11 +456,11 @@ s_outcome_state (const s_relay_t *relay, int attempts, const hub_relay_result_t 
 //  lost while its job is marked as done (the next job would create a second card). False
 //  if the database refused (logged; nothing was changed).
 static bool
-s_record (s_relay_t *relay, int64_t job_id, int attempts, const hub_relay_result_t *result)
+s_record (s_relay_t *relay, const s_try_t *try, const hub_relay_result_t *result)
 {
     int64_t now = zclock_time (), next;
-    const char *state = s_outcome_state (relay, attempts, result, now, &next);
-    bool paced = result->outcome == HUB_RELAY_RETRY && result->retry_after_s > 0;
+    int attempts;
+    const char *state = s_outcome_state (relay, try, result, now, &next, &attempts);
     sqlite3 *db = relay->sql->db;
     int rc = db_exec (db, "BEGIN IMMEDIATE");
     if (rc == SQLITE_OK) {
@@ -458,8 +472,8 @@ s_record (s_relay_t *relay, int64_t job_id, int attempts, const hub_relay_result
         else
             sqlite3_bind_null (stmt, 3);
         sqlite3_bind_text (stmt, 4, result->error, -1, SQLITE_STATIC);
-        sqlite3_bind_int (stmt, 5, paced ? attempts - 1 : attempts);
-        sqlite3_bind_int64 (stmt, 6, job_id);
+        sqlite3_bind_int (stmt, 5, attempts);
+        sqlite3_bind_int64 (stmt, 6, try->job_id);
         rc = sqlite3_step (stmt) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode (db);
         sqlite3_reset (stmt);
     }
@@ -477,36 +491,37 @@ s_record (s_relay_t *relay, int64_t job_id, int attempts, const hub_relay_result
         log_error ("relay",
                    "%s: cannot store the outcome of job %lld (%s): %s; it is kept "
                    "and stored again, nothing is sent meanwhile",
-                   relay->name, (long long)job_id, state, sqlite3_errstr (rc));
+                   relay->name, (long long)try->job_id, state, sqlite3_errstr (rc));
         if (!sqlite3_get_autocommit (db))
             db_exec (db, "ROLLBACK");
         return false;
     }
     if (strcmp (state, "dead") == 0)
         log_warning ("relay", "%s: job %lld is dead after %d attempts: %s", relay->name,
-                     (long long)job_id, attempts, result->error);
+                     (long long)try->job_id, attempts, result->error);
     else if (strcmp (state, "pending") == 0)
         log_notice ("relay", "%s: job %lld will be retried in %lld s: %s", relay->name,
-                    (long long)job_id, (long long)((next - now) / 1000), result->error);
+                    (long long)try->job_id, (long long)((next - now) / 1000), result->error);
     return true;
 }
 
-//  Before a delivery: the attempt is counted and the next one scheduled, so an attempt cut
-//  short by a crash still counts (a job that crashes hubd dies after max_tries, instead
-//  of being tried at every start for ever) and is not tried again at once. False if the
-//  database refused (logged).
+//  Before a delivery: the try is counted, marked in progress, and the next one scheduled,
+//  so a try cut short by a crash still counts (a job that crashes hubd dies after
+//  max_tries, instead of being tried at every start for ever) and is not tried again at
+//  once. False if the database refused (logged).
 static bool
-s_claim (s_relay_t *relay, int64_t job_id, int attempts)
+s_claim (s_relay_t *relay, const s_try_t *try)
 {
     sqlite3_stmt *stmt = relay->sql->claim;
-    sqlite3_bind_int (stmt, 1, attempts);
-    sqlite3_bind_int64 (stmt, 2, zclock_time () + s_backoff_ms (attempts, 0));
-    sqlite3_bind_int64 (stmt, 3, job_id);
+    sqlite3_bind_int (stmt, 1, try->attempts);
+    sqlite3_bind_int (stmt, 2, try->tries);
+    sqlite3_bind_int64 (stmt, 3, zclock_time () + s_backoff_ms (try->attempts, 0));
+    sqlite3_bind_int64 (stmt, 4, try->job_id);
     int rc = sqlite3_step (stmt);
     sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
-        log_error ("relay", "%s: cannot count attempt %d of job %lld: %s; not sending it yet",
-                   relay->name, attempts, (long long)job_id, sqlite3_errstr (rc));
+        log_error ("relay", "%s: cannot count try %d of job %lld: %s; not sending it yet",
+                   relay->name, try->tries, (long long)try->job_id, sqlite3_errstr (rc));
     return rc == SQLITE_DONE;
 }
 
@@ -529,12 +544,12 @@ s_record_kept (s_worker_t *self)
         return true;
     if (zclock_time () < kept->again_ms)
         return false;
-    if (!s_record (&self->relay, kept->job_id, kept->attempts, &kept->result)) {
+    if (!s_record (&self->relay, &kept->try, &kept->result)) {
         kept->again_ms = s_stall_next (&kept->wait_ms);
         return false;
     }
     log_notice ("relay", "%s: the outcome of job %lld is stored now", self->relay.name,
-                (long long)kept->job_id);
+                (long long)kept->try.job_id);
     *kept = (s_unrecorded_t){0};
     return true;
 }
@@ -550,10 +565,13 @@ s_deliver_one (s_worker_t *self)
     sqlite3_stmt *stmt = relay->sql->next_job;
     sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
     bool have = sqlite3_step (stmt) == SQLITE_ROW;
-    int64_t job_id = have ? sqlite3_column_int64 (stmt, 0) : 0;
+    s_try_t try = {0};
+    try.job_id = have ? sqlite3_column_int64 (stmt, 0) : 0;
     uint64_t seq = have ? (uint64_t)sqlite3_column_int64 (stmt, 1) : 0;
-    int attempts = have ? sqlite3_column_int (stmt, 2) : 0;
+    try.attempts = have ? sqlite3_column_int (stmt, 2) : 0;
     int64_t due = have ? sqlite3_column_int64 (stmt, 3) : 0;
+    try.tries = have ? sqlite3_column_int (stmt, 4) : 0;
+    bool cut_short = have && sqlite3_column_int (stmt, 5) != 0;
     sqlite3_reset (stmt);
     if (!have)
         return false;
@@ -565,20 +583,23 @@ s_deliver_one (s_worker_t *self)
     s_job_t job = {0};
     hub_relay_result_t result = {0};
     self->stall_ms = 0;
-    if (attempts >= relay->max_tries) {
-        //  Counted, never recorded: hubd stopped during the last attempt it had.
+    if (cut_short && try.attempts >= relay->max_tries) {
+        //  Claimed, never recorded: hubd stopped during the last attempt the job had.
         result.outcome = HUB_RELAY_DEAD;
         snprintf (result.error, sizeof result.error,
-                  "attempt %d of %d was cut short (hubd stopped during it)", attempts,
+                  "attempt %d of %d was cut short (hubd stopped during it)", try.attempts,
                   relay->max_tries);
-    } else if (!s_claim (relay, job_id, ++attempts)) {
-        self->stall_ms = s_stall_next (&self->stall_wait_ms);
-        return false;
     } else {
+        try.attempts++;
+        try.tries++;
+        if (!s_claim (relay, &try)) {
+            self->stall_ms = s_stall_next (&self->stall_wait_ms);
+            return false;
+        }
         self->stall_wait_ms = 0;
         if (s_job_build (relay, seq, &job)) {
-            job.job.job_id = (uint64_t)job_id;
-            job.job.attempt = (uint32_t)attempts;
+            job.job.job_id = (uint64_t)try.job_id;
+            job.job.attempt = (uint32_t)try.tries;
             relay->plugin->deliver (relay->state, &job.job, &result);
         } else {
             result.outcome = HUB_RELAY_DEAD;
@@ -587,10 +608,9 @@ s_deliver_one (s_worker_t *self)
         }
     }
     s_job_clear (&job);
-    if (!s_record (relay, job_id, attempts, &result))
+    if (!s_record (relay, &try, &result))
         self->unrecorded = (s_unrecorded_t){.waiting = true,
-                                            .job_id = job_id,
-                                            .attempts = attempts,
+                                            .try = try,
                                             .result = result,
                                             .wait_ms = 500,
                                             .again_ms = zclock_time () + 500};
@@ -630,7 +650,7 @@ s_sql_prepare (s_sql_t *sql, sqlite3 *db, const uint8_t hub_pk[HUB_PUBKEY_BYTES]
 {
     sql->db = db;
     sql->next_job =
-        db_prepare (db, "SELECT id, seq, attempts, next_ms FROM relay_jobs "
+        db_prepare (db, "SELECT id, seq, attempts, next_ms, tries, claimed FROM relay_jobs "
                         "WHERE relay = ? AND state = 'pending' ORDER BY id LIMIT 1");
     //  Authors are named as in MSG frames (PROTOCOL.md 7.2): "hub", "admin", a partner.
     //  The two built-in keys are bound once: a reset keeps its bindings.
@@ -644,10 +664,10 @@ s_sql_prepare (s_sql_t *sql, sqlite3 *db, const uint8_t hub_pk[HUB_PUBKEY_BYTES]
     sql->action = db_prepare (
         db, "SELECT a.title, a.owner, a.due_ms, a.status, a.note, coalesce(p.email, '') "
             "FROM actions a LEFT JOIN partners p ON p.name = a.owner WHERE a.id = ?");
-    sql->claim =
-        db_prepare (db, "UPDATE relay_jobs SET attempts = ?, next_ms = ? WHERE id = ?");
+    sql->claim = db_prepare (db, "UPDATE relay_jobs SET attempts = ?, tries = ?, claimed = 1, "
+                                 "next_ms = ? WHERE id = ?");
     sql->record = db_prepare (db, "UPDATE relay_jobs SET state = ?, next_ms = ?, done_ms = ?, "
-                                  "last_error = ?, attempts = ? WHERE id = ?");
+                                  "last_error = ?, attempts = ?, claimed = 0 WHERE id = ?");
     sql->memo_get =
         db_prepare (db, "SELECT value FROM relay_memos WHERE relay = ? AND key = ?");
     sql->memo_put = db_prepare (db, "INSERT OR REPLACE INTO relay_memos VALUES (?, ?, ?)");
@@ -766,7 +786,7 @@ s_actor (zsock_t *pipe, void *args)
             log_error ("relay",
                        "%s: the outcome of job %lld could not be stored before hubd stopped; "
                        "the job will be delivered again",
-                       self->relay.name, (long long)self->unrecorded.job_id);
+                       self->relay.name, (long long)self->unrecorded.try.job_id);
     }
     zpoller_destroy (&poller);
     s_relay_clear (&self->relay);

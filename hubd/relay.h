@@ -9,14 +9,17 @@
     Retry policy (outcomes reported by the plugin):
       done    the job is marked done; never sent again.
       retry   next try after the service's Retry-After if it gave one (that answer uses up
-              no attempt: the service is pacing us, not failing), else exponential backoff
+              no attempt, up to 100 of them: the service is pacing us, not failing; the
+              plugin is still told the try's number, so it knows it may have been
+              there before), else exponential backoff
               2^attempts seconds (capped at 1 hour) with +-20% jitter; after max_tries
               attempts (relay key, 1 to 1000, default 16: about five hours of tries) the
               job is dead.
       dead    permanent (4xx other than 429, bad config): kept with its error, visible in
               status, requeued by "hubctl relay retry NAME".
-    An attempt is counted before the plugin is called, so one cut short by a crash counts
-    too: a job that brings hubd down dies after max_tries instead of at every start. A job
+    An attempt is counted (and marked in progress) before the plugin is called, so one cut
+    short by a crash counts too: a job that brings hubd down dies after max_tries instead
+    of at every start. Lowering max_tries on a reload leaves a job one more try. A job
     is marked done only after the plugin said the remote side accepted it, so a crash in
     between repeats that one job at most: the residual risk none of the services lets us
     close (no idempotency keys), INTEGRATIONS.md section 0; the plugin sees attempt > 1

@@ -8,7 +8,10 @@ source "$(dirname "$0")/lib.sh"
 : "${BAD_PLUGIN_DIR:?BAD_PLUGIN_DIR must name the wrong-ABI test plugin}"
 RELAY_DIR=$(cd "$(dirname "$0")/../relay" && pwd)
 
-/usr/bin/python3 "$RELAY_DIR/fake_api.py" "$T/api.port" "$T/api.log" 2> "$T/fake_api.err" &
+TRELLO_KEY=0123456789abcdef0123456789abcdef
+TRELLO_TOKEN=ATTAsecretTokenValue0123456789abcdefXYZ
+/usr/bin/python3 "$RELAY_DIR/fake_api.py" "$T/api.port" "$T/api.log" \
+    --trello-key "$TRELLO_KEY" --trello-token "$TRELLO_TOKEN" 2> "$T/fake_api.err" &
 BG_PIDS+=($!)
 wait_for test -s "$T/api.port" || fail "fake API did not start"
 API="http://127.0.0.1:$(cat "$T/api.port")"
@@ -204,6 +207,36 @@ for round in 1 2; do
 done
 wait_for team_is dead = 1 || fail "the crashing job is not dead: $(hubctl --json status)"
 grep -q "cut short" "$T/hubd.log" || fail "the dead job's reason was not logged"
+stop_hub
+
+# A 503 that says when to come back uses up no attempt, but the plugin is still told it
+# is trying again: Trello answers the card's creation with 503 and Retry-After after it
+# made the card, and the retry (attempt 2) finds that card instead of making a twin.
+control /_control/reset
+(umask 077 && echo "$TRELLO_TOKEN" > "$T/trello-token")
+cat > "$T/trello.conf" <<CONF
+[hub]
+plugin_dir = $PLUGIN_DIR
+
+[relay.board]
+plugin = trello
+channels = actions
+api_base = $API/1
+key = $TRELLO_KEY
+token_file = $T/trello-token
+list_id = 5f0a1b2c3d4e5f6a7b8c9d0e
+CONF
+start_hub "$T/data4" -c "$T/trello.conf"
+control /_control/fail '{"status":503,"retry_after":1,"perform":true,"count":1}'
+hubctl partner add ana --key "$(hubctl keygen "$T/ana.key")" --email ana@x.test > /dev/null
+hubctl action add "Send the budget" --owner ana --due +3d > /dev/null || fail "action add"
+cards() { curl -sS --max-time 5 "$API/_control/cards" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+board_is() { [ "$(hubctl --json status | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["relays"]["board"][sys.argv[1]])' "$1")" "$2" "$3" ]; }
+wait_for board_is pending = 0 || fail "the card job did not settle: $(hubctl --json status)"
+assert_eq 1 "$(cards)" "cards after a 503 with Retry-After to the create"
+grep -q "GET /1/lists/" <(curl -sS --max-time 5 "$API/_control/log" | /usr/bin/python3 -c '
+import json, sys
+for r in json.load(sys.stdin): print(r["method"], r["path"])') || fail "the retry did not look for the card"
 stop_hub
 
 # Without plugin_dir, a hubd run from the build tree finds the plugins built beside it.
