@@ -1,6 +1,7 @@
 /*  log.c - see log.h. */
 #include "log.h"
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,15 +9,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static log_level_t s_level = LOG_LEVEL_INFO;
-static int s_journal = -1; //  -1 unknown, 0 no, 1 stderr is the journal
+//  Atomic: a reload sets the level while every thread logs.
+static atomic_int s_level = LOG_LEVEL_INFO;
+static atomic_int s_journal = -1; //  -1 unknown, 0 no, 1 stderr is the journal
 
 static const char *s_names[] = {"", "", "", "error", "warning", "notice", "info", "debug"};
 
 void
 log_set_level (log_level_t level)
 {
-    s_level = level;
+    atomic_store (&s_level, (int)level);
 }
 
 bool
@@ -45,7 +47,7 @@ s_stderr_is_journal (void)
 void
 log_write (log_level_t level, const char *module, const char *format, ...)
 {
-    if (level > s_level)
+    if ((int)level > atomic_load (&s_level))
         return;
     if (s_journal < 0)
         s_journal = s_stderr_is_journal ();
