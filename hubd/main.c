@@ -75,9 +75,10 @@ static const char *s_help =
     "  SIGHUP           reload the configuration without dropping clients.\n"
     "\n"
     "EXIT STATUS\n"
-    "  0 clean stop; 1 bad usage or configuration; 2 runtime failure (database "
-    "unusable,\n"
-    "  endpoint cannot be bound, data directory in use by another hubd).\n"
+    "  0 clean stop; 1 bad usage or configuration (a relay section included: unknown\n"
+    "  key, plugin missing or of another ABI, secret file readable by others); 2 runtime\n"
+    "  failure (database unusable, endpoint cannot be bound, data directory in use by\n"
+    "  another hubd, key files that do not belong with the database).\n"
     "\n"
     "LOGS\n"
     "  One line per event on stderr with its level; under systemd, journal priorities.\n";
