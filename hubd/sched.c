@@ -11,9 +11,18 @@
 #include <stdio.h>
 #include <string.h>
 
+//  Where the item's overdue slots count from: its due time, or, for an item recorded
+//  after it (a commitment logged late), the moment it was recorded, so that its first
+//  overdue reminder comes then and the next a whole overdue_every later.
+static int64_t
+s_overdue_base (const action_t *a)
+{
+    return a->due_ms < a->created_ms ? a->created_ms : a->due_ms;
+}
+
 //  The item's first slot strictly after after_ms (0 if none). Before-slots that fall
 //  before the item was created are not slots; an item recorded after its due time is
-//  overdue from the start, so its due slot is of kind "overdue", not "due".
+//  overdue from the start, so its first slot is of kind "overdue", not "due".
 static int64_t
 s_slot_after (const sched_policy_t *p, const action_t *a, int64_t after_ms, const char **kind)
 {
@@ -26,15 +35,16 @@ s_slot_after (const sched_policy_t *p, const action_t *a, int64_t after_ms, cons
     }
     if (best)
         return best;
-    if (a->due_ms > after_ms) {
+    int64_t base = s_overdue_base (a);
+    if (base > after_ms) {
         *kind = a->due_ms < a->created_ms ? "overdue" : "due";
-        return a->due_ms;
+        return base;
     }
     if (p->overdue_every_ms <= 0)
         return 0;
-    int64_t k = (after_ms - a->due_ms) / p->overdue_every_ms + 1;
+    int64_t k = (after_ms - base) / p->overdue_every_ms + 1;
     *kind = "overdue";
-    return a->due_ms + k * p->overdue_every_ms;
+    return base + k * p->overdue_every_ms;
 }
 
 int64_t
@@ -61,8 +71,8 @@ sched_owed (const sched_policy_t *policy, const action_t *action, int64_t now_ms
         *kind = slot_kind;
         if (strcmp (slot_kind, "overdue") == 0 && policy->overdue_every_ms > 0) {
             //  Jump straight to the last overdue slot that has passed.
-            int64_t k = (now_ms - action->due_ms) / policy->overdue_every_ms;
-            owed = action->due_ms + k * policy->overdue_every_ms;
+            int64_t base = s_overdue_base (action);
+            owed = base + (now_ms - base) / policy->overdue_every_ms * policy->overdue_every_ms;
             break;
         }
     }

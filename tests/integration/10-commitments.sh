@@ -64,8 +64,8 @@ sleep 4
 for item in "$late" "$just"; do
     id=$(json_field "$item" id)
     slots "$id" | /usr/bin/python3 -c '
-import sys
-item, due = int(sys.argv[1]), int(sys.argv[2])
+import datetime, sys
+item = int(sys.argv[1])
 rows = [line.split() for line in sys.stdin]
 kinds = {k for k, _ in rows}
 ms = [int(s) for _, s in rows]
@@ -73,13 +73,19 @@ if kinds != {"overdue"}:
     sys.exit("item %d: reminder kinds %s, expected overdue only" % (item, sorted(kinds)))
 if not 1 <= len(ms) <= 4:
     sys.exit("item %d: %d reminders in ~5 s, expected one, then one per 3 s" % (item, len(ms)))
-if any((b - a) % 3000 or b <= a for a, b in zip(ms, ms[1:])) or (ms[0] - due) % 3000:
-    sys.exit("item %d: slots %s are not due + k * 3 s, in order" % (item, ms))
-' "$id" "$(json_field "$item" due_ms)" ||
+# Counted from when it was recorded (its due time is past): the next reminder comes a whole
+# overdue_every after the first, never a moment later.
+created = int(datetime.datetime.fromisoformat(sys.argv[2].replace("Z", "+00:00")).timestamp() * 1000 + 0.5)
+if any((b - a) % 3000 or b <= a for a, b in zip(ms, ms[1:])) or (ms[0] - created) % 3000:
+    sys.exit("item %d: slots %s are not recorded (%d) + k * 3 s, in order" % (item, ms, created))
+' "$id" "$(json_field "$item" created)" ||
         fail "reminders of late item $id: $(slots "$id" | tr '\n' ' ')"
 done
-assert_eq "overdue $(json_field "$just" due_ms)" "$(slots "$just_id" | sed -n 1p)" \
-    "the first reminder of an item due a second ago: its due slot, as overdue"
+just_created=$(/usr/bin/python3 -c 'import datetime, sys
+print(int(datetime.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00")).timestamp() * 1000 + 0.5))' \
+    "$(json_field "$just" created)")
+assert_eq "overdue $just_created" "$(slots "$just_id" | sed -n 1p)" \
+    "the first reminder of an item due a second ago: when it was recorded, as overdue"
 hubctl action done "$late_id" > /dev/null
 hubctl action done "$just_id" > /dev/null
 

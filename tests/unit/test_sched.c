@@ -87,28 +87,31 @@ test_item_recorded_late (void **state)
 {
     (void)state;
     const char *kind = NULL;
-    //  Due on day 10, recorded on day 100: one overdue reminder at once (the 100d slot,
-    //  not 90 for the days missed, no before-slot), then one a day.
+    //  Due on day 10, recorded an hour into day 100: one overdue reminder at once (at the
+    //  moment it was recorded, not one for each of the 90 days missed, no before-slot),
+    //  then one a day after that, counted from then: never a second one soon after.
     action_t a = s_item (100 * D + H, 10 * D);
-    assert_int_equal (sched_owed (&s_policy, &a, 100 * D + H, &kind), 100 * D);
+    assert_int_equal (sched_owed (&s_policy, &a, 100 * D + H, &kind), 100 * D + H);
     assert_string_equal (kind, "overdue");
-    a.last_reminder_ms = 100 * D;
-    assert_int_equal (sched_owed (&s_policy, &a, 100 * D + 2 * H, &kind), 0);
-    assert_int_equal (sched_next (&s_policy, &a, 100 * D + 2 * H), 101 * D);
-    assert_int_equal (sched_owed (&s_policy, &a, 101 * D, &kind), 101 * D);
+    a.last_reminder_ms = 100 * D + H;
+    assert_int_equal (sched_owed (&s_policy, &a, 101 * D, &kind), 0);
+    assert_int_equal (sched_next (&s_policy, &a, 100 * D + 2 * H), 101 * D + H);
+    assert_int_equal (sched_owed (&s_policy, &a, 101 * D + H, &kind), 101 * D + H);
     assert_string_equal (kind, "overdue");
-    //  Recorded an hour after its due time: the due slot, as an overdue reminder.
+    //  A hub down for three days owes the latest slot only.
+    assert_int_equal (sched_owed (&s_policy, &a, 104 * D + 2 * H, &kind), 104 * D + H);
+    //  Recorded an hour after its due time: an overdue reminder then, the next a day on.
     a = s_item (10 * D + H, 10 * D);
-    assert_int_equal (sched_owed (&s_policy, &a, 10 * D + H, &kind), 10 * D);
+    assert_int_equal (sched_owed (&s_policy, &a, 10 * D + H, &kind), 10 * D + H);
     assert_string_equal (kind, "overdue");
-    a.last_reminder_ms = 10 * D;
-    assert_int_equal (sched_next (&s_policy, &a, 10 * D + H), 11 * D);
+    a.last_reminder_ms = 10 * D + H;
+    assert_int_equal (sched_next (&s_policy, &a, 10 * D + H), 11 * D + H);
     //  With no overdue reminders configured: that one reminder, then nothing.
     static const sched_policy_t no_overdue = {{3 * D, 1 * D}, 2, 0};
     a = s_item (100 * D, 10 * D);
-    assert_int_equal (sched_owed (&no_overdue, &a, 100 * D, &kind), 10 * D);
+    assert_int_equal (sched_owed (&no_overdue, &a, 100 * D, &kind), 100 * D);
     assert_string_equal (kind, "overdue");
-    a.last_reminder_ms = 10 * D;
+    a.last_reminder_ms = 100 * D;
     assert_int_equal (sched_owed (&no_overdue, &a, 200 * D, &kind), 0);
     assert_int_equal (sched_next (&no_overdue, &a, 100 * D), 0);
 }
