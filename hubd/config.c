@@ -29,7 +29,38 @@ typedef struct {
     int error_count;
     config_relay_t *relay; //  the [relay.NAME] section being read, if any
     bool keyed; //  inih's "previous name": a named key was read since the last header
+    //  What the file has said so far ("[section]" and "section\nkey"), with its line: a
+    //  second one is an error, not a silent "the last one wins"
+    char **seen;
+    int *seen_line;
+    size_t seen_count;
 } s_parse_t;
+
+//  The line where text was first seen, or 0 after noting it as seen at the current line.
+static int
+s_seen_before (s_parse_t *parse, const char *text)
+{
+    for (size_t i = 0; i < parse->seen_count; i++)
+        if (strcmp (parse->seen[i], text) == 0)
+            return parse->seen_line[i];
+    parse->seen = realloc (parse->seen, (parse->seen_count + 1) * sizeof *parse->seen);
+    parse->seen_line =
+        realloc (parse->seen_line, (parse->seen_count + 1) * sizeof *parse->seen_line);
+    if (!parse->seen || !parse->seen_line)
+        abort ();
+    parse->seen[parse->seen_count] = mem_strdup (text);
+    parse->seen_line[parse->seen_count++] = parse->line;
+    return 0;
+}
+
+static void
+s_seen_free (s_parse_t *parse)
+{
+    for (size_t i = 0; i < parse->seen_count; i++)
+        free (parse->seen[i]);
+    free (parse->seen);
+    free (parse->seen_line);
+}
 
 config_t *
 config_new (void)
@@ -256,6 +287,13 @@ s_handler (void *user, const char *section, const char *name, const char *value)
     if (!name)
         return 1; //  a section header alone
     parse->keyed = name[0] != 0;
+    char said[256];
+    snprintf (said, sizeof said, "%s\n%s", section, name);
+    int first = s_seen_before (parse, said);
+    if (first) {
+        s_error (parse, "'%s' is given twice in [%s] (first at line %d)", name, section, first);
+        return 1;
+    }
     if (strcmp (section, "hub") == 0)
         s_hub_key (parse, name, value);
     else if (strcmp (section, "reminders") == 0)
@@ -287,9 +325,14 @@ s_section (s_parse_t *parse, const char *line)
     if (!end)
         return;
     parse->keyed = false;
-    char section[128];
+    char section[128], header[140];
     snprintf (section, sizeof section, "%.*s", (int)(end - line - 1), line + 1);
-    if (strncmp (section, "relay.", 6) == 0 && section[6])
+    snprintf (header, sizeof header, "[%s]", section);
+    int first = s_seen_before (parse, header);
+    if (first)
+        s_error (parse, "section [%s] is given twice (first at line %d): one section each",
+                 section, first);
+    else if (strncmp (section, "relay.", 6) == 0 && section[6])
         s_relay_section (parse, section);
     else if (strcmp (section, "hub") != 0 && strcmp (section, "reminders") != 0 &&
              strcmp (section, "digest") != 0)
@@ -375,6 +418,7 @@ config_load (config_t *self, const char *path, char *errors, size_t errors_size)
     }
     int rc = ini_parse_stream (s_reader, &parse, s_handler, &parse);
     fclose (parse.file);
+    s_seen_free (&parse);
     if (rc > 0) {
         parse.line = rc;
         s_error (&parse, "syntax error (expected [section] or key = value)");
@@ -384,8 +428,13 @@ config_load (config_t *self, const char *path, char *errors, size_t errors_size)
         parse.line = relay->line;
         if (!relay->plugin)
             s_error (&parse, "[relay.%s] has no plugin = ...", relay->name);
+        char **channels = relay->channels ? config_split (relay->channels) : NULL;
         if (!relay->channels)
             s_error (&parse, "[relay.%s] has no channels = ...", relay->name);
+        else if (!channels[0])
+            s_error (&parse, "[relay.%s]: channels = '%s' names no channel", relay->name,
+                     relay->channels);
+        config_split_free (&channels);
     }
     return parse.error_count;
 }

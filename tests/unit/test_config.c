@@ -115,6 +115,28 @@ test_empty_unknown_section (void **state)
     config_destroy (&config);
 }
 
+//  A key or section given twice is an error at its second line, naming the first: the
+//  last one silently winning sent a relay's mail to one address of two.
+static void
+test_said_twice (void **state)
+{
+    (void)state;
+    int errors;
+    char messages[2048];
+    config_t *config =
+        s_load ("[hub]\nlog_level = info\n[relay.mail]\nplugin = email\nchannels = updates\n"
+                "to = a@x.test\nto = b@x.test\nchannels = actions\n[hub]\nlog_level = debug\n"
+                "[relay.empty]\nplugin = slack\nchannels = ,\n",
+                &errors, messages, sizeof messages);
+    assert_int_equal (errors, 5);
+    s_assert_said (messages, 7, "'to' is given twice in [relay.mail] (first at line 6)");
+    s_assert_said (messages, 8, "'channels' is given twice in [relay.mail] (first at line 5)");
+    s_assert_said (messages, 9, "section [hub] is given twice (first at line 1)");
+    s_assert_said (messages, 10, "'log_level' is given twice in [hub] (first at line 2)");
+    s_assert_said (messages, 11, "[relay.empty]: channels = ',' names no channel");
+    config_destroy (&config);
+}
+
 static void
 test_errors_name_their_line (void **state)
 {
@@ -180,6 +202,7 @@ main (void)
         cmocka_unit_test (test_durations),
         cmocka_unit_test (test_full_file),
         cmocka_unit_test (test_errors_name_their_line),
+        cmocka_unit_test (test_said_twice),
         cmocka_unit_test (test_empty_unknown_section),
         cmocka_unit_test (test_endpoints_and_numbers),
     };
