@@ -50,6 +50,13 @@
 #define ROUTER_SWEEP_MS      10000
 #define MONITOR_ENDPOINT     "inproc://hubd-monitor"
 
+//  What the hub started with that only a restart changes.
+typedef struct {
+    char *endpoint;
+    char *data_dir;
+    int verify_threads;
+} s_fixed_t;
+
 struct _router_t {
     zsock_t *front_sock;
     void *front; //  its libzmq handle
@@ -71,6 +78,7 @@ struct _router_t {
     hub_identity_t hub; //  signs reminders
     auth_t *auth;
     char *db_path;
+    s_fixed_t started_with;
     uint8_t hub_pk[HUB_PUBKEY_BYTES];
     uint8_t admin_pk[HUB_PUBKEY_BYTES];
     rights_t *rights;
@@ -968,6 +976,8 @@ router_new (const config_t *config, const hub_identity_t *hub,
     self->verify = verify_new (config->verify_threads);
     self->reader = reader;
     self->db_path = mem_strdup (db_path);
+    self->started_with = (s_fixed_t){mem_strdup (config->endpoint),
+                                     mem_strdup (config->data_dir), config->verify_threads};
     self->rights = rights_new (hub->pk, admin_pk);
     self->max_message_bytes = config->max_message_bytes;
     self->next_batch = 1;
@@ -980,6 +990,27 @@ router_new (const config_t *config, const hub_identity_t *hub,
     return self;
 }
 
+//  A reload changes what it can; the settings a running hub cannot change are said so.
+static void
+s_warn_fixed (const s_fixed_t *fixed, const config_t *config)
+{
+    if (strcmp (fixed->endpoint, config->endpoint) != 0)
+        log_warning ("router",
+                     "endpoint is now %s in the configuration: that takes a restart "
+                     "(still on %s)",
+                     config->endpoint, fixed->endpoint);
+    if (strcmp (fixed->data_dir, config->data_dir) != 0)
+        log_warning ("router",
+                     "data_dir is now %s in the configuration: that takes a restart "
+                     "(still on %s)",
+                     config->data_dir, fixed->data_dir);
+    if (fixed->verify_threads != config->verify_threads)
+        log_warning ("router",
+                     "verify_threads is now %d in the configuration: that takes a "
+                     "restart (still %d)",
+                     config->verify_threads, fixed->verify_threads);
+}
+
 static void
 s_reload (router_t *self, router_reload_fn *reload, void *reload_arg)
 {
@@ -989,6 +1020,7 @@ s_reload (router_t *self, router_reload_fn *reload, void *reload_arg)
                                "current configuration");
         return;
     }
+    s_warn_fixed (&self->started_with, config);
     self->max_message_bytes = config->max_message_bytes;
     log_set_level (config->log_level);
     s_set_policy (self, config);
@@ -1120,6 +1152,8 @@ router_destroy (router_t **self_p)
     action_set_destroy (&self->actions);
     sodium_memzero (&self->hub, sizeof self->hub);
     free (self->db_path);
+    free (self->started_with.endpoint);
+    free (self->started_with.data_dir);
     free (self);
     *self_p = NULL;
 }

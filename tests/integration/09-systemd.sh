@@ -90,9 +90,12 @@ pings=$(grep -c "WATCHDOG=1" "$T/notify.log" || true)
 [ "$pings" -ge 2 ] || fail "expected WATCHDOG=1 every 0.5 s, got $pings in 1.6 s: $(cat "$T/notify.log")"
 
 # ExecReload= is SIGHUP: the file is read again, a bad file is refused and the hub runs on.
-printf '[hub]\nlog_level = debug\n' > "$T/hubd.conf"
+# What only a restart changes is said so, not silently ignored.
+printf '[hub]\nlog_level = debug\nverify_threads = 7\n' > "$T/hubd.conf"
 kill -HUP "$HUB_PID"
 wait_for grep -q "configuration reloaded" "$T/hubd.log" || fail "SIGHUP did not reload the configuration"
+grep -q "verify_threads is now 7 in the configuration: that takes a restart" "$T/hubd.log" ||
+    fail "a setting that takes a restart was changed without a word"
 printf '[hub]\nlog_level = loud\n' > "$T/hubd.conf"
 kill -HUP "$HUB_PID"
 wait_for grep -q "reload refused (the reasons are above); keeping the current configuration" "$T/hubd.log" ||
