@@ -217,18 +217,32 @@ s_on_header (char *data, size_t size, size_t count, void *arg)
     size_t len = size * count;
     static const char name[] = "retry-after:";
     if (len > sizeof name - 1 && strncasecmp (data, name, sizeof name - 1) == 0) {
-        //  Delay-seconds only; an HTTP-date is rare from these services: host decides.
-        const char *at = data + sizeof name - 1;
-        const char *end = data + len;
-        while (at < end && (*at == ' ' || *at == '\t'))
+        //  Delay-seconds or an HTTP-date (RFC 9110 10.2.3); "0" is taken as 1 s, "now".
+        char value[128];
+        size_t n = len - (sizeof name - 1) < sizeof value - 1 ? len - (sizeof name - 1)
+                                                              : sizeof value - 1;
+        memcpy (value, data + sizeof name - 1, n);
+        value[n] = 0;
+        char *at = value;
+        while (*at == ' ' || *at == '\t')
             at++;
-        long value = 0;
-        bool digits = false;
-        while (at < end && isdigit ((unsigned char)*at) && value < 86400) {
-            value = value * 10 + (*at++ - '0');
-            digits = true;
+        size_t end_at = strcspn (at, "\r\n");
+        while (end_at && (at[end_at - 1] == ' ' || at[end_at - 1] == '\t'))
+            end_at--;
+        at[end_at] = 0;
+        long seconds = -1;
+        if (isdigit ((unsigned char)*at)) {
+            char *end = NULL;
+            long delay = strtol (at, &end, 10);
+            if (!*end && delay >= 0)
+                seconds = delay;
+        } else if (*at) {
+            time_t when = curl_getdate (at, NULL);
+            if (when != -1)
+                seconds = when > time (NULL) ? (long)(when - time (NULL)) : 0;
         }
-        reply->retry_after_s = digits ? value : -1;
+        if (seconds >= 0)
+            reply->retry_after_s = seconds < 1 ? 1 : seconds > 86400 ? 86400 : seconds;
     }
     return len;
 }
@@ -288,6 +302,11 @@ s_perform (relay_http_t *self, const char *method, const char *url, const char *
     curl_easy_reset (curl);
     curl_easy_setopt (curl, CURLOPT_URL, url);
     if (json) {
+        //  A POST creates something: on a reused connection that the service closed
+        //  without an answer, libcurl would send it again by itself (a second card, a
+        //  second post). A fresh connection leaves that call to us (the attempt count).
+        if (strcmp (method, "POST") == 0)
+            curl_easy_setopt (curl, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json);
         curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen (json));

@@ -124,6 +124,30 @@ assert_eq retry "$(field "$(line 1 "$out")" outcome)" "429 -> retry"
 assert_eq 2 "$(field "$(line 1 "$out")" retry_after_s)" "429 -> retry_after_s from Retry-After"
 assert_eq done "$(field "$(line 2 "$out")" outcome)" "retried job delivered"
 
+# 4b. Retry-After as an HTTP-date (RFC 9110 10.2.3): the seconds until then; "0" and a
+# date already past are 1 s ("now"), not "the host decides".
+when=$(date -u -d '+30 sec' '+%a, %d %b %Y %H:%M:%S GMT')
+for case in "$when|2[89]|30" "0|1" "Wed, 21 Oct 2015 07:28:00 GMT|1"; do
+    IFS='|' read -r header want <<< "$case"
+    control /_control/fail "{\"status\":429,\"count\":1,\"retry_after\":\"$header\",\"body\":\"rate_limited\"}"
+    out=$(echo '{"job_id":47,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host slack "$T/slack.conf" "$T/memos.json")
+    [[ "$(field "$out" retry_after_s)" =~ ^($want)$ ]] ||
+        fail "Retry-After: $header -> retry_after_s $(field "$out" retry_after_s), expected $want"
+done
+
+# 4c. A post whose connection the service closes without an answer (it may have posted it)
+# is not sent again behind our back by libcurl, as it would on a reused connection: the
+# outcome is a retry, which hubd counts and the plugin is told of. Two jobs in one host, so
+# the second could reuse the first's connection.
+control /_control/fail '{"after":1,"count":1,"drop":true}'
+n=$(wc -l < "$API_LOG")
+out=$(printf '%s\n' '{"job_id":48,"channel":"c","kind":"message","title":"t","body":"first"}' \
+      '{"job_id":49,"channel":"c","kind":"message","title":"t","body":"dropped"}' \
+      | run_host slack "$T/slack.conf" "$T/memos.json")
+assert_eq done "$(field "$(line 1 "$out")" outcome)" "the post before the drop"
+assert_eq retry "$(field "$(line 2 "$out")" outcome)" "a post answered by a closed connection"
+assert_eq "$((n + 2))" "$(wc -l < "$API_LOG")" "requests for the two posts (none sent again)"
+
 # 5. 500 -> retry.
 control /_control/fail '{"status":500,"count":1,"body":"rollup_error"}'
 out=$(echo '{"job_id":5,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host slack "$T/slack.conf" "$T/memos.json")
