@@ -107,6 +107,7 @@ struct _relay_t {
     s_slot_t *slots; //  one per [relay.NAME], in the config's order
     size_t count;
     zlistx_t *retiring; //  slots of a reload's predecessors, until their threads end
+    zlistx_t *known;    //  names of every relay configured since hubd started
     char *db_path;
     uint8_t hub_pk[HUB_PUBKEY_BYTES];
     uint8_t admin_pk[HUB_PUBKEY_BYTES];
@@ -798,29 +799,47 @@ s_actor (zsock_t *pipe, void *args)
 //  --------------------------------------------------------------------------
 //  Status and operator commands
 
+//  A relay's entry in the status object: its pending and dead jobs, and whether a worker
+//  carries them.
+static json_t *
+s_relay_stats (relay_t *self, const char *name, const char *plugin, bool loaded, int64_t now)
+{
+    sqlite3_stmt *stmt = self->stats;
+    json_int_t pending = 0, dead = 0, oldest = 0;
+    sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC);
+    while (sqlite3_step (stmt) == SQLITE_ROW) {
+        if (strcmp ((const char *)sqlite3_column_text (stmt, 0), "pending") == 0) {
+            pending = sqlite3_column_int64 (stmt, 1);
+            oldest = (now - sqlite3_column_int64 (stmt, 2)) / 1000;
+        } else
+            dead = sqlite3_column_int64 (stmt, 1);
+    }
+    sqlite3_reset (stmt);
+    return json_pack ("{s:s, s:b, s:I, s:I, s:I}", "plugin", plugin, "loaded", loaded,
+                      "pending", pending, "oldest_pending_s", oldest, "dead", dead);
+}
+
 static char *
 s_stats (relay_t *self)
 {
-    sqlite3_stmt *stmt = self->stats;
     json_t *all = json_object ();
     int64_t now = zclock_time ();
-    for (size_t r = 0; r < self->count; r++) {
-        const s_slot_t *slot = &self->slots[r];
-        json_int_t pending = 0, dead = 0, oldest = 0;
-        sqlite3_bind_text (stmt, 1, slot->name, -1, SQLITE_STATIC);
-        while (sqlite3_step (stmt) == SQLITE_ROW) {
-            if (strcmp ((const char *)sqlite3_column_text (stmt, 0), "pending") == 0) {
-                pending = sqlite3_column_int64 (stmt, 1);
-                oldest = (now - sqlite3_column_int64 (stmt, 2)) / 1000;
-            } else
-                dead = sqlite3_column_int64 (stmt, 1);
-        }
-        sqlite3_reset (stmt);
-        //  started is set before the thread signals, never after
-        json_object_set_new (all, slot->name,
-                             json_pack ("{s:s, s:b, s:I, s:I, s:I}", "plugin", slot->plugin,
-                                        "loaded", slot->state->started, "pending", pending,
-                                        "oldest_pending_s", oldest, "dead", dead));
+    //  started is set before the thread signals, never after
+    for (size_t r = 0; r < self->count; r++)
+        json_object_set_new (all, self->slots[r].name,
+                             s_relay_stats (self, self->slots[r].name, self->slots[r].plugin,
+                                            self->slots[r].state->started, now));
+    //  A relay a reload took out of the configuration keeps its jobs in the outbox (they go
+    //  out if it comes back): they are still counted, with no plugin loaded.
+    for (char *name = zlistx_first (self->known); name; name = zlistx_next (self->known)) {
+        if (json_object_get (all, name))
+            continue;
+        json_t *entry = s_relay_stats (self, name, "", false, now);
+        if (json_integer_value (json_object_get (entry, "pending")) ||
+            json_integer_value (json_object_get (entry, "dead")))
+            json_object_set_new (all, name, entry);
+        else
+            json_decref (entry);
     }
     char *text = json_dumps (all, JSON_COMPACT);
     json_decref (all);
@@ -874,6 +893,14 @@ s_slot_stop (s_slot_t *slot, bool final)
 static void
 s_slots_start (relay_t *self, const config_t *config)
 {
+    for (size_t r = 0; r < config->relay_count; r++) {
+        bool known = false;
+        for (char *name = zlistx_first (self->known); name && !known;
+             name = zlistx_next (self->known))
+            known = strcmp (name, config->relays[r].name) == 0;
+        if (!known)
+            zlistx_add_end (self->known, mem_strdup (config->relays[r].name));
+    }
     self->count = config->relay_count;
     self->slots = mem_zalloc ((self->count + 1) * sizeof *self->slots);
     for (size_t r = 0; r < self->count; r++) {
@@ -899,6 +926,8 @@ relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB
     memcpy (self->hub_pk, hub_pk, HUB_PUBKEY_BYTES);
     memcpy (self->admin_pk, admin_pk, HUB_PUBKEY_BYTES);
     self->retiring = zlistx_new ();
+    self->known = zlistx_new ();
+    zlistx_set_destructor (self->known, (zlistx_destructor_fn *)zstr_free);
     self->db = front_db;
     self->stats = db_prepare (
         front_db, "SELECT state, count(*), min(created_ms) FROM relay_jobs WHERE relay = ? "
@@ -1020,6 +1049,7 @@ relay_destroy (relay_t **self_p)
         free (old);
     }
     zlistx_destroy (&self->retiring);
+    zlistx_destroy (&self->known);
     sqlite3_finalize (self->stats);
     sqlite3_finalize (self->retry);
     sqlite3_close (self->db);

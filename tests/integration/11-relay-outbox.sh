@@ -160,6 +160,22 @@ hubctl publish updates "relay-msg-10" > /dev/null
 wait_for relayed relay-msg-10 1 || fail "team stopped after a refused reload"
 cp "$T/good.conf" "$T/hub.conf"
 
+# A relay a reload takes out keeps its jobs: still counted in status (no plugin loaded),
+# and delivered once the section comes back.
+control /_control/fail '{"status":503,"count":2,"body":"down"}'
+hubctl publish announcements "relay-msg-orphan" > /dev/null
+second_is() { [ "$(hubctl --json status | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)["relays"].get("second"); print(r[sys.argv[1]] if r else "none")' "$1")" "$2" "$3" ]; }
+wait_for second_is pending = 1 || fail "the job of relay second is not pending: $(hubctl --json status)"
+sed '/^\[relay.second\]/,$d' "$T/good.conf" > "$T/hub.conf"
+reloads=$(grep -c "configuration reloaded" "$T/hubd.log")
+kill -HUP "$HUB_PID"
+wait_for reloaded || fail "the reload without relay second"
+second_is loaded = False || fail "relay second still loaded: $(hubctl --json status)"
+second_is pending = 1 || fail "relay second's job not counted once it was taken out: $(hubctl --json status)"
+cp "$T/good.conf" "$T/hub.conf"
+kill -HUP "$HUB_PID"
+wait_for_s 30 relayed relay-msg-orphan 1 || fail "relay second's job not delivered when it came back"
+
 # An outcome the database will not take (a write lock held longer than the relay's 10 s
 # wait) is kept and stored once the lock goes: meanwhile the message is not sent again,
 # not even by the worker that a SIGHUP starts meanwhile (it waits for the old one).
