@@ -63,21 +63,26 @@ typedef struct {
     bool waiting;
     s_try_t try;
     hub_relay_result_t result;
-    int64_t again_ms; //  when to try to store it again
-    int64_t wait_ms;  //  the wait before that, doubling
 } s_unrecorded_t;
+
+//  While the database refuses a write (an attempt's claim or an outcome): the worker
+//  writes nothing before until_ms, and the wait doubles each time, up to
+//  RELAY_STALL_MAX_MS. Zero when the database takes writes.
+typedef struct {
+    int64_t until_ms;
+    int64_t wait_ms;
+} s_stall_t;
 
 //  One relay's worker thread: its own connection, plugin and queue, so one slow service
 //  holds up only its own relay.
 typedef struct {
     s_sql_t sql;
     s_relay_t relay;
-    bool started;     //  the plugin is loaded and initialised
-    bool held;        //  waits for GO: a worker of the same name, being retired, may
-                      //  still be delivering (jobs go strictly in order, by one at a time)
-    int64_t next_ms;  //  the head job's due time, if later than now
-    int64_t stall_ms; //  the database refused to count an attempt: wait until then
-    int64_t stall_wait_ms;
+    bool started;    //  the plugin is loaded and initialised
+    bool held;       //  waits for GO: a worker of the same name, being retired, may
+                     //  still be delivering (jobs go strictly in order, by one at a time)
+    int64_t next_ms; //  the head job's due time, if later than now
+    s_stall_t stall;
     s_unrecorded_t unrecorded;
     zsock_t *pipe;
     bool ended;                //  RETIRE or $TERM has come
@@ -439,18 +444,17 @@ s_outcome_state (const s_relay_t *relay, const s_try_t *try, const hub_relay_res
     if (result->outcome == HUB_RELAY_DONE)
         return "done";
     //  A service that said when to come back (429, 503 with Retry-After) is pacing us:
-    //  that answer uses up no attempt, up to RELAY_PACED_MAX such answers in all.
-    if (result->outcome == HUB_RELAY_RETRY && result->retry_after_s > 0 &&
-        try->tries - try->attempts < RELAY_PACED_MAX) {
+    //  that answer uses up no attempt, while the job has had fewer than RELAY_PACED_MAX
+    //  tries more than attempts (tries also counts those before a relay retry).
+    bool retry = result->outcome == HUB_RELAY_RETRY;
+    bool paced =
+        retry && result->retry_after_s > 0 && try->tries - try->attempts < RELAY_PACED_MAX;
+    if (paced)
         *attempts = try->attempts - 1;
-        *next = now + s_backoff_ms (try->attempts, result->retry_after_s);
-        return "pending";
-    }
-    if (result->outcome == HUB_RELAY_RETRY && try->attempts < relay->max_tries) {
-        *next = now + s_backoff_ms (try->attempts, result->retry_after_s);
-        return "pending";
-    }
-    return "dead";
+    if (!paced && !(retry && try->attempts < relay->max_tries))
+        return "dead";
+    *next = now + s_backoff_ms (try->attempts, result->retry_after_s);
+    return "pending";
 }
 
 //  Stores a job's outcome and its memo in one transaction: a Trello card id must never be
@@ -526,32 +530,33 @@ s_claim (s_relay_t *relay, const s_try_t *try)
     return rc == SQLITE_DONE;
 }
 
-//  After the database refused: the next try waits twice as long, up to RELAY_STALL_MAX_MS.
-static int64_t
-s_stall_next (int64_t *wait_ms)
+//  The database refused a write: the next one waits twice as long as the last.
+static void
+s_stall_more (s_stall_t *stall)
 {
-    *wait_ms = *wait_ms ? *wait_ms * 2 : 500;
-    if (*wait_ms > RELAY_STALL_MAX_MS)
-        *wait_ms = RELAY_STALL_MAX_MS;
-    return zclock_time () + *wait_ms;
+    stall->wait_ms = stall->wait_ms ? stall->wait_ms * 2 : 500;
+    if (stall->wait_ms > RELAY_STALL_MAX_MS)
+        stall->wait_ms = RELAY_STALL_MAX_MS;
+    stall->until_ms = zclock_time () + stall->wait_ms;
 }
 
-//  Stores a kept outcome if its time has come; true once there is none left.
+//  Stores a kept outcome once the stall allows; true once there is none left.
 static bool
 s_record_kept (s_worker_t *self)
 {
     s_unrecorded_t *kept = &self->unrecorded;
     if (!kept->waiting)
         return true;
-    if (zclock_time () < kept->again_ms)
+    if (zclock_time () < self->stall.until_ms)
         return false;
     if (!s_record (&self->relay, &kept->try, &kept->result)) {
-        kept->again_ms = s_stall_next (&kept->wait_ms);
+        s_stall_more (&self->stall);
         return false;
     }
     log_notice ("relay", "%s: the outcome of job %lld is stored now", self->relay.name,
                 (long long)kept->try.job_id);
     *kept = (s_unrecorded_t){0};
+    self->stall = (s_stall_t){0};
     return true;
 }
 
@@ -561,7 +566,7 @@ static bool
 s_deliver_one (s_worker_t *self)
 {
     s_relay_t *relay = &self->relay;
-    if (!s_record_kept (self) || zclock_time () < self->stall_ms)
+    if (!s_record_kept (self) || zclock_time () < self->stall.until_ms)
         return false;
     sqlite3_stmt *stmt = relay->sql->next_job;
     sqlite3_bind_text (stmt, 1, relay->name, -1, SQLITE_STATIC);
@@ -583,7 +588,6 @@ s_deliver_one (s_worker_t *self)
     }
     s_job_t job = {0};
     hub_relay_result_t result = {0};
-    self->stall_ms = 0;
     if (cut_short && try.attempts >= relay->max_tries) {
         //  Claimed, never recorded: hubd stopped during the last attempt the job had.
         result.outcome = HUB_RELAY_DEAD;
@@ -594,10 +598,10 @@ s_deliver_one (s_worker_t *self)
         try.attempts++;
         try.tries++;
         if (!s_claim (relay, &try)) {
-            self->stall_ms = s_stall_next (&self->stall_wait_ms);
+            s_stall_more (&self->stall);
             return false;
         }
-        self->stall_wait_ms = 0;
+        self->stall = (s_stall_t){0};
         if (s_job_build (relay, seq, &job)) {
             job.job.job_id = (uint64_t)try.job_id;
             job.job.attempt = (uint32_t)try.tries;
@@ -609,12 +613,10 @@ s_deliver_one (s_worker_t *self)
         }
     }
     s_job_clear (&job);
-    if (!s_record (relay, &try, &result))
-        self->unrecorded = (s_unrecorded_t){.waiting = true,
-                                            .try = try,
-                                            .result = result,
-                                            .wait_ms = 500,
-                                            .again_ms = zclock_time () + 500};
+    if (!s_record (relay, &try, &result)) {
+        self->unrecorded = (s_unrecorded_t){.waiting = true, .try = try, .result = result};
+        s_stall_more (&self->stall);
+    }
     return true;
 }
 
@@ -752,10 +754,8 @@ s_actor (zsock_t *pipe, void *args)
     bool busy = true; //  jobs left from before a restart go out at once
     while (!self->ended) {
         int64_t wait = 1000, soon = self->next_ms;
-        if (self->unrecorded.waiting && (!soon || self->unrecorded.again_ms < soon))
-            soon = self->unrecorded.again_ms;
-        if (self->stall_ms && (!soon || self->stall_ms < soon))
-            soon = self->stall_ms;
+        if (self->stall.until_ms && (!soon || self->stall.until_ms < soon))
+            soon = self->stall.until_ms;
         if (busy)
             wait = 0;
         else if (soon) {
@@ -773,7 +773,7 @@ s_actor (zsock_t *pipe, void *args)
     //  then) or the next start would send the job again. A reload waits for it as long
     //  as it takes; a stop ($TERM) tries once more, within the connection's busy wait.
     while (self->unrecorded.waiting && !self->final) {
-        int64_t until = self->unrecorded.again_ms - zclock_time ();
+        int64_t until = self->stall.until_ms - zclock_time ();
         void *which = zpoller_wait (poller, until > 0 ? (int)until : 0);
         if (which == pipe)
             s_handle_pipe (self);
@@ -782,7 +782,7 @@ s_actor (zsock_t *pipe, void *args)
         s_record_kept (self);
     }
     if (self->unrecorded.waiting) {
-        self->unrecorded.again_ms = 0;
+        self->stall.until_ms = 0;
         if (!s_record_kept (self))
             log_error ("relay",
                        "%s: the outcome of job %lld could not be stored before hubd stopped; "
@@ -819,8 +819,8 @@ s_relay_stats (relay_t *self, const char *name, const char *plugin, bool loaded,
                       "pending", pending, "oldest_pending_s", oldest, "dead", dead);
 }
 
-static char *
-s_stats (relay_t *self)
+char *
+relay_stats (relay_t *self)
 {
     json_t *all = json_object ();
     int64_t now = zclock_time ();
@@ -875,8 +875,6 @@ static void
 s_slot_destroy (s_slot_t *slot)
 {
     zactor_destroy (&slot->actor);
-    free (slot->state->relay.name);
-    free (slot->state->relay.plugin_name);
     free (slot->state);
     free (slot->name);
     free (slot->plugin);
@@ -890,26 +888,27 @@ s_slot_stop (s_slot_t *slot, bool final)
     zstr_send (slot->actor, final ? "$TERM" : "RETIRE");
 }
 
+static bool
+s_retiring (relay_t *self, const char *name)
+{
+    for (s_slot_t *old = zlistx_first (self->retiring); old; old = zlistx_next (self->retiring))
+        if (strcmp (old->name, name) == 0)
+            return true;
+    return false;
+}
+
 static void
 s_slots_start (relay_t *self, const config_t *config)
 {
-    for (size_t r = 0; r < config->relay_count; r++) {
-        bool known = false;
-        for (char *name = zlistx_first (self->known); name && !known;
-             name = zlistx_next (self->known))
-            known = strcmp (name, config->relays[r].name) == 0;
-        if (!known)
-            zlistx_add_end (self->known, mem_strdup (config->relays[r].name));
-    }
     self->count = config->relay_count;
     self->slots = mem_zalloc ((self->count + 1) * sizeof *self->slots);
     for (size_t r = 0; r < self->count; r++) {
+        const char *name = config->relays[r].name;
+        if (!zlistx_find (self->known, (void *)name))
+            zlistx_add_end (self->known, mem_strdup (name));
         //  A worker of the same name still retiring keeps the relay until it has ended.
-        bool held = false;
-        for (s_slot_t *old = zlistx_first (self->retiring); old;
-             old = zlistx_next (self->retiring))
-            held |= strcmp (old->name, config->relays[r].name) == 0;
-        s_slot_start (self, &self->slots[r], config, &config->relays[r], held);
+        s_slot_start (self, &self->slots[r], config, &config->relays[r],
+                      s_retiring (self, name));
     }
 }
 
@@ -928,6 +927,7 @@ relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB
     self->retiring = zlistx_new ();
     self->known = zlistx_new ();
     zlistx_set_destructor (self->known, (zlistx_destructor_fn *)zstr_free);
+    zlistx_set_comparator (self->known, (zlistx_comparator_fn *)strcmp);
     self->db = front_db;
     self->stats = db_prepare (
         front_db, "SELECT state, count(*), min(created_ms) FROM relay_jobs WHERE relay = ? "
@@ -963,15 +963,6 @@ s_ended_handle (relay_t *self)
     return NULL;
 }
 
-static bool
-s_retiring (relay_t *self, const char *name)
-{
-    for (s_slot_t *old = zlistx_first (self->retiring); old; old = zlistx_next (self->retiring))
-        if (strcmp (old->name, name) == 0)
-            return true;
-    return false;
-}
-
 void
 relay_tick (relay_t *self)
 {
@@ -1000,12 +991,6 @@ relay_wake (relay_t *self)
     for (size_t r = 0; r < self->count; r++)
         if (!atomic_exchange (&self->slots[r].state->woken, true))
             zstr_send (self->slots[r].actor, "WAKE");
-}
-
-char *
-relay_stats (relay_t *self)
-{
-    return s_stats (self);
 }
 
 int
@@ -1069,7 +1054,9 @@ s_relay_clear (s_relay_t *relay)
     relay->handle = NULL;
     zhashx_destroy (&relay->keys);
     zhashx_destroy (&relay->asked);
-    //  name and plugin_name stay until the slot goes: status reads them meanwhile
+    free (relay->name);
+    free (relay->plugin_name);
+    relay->name = relay->plugin_name = NULL;
 }
 
 int
@@ -1078,7 +1065,5 @@ relay_check (const config_relay_t *config, const char *plugin_dir, char *why, si
     s_relay_t relay = {0};
     bool ok = s_relay_start (&relay, config, plugin_dir, why, size);
     s_relay_clear (&relay);
-    free (relay.name);
-    free (relay.plugin_name);
     return ok ? 0 : -1;
 }
