@@ -31,8 +31,10 @@ typedef struct {
     bool keyed; //  inih's "previous name": a named key was read since the last header
     //  What the file has said so far ("[section]" and "section\nkey"), with its line: a
     //  second one is an error, not a silent "the last one wins"
-    char **seen;
-    int *seen_line;
+    struct {
+        char *text;
+        int line;
+    } * seen;
     size_t seen_count;
 } s_parse_t;
 
@@ -41,15 +43,11 @@ static int
 s_seen_before (s_parse_t *parse, const char *text)
 {
     for (size_t i = 0; i < parse->seen_count; i++)
-        if (strcmp (parse->seen[i], text) == 0)
-            return parse->seen_line[i];
-    parse->seen = realloc (parse->seen, (parse->seen_count + 1) * sizeof *parse->seen);
-    parse->seen_line =
-        realloc (parse->seen_line, (parse->seen_count + 1) * sizeof *parse->seen_line);
-    if (!parse->seen || !parse->seen_line)
-        abort ();
-    parse->seen[parse->seen_count] = mem_strdup (text);
-    parse->seen_line[parse->seen_count++] = parse->line;
+        if (strcmp (parse->seen[i].text, text) == 0)
+            return parse->seen[i].line;
+    parse->seen = mem_realloc (parse->seen, (parse->seen_count + 1) * sizeof *parse->seen);
+    parse->seen[parse->seen_count].text = mem_strdup (text);
+    parse->seen[parse->seen_count++].line = parse->line;
     return 0;
 }
 
@@ -57,9 +55,8 @@ static void
 s_seen_free (s_parse_t *parse)
 {
     for (size_t i = 0; i < parse->seen_count; i++)
-        free (parse->seen[i]);
+        free (parse->seen[i].text);
     free (parse->seen);
-    free (parse->seen_line);
 }
 
 config_t *
