@@ -44,27 +44,15 @@ s_exists (const char *path)
     return lstat (path, &st) == 0;
 }
 
-//  Writes key text of pk to path (created exclusively, mode 0644). False after logging.
+//  Writes pk's key text to path (created exclusively, mode 0644). False after logging.
 static bool
 s_write_pub (const char *path, const uint8_t pk[HUB_PUBKEY_BYTES])
 {
-    char text[HUB_KEYTEXT_LEN + 2];
-    hub_key_to_text (pk, text);
-    strcat (text, "\n");
-    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    bool ok = fd >= 0 && fchmod (fd, 0644) == 0 &&
-              write (fd, text, strlen (text)) == (ssize_t)strlen (text) && fsync (fd) == 0;
-    int err = errno;
-    if (fd >= 0 && close (fd) != 0 && ok) {
-        ok = false;
-        err = errno;
-    }
-    if (!ok) {
-        log_error ("keyring", "cannot write %s: %s", path, strerror (err));
-        if (fd >= 0)
-            unlink (path);
-    }
-    return ok;
+    char why[512] = "";
+    if (hub_pubkey_save (pk, path, why, sizeof why) == HUB_OK)
+        return true;
+    log_error ("keyring", "%s", why);
+    return false;
 }
 
 static bool

@@ -217,6 +217,16 @@ s_create_file (const char *path, mode_t mode, const char *data, size_t len, char
 }
 
 hub_err_t
+hub_pubkey_save (const uint8_t pk[HUB_PUBKEY_BYTES], const char *path, char *why,
+                 size_t why_size)
+{
+    char content[HUB_KEYTEXT_LEN + 2];
+    hub_key_to_text (pk, content);
+    strcat (content, "\n");
+    return s_create_file (path, 0644, content, HUB_KEYTEXT_LEN + 1, why, why_size);
+}
+
+hub_err_t
 hub_identity_save (const hub_identity_t *id, const char *path, char *why, size_t why_size)
 {
     size_t path_len = strlen (path);
@@ -249,9 +259,7 @@ hub_identity_save (const hub_identity_t *id, const char *path, char *why, size_t
         sodium_memzero (content, sizeof content);
     }
     if (rc == HUB_OK) {
-        char pub_content[HUB_KEYTEXT_LEN + 2];
-        snprintf (pub_content, sizeof pub_content, "%s\n", key_text);
-        rc = s_create_file (pub_path, 0644, pub_content, HUB_KEYTEXT_LEN + 1, why, why_size);
+        rc = hub_pubkey_save (id->pk, pub_path, why, why_size);
         if (rc != HUB_OK)
             unlink (path); //  both files or neither
     }

@@ -29,6 +29,12 @@ void hub_identity_generate (hub_identity_t *out);
 hub_err_t hub_identity_save (const hub_identity_t *id, const char *path, char *why,
                              size_t why_size);
 
+//  Writes the key text of pk and a newline to path (mode 0644, created exclusively:
+//  HUB_E_CONFLICT if it exists), as hub_identity_save writes path.pub. On failure writes
+//  a reason into why (may be NULL) and returns HUB_E_IO or HUB_E_CONFLICT.
+hub_err_t hub_pubkey_save (const uint8_t pk[HUB_PUBKEY_BYTES], const char *path, char *why,
+                           size_t why_size);
+
 //  Loads a secret key file. Refuses (HUB_E_BAD_KEY) a file readable by group or others, a
 //  corrupt file, or one whose public line does not match its seed; HUB_E_IO if unreadable.
 //  Writes a reason into why (may be NULL) on failure.
