@@ -11,10 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-//  The hub takes due times from 2000-01-01T00:00:00Z (PROTOCOL.md 13): earlier ones are
-//  refused here, with the reason, before anything is sent.
-#define S_DUE_MIN_MS 946684800000LL
-
 //  True if text starts with n ASCII digits; their value in *value.
 static bool
 s_digits (const char *text, int n, int *value)
@@ -157,7 +153,7 @@ s_add (hubctl_t *ctx, int argc, char **argv)
     else if (!s_parse_when (due, &due_ms))
         rc = hubctl_usage_error (ctx, "--due '%s' is not RFC 3339, YYYY-MM-DD or +90s/+2h/+3d",
                                  due);
-    else if (due_ms < S_DUE_MIN_MS)
+    else if (due_ms < HUB_DUE_MIN_MS) //  refused here, with the reason, before it is sent
         rc = hubctl_usage_error (ctx, "--due '%s' is before 2000-01-01: not a due time", due);
     if (rc) {
         free (pos);

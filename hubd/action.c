@@ -265,13 +265,12 @@ action_set_each (action_set_t *self, void (*fn) (action_t *action, void *arg), v
 
 //  RFC 3339 years have four digits: a later time (a due time far off, logged before the
 //  front door bounded them) shows as the last.
-#define S_TIME_MAX_MS ACTION_DUE_MAX_MS
 
 static json_t *
 s_time (int64_t ms)
 {
-    if (ms > S_TIME_MAX_MS)
-        ms = S_TIME_MAX_MS;
+    if (ms > HUB_DUE_MAX_MS)
+        ms = HUB_DUE_MAX_MS;
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r (&secs, &tm);

@@ -20,11 +20,9 @@
 
 #define ACTION_CHANNEL "actions"
 
-//  The due times the front door takes for a new item (PROTOCOL.md 13): from 2000-01-01
-//  to 9999-12-31 UTC (RFC 3339 has four-digit years). A due time already past is a
-//  commitment recorded late: the item is overdue from the start.
-#define ACTION_DUE_MIN_MS 946684800000LL    //  2000-01-01T00:00:00.000Z
-#define ACTION_DUE_MAX_MS 253402300799999LL //  9999-12-31T23:59:59.999Z
+//  The due times the front door takes for a new item: HUB_DUE_MIN_MS to HUB_DUE_MAX_MS
+//  (hub_frame.h). A due time already past is a commitment recorded late: the item is
+//  overdue from the start.
 
 //  The fields of a header's "action" object, by kind:
 //    action                    owner (partner name), due (ms since the epoch)

@@ -154,7 +154,7 @@ s_check_action (const rights_view_t *view, const hub_header_t *hdr, char *why, s
         }
         //  A due time already past is fine (a commitment recorded late is overdue at
         //  once); only times no partnership means are refused.
-        if (f.due_ms < ACTION_DUE_MIN_MS || f.due_ms > ACTION_DUE_MAX_MS) {
+        if (f.due_ms < HUB_DUE_MIN_MS || f.due_ms > HUB_DUE_MAX_MS) {
             snprintf (why, why_size,
                       "the due time must be from 2000-01-01 to 9999-12-31 (UTC), not %lld ms "
                       "since the epoch",

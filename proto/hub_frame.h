@@ -34,6 +34,10 @@
 #define HUB_PUB_RECORD_FIXED      (4 + 4 + 4 + HUB_SIG_BYTES)
 #define HUB_PUBLISHES_MAX         1000 //  records in one PUBLISHES
 #define HUB_ACKS_RECORD_BYTES     (4 + HUB_ACK_BYTES)
+//  The due times a new action item may have (PROTOCOL.md 13): 2000-01-01 to 9999-12-31 UTC
+//  (RFC 3339 has four-digit years). A due time already past is a commitment recorded late.
+#define HUB_DUE_MIN_MS 946684800000LL    //  2000-01-01T00:00:00.000Z
+#define HUB_DUE_MAX_MS 253402300799999LL //  9999-12-31T23:59:59.999Z
 
 typedef enum {
     HUB_CMD_PUBLISH = 0x01,

@@ -95,9 +95,8 @@ s_expected (fuzz_hub_t *hub, const char *kind, const partner_t *author,
         const partner_t *owner = directory_by_name (hub->view.directory, f->owner);
         if (!owner || owner->left_ms)
             return HUB_E_UNKNOWN_PARTNER;
-        return f->due_ms >= ACTION_DUE_MIN_MS && f->due_ms <= ACTION_DUE_MAX_MS
-                   ? HUB_OK
-                   : HUB_E_BAD_REQUEST;
+        return f->due_ms >= HUB_DUE_MIN_MS && f->due_ms <= HUB_DUE_MAX_MS ? HUB_OK
+                                                                          : HUB_E_BAD_REQUEST;
     }
     if (strcmp (kind, "action") == 0 || strcmp (kind, "reminder") == 0)
         return HUB_OK;
