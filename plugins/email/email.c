@@ -41,6 +41,7 @@
     refused, one temporary refusal (4xx) retries, else the job is dead.
 */
 #include "../common/relay.h"
+#include "hub_text.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -573,20 +574,14 @@ s_loopback (const char *url)
     return loopback;
 }
 
-//  Whether s is UTF-8 text without control characters.
+//  Whether s is UTF-8 text (as the protocol checks it) without control characters.
 static bool
 s_utf8_text (const char *s)
 {
-    for (const unsigned char *c = (const unsigned char *)s; *c;) {
-        unsigned lead = *c;
-        if (lead < 0x20 || lead == 0x7F || (lead >= 0x80 && lead < 0xC2) || lead > 0xF4)
-            return false; //  a control, a continuation or overlong lead, past U+10FFFF
-        size_t more = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0x80 ? 1 : 0;
-        for (c++; more; more--, c++)
-            if ((*c & 0xC0) != 0x80)
-                return false;
-    }
-    return true;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        if (*c < 0x20 || *c == 0x7F)
+            return false;
+    return hub_utf8_valid (s, strlen (s));
 }
 
 //  Whether s[0..len) is one quoted-string: quotes around text whose own quotes are escaped.
