@@ -28,10 +28,14 @@ for r in json.load(sys.stdin):
 delivered() { texts | grep -c "$1" || true; }
 # (Checks are functions so that wait_for runs them anew on each try.)
 relayed() { [ "$(delivered "$1")" -ge "$2" ]; } # relayed TEXT N: at least N have TEXT
-# team_is FIELD OP N: the team relay's FIELD (pending, dead) in hubctl status compares so.
-team_is() {
-    [ "$(hubctl --json status | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["relays"]["team"][sys.argv[1]])' "$1")" "$2" "$3" ]
+# relay_is RELAY FIELD OP VALUE: RELAY's FIELD (pending, dead, loaded) in hubctl status
+# compares so ("none" when status does not list the relay). team_is is relay_is team.
+relay_is() {
+    [ "$(hubctl --json status | /usr/bin/python3 -c 'import json,sys
+r = json.load(sys.stdin)["relays"].get(sys.argv[1])
+print(r[sys.argv[2]] if r else "none")' "$1" "$2")" "$3" "$4" ]
 }
+team_is() { relay_is team "$@"; }
 
 (umask 077 && echo "$API/services/T000/B000/secretsecret" > "$T/webhook")
 cat > "$T/hub.conf" <<CONF
@@ -164,14 +168,13 @@ cp "$T/good.conf" "$T/hub.conf"
 # and delivered once the section comes back.
 control /_control/fail '{"status":503,"count":2,"body":"down"}'
 hubctl publish announcements "relay-msg-orphan" > /dev/null
-second_is() { [ "$(hubctl --json status | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)["relays"].get("second"); print(r[sys.argv[1]] if r else "none")' "$1")" "$2" "$3" ]; }
-wait_for second_is pending = 1 || fail "the job of relay second is not pending: $(hubctl --json status)"
+wait_for relay_is second pending = 1 || fail "the job of relay second is not pending: $(hubctl --json status)"
 sed '/^\[relay.second\]/,$d' "$T/good.conf" > "$T/hub.conf"
 reloads=$(grep -c "configuration reloaded" "$T/hubd.log")
 kill -HUP "$HUB_PID"
 wait_for reloaded || fail "the reload without relay second"
-second_is loaded = False || fail "relay second still loaded: $(hubctl --json status)"
-second_is pending = 1 || fail "relay second's job not counted once it was taken out: $(hubctl --json status)"
+relay_is second loaded = False || fail "relay second still loaded: $(hubctl --json status)"
+relay_is second pending = 1 || fail "relay second's job not counted once it was taken out: $(hubctl --json status)"
 cp "$T/good.conf" "$T/hub.conf"
 kill -HUP "$HUB_PID"
 wait_for_s 30 relayed relay-msg-orphan 1 || fail "relay second's job not delivered when it came back"
@@ -247,8 +250,7 @@ control /_control/fail '{"status":503,"retry_after":1,"perform":true,"count":1}'
 hubctl partner add ana --key "$(hubctl keygen "$T/ana.key")" --email ana@x.test > /dev/null
 hubctl action add "Send the budget" --owner ana --due +3d > /dev/null || fail "action add"
 cards() { curl -sS --max-time 5 "$API/_control/cards" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
-board_is() { [ "$(hubctl --json status | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["relays"]["board"][sys.argv[1]])' "$1")" "$2" "$3" ]; }
-wait_for board_is pending = 0 || fail "the card job did not settle: $(hubctl --json status)"
+wait_for relay_is board pending = 0 || fail "the card job did not settle: $(hubctl --json status)"
 assert_eq 1 "$(cards)" "cards after a 503 with Retry-After to the create"
 grep -q "GET /1/lists/" <(curl -sS --max-time 5 "$API/_control/log" | /usr/bin/python3 -c '
 import json, sys
