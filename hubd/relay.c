@@ -22,6 +22,7 @@
 #define RELAY_BACKOFF_MAX_S 3600
 #define RELAY_STALL_MAX_MS  60000 //  the longest wait to write an outcome again
 #define RELAY_JOBS_PER_PASS 20    //  between two looks at the clock and the pipe
+#define RELAY_STOP_GRACE_MS 2000 //  a stop waits this long for a delivery in progress
 
 //  One worker's statements, prepared once on its own connection: every job runs them.
 typedef struct {
@@ -47,6 +48,7 @@ typedef struct {
     hub_host_t host;
     const s_sql_t *sql; //  the worker's, borrowed; NULL when checking a configuration
     char memo[256];
+    atomic_llong abandon_ms; //  hubd stops: a delivery still going then gives up (0: no)
 } s_relay_t;
 
 //  One try of a job: its counts once it is claimed.
@@ -248,6 +250,15 @@ s_host_read_secret (void *host, const char *path, char *err, size_t err_size)
     return secret;
 }
 
+//  Called from the worker, inside deliver; abandon_ms is set by the router's thread.
+static int
+s_host_stopping (void *host)
+{
+    s_relay_t *relay = host;
+    int64_t at = atomic_load (&relay->abandon_ms);
+    return at != 0 && zclock_mono () >= at;
+}
+
 static const char *
 s_host_memo_get (void *host, const char *key)
 {
@@ -314,7 +325,8 @@ s_relay_start (s_relay_t *relay, const config_relay_t *config, const char *plugi
                                .log = s_host_log,
                                .config_get = s_host_config_get,
                                .read_secret = s_host_read_secret,
-                               .memo_get = s_host_memo_get};
+                               .memo_get = s_host_memo_get,
+                               .stopping = s_host_stopping};
     char init_why[512] = "";
     relay->asked = zhashx_new ();
     int rc = relay->plugin->init (&relay->host, &relay->state, init_why, sizeof init_why);
@@ -881,10 +893,13 @@ s_slot_destroy (s_slot_t *slot)
 }
 
 //  Asks the slot's thread to stop after the delivery in progress, without waiting: for a
-//  reload (a successor takes over) or for good.
+//  reload (a successor takes over) or for good. For good, a delivery still waiting for its
+//  service after RELAY_STOP_GRACE_MS gives up: its job stays pending for the next start.
 static void
 s_slot_stop (s_slot_t *slot, bool final)
 {
+    if (final)
+        atomic_store (&slot->state->relay.abandon_ms, zclock_mono () + RELAY_STOP_GRACE_MS);
     zstr_send (slot->actor, final ? "$TERM" : "RETIRE");
 }
 

@@ -69,7 +69,13 @@ typedef struct {
     //  A memo the plugin returned earlier under key (see hub_relay_result_t), or NULL.
     const char *(*memo_get) (void *host, const char *key);
 
-    void *reserved[8]; //  room to grow without breaking the ABI; NULL
+    //  Nonzero once a delivery in progress should end now: hubd is stopping and has
+    //  waited a grace time for it. A plugin asks during long waits (a curl progress
+    //  callback) and then reports RETRY: the job stays in the outbox for the next start.
+    //  NULL from a host older than this field (it took a reserved slot).
+    int (*stopping) (void *host);
+
+    void *reserved[7]; //  room to grow without breaking the ABI; NULL
 } hub_host_t;
 
 //  One message to relay. Fields that do not apply are NULL or 0.

@@ -248,13 +248,14 @@ s_on_header (char *data, size_t size, size_t count, void *arg)
 }
 
 struct _relay_http_t {
+    const hub_host_t *host;
     CURL *curl;
     struct curl_slist *headers; //  may hold a secret: zeroed before it is freed
     long timeout_s;
 };
 
 relay_http_t *
-relay_http_new (const char *header, long timeout_s)
+relay_http_new (const hub_host_t *host, const char *header, long timeout_s)
 {
     //  libcurl counts its global inits: each client holds one until relay_http_destroy.
     curl_global_init (CURL_GLOBAL_DEFAULT);
@@ -264,6 +265,7 @@ relay_http_new (const char *header, long timeout_s)
         return NULL;
     }
     relay_http_t *self = relay_alloc (sizeof *self);
+    self->host = host;
     self->curl = curl;
     if (header)
         self->headers = curl_slist_append (self->headers, header);
@@ -325,6 +327,7 @@ s_perform (relay_http_t *self, const char *method, const char *url, const char *
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, reply);
     curl_easy_setopt (curl, CURLOPT_HEADERFUNCTION, s_on_header);
     curl_easy_setopt (curl, CURLOPT_HEADERDATA, reply);
+    relay_curl_abortable (curl, self->host);
     reply->curl_rc = curl_easy_perform (curl);
     if (reply->curl_rc == CURLE_OK)
         curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &reply->status);
@@ -378,23 +381,55 @@ s_curl_permanent (CURLcode rc)
     }
 }
 
+static int
+s_on_progress (void *host, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+               curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const hub_host_t *h = host;
+    return h->stopping (h->host) ? 1 : 0;
+}
+
+void
+relay_curl_abortable (CURL *curl, const hub_host_t *host)
+{
+    //  A host older than the stopping service has NULL in its slot.
+    if (!host || host->struct_size < sizeof (hub_host_t) || !host->stopping)
+        return;
+    curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, s_on_progress);
+    curl_easy_setopt (curl, CURLOPT_XFERINFODATA, (void *)host);
+    curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
+}
+
+hub_relay_outcome_t
+relay_curl_error (CURLcode rc, const char *curl_err, const char *what, hub_relay_result_t *result)
+{
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        relay_set_error (result, HUB_RELAY_RETRY,
+                         "%s: hubd stopped during the delivery; it is tried again after "
+                         "the next start",
+                         what);
+        return result->outcome;
+    }
+    //  curl's messages name host and port at most, never the path (the secret); for a
+    //  URL it could not parse, its fixed text only, in case a parser quotes the URL.
+    const char *fix = s_curl_permanent (rc);
+    bool url = rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL;
+    if (fix)
+        relay_set_error (result, HUB_RELAY_DEAD, "%s: %s (%s)", what,
+                         url ? curl_easy_strerror (rc) : curl_err, fix);
+    else
+        relay_set_error (result, HUB_RELAY_RETRY, "%s: %s", what,
+                         curl_err && curl_err[0] ? curl_err : curl_easy_strerror (rc));
+    return result->outcome;
+}
+
 hub_relay_outcome_t
 relay_http_outcome (const relay_http_reply_t *reply, const char *what, int32_t default_retry_s,
                     hub_relay_result_t *result)
 {
-    if (reply->curl_rc != CURLE_OK) {
-        //  curl's messages name host and port at most, never the path (the secret); for a
-        //  URL it could not parse, its fixed text only, in case a parser quotes the URL.
-        const char *fix = s_curl_permanent (reply->curl_rc);
-        bool url = reply->curl_rc == CURLE_URL_MALFORMAT ||
-                   reply->curl_rc == CURLE_UNSUPPORTED_PROTOCOL;
-        if (fix)
-            relay_set_error (result, HUB_RELAY_DEAD, "%s: %s (%s)", what,
-                             url ? curl_easy_strerror (reply->curl_rc) : reply->curl_err, fix);
-        else
-            relay_set_error (result, HUB_RELAY_RETRY, "%s: %s", what, reply->curl_err);
-        return result->outcome;
-    }
+    if (reply->curl_rc != CURLE_OK)
+        return relay_curl_error (reply->curl_rc, reply->curl_err, what, result);
     long status = reply->status;
     if (status >= 200 && status < 300) {
         result->outcome = HUB_RELAY_DONE;

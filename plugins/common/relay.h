@@ -60,6 +60,16 @@ void relay_set_error (hub_relay_result_t *result, hub_relay_outcome_t outcome,
 void relay_log_failure (const hub_host_t *host, const hub_relay_job_t *job,
                         const hub_relay_result_t *result);
 
+//  Lets hubd end curl's transfer in progress when it stops (host->stopping): curl then
+//  fails with CURLE_ABORTED_BY_CALLBACK, which relay_curl_error words as a retry. Set it
+//  again after every curl_easy_reset.
+void relay_curl_abortable (CURL *curl, const hub_host_t *host);
+
+//  Maps a curl failure to an outcome in result ("WHAT: couldn't connect ..."): a retry,
+//  unless retrying cannot fix it (see the top of this file); never names the URL.
+hub_relay_outcome_t relay_curl_error (CURLcode rc, const char *curl_err, const char *what,
+                                      hub_relay_result_t *result);
+
 //  A growing byte buffer (always NUL-terminated).
 typedef struct {
     char *data;
@@ -92,9 +102,10 @@ typedef struct {
 typedef struct _relay_http_t relay_http_t;
 
 //  A client that sends JSON with one extra header line (NULL for none; copied) and waits
-//  at most timeout_s per request; it holds libcurl's global init while it lives. NULL if
-//  curl cannot make a handle. Caller destroys it.
-relay_http_t *relay_http_new (const char *header, long timeout_s);
+//  at most timeout_s per request, or until host says hubd is stopping; it holds
+//  libcurl's global init while it lives. NULL if curl cannot make a handle. Caller
+//  destroys it.
+relay_http_t *relay_http_new (const hub_host_t *host, const char *header, long timeout_s);
 
 //  Zeroes the header list, frees the client and sets *self_p to NULL. NULL-safe.
 void relay_http_destroy (relay_http_t **self_p);

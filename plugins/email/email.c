@@ -500,6 +500,7 @@ s_send (email_t *self, const hub_relay_job_t *job, char **rcpt, size_t n,
     curl_easy_setopt (curl, CURLOPT_VERBOSE, 1L); //  feeds s_on_debug; prints nothing
     curl_easy_setopt (curl, CURLOPT_DEBUGFUNCTION, s_on_debug);
     curl_easy_setopt (curl, CURLOPT_DEBUGDATA, &io);
+    relay_curl_abortable (curl, host);
 
     CURLcode rc = curl_easy_perform (curl);
     long code = 0;
@@ -519,6 +520,9 @@ s_send (email_t *self, const hub_relay_job_t *job, char **rcpt, size_t n,
         host->log (host->host, HUB_PLUGIN_LOG_WARNING,
                    "job %llu: mailed to %zu of %zu recipients; refused: %s",
                    (unsigned long long)job->job_id, io.accepted, n, io.refusals.data);
+    } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        relay_curl_error (rc, curl_err, "email", result);
+        relay_log_failure (host, job, result);
     } else {
         hub_relay_outcome_t outcome = s_outcome (&io, rc, code);
         if (!curl_err[0])

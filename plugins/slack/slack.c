@@ -282,7 +282,7 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
         snprintf (err, err_size, "slack: webhook_url_file does not hold an http(s) URL");
         return -1;
     }
-    relay_http_t *http = relay_http_new (NULL, timeout_s);
+    relay_http_t *http = relay_http_new (host, NULL, timeout_s);
     if (!http) {
         relay_free_secret (url);
         snprintf (err, err_size, "slack: curl_easy_init failed");

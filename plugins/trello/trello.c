@@ -134,7 +134,7 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
     relay_free_secret (key);
     relay_free_secret (token);
 
-    relay_http_t *http = relay_http_new (header.data, timeout_s);
+    relay_http_t *http = relay_http_new (host, header.data, timeout_s);
     explicit_bzero (header.data, header.len);
     relay_buf_free (&header);
     if (!http) {

@@ -226,6 +226,21 @@ for round in 1 2; do
 done
 wait_for team_is dead = 1 || fail "the crashing job is not dead: $(hubctl --json status)"
 grep -q "cut short" "$T/hubd.log" || fail "the dead job's reason was not logged"
+
+# A stop does not wait out a delivery's whole timeout (60 s here): after a grace of 2 s
+# the delivery gives up, hubd exits 0, and the job is sent after the next start, once.
+control /_control/fail '{"status":503,"count":1,"delay":60}'
+hubctl publish updates "relay-msg-stop" > /dev/null
+wait_for grep -q relay-msg-stop "$T/api.log" || fail "the delivery did not start"
+started=$SECONDS
+rc=0; stop_hub || rc=$?
+assert_eq 0 "$rc" "exit status of a stop during a delivery"
+(( SECONDS - started < 20 * HUB_TIMEOUT_SCALE )) ||
+    fail "the stop waited $((SECONDS - started)) s for the delivery in progress"
+grep -q "hubd stopped during the delivery" "$T/hubd.log" || fail "the abandoned delivery was not logged"
+start_hub "$T/data3" -c "$T/poison.conf"
+wait_for_s 30 relayed relay-msg-stop 1 || fail "the job abandoned by the stop was not sent after the start"
+assert_eq 1 "$(delivered relay-msg-stop)" "the job abandoned by the stop, sent once"
 stop_hub
 
 # A 503 that says when to come back uses up no attempt, but the plugin is still told it
