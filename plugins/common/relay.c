@@ -381,13 +381,42 @@ s_curl_permanent (CURLcode rc)
     }
 }
 
+int64_t
+relay_mono_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Whether the host has said that hubd is stopping (an older host cannot say).
+static bool
+s_stopping (const hub_host_t *host)
+{
+    return host && host->struct_size >= sizeof (hub_host_t) && host->stopping &&
+           host->stopping (host->host);
+}
+
+bool
+relay_sleep_ms (const hub_host_t *host, int64_t ms)
+{
+    int64_t until = relay_mono_ms () + ms;
+    for (int64_t left = ms; left > 0; left = until - relay_mono_ms ()) {
+        if (s_stopping (host))
+            return false;
+        int64_t step = left < 100 ? left : 100;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000};
+        nanosleep (&ts, NULL);
+    }
+    return !s_stopping (host);
+}
+
 static int
 s_on_progress (void *host, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                curl_off_t ulnow)
 {
     (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-    const hub_host_t *h = host;
-    return h->stopping (h->host) ? 1 : 0;
+    return s_stopping (host) ? 1 : 0;
 }
 
 void
@@ -448,6 +477,18 @@ relay_http_outcome (const relay_http_reply_t *reply, const char *what, int32_t d
     else if (outcome == HUB_RELAY_RETRY && reply->retry_after_s > 0)
         result->retry_after_s = (int32_t)reply->retry_after_s;
     return outcome;
+}
+
+const char *
+relay_action_label (const char *kind)
+{
+    if (!kind)
+        return NULL;
+    return !strcmp (kind, "action")          ? "New action item: "
+           : !strcmp (kind, "reminder")      ? "Reminder: "
+           : !strcmp (kind, "action-done")   ? "Done: "
+           : !strcmp (kind, "action-cancel") ? "Cancelled: "
+                                             : NULL;
 }
 
 bool

@@ -22,6 +22,10 @@ long relay_timeout (const hub_host_t *host);
 //  True if the job is about an action item (its creation, closing, or a reminder).
 bool relay_job_is_action (const hub_relay_job_t *job);
 
+//  What goes before an action item's title in a headline when the message has no title
+//  of its own ("Done: ", "Reminder: ", ...), by kind; NULL for other kinds.
+const char *relay_action_label (const char *kind);
+
 //  Allocation that aborts (after a line on stderr) instead of returning NULL.
 void *relay_alloc (size_t size);
 char *relay_strdup (const char *s);
@@ -59,6 +63,13 @@ void relay_set_error (hub_relay_result_t *result, hub_relay_outcome_t outcome,
 //  " (dead)" when the job is dead, else as a warning (it will be retried).
 void relay_log_failure (const hub_host_t *host, const hub_relay_job_t *job,
                         const hub_relay_result_t *result);
+
+//  Milliseconds on a monotonic clock (for pacing).
+int64_t relay_mono_ms (void);
+
+//  Waits ms milliseconds, looking every 100 ms whether hubd is stopping (host->stopping):
+//  false, early, if it is.
+bool relay_sleep_ms (const hub_host_t *host, int64_t ms);
 
 //  Lets hubd end curl's transfer in progress when it stops (host->stopping): curl then
 //  fails with CURLE_ABORTED_BY_CALLBACK, which relay_curl_error words as a retry. Set it

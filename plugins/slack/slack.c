@@ -21,6 +21,11 @@
     characters was seen): a message of more than SLACK_SHORT_SECTIONS body sections that
     is refused so is sent again at once, cut to that many, with the same note.
 
+    Pace: Slack takes "no more than one message per second" per webhook, short bursts
+    allowed, and answers more with 429. A relay sends SLACK_BURST posts back to back, then
+    one a second (the wait is in deliver: each relay has a thread of its own), so a
+    backlog after an outage goes out at Slack's pace instead of into a wall of 429s.
+
     Replies (plain text): 200 `ok` done; 429 retry at Retry-After; 5xx, timeouts and
     connect errors retry; other 4xx (invalid_payload, no_service, channel_is_archived, ...)
     dead with Slack's text.
@@ -39,11 +44,14 @@
 #define SLACK_TITLE_MAX      300
 #define SLACK_SHORT_SECTIONS 3 //  body sections of the resent message (9,000 characters)
 #define SLACK_ELLIPSIS       "\xE2\x80\xA6" //  U+2026: one character, 3 bytes
+#define SLACK_PACE_MS        1000 //  one post a second, after
+#define SLACK_BURST          4    //  posts that may go back to back
 
 typedef struct {
     const hub_host_t *host;
     char *webhook_url;
     relay_http_t *http;
+    int64_t pace_ms; //  when the next post would be due at one a second (monotonic)
 } slack_t;
 
 //  Appends text mrkdwn-escaped to esc, stopping once esc holds more than stop bytes.
@@ -118,11 +126,7 @@ s_headline (relay_buf_t *out, const hub_relay_job_t *job, size_t max)
         return;
     }
     const char *kind = job->kind ? job->kind : "message";
-    const char *label = !strcmp (kind, "action")          ? "New action item: "
-                        : !strcmp (kind, "reminder")      ? "Reminder: "
-                        : !strcmp (kind, "action-done")   ? "Done: "
-                        : !strcmp (kind, "action-cancel") ? "Cancelled: "
-                                                          : NULL;
+    const char *label = relay_action_label (kind);
     if (label && job->action_title && *job->action_title) {
         relay_buf_adds (out, label);
         s_escape_str (out, job->action_title, max - strlen (label));
@@ -296,6 +300,22 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
     return 0;
 }
 
+//  Waits until a post keeps the webhook's pace: up to SLACK_BURST at once, then one per
+//  SLACK_PACE_MS (a leaky bucket kept as the time the next post is due). False if hubd
+//  stops meanwhile.
+static bool
+s_pace (slack_t *self)
+{
+    int64_t now = relay_mono_ms ();
+    if (self->pace_ms < now)
+        self->pace_ms = now;
+    int64_t wait = self->pace_ms - (SLACK_BURST - 1) * SLACK_PACE_MS - now;
+    if (wait > 0 && !relay_sleep_ms (self->host, wait))
+        return false;
+    self->pace_ms += SLACK_PACE_MS;
+    return true;
+}
+
 //  Posts the job's payload with the body in at most body_max sections; the number of
 //  sections it took goes to *sections_p. Returns the outcome (and fills result).
 static hub_relay_outcome_t
@@ -308,6 +328,11 @@ s_post (slack_t *self, const hub_relay_job_t *job, size_t body_max, size_t *sect
         relay_buf_add (&reply->body, "", 0);
         relay_set_error (result, HUB_RELAY_DEAD, "slack: the message is not valid UTF-8");
         return result->outcome;
+    }
+    if (!s_pace (self)) {
+        free (payload);
+        relay_buf_add (&reply->body, "", 0);
+        return relay_curl_error (CURLE_ABORTED_BY_CALLBACK, "", "slack", result);
     }
     relay_http_json (self->http, "POST", self->webhook_url, payload, reply);
     free (payload);

@@ -207,6 +207,23 @@ else
     echo "skip - no openssl: the certificate case is not tested"
 fi
 
+# Pace: Slack takes about one post a second per webhook, short bursts allowed. Of 7 jobs
+#    in a row, 4 go at once and then one a second: post k (from 0) is at least k - 3 s
+#    after the first (a slow machine only spaces them more).
+: > "$API_LOG"
+out=$(for i in 1 2 3 4 5 6 7; do
+    echo '{"job_id":'$((70 + i))',"seq":'$i',"channel":"c","kind":"message","title":"","body":"paced '$i'"}'
+done | run_host slack "$T/slack.conf" "$T/memos.json")
+assert_eq "done done done done done done done" "$(while read -r r; do field "$r" outcome; done <<< "$out" | tr '\n' ' ' | sed 's/ $//')" "paced posts delivered"
+"$PY" - "$API_LOG" <<'EOF2' || fail "posts not paced: $(cat "$API_LOG" | wc -l) requests"
+import json, sys
+t = [json.loads(l)["t"] for l in open(sys.argv[1])]
+assert len(t) == 7, len(t)
+late = [(k, round(t[k] - t[0], 2)) for k in range(4, 7) if t[k] - t[0] < k - 3 - 0.05]
+assert not late, late
+EOF2
+ok "posts paced: a burst of 4, then one a second"
+
 # 9. Config refusals: a world-readable URL file, a missing key, a key of no use.
 secret "$T/webhook-open" "$API/services/$HOOK_SECRET"
 chmod 644 "$T/webhook-open"
