@@ -293,8 +293,9 @@ hubctl_cmd_relay (hubctl_t *ctx, int argc, char **argv)
     if (rc == 0 && ctx->json)
         hubctl_print_json (reply);
     else if (rc == 0)
-        printf ("%lld dead jobs of relay %s requeued\n",
-                (long long)json_integer_value (json_object_get (reply, "requeued")), argv[1]);
+        printf ("%lld dead jobs of relay %s requeued, %lld waiting jobs due now\n",
+                (long long)json_integer_value (json_object_get (reply, "requeued")), argv[1],
+                (long long)json_integer_value (json_object_get (reply, "due_now")));
     json_decref (reply);
     return rc;
 }

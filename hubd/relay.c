@@ -124,6 +124,7 @@ struct _relay_t {
     sqlite3 *db;
     sqlite3_stmt *stats; //  on db, prepared once
     sqlite3_stmt *retry;
+    sqlite3_stmt *hurry;
 };
 
 //  --------------------------------------------------------------------------
@@ -435,8 +436,12 @@ s_job_build (const s_relay_t *relay, uint64_t seq, s_job_t *job)
 static int64_t
 s_backoff_ms (int attempts, int retry_after_s)
 {
+    //  A service's wait is taken up to the backoff's cap: one odd answer (a proxy's
+    //  Retry-After of a day) must not park the relay's whole queue.
     if (retry_after_s > 0)
-        return (int64_t)retry_after_s * 1000;
+        return (int64_t)(retry_after_s < RELAY_BACKOFF_MAX_S ? retry_after_s
+                                                             : RELAY_BACKOFF_MAX_S) *
+               1000;
     int64_t base = (int64_t)1000 << (attempts < 12 ? attempts : 12);
     if (base > RELAY_BACKOFF_MAX_S * 1000)
         base = RELAY_BACKOFF_MAX_S * 1000;
@@ -518,7 +523,7 @@ s_record (s_relay_t *relay, const s_try_t *try, const hub_relay_result_t *result
                      (long long)try->job_id, attempts, result->error);
     else if (strcmp (state, "pending") == 0)
         log_notice ("relay", "%s: job %lld will be retried in %lld s: %s", relay->name,
-                    (long long)try->job_id, (long long)((next - now) / 1000), result->error);
+                    (long long)try->job_id, (long long)((next - now + 500) / 1000), result->error);
     return true;
 }
 
@@ -950,6 +955,8 @@ relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB
     self->retry = db_prepare (
         front_db, "UPDATE relay_jobs SET state = 'pending', attempts = 0, "
                   "next_ms = ?, last_error = '' WHERE relay = ? AND state = 'dead'");
+    self->hurry = db_prepare (front_db, "UPDATE relay_jobs SET next_ms = ?1 WHERE relay = ?2 "
+                                        "AND state = 'pending' AND next_ms > ?1");
     s_slots_start (self, config);
     return self;
 }
@@ -1008,24 +1015,45 @@ relay_wake (relay_t *self)
             zstr_send (self->slots[r].actor, "WAKE");
 }
 
-int
-relay_retry (relay_t *self, const char *name)
+//  Runs an UPDATE of a relay's jobs bound to (now, name); the rows it changed in *changed.
+static int
+s_update_relay (sqlite3 *db, sqlite3_stmt *stmt, int64_t now, const char *name, int *changed)
 {
+    sqlite3_bind_int64 (stmt, 1, now);
+    sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    *changed = sqlite3_changes (db);
+    sqlite3_reset (stmt);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int
+relay_retry (relay_t *self, const char *name, int *hurried)
+{
+    *hurried = 0;
     bool known = false;
     for (size_t r = 0; r < self->count; r++)
         known |= strcmp (self->slots[r].name, name) == 0;
     if (!known)
         return RELAY_UNKNOWN;
-    sqlite3_stmt *stmt = self->retry;
-    sqlite3_bind_int64 (stmt, 1, zclock_time ());
-    sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step (stmt);
-    int count = rc == SQLITE_DONE ? sqlite3_changes (self->db) : RELAY_FAILED;
-    sqlite3_reset (stmt);
-    if (count == RELAY_FAILED)
-        log_error ("relay", "%s: cannot requeue the dead jobs: %s", name, sqlite3_errstr (rc));
-    else
-        log_notice ("relay", "%s: %d dead jobs requeued", name, count);
+    //  One transaction: both or neither.
+    int64_t now = zclock_time ();
+    int count = 0;
+    int rc = db_exec (self->db, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK)
+        rc = s_update_relay (self->db, self->retry, now, name, &count);
+    if (rc == SQLITE_OK)
+        rc = s_update_relay (self->db, self->hurry, now, name, hurried);
+    if (rc == SQLITE_OK)
+        rc = db_exec (self->db, "COMMIT");
+    if (rc != SQLITE_OK) {
+        db_exec (self->db, "ROLLBACK");
+        *hurried = 0;
+        log_error ("relay", "%s: cannot requeue the jobs: %s", name, sqlite3_errstr (rc));
+        return RELAY_FAILED;
+    }
+    log_notice ("relay", "%s: %d dead jobs requeued, %d waiting jobs due now", name, count,
+                *hurried);
     return count;
 }
 
@@ -1052,6 +1080,7 @@ relay_destroy (relay_t **self_p)
     zlistx_destroy (&self->known);
     sqlite3_finalize (self->stats);
     sqlite3_finalize (self->retry);
+    sqlite3_finalize (self->hurry);
     sqlite3_close (self->db);
     free (self->db_path);
     free (self);

@@ -54,12 +54,14 @@ void relay_wake (relay_t *self);
 //  for a delivery in progress.
 char *relay_stats (relay_t *self);
 
-//  Requeues the dead jobs of a relay; returns how many, RELAY_UNKNOWN if there is no such
+//  Requeues the dead jobs of a relay and makes its jobs waiting for a later try due now
+//  (how many in *hurried): the operator's lever once a cause is fixed, or when a service
+//  asked for a long wait. Returns how many dead jobs, RELAY_UNKNOWN if there is no such
 //  relay, RELAY_FAILED if the database refused (logged). Like relay_stats it does not wait
 //  for the worker (at most 2 s for a commit of the store).
 #define RELAY_UNKNOWN (-1)
 #define RELAY_FAILED  (-2)
-int relay_retry (relay_t *self, const char *name);
+int relay_retry (relay_t *self, const char *name, int *hurried);
 
 //  Applies a reloaded configuration (SIGHUP) without waiting for deliveries in progress:
 //  every worker is told to stop after its current job and new workers start at once from

@@ -643,12 +643,15 @@ s_status (router_t *self)
         "open_actions", open_actions);
 }
 
-//  Requeues a relay's dead jobs: an operator's act on the outbox, administrator only.
+//  Requeues a relay's dead jobs and hurries its waiting ones: an operator's act on the
+//  outbox, administrator only.
 static void
 s_relay_retry (router_t *self, const s_ctx_t *ctx, const char *name)
 {
-    int count =
-        !ctx->who->admin || !name || !self->relay ? -1 : relay_retry (self->relay, name);
+    int hurried = 0;
+    int count = !ctx->who->admin || !name || !self->relay
+                    ? -1
+                    : relay_retry (self->relay, name, &hurried);
     if (!ctx->who->admin)
         s_refuse (self, ctx, HUB_E_FORBIDDEN, "only the administrator may requeue relay jobs");
     else if (count == RELAY_FAILED)
@@ -658,7 +661,8 @@ s_relay_retry (router_t *self, const s_ctx_t *ctx, const char *name)
     else {
         relay_wake (self->relay);
         s_reply (self, ctx, HUB_CMD_REPLY,
-                 json_pack ("{s:s, s:i}", "relay", name, "requeued", count));
+                 json_pack ("{s:s, s:i, s:i}", "relay", name, "requeued", count, "due_now",
+                            hurried));
     }
 }
 

@@ -333,10 +333,18 @@ s_message (email_t *self, const hub_relay_job_t *job, char **rcpt, relay_buf_t *
         relay_buf_addf (msg, "%s%s", i ? ",\r\n " : "", rcpt[i]);
     relay_buf_adds (msg, "\r\n");
 
-    const char *title = job->title && *job->title                 ? job->title
-                        : job->action_title && *job->action_title ? job->action_title
-                                                                  : "Message from the hub";
-    s_subject (msg, title);
+    //  A closing has no title of its own: "Done: TITLE", so it does not read as the
+    //  item's creation.
+    const char *label = relay_action_label (job->kind);
+    relay_buf_t subject = {0};
+    if (job->title && *job->title)
+        relay_buf_adds (&subject, job->title);
+    else if (job->action_title && *job->action_title)
+        relay_buf_addf (&subject, "%s%s", label ? label : "", job->action_title);
+    else
+        relay_buf_adds (&subject, "Message from the hub");
+    s_subject (msg, subject.data);
+    relay_buf_free (&subject);
     //  The same on every attempt; the message's hub time sets apart the job ids and seqs
     //  of another hub, or of this one started afresh, that mails from the same domain.
     char ts[24];

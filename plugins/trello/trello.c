@@ -91,7 +91,8 @@ s_secret (const hub_host_t *host, const char *name, char *err, size_t err_size)
     } else if (value)
         secret = relay_strdup (value);
     else
-        snprintf (err, err_size, "trello: %s is not set", key);
+        snprintf (err, err_size, "trello: %s%s is not set", key,
+                  strcmp (name, "key") ? "" : " (or key)");
     if (secret && !s_is_token (secret)) {
         snprintf (err, err_size, "trello: the %s holds characters a Trello %s never has", key,
                   name);

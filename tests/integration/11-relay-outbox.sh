@@ -101,6 +101,16 @@ assert_eq 1 "$(delivered relay-msg-8)" "delivered after relay retry"
 rc=0; hubctl relay retry nosuch 2> /dev/null || rc=$?
 assert_eq 3 "$rc" "relay retry of an unknown relay"
 
+# A service's Retry-After is taken up to an hour, and relay retry makes a waiting job due
+# now: one odd answer must not park the relay's queue for a day.
+control /_control/fail '{"status":429,"count":1,"retry_after":86400}'
+hubctl publish updates "relay-msg-parked" > /dev/null
+wait_for grep -q "will be retried in 3600 s" "$T/hubd.log" ||
+    fail "a Retry-After of a day was not cut to an hour: $(grep -i retried "$T/hubd.log" | tail -2)"
+out=$(hubctl --json relay retry team)
+assert_eq 1 "$(json_field "$out" due_now)" "waiting jobs made due by relay retry"
+wait_for relayed relay-msg-parked 1 || fail "the parked job was not sent after relay retry"
+
 # A slow service holds up only its relay: while a delivery waits for its answer (the fake
 # holds it 10 s, the plugin gives up after its 8 s timeout), status, relay retry and
 # publishes are answered at once.

@@ -29,10 +29,13 @@ job = {"job_id": 1, "seq": 7, "channel": "actions", "kind": "reminder", "author"
 print(json.dumps(job))
 job.update(job_id=2, title="Hello\r\nBcc: evil@attacker.test\r\n\r\ninjected body", body="second")
 print(json.dumps(job))
+job.update(job_id=3, kind="action-done", title="", body="done", status="done")
+print(json.dumps(job))
 EOF2
 out=$(run_host email "$T/plain.conf" "$M" < "$T/jobs.jsonl")
 assert_eq done "$(field "$(line 1 "$out")" outcome)" "reminder mailed"
 assert_eq done "$(field "$(line 2 "$out")" outcome)" "second message mailed"
+assert_eq done "$(field "$(line 3 "$out")" outcome)" "closing mailed"
 "$PY" - "$T/plain" "$T/jobs.jsonl" <<'EOF2' || fail "received message"
 import email, email.policy, json, sys
 spool, jobs = sys.argv[1], [json.loads(l) for l in open(sys.argv[2])]
@@ -65,6 +68,8 @@ assert m2["Message-ID"] != msg["Message-ID"], "Message-ID not unique"
 assert m2["Bcc"] is None and not any(l.lower().startswith(b"bcc:") for l in raw2.split(b"\r\n")), raw2[:400]
 assert str(m2["Subject"]) == "Hello  Bcc: evil@attacker.test    injected body", m2["Subject"]
 assert m2.get_content().startswith("second\r\n"), m2.get_content()
+m3 = email.message_from_bytes(open(spool + "/3.eml", "rb").read(), policy=email.policy.default)
+assert str(m3["Subject"]) == "Done: Café réunion", m3["Subject"]  # not the item's own subject
 EOF2
 ok "message: UTF-8 subject decodes, Date, Message-ID, MIME text/plain utf-8, QP, exact body with dot lines, 3,000-char line within 998, 7-bit"
 ok "second message: unique Message-ID, CR/LF in the title cannot inject a Bcc header"
@@ -78,7 +83,7 @@ out=$(printf '%s\n' '{"job_id":3,"channel":"c","kind":"message","title":"t","bod
 assert_eq done "$(field "$(line 1 "$out")" outcome)" "owner only, plain message: nothing to send, done"
 assert_eq dead "$(field "$(line 2 "$out")" outcome)" "owner without email: dead"
 assert_contains "$(field "$(line 2 "$out")" error)" "owner nomail has no usable email" "owner without email: why"
-assert_eq 2 "$(ls "$T/plain"/*.eml | wc -l)" "no extra message sent"
+assert_eq 3 "$(ls "$T/plain"/*.eml | wc -l)" "no extra message sent"
 
 # SMTP replies: 451 on RCPT -> retry; 550 -> dead; nobody listening -> retry.
 start_smtp busy --rcpt-reply "451 4.3.0 try later"
@@ -132,11 +137,11 @@ mailconf "smtp://127.0.0.1:$(cat "$T/plain.port")/hub.test" "board@partners.test
     $'tls = starttls\n' > "$T/notls.conf"
 out=$(echo '{"job_id":13,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/notls.conf" "$M")
 assert_eq dead "$(field "$out" outcome)" "STARTTLS required, server lacks it: dead"
-assert_eq 2 "$(ls "$T/plain"/*.eml | wc -l)" "nothing sent in clear text"
+assert_eq 3 "$(ls "$T/plain"/*.eml | wc -l)" "nothing sent in clear text"
 mailconf "smtp://localhost:$(cat "$T/plain.port")/hub.test" "board@partners.test" > "$T/auto.conf"
 out=$(echo '{"job_id":14,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/auto.conf" "$M")
 assert_eq done "$(field "$out" outcome)" "default tls on loopback, server without STARTTLS: plain"
-assert_eq 3 "$(ls "$T/plain"/*.eml | wc -l)" "the loopback message arrived"
+assert_eq 4 "$(ls "$T/plain"/*.eml | wc -l)" "the loopback message arrived"
 mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test" \
     "$(printf 'ca_file = %s\nusername = relay\npassword_file = %s' "$T/cert.pem" "$T/password")" \
     > "$T/auto-tls.conf"
