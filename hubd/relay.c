@@ -22,7 +22,7 @@
 #define RELAY_BACKOFF_MAX_S 3600
 #define RELAY_STALL_MAX_MS  60000 //  the longest wait to write an outcome again
 #define RELAY_JOBS_PER_PASS 20    //  between two looks at the clock and the pipe
-#define RELAY_STOP_GRACE_MS 2000 //  a stop waits this long for a delivery in progress
+#define RELAY_STOP_GRACE_MS 2000  //  a stop waits this long for a delivery in progress
 
 //  One worker's statements, prepared once on its own connection: every job runs them.
 typedef struct {
@@ -523,7 +523,8 @@ s_record (s_relay_t *relay, const s_try_t *try, const hub_relay_result_t *result
                      (long long)try->job_id, attempts, result->error);
     else if (strcmp (state, "pending") == 0)
         log_notice ("relay", "%s: job %lld will be retried in %lld s: %s", relay->name,
-                    (long long)try->job_id, (long long)((next - now + 500) / 1000), result->error);
+                    (long long)try->job_id, (long long)((next - now + 500) / 1000),
+                    result->error);
     return true;
 }
 

@@ -431,7 +431,8 @@ relay_curl_abortable (CURL *curl, const hub_host_t *host)
 }
 
 hub_relay_outcome_t
-relay_curl_error (CURLcode rc, const char *curl_err, const char *what, hub_relay_result_t *result)
+relay_curl_error (CURLcode rc, const char *curl_err, const char *what,
+                  hub_relay_result_t *result)
 {
     if (rc == CURLE_ABORTED_BY_CALLBACK) {
         relay_set_error (result, HUB_RELAY_RETRY,

@@ -4,8 +4,9 @@
         smtp_url       smtp://host:587/EHLO-NAME (STARTTLS) or smtps://host:465/EHLO-NAME
         from           "hub@example.org" or "Partnership hub <hub@example.org>"; the name
                        may hold specials (written as a quoted-string) and UTF-8 (encoded)
-        to             comma-separated addresses; `owner` stands for the owner's directory
-                       email on action items and reminders (skipped for other messages)
+        to             comma-separated addresses (or Name <address>, the address taken);
+                       `owner` (any case) stands for the owner's directory email on
+                       action items and reminders (skipped for other messages)
         username       with password_file (mode 0600): AUTH
         tls            auto (default): STARTTLS required, never a plain fallback, except
                        for a server on loopback (127.0.0.0/8, ::1, localhost) and no
@@ -684,11 +685,21 @@ s_parse (email_t *self, const hub_host_t *host, char *err, size_t err_size)
             len--;
         if (!len)
             continue;
+        //  "Board <board@example.org>" is taken as the address it names.
+        const char *open = memchr (start, '<', len);
+        if (open && start[len - 1] == '>') {
+            len -= (size_t)(open + 1 - start) + 1;
+            start = open + 1;
+        }
         char *entry = relay_alloc (len + 1);
         memcpy (entry, start, len);
+        if (strcasecmp (entry, "owner") == 0)
+            memcpy (entry, "owner", 5); //  the keyword, whatever its case
         self->to[count++] = entry;
         if (strcmp (entry, "owner") && !s_valid_address (entry)) {
-            snprintf (err, err_size, "email: to: '%s' is neither an address nor owner", entry);
+            snprintf (err, err_size,
+                      "email: to: '%s' is neither an address (or Name <address>) nor owner",
+                      entry);
             return false;
         }
     }

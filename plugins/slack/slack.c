@@ -44,8 +44,8 @@
 #define SLACK_TITLE_MAX      300
 #define SLACK_SHORT_SECTIONS 3 //  body sections of the resent message (9,000 characters)
 #define SLACK_ELLIPSIS       "\xE2\x80\xA6" //  U+2026: one character, 3 bytes
-#define SLACK_PACE_MS        1000 //  one post a second, after
-#define SLACK_BURST          4    //  posts that may go back to back
+#define SLACK_PACE_MS        1000           //  one post a second, after
+#define SLACK_BURST          4              //  posts that may go back to back
 
 typedef struct {
     const hub_host_t *host;

@@ -19,7 +19,7 @@ mailconf() {
 M=$T/memos.json
 
 start_smtp plain
-mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "owner, board@partners.test" $'tls = none\n' > "$T/plain.conf"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "OWNER, Board <board@partners.test>" $'tls = none\n' > "$T/plain.conf"
 "$PY" - > "$T/jobs.jsonl" <<'EOF2'
 import json
 body = "Bonjour à tous,\n.a line that starts with a dot\n..two dots\nFrom the start\ntrailing space \n" + "é" * 10 + "x" * 2990 + "\n= and =?UTF-8?B?x?= stay\n"
@@ -280,7 +280,7 @@ mailconf "smtp://127.0.0.1:1/x" "not-an-address" > "$T/badto.conf"
 rc=0
 "$PLUGIN_HOST" "$PLUGIN_DIR/hub_email.so" "$T/badto.conf" "$M" < /dev/null 2> "$T/badto.out" || rc=$?
 assert_eq 2 "$rc" "bad recipient refused at init"
-assert_contains "$(cat "$T/badto.out")" "'not-an-address' is neither an address nor owner" "refusal says why"
+assert_contains "$(cat "$T/badto.out")" "'not-an-address' is neither an address (or Name <address>) nor owner" "refusal says why"
 if grep -l -e "$PASSWORD" "$T"/*.err "$T"/*.out 2> /dev/null; then fail "password logged"; fi
 ok "password never logged"
 echo "relay_email: $CHECKS checks passed"
