@@ -117,11 +117,19 @@ s_escape_str (relay_buf_t *out, const char *text, size_t max)
     s_escape (out, text ? text : "", text ? strlen (text) : 0, max);
 }
 
+//  Whether text holds nothing but spaces, tabs and line ends: Block Kit refuses a section
+//  whose text is blank.
+static bool
+s_blank (const char *text, size_t len)
+{
+    return strspn (text, " \t\r\n") >= len;
+}
+
 //  The headline: the message's title, else one derived from the kind.
 static void
 s_headline (relay_buf_t *out, const hub_relay_job_t *job, size_t max)
 {
-    if (job->title && *job->title) {
+    if (job->title && !s_blank (job->title, strlen (job->title))) {
         s_escape_str (out, job->title, max);
         return;
     }
@@ -169,7 +177,8 @@ s_body_sections (json_t *blocks, const char *esc, size_t len, size_t max, uint64
         relay_buf_add (&text, esc + at, take);
         if (cut)
             relay_buf_adds (&text, note);
-        json_array_append_new (blocks, s_section (text.data));
+        if (!s_blank (text.data, text.len))
+            json_array_append_new (blocks, s_section (text.data));
         at += take;
         //  The space or newline the cut stopped at is now the break between sections.
         if (at < len && (esc[at] == ' ' || esc[at] == '\n'))

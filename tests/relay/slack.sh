@@ -47,6 +47,18 @@ assert "*Owner*\nfood-bank" in fields and "*Due*\n2026-12-01 17:00 UTC" in field
 EOF2
 ok "action: owner and due date fields"
 
+# A blank title or body makes no blank section (Block Kit refuses one).
+out=$(echo '{"job_id":3,"seq":43,"channel":"updates","kind":"message","author":"a","title":"   ","body":"  \n\t "}' |
+    run_host slack "$T/slack.conf" "$T/memos.json")
+assert_eq done "$(field "$out" outcome)" "blank message delivered"
+"$PY" - "$API_LOG" <<'EOF2' || fail "blank payload"
+import json, sys
+msg = json.loads([json.loads(l) for l in open(sys.argv[1])][-1]["body"])
+texts = [b["text"]["text"] for b in msg["blocks"] if b["type"] == "section" and "text" in b]
+assert texts == ["*New message*"], texts
+EOF2
+ok "blank title and body: no blank section"
+
 # 3. Long bodies are split over sections of at most 3,000 characters (Slack counts
 #    characters, not bytes), cut on UTF-8 boundaries and never inside an entity; the
 #    fake refuses what breaks Block Kit's published limits. check_sections (below) puts
