@@ -50,6 +50,9 @@ typedef struct {
     char **relay_names;
     char ***relay_channels; //  per relay, NULL-terminated
     size_t relay_count;
+    //  Why the log cannot take writes (its end is not the one the hub signed), or "":
+    //  reads and hubctl verify are served, every write is refused.
+    char damaged[512];
 } s_self_t;
 
 struct _store_t {
@@ -80,6 +83,37 @@ s_read_head (sqlite3 *db, uint64_t *head, uint8_t hash[HUB_HASH_BYTES])
     }
     sqlite3_finalize (stmt);
     return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+//  The hub signs a checkpoint of the log's head in every commit's transaction, so the two
+//  always agree. A log that ends elsewhere lost its last messages (rows deleted, an old
+//  copy of the file): starting on it would hand their seqs out again and sign over the
+//  gap, and hubctl verify would pass. False with why filled.
+static bool
+s_anchor_holds (sqlite3 *db, uint64_t head, const uint8_t hash[HUB_HASH_BYTES], char *why,
+                size_t why_size)
+{
+    sqlite3_stmt *stmt = db_prepare (db, "SELECT seq, hash FROM checkpoint");
+    int rc = sqlite3_step (stmt);
+    uint64_t cp_seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64 (stmt, 0) : 0;
+    bool same =
+        cp_seq == head &&
+        (head == 0 || (sqlite3_column_bytes (stmt, 1) == HUB_HASH_BYTES &&
+                       memcmp (sqlite3_column_blob (stmt, 1), hash, HUB_HASH_BYTES) == 0));
+    sqlite3_finalize (stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        snprintf (why, why_size, "cannot read the checkpoint: %s", sqlite3_errmsg (db));
+    else if (cp_seq > head)
+        snprintf (why, why_size,
+                  "the log ends at seq %" PRIu64 " but the hub signed it up to seq %" PRIu64
+                  ": messages were removed from its end, or this is an old copy of the file",
+                  head, cp_seq);
+    else if (!same)
+        snprintf (why, why_size,
+                  "the log's last message (seq %" PRIu64 ") is not the one the hub signed "
+                  "(seq %" PRIu64 "): the file was changed by something other than hubd",
+                  head, cp_seq);
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) && same;
 }
 
 //  Looks for (author, msg_id) already in the log: a retry of a stored message.
@@ -235,6 +269,14 @@ s_refuse_uncommitted (batch_t **batches, size_t count, uint64_t committed_head, 
 static void
 s_commit (s_self_t *self, batch_t **batches, size_t count)
 {
+    if (self->damaged[0]) {
+        for (size_t b = 0; b < count; b++)
+            for (size_t i = 0; i < batches[b]->count; i++)
+                if (batches[b]->entries[i]->err == HUB_OK)
+                    entry_refuse (batches[b]->entries[i], HUB_E_STORAGE,
+                                  "the hub takes no writes: %s", self->damaged);
+        return;
+    }
     uint64_t saved_head = self->head;
     uint8_t saved_hash[HUB_HASH_BYTES];
     memcpy (saved_hash, self->head_hash, HUB_HASH_BYTES);
@@ -353,6 +395,14 @@ store_new (const char *db_path, const hub_identity_t *hub,
         free (state);
         return NULL;
     }
+    //  Writing on such a log would give the lost seqs out again and sign over the gap.
+    //  Reads go on, so that hubctl verify can show the damage.
+    if (!s_anchor_holds (db, state->head, state->head_hash, state->damaged,
+                         sizeof state->damaged))
+        log_error ("store",
+                   "%s: %s. Every write is refused until hub.db is restored from a backup "
+                   "(hubctl verify shows the damage)",
+                   db_path, state->damaged);
     state->find = db_prepare (db, "SELECT seq, hub_ts_ms, hash FROM messages WHERE author = ? "
                                   "AND ts_ms = ? AND msg_id = ?");
     state->insert = db_prepare (db, "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tampering with the stored log behind hubd's back (sqlite3 on DATA/hub.db while it is
 # stopped) is caught by `hubctl verify`: exit 4, naming the first bad seq. An untouched
-# log, stopped and started again, verifies.
+# log, stopped and started again, verifies. A log whose end is not the signed one takes
+# no writes.
 . "$(dirname "$0")/lib.sh"
 
 # fresh_log NAME: a new hub in $T/NAME with 20 messages (odd seqs on updates, even on
@@ -79,6 +80,13 @@ stop_hub || true
 # (d) the last row deleted (tail truncation): only the signed checkpoint can tell
 fresh_log truncate
 tamper truncate "DELETE FROM messages WHERE seq = 20"
+expect_damage truncate 20 "checkpoint"
+# ... and hubd takes no writes on it: a publish would get seq 20 again, sign a checkpoint
+# over the gap and make verify pass.
+grep -q "the log ends at seq 19 but the hub signed it up to seq 20" "$T/hubd.log" ||
+    fail "truncate: the damage was not logged at start"
+assert_exit 3 "truncate: publish on a truncated log" hubctl publish updates "after the cut"
+assert_contains "$ERR" "the hub takes no writes" "truncate: the refusal says why"
 expect_damage truncate 20 "checkpoint"
 stop_hub || true
 
