@@ -94,6 +94,28 @@ s_prepare_rows (s_self_t *self, read_t *req)
     return stmt;
 }
 
+//  The author column is a copy of the signed header's author, kept for the indexes; the
+//  name a MSG carries must be the signed key's, or an edited column would put another
+//  partner's name on a message that verifies. The copy is checked against the header's
+//  text (a search, not a JSON parse per row); only a row where it is not found is parsed.
+static void
+s_signed_author (entry_t *entry)
+{
+    char text[HUB_KEYTEXT_LEN + 1], header[HUB_HEADER_MAX + 1];
+    hub_key_to_text (entry->hdr.author, text);
+    size_t len = entry->hlen < HUB_HEADER_MAX ? entry->hlen : HUB_HEADER_MAX;
+    memcpy (header, entry->header, len);
+    header[len] = 0;
+    if (strstr (header, text))
+        return;
+    hub_header_t hdr;
+    if (hub_header_decode (entry->header, entry->hlen, &hdr) == HUB_OK)
+        memcpy (entry->hdr.author, hdr.author, HUB_PUBKEY_BYTES);
+    else
+        memset (entry->hdr.author, 0, HUB_PUBKEY_BYTES); //  damaged: nobody's name
+    hub_header_clear (&hdr);
+}
+
 static entry_t *
 s_row_entry (sqlite3_stmt *stmt)
 {
@@ -115,6 +137,7 @@ s_row_entry (sqlite3_stmt *stmt)
         memcpy (entry->hash, sqlite3_column_blob (stmt, 7), HUB_HASH_BYTES);
     if (sqlite3_column_bytes (stmt, 8) == HUB_PUBKEY_BYTES)
         memcpy (entry->hdr.author, sqlite3_column_blob (stmt, 8), HUB_PUBKEY_BYTES);
+    s_signed_author (entry);
     return entry;
 }
 

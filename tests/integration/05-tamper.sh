@@ -90,4 +90,18 @@ assert_contains "$ERR" "the hub takes no writes" "truncate: the refusal says why
 expect_damage truncate 20 "checkpoint"
 stop_hub || true
 
+# (e) the author column (a copy of the signed header's author, for the indexes) edited to
+#     another partner's key: messages are still named after the key that signed them
+fresh_log author
+start_hub "$T/author"
+hubctl partner add bob --key "$(hubctl keygen "$T/bob.key")" > /dev/null
+assert_eq 22 "$(hubctl --key "$T/bob.key" publish updates "bob's own message")" "author: bob's seq"
+stop_hub || fail "author: hubd did not stop cleanly"
+tamper author "UPDATE messages SET author = (SELECT author FROM messages WHERE seq = 22) WHERE seq = 7"
+NAME=$(hubctl --json history updates --since 6 --limit 1 | json_lines_field author)
+assert_eq admin "$NAME" "author: the name of a message whose author column was edited"
+NAME=$(hubctl --json history updates --since 21 --limit 1 | json_lines_field author)
+assert_eq bob "$NAME" "author: the name of bob's own message"
+stop_hub || true
+
 echo "PASS"
