@@ -413,12 +413,14 @@ deliver_read_done (deliver_t *self, read_t **read_p)
     read_destroy (read_p);
 }
 
-//  A stalled subscriber is sent a PONG: ROUTER_MANDATORY tells whether it is still there.
+//  A subscriber is sent a PONG: ROUTER_MANDATORY tells whether it is still there. A live
+//  one on a quiet channel is probed too, or one that left would be counted (status) and
+//  kept until the channel's next message.
 static bool
 s_probe_gone (deliver_t *self, s_sub_t *sub, const void *arg)
 {
     (void)arg;
-    return !sub->live && !sub->reading &&
+    return !sub->reading &&
            wire_send_json (self->front, sub->peer, sub->peer_len, HUB_CMD_PONG, 0, NULL) ==
                WIRE_GONE;
 }
