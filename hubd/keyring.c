@@ -18,6 +18,7 @@
 #include "db.h"
 #include "log.h"
 #include "hub_sig.h"
+#include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -201,6 +202,15 @@ s_admin_key (const s_dir_t *dir, uint8_t admin_pk[HUB_PUBKEY_BYTES])
 bool
 keyring_open (const char *data_dir, hub_identity_t *hub, uint8_t admin_pk[HUB_PUBKEY_BYTES])
 {
+    //  Missing parents are made as mkdir -p would; the directory itself is private.
+    char parent[4096];
+    snprintf (parent, sizeof parent, "%s", data_dir);
+    char *slash = strrchr (parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        if (!zsys_file_exists (parent))
+            zsys_dir_create ("%s", parent);
+    }
     if (mkdir (data_dir, 0700) != 0 && errno != EEXIST) {
         log_error ("keyring", "cannot create data directory %s: %s", data_dir,
                    strerror (errno));

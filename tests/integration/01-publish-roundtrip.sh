@@ -144,4 +144,9 @@ assert_exit 0 "verify" hubctl verify
 assert_exit 0 "status" hubctl --json status
 assert_eq 12 "$(json_field "$OUT" head)" "head after 12 accepted publishes"
 stop_hub || fail "hubd did not stop cleanly"
+
+# --- a data directory whose parents are missing is made, as mkdir -p would, and private
+start_hub "$T/deep/er/data"
+assert_eq 700 "$(stat -c %a "$T/deep/er/data")" "mode of a new nested data directory"
+stop_hub || fail "hubd on a nested data directory did not stop cleanly"
 echo "PASS"
