@@ -84,6 +84,10 @@ void hubctl_print_message (const hubctl_t *ctx, const hub_message_t *msg);
 void hubctl_print_json (json_t *obj); //  one line; borrows obj
 void hubctl_print_table (json_t *obj, const char *prefix);
 
+//  A JSON array of strings as people write a list, "funder,convener", into out (cut to
+//  fit size).
+void hubctl_join_list (json_t *array, char *out, size_t size);
+
 //  Prints a verifier's verdict (the output of `verify`, plain or --json) and returns
 //  HUBCTL_EXIT_OK or HUBCTL_EXIT_VERIFY.
 int hubctl_verify_report (hubctl_t *ctx, hub_verifier_t *v);

@@ -76,13 +76,11 @@ s_roles (hubctl_t *ctx, const char *option, const char *const *items, int count,
 static void
 s_print_partner (json_t *partner)
 {
-    json_t *roles = json_object_get (partner, "roles");
-    printf ("%-20s %-30s %-30s", json_string_value (json_object_get (partner, "name")),
+    char roles[1024];
+    hubctl_join_list (json_object_get (partner, "roles"), roles, sizeof roles);
+    printf ("%-20s %-30s %-30s %s", json_string_value (json_object_get (partner, "name")),
             json_string_value (json_object_get (partner, "org")),
-            json_string_value (json_object_get (partner, "email")));
-    size_t i;
-    json_t *role;
-    json_array_foreach (roles, i, role) printf ("%s%s", i ? "," : "", json_string_value (role));
+            json_string_value (json_object_get (partner, "email")), roles);
     if (!json_is_true (json_object_get (partner, "current")))
         printf (" (left)");
     printf ("\n");
@@ -258,12 +256,11 @@ s_channel_list (hubctl_t *ctx)
             hubctl_print_json (channel);
             continue;
         }
-        char *publish = json_dumps (json_object_get (channel, "publish"), JSON_COMPACT);
-        char *read = json_dumps (json_object_get (channel, "read"), JSON_COMPACT);
+        char publish[1024], read[1024];
+        hubctl_join_list (json_object_get (channel, "publish"), publish, sizeof publish);
+        hubctl_join_list (json_object_get (channel, "read"), read, sizeof read);
         printf ("%-24s publish %-30s read %s\n",
                 json_string_value (json_object_get (channel, "name")), publish, read);
-        free (publish);
-        free (read);
     }
     fflush (stdout);
     json_decref (reply);

@@ -52,6 +52,31 @@ hubctl_print_message (const hubctl_t *ctx, const hub_message_t *msg)
     fflush (stdout);
 }
 
+void
+hubctl_join_list (json_t *array, char *out, size_t size)
+{
+    size_t i, at = 0;
+    json_t *item;
+    out[0] = 0;
+    json_array_foreach (array, i, item)
+    {
+        int n = snprintf (out + at, size - at, "%s%s", i ? "," : "", json_string_value (item));
+        if (n < 0 || (size_t)n >= size - at)
+            break;
+        at += (size_t)n;
+    }
+}
+
+//  Whether every item of array is a string (a list that reads as "a,b,c").
+static bool
+s_string_list (json_t *array)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach (array, i, item) if (!json_is_string (item)) return false;
+    return json_is_array (array);
+}
+
 //  Width of the key column: the longest key, nested keys included.
 static int
 s_key_width (json_t *obj, int prefix_len)
@@ -81,6 +106,12 @@ s_print_rows (json_t *obj, const char *prefix, int width)
         snprintf (name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", key);
         if (json_is_object (value) && json_object_size (value)) {
             s_print_rows (value, name, width);
+            continue;
+        }
+        if (s_string_list (value) && json_array_size (value)) {
+            char list[4096];
+            hubctl_join_list (value, list, sizeof list);
+            printf ("%-*s  %s\n", width, name, list);
             continue;
         }
         char *text = json_is_string (value)
