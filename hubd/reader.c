@@ -94,10 +94,31 @@ s_prepare_rows (s_self_t *self, read_t *req)
     return stmt;
 }
 
+//  Whether the header text gives key (quoted) as the value of an "author" member. Inside
+//  a JSON string a quote is escaped, so "author" followed by a colon is a member name,
+//  never text of a title that quotes a key.
+static bool
+s_author_is (const char *header, const char *key)
+{
+    for (const char *at = strstr (header, "\"author\""); at;
+         at = strstr (at + 1, "\"author\"")) {
+        const char *c = at + 8;
+        c += strspn (c, " \t\r\n");
+        if (*c++ != ':')
+            continue;
+        c += strspn (c, " \t\r\n");
+        if (*c == '"' && strncmp (c + 1, key, HUB_KEYTEXT_LEN) == 0 &&
+            c[1 + HUB_KEYTEXT_LEN] == '"')
+            return true;
+    }
+    return false;
+}
+
 //  The author column is a copy of the signed header's author, kept for the indexes; the
 //  name a MSG carries must be the signed key's, or an edited column would put another
 //  partner's name on a message that verifies. The copy is checked against the header's
-//  text (a search, not a JSON parse per row); only a row where it is not found is parsed.
+//  text (a search, not a JSON parse per row); only a row where it does not match is
+//  parsed.
 static void
 s_signed_author (entry_t *entry)
 {
@@ -106,7 +127,7 @@ s_signed_author (entry_t *entry)
     size_t len = entry->hlen < HUB_HEADER_MAX ? entry->hlen : HUB_HEADER_MAX;
     memcpy (header, entry->header, len);
     header[len] = 0;
-    if (strstr (header, text))
+    if (s_author_is (header, text))
         return;
     hub_header_t hdr;
     if (hub_header_decode (entry->header, entry->hlen, &hdr) == HUB_OK)

@@ -464,6 +464,13 @@ s_outcome_state (const s_relay_t *relay, const s_try_t *try, const hub_relay_res
     //  that answer uses up no attempt, while the job has had fewer than RELAY_PACED_MAX
     //  tries more than attempts (tries also counts those before a relay retry).
     bool retry = result->outcome == HUB_RELAY_RETRY;
+    //  A delivery hubd ended because it stops was not the service's failure: it uses up
+    //  no attempt and is due again at once, at the next start.
+    int64_t abandon = atomic_load (&relay->abandon_ms);
+    if (retry && abandon && zclock_mono () >= abandon && result->retry_after_s <= 0) {
+        *attempts = try->attempts - 1;
+        return "pending";
+    }
     bool paced =
         retry && result->retry_after_s > 0 && try->tries - try->attempts < RELAY_PACED_MAX;
     if (paced)
@@ -957,7 +964,8 @@ relay_new (const config_t *config, const char *db_path, const uint8_t hub_pk[HUB
         front_db, "UPDATE relay_jobs SET state = 'pending', attempts = 0, "
                   "next_ms = ?, last_error = '' WHERE relay = ? AND state = 'dead'");
     self->hurry = db_prepare (front_db, "UPDATE relay_jobs SET next_ms = ?1 WHERE relay = ?2 "
-                                        "AND state = 'pending' AND next_ms > ?1");
+                                        "AND state = 'pending' AND claimed = 0 "
+                                        "AND next_ms > ?1");
     s_slots_start (self, config);
     return self;
 }

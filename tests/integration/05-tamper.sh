@@ -94,12 +94,16 @@ stop_hub || true
 #     another partner's key: messages are still named after the key that signed them
 fresh_log author
 start_hub "$T/author"
-hubctl partner add bob --key "$(hubctl keygen "$T/bob.key")" > /dev/null
+BOB=$(hubctl keygen "$T/bob.key")
+hubctl partner add bob --key "$BOB" > /dev/null
 assert_eq 22 "$(hubctl --key "$T/bob.key" publish updates "bob's own message")" "author: bob's seq"
+assert_eq 23 "$(hubctl publish updates "quoting bob's key" --title "cc $BOB")" "author: a title quoting bob's key"
 stop_hub || fail "author: hubd did not stop cleanly"
-tamper author "UPDATE messages SET author = (SELECT author FROM messages WHERE seq = 22) WHERE seq = 7"
+tamper author "UPDATE messages SET author = (SELECT author FROM messages WHERE seq = 22) WHERE seq IN (7, 23)"
 NAME=$(hubctl --json history updates --since 6 --limit 1 | json_lines_field author)
 assert_eq admin "$NAME" "author: the name of a message whose author column was edited"
+NAME=$(hubctl --json history updates --since 22 --limit 1 | json_lines_field author)
+assert_eq admin "$NAME" "author: the name of an edited message whose title quotes the column's key"
 NAME=$(hubctl --json history updates --since 21 --limit 1 | json_lines_field author)
 assert_eq bob "$NAME" "author: the name of bob's own message"
 stop_hub || true

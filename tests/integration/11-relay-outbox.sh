@@ -239,7 +239,12 @@ grep -q "cut short" "$T/hubd.log" || fail "the dead job's reason was not logged"
 
 # A stop does not wait out a delivery's whole timeout (60 s here): after a grace of 2 s
 # the delivery gives up, hubd exits 0, and the job is sent after the next start, once.
+# That try was hubd's doing, not the service's: it uses up no attempt (max_tries = 1).
+stop_hub
+sed 's/^max_tries = 2$/max_tries = 1/' "$T/poison.conf" > "$T/stop.conf"
+start_hub "$T/data3" -c "$T/stop.conf"
 control /_control/fail '{"status":503,"count":1,"delay":60}'
+deads=$(grep -c "is dead after" "$T/hubd.log" || true)
 hubctl publish updates "relay-msg-stop" > /dev/null
 wait_for grep -q relay-msg-stop "$T/api.log" || fail "the delivery did not start"
 started=$SECONDS
@@ -248,7 +253,9 @@ assert_eq 0 "$rc" "exit status of a stop during a delivery"
 (( SECONDS - started < 20 * HUB_TIMEOUT_SCALE )) ||
     fail "the stop waited $((SECONDS - started)) s for the delivery in progress"
 grep -q "hubd stopped during the delivery" "$T/hubd.log" || fail "the abandoned delivery was not logged"
-start_hub "$T/data3" -c "$T/poison.conf"
+[ "$(grep -c "is dead after" "$T/hubd.log")" = "$deads" ] ||
+    fail "the delivery ended by the stop used up the job's only attempt"
+start_hub "$T/data3" -c "$T/stop.conf"
 wait_for_s 30 relayed relay-msg-stop 1 || fail "the job abandoned by the stop was not sent after the start"
 assert_eq 1 "$(delivered relay-msg-stop)" "the job abandoned by the stop, sent once"
 stop_hub
