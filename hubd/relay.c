@@ -419,10 +419,18 @@ s_job_build (const s_relay_t *relay, uint64_t seq, s_job_t *job)
         j->body = s_keep (job, sqlite3_column_text (stmt, 3));
         j->body_len = strlen (j->body);
         j->ts_ms = sqlite3_column_int64 (stmt, 4);
-        j->author = s_keep (job, sqlite3_column_text (stmt, 5));
-        char key[HUB_KEYTEXT_LEN + 1] = "";
-        if (sqlite3_column_bytes (stmt, 6) == HUB_PUBKEY_BYTES)
-            hub_key_to_text (sqlite3_column_blob (stmt, 6), key);
+        //  The name is looked up by the author column, a copy of the signed author: if
+        //  someone edited it, the post names nobody rather than the wrong partner.
+        bool same =
+            sqlite3_column_bytes (stmt, 6) == HUB_PUBKEY_BYTES &&
+            memcmp (sqlite3_column_blob (stmt, 6), job->hdr.author, HUB_PUBKEY_BYTES) == 0;
+        if (!same)
+            log_warning ("relay", "message %llu: its author column is not its signed author",
+                         (unsigned long long)seq);
+        j->author =
+            s_keep (job, same ? sqlite3_column_text (stmt, 5) : (const unsigned char *)"");
+        char key[HUB_KEYTEXT_LEN + 1];
+        hub_key_to_text (job->hdr.author, key);
         j->author_key = s_keep (job, (const unsigned char *)key);
         j->title = job->hdr.title;
     } else
