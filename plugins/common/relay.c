@@ -389,12 +389,18 @@ relay_mono_ms (void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-//  Whether the host has said that hubd is stopping (an older host cannot say).
+//  Whether the host offers the stopping service: an older host has NULL in its slot.
+static bool
+s_can_stop (const hub_host_t *host)
+{
+    return host && host->struct_size >= sizeof (hub_host_t) && host->stopping;
+}
+
+//  Whether the host has said that hubd is stopping.
 static bool
 s_stopping (const hub_host_t *host)
 {
-    return host && host->struct_size >= sizeof (hub_host_t) && host->stopping &&
-           host->stopping (host->host);
+    return s_can_stop (host) && host->stopping (host->host);
 }
 
 bool
@@ -422,8 +428,7 @@ s_on_progress (void *host, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ulto
 void
 relay_curl_abortable (CURL *curl, const hub_host_t *host)
 {
-    //  A host older than the stopping service has NULL in its slot.
-    if (!host || host->struct_size < sizeof (hub_host_t) || !host->stopping)
+    if (!s_can_stop (host))
         return;
     curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, s_on_progress);
     curl_easy_setopt (curl, CURLOPT_XFERINFODATA, (void *)host);
