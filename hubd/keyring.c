@@ -208,8 +208,7 @@ keyring_open (const char *data_dir, hub_identity_t *hub, uint8_t admin_pk[HUB_PU
     char *slash = strrchr (parent, '/');
     if (slash && slash != parent) {
         *slash = 0;
-        if (!zsys_file_exists (parent))
-            zsys_dir_create ("%s", parent);
+        zsys_dir_create ("%s", parent); //  makes only what is missing
     }
     if (mkdir (data_dir, 0700) != 0 && errno != EEXIST) {
         log_error ("keyring", "cannot create data directory %s: %s", data_dir,
