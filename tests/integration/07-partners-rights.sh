@@ -27,6 +27,8 @@ show=$(hubctl --key "$T/fund.key" --json partner show foodbank)
 assert_eq "Eastside Food Bank" "$(json_field "$show" org)" "org"
 assert_eq "ops@foodbank.example" "$(json_field "$show" email)" "email"
 assert_eq '["service-provider", "convener"]' "$(json_field "$show" roles)" "roles"
+assert_contains "$(hubctl --key "$T/fund.key" partner show foodbank)" "service-provider,convener" \
+    "roles as text"
 assert_eq "$(cat "$T/fb.key.pub")" "$(json_field "$show" key)" "key"
 expect_refusal NOT_FOUND hubctl partner show nobody
 
@@ -87,6 +89,7 @@ assert_exit 0 "roles with spaces" hubctl channel create board --publish 'funder,
 board=$(hubctl --json channel list | grep '"name":"board"' || true)
 assert_eq '["funder", "convener"]' "$(json_field "$board" publish)" "board's publish roles"
 assert_eq '["funder", "convener"]' "$(json_field "$board" read)" "board's read roles"
+assert_contains "$(hubctl channel list | grep '^board ')" "publish funder,convener" "rights as text"
 for roles in "--publish=" "--publish=funder,,x" "--read=funder," "--read= , "; do
     assert_exit 1 "channel create $roles" hubctl channel create nobody "$roles"
     assert_contains "$ERR" "has an empty role" "why $roles is refused"
