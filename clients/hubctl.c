@@ -4,14 +4,16 @@
            COMMAND ...
 
     Global options may appear anywhere on the line (before or after the command); "--"
-    ends option parsing. Settings come from, in order: the options, the environment
-    (HUB_ENDPOINT, HUB_KEY, HUB_SERVER_KEY), then defaults that work next to a hubd started
-    with its default data directory (./hub-data/admin.key, ./hub-data/hub.pub).
+    ends option parsing, and a dash that starts anything but -x or --name is text.
+    Settings come from, in order: the options, the environment (HUB_ENDPOINT, HUB_KEY,
+    HUB_SERVER_KEY), then defaults that work next to a hubd started with its default
+    data directory (./hub-data/admin.key, ./hub-data/hub.pub).
     The user-facing contract (options, output, exit codes) is /work/shared/CONTRACT.md.
 */
 #include "hubctl.h"
 #include "hubc_mem.h"
 #include <assert.h>
+#include <ctype.h>
 #include <czmq.h>
 #include <errno.h>
 #include <sodium.h>
@@ -65,7 +67,10 @@ static const char *s_help =
     "    hubctl talks to a hubd over an encrypted, authenticated ZeroMQ connection. Your\n"
     "    identity is an Ed25519 key file; every message you publish is signed with it, and\n"
     "    every message you read is checked against its author's signature and the hub's\n"
-    "    hash chain. Global options may be given before or after the command.\n"
+    "    hash chain. Global options may be given before or after the command. An\n"
+    "    argument that starts with a dash is text unless it looks like an option (-x or\n"
+    "    --name, no blanks): publish updates -5 publishes \"-5\". After --, every\n"
+    "    argument is text.\n"
     "\n"
     "COMMANDS\n"
     "    keygen FILE\n"
@@ -322,6 +327,17 @@ s_opt_value (int argc, char **argv, int *i, const char *name, bool *missing)
     return argv[++*i];
 }
 
+//  Whether ARG is meant as an option: "-x..." or "--name..." (with "=value" anything),
+//  without blanks in the name. Anything else that starts with a dash ("-5", "- agenda",
+//  "--- notes ---", "-" for stdin) is text, so `publish updates -5` needs no "--".
+static bool
+s_is_option (const char *arg)
+{
+    const char *name = arg[0] == '-' && arg[1] == '-' ? arg + 2 : arg + 1;
+    size_t len = strcspn (name, "=");
+    return arg[0] == '-' && isalpha ((unsigned char)name[0]) && strcspn (name, " \t\n") >= len;
+}
+
 int
 hubctl_parse_opts (hubctl_t *ctx, int argc, char **argv, const hubctl_opt_t *opts, char ***pos,
                    int *npos)
@@ -332,7 +348,7 @@ hubctl_parse_opts (hubctl_t *ctx, int argc, char **argv, const hubctl_opt_t *opt
     uint64_t given = 0; //  bit n: option n took a value already (a second one is a mistake)
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
-        if (options_done || arg[0] != '-' || strcmp (arg, "-") == 0) {
+        if (options_done || (!s_is_option (arg) && strcmp (arg, "--") != 0)) {
             (*pos)[(*npos)++] = argv[i];
             continue;
         }

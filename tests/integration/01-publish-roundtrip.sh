@@ -138,11 +138,18 @@ assert_eq "echoed text" "$body" "the body published from echo"
 seq=$(printf 'crlf text\r\n' | hubctl publish updates) || fail "publish of CRLF stdin"
 got=$(hubctl --json history updates --since $((seq - 1)) --limit 1 | /usr/bin/python3 -c 'import json,sys; print(repr(json.loads(sys.stdin.readline())["body"]))')
 assert_eq "'crlf text'" "$got" "the body published from CRLF stdin"
+# Text that starts with a dash is text, not an unknown option; "-x" still is an option.
+seq=$(hubctl publish updates "-5" --title "- minus") || fail "publish of '-5'"
+got=$(hubctl --json history updates --since $((seq - 1)) --limit 1)
+assert_eq "-5" "$(json_field "$got" body)" "the body '-5'"
+assert_eq "- minus" "$(json_field "$got" title)" "the title '- minus'"
+assert_exit 1 "publish with an unknown option" hubctl publish updates -x
+assert_contains "$ERR" "unknown option '-x'" "why -x is refused"
 
 # --- the whole log is intact, and nothing refused was stored
 assert_exit 0 "verify" hubctl verify
 assert_exit 0 "status" hubctl --json status
-assert_eq 12 "$(json_field "$OUT" head)" "head after 12 accepted publishes"
+assert_eq 13 "$(json_field "$OUT" head)" "head after 13 accepted publishes"
 stop_hub || fail "hubd did not stop cleanly"
 
 # --- a data directory whose parents are missing is made, as mkdir -p would, and private
