@@ -117,7 +117,15 @@ s_print_rows (json_t *obj, const char *prefix, int width)
         char *text = json_is_string (value)
                          ? strdup (json_string_value (value))
                          : json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
-        printf ("%-*s  %s\n", width, name, text ? text : "?");
+        //  A time of day in ms since the epoch (joined_ms, ...) also reads as a date; a
+        //  duration (uptime_ms) is far below 10^12 ms (the year 2001).
+        char when[HUB_TIME_TEXT_MAX] = "";
+        size_t len = strlen (key);
+        if (json_is_integer (value) && json_integer_value (value) >= 1000000000000LL &&
+            len > 3 && strcmp (key + len - 3, "_ms") == 0)
+            hub_time_format ((int64_t)json_integer_value (value), when);
+        printf ("%-*s  %s%s%s%s\n", width, name, text ? text : "?", *when ? " (" : "", when,
+                *when ? ")" : "");
         free (text);
     }
 }
