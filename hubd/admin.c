@@ -109,6 +109,10 @@ admin_parse (const uint8_t *body, size_t blen, bool fresh, admin_op_t *op, char 
     hub_err_t err = HUB_E_BAD_REQUEST;
     if (!json_is_object (root) || !kind)
         snprintf (why, why_size, "an admin command is a JSON object with an \"op\"");
+    else if (strcmp (kind, "partner.add") != 0 && strcmp (kind, "partner.remove") != 0 &&
+             strcmp (kind, "channel.create") != 0)
+        snprintf (why, why_size,
+                  "unknown op '%s' (partner.add, partner.remove, channel.create)", kind);
     else if (!name)
         snprintf (why, why_size, "an admin command has a \"name\"");
     else if (!hub_channel_valid (name)) {
@@ -123,7 +127,7 @@ admin_parse (const uint8_t *body, size_t blen, bool fresh, admin_op_t *op, char 
     } else if (strcmp (kind, "partner.remove") == 0) {
         op->kind = ADMIN_PARTNER_REMOVE;
         err = HUB_OK;
-    } else if (strcmp (kind, "channel.create") == 0) {
+    } else { //  channel.create
         op->kind = ADMIN_CHANNEL_CREATE;
         err = s_roles (json_object_get (root, "publish"), true, fresh, op->publish,
                        sizeof op->publish, why, why_size, "publish");
@@ -134,11 +138,7 @@ admin_parse (const uint8_t *body, size_t blen, bool fresh, admin_op_t *op, char 
             strcpy (op->publish, "*");
         if (err == HUB_OK && !op->read[0])
             strcpy (op->read, "*");
-    } else
-        snprintf (why, why_size,
-                  "unknown op '%s' (partner.add, partner.remove, "
-                  "channel.create)",
-                  kind);
+    }
     if (name)
         snprintf (op->name, sizeof op->name, "%s", name);
     json_decref (root);

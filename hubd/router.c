@@ -695,12 +695,14 @@ static void
 s_handle_credit (router_t *self, const s_ctx_t *ctx)
 {
     uint32_t credit;
-    if (ctx->n == 1 && hub_credit_decode (zmq_msg_data (&ctx->args[0]),
-                                          zmq_msg_size (&ctx->args[0]), &credit) == HUB_OK)
+    hub_err_t err = ctx->n == 1 ? hub_credit_decode (zmq_msg_data (&ctx->args[0]),
+                                                     zmq_msg_size (&ctx->args[0]), &credit)
+                                : HUB_E_MALFORMED;
+    if (err == HUB_OK)
         deliver_credit (self->deliver, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer),
                         credit);
-    else
-        s_refuse (self, ctx, HUB_E_MALFORMED, "CREDIT takes one 4-byte count from 1 to 100000");
+    else //  a count out of range is BAD_REQUEST, a frame of the wrong shape MALFORMED
+        s_refuse (self, ctx, err, "CREDIT takes one 4-byte count from 1 to 100000");
 }
 
 static void
@@ -713,11 +715,15 @@ s_dispatch (router_t *self, s_request_t *req)
                                                      zmq_msg_size (&req->frames[1]), &env);
     ctx.cmd = env.cmd;
     ctx.req_id = env.req_id;
-    if (err == HUB_OK && req->too_many)
+    //  Commands that take no frames take none (the others check their own).
+    bool extra = err == HUB_OK && hub_cmd_frames (env.cmd) == 0 && ctx.n > 0;
+    if (err == HUB_OK && (req->too_many || extra))
         err = HUB_E_MALFORMED;
     if (err != HUB_OK) {
         s_refuse (self, &ctx, err,
-                  req->too_many ? "too many frames" : "the envelope frame is invalid");
+                  req->too_many ? "too many frames"
+                  : extra       ? "this command takes no frames after the envelope"
+                                : "the envelope frame is invalid");
         return;
     }
     ctx.user_id = zmq_msg_gets (&req->frames[1], "User-Id");

@@ -116,7 +116,9 @@ s_anchor_holds (sqlite3 *db, uint64_t head, const uint8_t hash[HUB_HASH_BYTES], 
     return (rc == SQLITE_ROW || rc == SQLITE_DONE) && same;
 }
 
-//  Looks for (author, msg_id) already in the log: a retry of a stored message.
+//  Looks for (author, ts, msg_id) already in the log: a retry of a stored message, or, if
+//  its signature differs (Ed25519 signs the same bytes the same way), another message
+//  under an id already taken, which is refused rather than answered with the first's seq.
 static bool
 s_find_duplicate (s_self_t *self, entry_t *entry)
 {
@@ -125,7 +127,13 @@ s_find_duplicate (s_self_t *self, entry_t *entry)
     sqlite3_bind_int64 (stmt, 2, entry->hdr.ts_ms);
     sqlite3_bind_blob (stmt, 3, entry->hdr.id, HUB_MSG_ID_BYTES, SQLITE_STATIC);
     bool found = sqlite3_step (stmt) == SQLITE_ROW;
-    if (found) {
+    if (found && (sqlite3_column_bytes (stmt, 3) != HUB_SIG_BYTES ||
+                  memcmp (sqlite3_column_blob (stmt, 3), entry->sig, HUB_SIG_BYTES) != 0))
+        entry_refuse (entry, HUB_E_CONFLICT,
+                      "another message with this ts and id is stored (seq %lld): a new "
+                      "message needs an id of its own",
+                      (long long)sqlite3_column_int64 (stmt, 0));
+    else if (found) {
         entry->duplicate = true;
         entry->seq = (uint64_t)sqlite3_column_int64 (stmt, 0);
         entry->hub_ts_ms = (uint64_t)sqlite3_column_int64 (stmt, 1);
@@ -403,8 +411,9 @@ store_new (const char *db_path, const hub_identity_t *hub,
                    "%s: %s. Every write is refused until hub.db is restored from a backup "
                    "(hubctl verify shows the damage)",
                    db_path, state->damaged);
-    state->find = db_prepare (db, "SELECT seq, hub_ts_ms, hash FROM messages WHERE author = ? "
-                                  "AND ts_ms = ? AND msg_id = ?");
+    state->find =
+        db_prepare (db, "SELECT seq, hub_ts_ms, hash, sig FROM messages WHERE author = ? "
+                        "AND ts_ms = ? AND msg_id = ?");
     state->insert = db_prepare (db, "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
     state->checkpoint = db_prepare (db, "INSERT OR REPLACE INTO checkpoint VALUES (1,?,?,?,?)");
     state->derive = derive_new (db, admin_pk, hub->pk);

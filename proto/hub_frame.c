@@ -50,14 +50,17 @@ hub_env_encode (uint8_t cmd, uint32_t req_id, uint8_t out[HUB_ENV_BYTES])
 hub_err_t
 hub_env_decode (const uint8_t *data, size_t len, hub_env_t *out)
 {
-    if (data == NULL || len != HUB_ENV_BYTES || data[0] != S_MAGIC0 || data[1] != S_MAGIC1)
+    if (data == NULL || len != HUB_ENV_BYTES)
+        return HUB_E_MALFORMED;
+    //  Taken first, so that an error about the envelope answers the request it refuses.
+    out->req_id = hub_util_get_u32 (data + 4);
+    if (data[0] != S_MAGIC0 || data[1] != S_MAGIC1)
         return HUB_E_MALFORMED;
     if (data[2] != HUB_PROTO_VERSION)
         return HUB_E_VERSION;
     if (hub_cmd_frames (data[3]) < 0)
         return HUB_E_UNKNOWN_COMMAND;
     out->cmd = data[3];
-    out->req_id = hub_util_get_u32 (data + 4);
     return HUB_OK;
 }
 

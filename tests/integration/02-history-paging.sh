@@ -68,15 +68,19 @@ assert_eq "$(seq 241 250)" "$got" "subscribe actions updates --since 240"
 # (next, more = true), never with a hole; one that finds the queue full is not answered
 # at all (the client times out and asks again). 1000 consecutive seqs on their own channel.
 hubctl channel create pages > /dev/null || fail "channel create pages"
-OUT=$("$RAWCLIENT" --timeout 30000 flood pages 1000 1000) || fail "flood failed: $OUT"
-OUT=$("$RAWCLIENT" --timeout 3000 --rcvhwm 1000 histflood pages 300) || fail "histflood: $OUT"
+OUT=$("$RAWCLIENT" --timeout $((30000 * HUB_TIMEOUT_SCALE)) flood pages 1000 1000) || fail "flood failed: $OUT"
+OUT=$("$RAWCLIENT" --timeout $((3000 * HUB_TIMEOUT_SCALE)) --rcvhwm 1000 histflood pages 300) ||
+    fail "histflood: $OUT"
 echo "histflood: $OUT"
 read -r _ pages _ full _ cut _ lost _ holes _ badend <<< "$OUT"
 assert_eq 0 "$holes" "pages with a hole"
 assert_eq 0 "$badend" "pages whose END does not say where they stopped"
 assert_eq "$pages" "$((full + cut + lost))" "pages counted"
-[ "$((cut + lost))" -gt 0 ] || fail "every page was whole: the hub's queue never filled ($OUT)"
-grep -q "history page cut short" "$T/hubd.log" || fail "hubd did not log a cut page"
+# Under valgrind hubd sends slower than the client reads, so the queue may never fill.
+if [ -z "${HUB_VALGRIND:-}" ] || [ "$HUB_VALGRIND" = 0 ]; then
+    [ "$((cut + lost))" -gt 0 ] || fail "every page was whole: the hub's queue never filled ($OUT)"
+    grep -q "history page cut short" "$T/hubd.log" || fail "hubd did not log a cut page"
+fi
 hubctl status > /dev/null || fail "the hub does not answer after the history flood"
 
 assert_exit 0 "verify" hubctl verify

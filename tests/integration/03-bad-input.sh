@@ -63,6 +63,9 @@ expect_refused "signature of 63 bytes" MALFORMED malformed sig-short
 expect_refused "header that is not JSON" BAD_HEADER malformed header-not-json
 expect_refused "header with a bad channel name" BAD_NAME malformed header-bad-channel
 expect_refused "body that is not UTF-8" BAD_UTF8 malformed body-bad-utf8
+expect_refused "PING with a frame" MALFORMED malformed ping-extra
+expect_refused "CREDIT of 0" BAD_REQUEST malformed credit-zero
+expect_refused "CREDIT of 3 bytes" MALFORMED malformed credit-short
 expect_refused "unknown channel" UNKNOWN_CHANNEL publish no-such-channel "hello?"
 
 # --- replay: the same frames twice are stored once, the second ack is flagged
@@ -74,6 +77,15 @@ STORED=$((STORED + 1))
 COPIES=$(hubctl --json history updates | grep -c '"body":"said twice"' || true)
 assert_eq 1 "$COPIES" "copies of the replayed message in history"
 assert_eq "$STORED" "$(hub_head)" "head after the replay"
+
+# --- another message under a (ts, id) already stored is refused, not acked as the first
+OUT=$(raw reuse updates "said once") || fail "reuse failed: $OUT"
+SEQ=$((STORED + 1))
+assert_contains "$OUT" "ACK $SEQ 0
+ERROR 18 CONFLICT another message with this ts and id is stored (seq $SEQ)" \
+    "answers to two bodies under one id"
+STORED=$((STORED + 1))
+assert_eq "$STORED" "$(hub_head)" "head after the reused id"
 
 # --- PUBLISHES (PROTOCOL.md 4.4): each record is judged on its own and answered under its
 #     own request id (acks in one ACKS); a pack cut short or empty is refused whole

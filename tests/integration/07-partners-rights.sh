@@ -101,6 +101,8 @@ need_rawclient
 assert_contains "$(cat "$T/raw.out")" "BAD_REQUEST" "an empty publish list at the hub"
 assert_contains "$(cat "$T/raw.out")" "empty list" "the hub's reason"
 case "$(hubctl --json channel list)" in *'"nobody"'*) fail "a channel with an empty list was made" ;; esac
+"$RAWCLIENT" admin '{"op":"nope"}' > "$T/raw.out" 2>&1 || fail "hub-rawclient admin: $(cat "$T/raw.out")"
+assert_contains "$(cat "$T/raw.out")" "BAD_REQUEST unknown op 'nope'" "an unknown op, named as such"
 
 # A follower that is removed while connected stops receiving at once.
 hubctl --key "$T/fb.key" --json subscribe updates --follow > "$T/follow.out" 2> "$T/follow.err" &

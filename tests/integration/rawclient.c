@@ -26,9 +26,13 @@
                             BODY as given, such as a JSON object hubctl would not write
       badsig CH BODY        as publish, with one byte of the signature flipped
       replay CH BODY        the same frames twice; prints two answer lines
+      reuse CH BODY         as replay, but the second publish has another body (its
+                            first letter's case flipped) under the same header
       malformed CASE        env-short env-long bad-magic bad-version unknown-cmd
                             frame-count header-not-json header-bad-channel
-                            body-bad-utf8 sig-short too-many-frames
+                            body-bad-utf8 sig-short too-many-frames ping-extra
+                            credit-zero credit-short; prints "WRONG-ID N" if the answer
+                            to an 8-byte envelope has another request id than its own
       garbage N             N invalid requests as fast as possible; prints
                             "SENT N ANSWERS M"
       flood CH N WINDOW     N signed publishes, at most WINDOW unacknowledged; prints
@@ -278,18 +282,27 @@ s_answer_text (const s_answer_t *a, bool reason, char *out, size_t size)
         snprintf (out, size, "OTHER 0x%02x", a->cmd);
 }
 
-//  Receives one answer and prints it. Returns 0, or 2 on timeout.
+//  Receives one answer and prints it, or "WRONG-ID N" if it does not carry request id
+//  expect_id (UINT32_MAX: any). Returns 0, or 2 on timeout.
 static int
-s_print_answer (s_ctx_t *ctx)
+s_print_answer_to (s_ctx_t *ctx, uint32_t expect_id)
 {
     s_answer_t answer;
     char text[400] = "TIMEOUT";
     int rc = s_recv_answers (ctx, &answer, 1) < 0 ? 2 : 0;
-    if (rc == 0)
+    if (rc == 0 && expect_id != UINT32_MAX && answer.req_id != expect_id)
+        snprintf (text, sizeof text, "WRONG-ID %u", answer.req_id);
+    else if (rc == 0)
         s_answer_text (&answer, true, text, sizeof text);
     printf ("%s\n", text);
     fflush (stdout);
     return rc;
+}
+
+static int
+s_print_answer (s_ctx_t *ctx)
+{
+    return s_print_answer_to (ctx, UINT32_MAX);
 }
 
 //  --------------------------------------------------------------------------
@@ -320,6 +333,16 @@ s_malformed (s_ctx_t *ctx, const char *which)
     } else if (streq (which, "unknown-cmd")) {
         env[3] = 0x42;
         zmsg_addmem (msg, env, 8);
+    } else if (streq (which, "ping-extra")) {
+        env[3] = HUB_CMD_PING;
+        zmsg_addmem (msg, env, 8);
+        zmsg_addstr (msg, "extra");
+        frames = false;
+    } else if (streq (which, "credit-zero") || streq (which, "credit-short")) {
+        env[3] = HUB_CMD_CREDIT;
+        zmsg_addmem (msg, env, 8);
+        zmsg_addmem (msg, "\0\0\0\0", streq (which, "credit-zero") ? 4 : 3);
+        frames = false;
     } else if (streq (which, "frame-count")) {
         zmsg_addmem (msg, env, 8);
         zmsg_addmem (msg, pub.header, pub.hlen);
@@ -377,7 +400,9 @@ s_malformed (s_ctx_t *ctx, const char *which)
     }
     zmsg_send (&msg, ctx->sock);
     s_pub_clear (&pub);
-    return s_print_answer (ctx);
+    //  Whenever the envelope has its 8 bytes, the refusal answers its request id.
+    bool short_env = streq (which, "env-short") || streq (which, "env-long");
+    return s_print_answer_to (ctx, short_env ? UINT32_MAX : 7);
 }
 
 //  --------------------------------------------------------------------------
@@ -925,7 +950,8 @@ main (int argc, char **argv)
     char **a = argv + i;
     int rc;
     bool admin = streq (mode, "admin") && nargs == 1;
-    if (((streq (mode, "publish") || streq (mode, "badsig") || streq (mode, "replay")) &&
+    if (((streq (mode, "publish") || streq (mode, "badsig") || streq (mode, "replay") ||
+          streq (mode, "reuse")) &&
          nargs == 2) ||
         admin) {
         s_pub_t pub;
@@ -935,7 +961,11 @@ main (int argc, char **argv)
             pub.sig[10] ^= 0x01;
         s_send_pub (&ctx, &pub, 1);
         rc = s_print_answer (&ctx);
-        if (rc == 0 && streq (mode, "replay")) {
+        if (rc == 0 && (streq (mode, "replay") || streq (mode, "reuse"))) {
+            if (streq (mode, "reuse")) { //  the same header (ts, id) over another body
+                pub.body[0] ^= 0x20;
+                hub_msg_sign (&ctx.sign_id, pub.header, pub.hlen, pub.body, pub.blen, pub.sig);
+            }
             s_send_pub (&ctx, &pub, 2);
             rc = s_print_answer (&ctx);
         }
