@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 //  --------------------------------------------------------------------------
 //  Keys
@@ -184,13 +185,51 @@ typedef struct {
     size_t nkept, alloc;
 } s_collect_t;
 
+//  SIGINT/SIGTERM while subscribed: stop, exit 0. s_writing is set while a message is
+//  being written: a reader that stopped reading leaves the write blocked on a full pipe,
+//  and only _exit ends it (exit would block again flushing stdout).
+static volatile sig_atomic_t s_stop = 0;
+static volatile sig_atomic_t s_writing = 0;
+
+static void
+s_on_signal (int sig)
+{
+    (void)sig;
+    s_stop = 1;
+    if (s_writing)
+        _exit (HUBCTL_EXIT_OK);
+}
+
+//  SIGINT/SIGTERM set s_stop and interrupt waits (no SA_RESTART).
+static void
+s_catch_signals (void)
+{
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset (&sa.sa_mask);
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+}
+
+//  Prints a message unless a stop was asked for. False once it is.
+static bool
+s_print (const hubctl_t *ctx, const hub_message_t *msg)
+{
+    s_writing = 1; //  from here a signal ends the process at once
+    if (!s_stop)
+        hubctl_print_message (ctx, msg);
+    s_writing = 0;
+    return !s_stop;
+}
+
 static bool
 s_print_cb (hub_message_t *msg, void *arg)
 {
     s_collect_t *c = arg;
     bool more = !c->until || msg->seq <= c->until;
     if (more)
-        hubctl_print_message (c->ctx, msg);
+        more = s_print (c->ctx, msg);
     hub_message_destroy (&msg);
     return more;
 }
@@ -226,27 +265,6 @@ hubctl_cmd_history (hubctl_t *ctx, int argc, char **argv)
 //  --------------------------------------------------------------------------
 //  subscribe
 
-static volatile sig_atomic_t s_stop = 0;
-
-static void
-s_on_signal (int sig)
-{
-    (void)sig;
-    s_stop = 1;
-}
-
-//  SIGINT/SIGTERM set s_stop and interrupt waits (no SA_RESTART).
-static void
-s_catch_signals (void)
-{
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigemptyset (&sa.sa_mask);
-    sigaction (SIGINT, &sa, NULL);
-    sigaction (SIGTERM, &sa, NULL);
-}
-
 //  Sleeps ms unless a signal asks to stop.
 static void
 s_nap (int ms)
@@ -264,7 +282,7 @@ s_follow (hubctl_t *ctx)
         hub_message_t *msg = NULL;
         hub_err_t err = hub_client_next_msg (ctx->client, 1000, &msg);
         if (err == HUB_OK) {
-            hubctl_print_message (ctx, msg);
+            s_print (ctx, msg);
             hub_message_destroy (&msg);
             continue;
         }
@@ -327,14 +345,14 @@ s_dump (hubctl_t *ctx, char **channels, int count, uint64_t since, uint64_t head
         err = hub_client_history (ctx->client, channels[i], since, 0, s_keep_cb, &c, NULL);
     if (c.nkept) //  qsort must not get NULL, even for zero items
         qsort (c.kept, c.nkept, sizeof *c.kept, s_cmp_seq);
-    for (size_t i = 0; i < c.nkept; i++) {
+    for (size_t i = 0; i < c.nkept && !s_stop; i++) {
         if (err == HUB_OK && (i == 0 || c.kept[i]->seq != c.kept[i - 1]->seq))
-            hubctl_print_message (ctx, c.kept[i]);
+            s_print (ctx, c.kept[i]);
     }
     for (size_t i = 0; i < c.nkept; i++)
         hub_message_destroy (&c.kept[i]);
     free (c.kept);
-    return err == HUB_OK ? HUBCTL_EXIT_OK : hubctl_fail (ctx);
+    return err == HUB_OK || s_stop ? HUBCTL_EXIT_OK : hubctl_fail (ctx);
 }
 
 int
@@ -370,8 +388,7 @@ hubctl_cmd_subscribe (hubctl_t *ctx, int argc, char **argv)
         free (pos);
         return rc;
     }
-    if (follow)
-        s_catch_signals ();
+    s_catch_signals ();
     uint64_t head = 0;
     int64_t sub_since = follow ? (since_s ? (int64_t)since : -1) : -1;
     uint32_t credit = follow ? HUB_CREDIT_DEFAULT : 1;

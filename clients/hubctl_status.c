@@ -396,12 +396,18 @@ hubctl_cmd_status (hubctl_t *ctx, int argc, char **argv)
             s_print_up (false);
             fflush (stdout);
         }
-    } else if (rc == 0 && prometheus)
-        s_print_prometheus (status);
-    else if (rc == 0 && ctx->json)
+    } else if (rc == 0 && ctx->json)
         hubctl_print_json (status);
-    else if (rc == 0)
-        s_print_status (status);
+    else if (rc == 0) {
+        //  uptime and outbox repeat uptime_s and the relays' pending (PROTOCOL.md 10):
+        //  one row or metric each is enough for people and Prometheus.
+        json_object_del (status, "uptime");
+        json_object_del (status, "outbox");
+        if (prometheus)
+            s_print_prometheus (status);
+        else
+            s_print_status (status);
+    }
     json_decref (status);
     return rc;
 }

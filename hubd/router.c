@@ -48,6 +48,7 @@
 #define ROUTER_BATCH_MAX     256   //  entries per batch: the verifier threads share a burst
 #define ROUTER_COMMITTED_MAX 64    //  committed batches fanned out as one delivery round
 #define ROUTER_SWEEP_MS      10000
+#define ROUTER_SWEEP_SOON_MS 50 //  after a disconnect: the socket has let go of the peer
 #define MONITOR_ENDPOINT     "inproc://hubd-monitor"
 
 //  What the hub started with that only a restart changes.
@@ -94,6 +95,7 @@ struct _router_t {
     bool stopping;
     int64_t started_ms;
     int64_t clients;
+    int64_t sweep_soon; //  monotonic ms of a sweep a disconnect asked for; 0: none
     uint64_t stored;
     uint64_t refused;
     uint64_t head;
@@ -620,18 +622,22 @@ s_status (router_t *self)
     json_t *relays = stats ? json_loads (stats, 0, NULL) : NULL;
     free (stats);
     json_int_t depth = 0, dead = 0, open_actions = 0;
+    json_t *outbox = json_object (); //  the depth by relay, as CONTRACT.md words it
     const char *name;
     json_t *relay;
     json_object_foreach (relays, name, relay)
     {
-        depth += json_integer_value (json_object_get (relay, "pending"));
+        json_t *pending = json_object_get (relay, "pending");
+        depth += json_integer_value (pending);
         dead += json_integer_value (json_object_get (relay, "dead"));
+        json_object_set (outbox, name, pending ? pending : json_integer (0));
     }
+    json_int_t uptime_s = (json_int_t)((zclock_time () - self->started_ms) / 1000);
     action_set_each (self->actions, s_count_open, &open_actions);
     return json_pack (
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I}",
-        "version", HUB_VERSION, "uptime_s",
-        (json_int_t)((zclock_time () - self->started_ms) / 1000), "messages",
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:I, "
+        "s:I}",
+        "version", HUB_VERSION, "uptime_s", uptime_s, "uptime", uptime_s, "messages",
         (json_int_t)self->head, "head", (json_int_t)self->head, "clients",
         (json_int_t)self->clients, "subscribers",
         (json_int_t)deliver_subscribers (self->deliver), "subscribers_behind",
@@ -639,8 +645,8 @@ s_status (router_t *self)
         (json_int_t)channel_set_size (self->channels), "in_flight", (json_int_t)self->in_flight,
         "in_flight_bytes", (json_int_t)self->in_flight_bytes, "refused",
         (json_int_t)self->refused, "db_bytes", db_bytes, "relays",
-        relays ? relays : json_object (), "outbox_depth", depth, "outbox_dead", dead,
-        "open_actions", open_actions);
+        relays ? relays : json_object (), "outbox", outbox, "outbox_depth", depth,
+        "outbox_dead", dead, "open_actions", open_actions);
 }
 
 //  Requeues a relay's dead jobs and hurries its waiting ones: an operator's act on the
@@ -806,6 +812,10 @@ s_handle_monitor (router_t *self)
             self->clients++;
         else if (code == ZMQ_EVENT_DISCONNECTED && self->clients > 0)
             self->clients--;
+        //  The event does not say which peer left: the sweep finds out whose
+        //  subscription ended, soon, once for a burst of disconnects.
+        if (code == ZMQ_EVENT_DISCONNECTED && !self->sweep_soon)
+            self->sweep_soon = zclock_mono () + ROUTER_SWEEP_SOON_MS;
     }
     zmsg_destroy (&event);
 }
@@ -1112,6 +1122,9 @@ router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reloa
         int64_t until_reminder = self->next_reminder_ms - zclock_time ();
         if (until_reminder < timeout)
             timeout = until_reminder > 0 ? (long)until_reminder : 0;
+        int64_t until_sweep = self->sweep_soon ? self->sweep_soon - zclock_mono () : timeout;
+        if (until_sweep < timeout)
+            timeout = until_sweep > 0 ? (long)until_sweep : 0;
         if (zmq_poll (items, take_front ? 5 : 4, timeout > 1000 ? 1000 : timeout) < 0 &&
             errno != EINTR)
             break;
@@ -1130,9 +1143,11 @@ router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reloa
         s_schedule (self);
         relay_tick (self->relay);
         int64_t now = zclock_mono ();
-        if (now - last_sweep >= ROUTER_SWEEP_MS) {
+        if (now - last_sweep >= ROUTER_SWEEP_MS ||
+            (self->sweep_soon && now >= self->sweep_soon)) {
             deliver_sweep (self->deliver);
             last_sweep = now;
+            self->sweep_soon = 0;
         }
         if (watchdog_us && (now - last_watchdog) * 1000 >= (int64_t)watchdog_us / 2) {
             sd_notify (0, "WATCHDOG=1");

@@ -119,5 +119,27 @@ kill -TERM "$FOLLOW_PID"
 status=0
 wait "$FOLLOW_PID" || status=$?
 assert_eq 0 "$status" "exit status of the follower on SIGTERM"
+
+# A subscriber whose reader stopped reading (its pipe is full, a write blocks) still ends
+# at once with 0 on SIGTERM or SIGINT, following or not.
+cat > "$T/blocked.py" << 'EOF'
+import signal, subprocess, sys, time
+for follow in ([], ["--follow"]):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        p = subprocess.Popen(sys.argv[1:] + follow, stdout=subprocess.PIPE)
+        p.stdout.read(200)
+        time.sleep(0.5)  # the pipe fills and hubctl blocks writing
+        p.send_signal(sig)
+        try:
+            print(" ".join(follow) or "once", sig.name, p.wait(timeout=10))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            print(" ".join(follow) or "once", sig.name, "did not exit")
+EOF
+OUT=$(/usr/bin/python3 "$T/blocked.py" "$HUBCTL" --json subscribe updates --since 0)
+assert_eq "once SIGTERM 0
+once SIGINT 0
+--follow SIGTERM 0
+--follow SIGINT 0" "$OUT" "a subscriber blocked on a full pipe, signalled"
 stop_hub || fail "hubd did not stop cleanly"
 echo "PASS"

@@ -78,6 +78,11 @@ hubctl publish updates "relay-msg-6" > /dev/null
 hubctl publish actions "relay-msg-7" > /dev/null
 wait_for team_is pending -ge 2 ||
     fail "jobs not pending while the service is down: $(hubctl --json status)"
+# The outbox depth by relay, as the contract words it, is each relay's pending.
+STATUS=$(hubctl --json status)
+assert_eq "$(echo "$STATUS" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["relays"]["team"]["pending"], s["uptime"] == s["uptime_s"])')" \
+    "$(echo "$STATUS" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["outbox"]["team"], True)')" \
+    "status outbox.team and uptime"
 stop_hub KILL || true
 control /_control/reset
 start_hub "$T/data" -c "$T/hub.conf"
