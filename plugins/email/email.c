@@ -37,9 +37,12 @@
     Outcomes: 250 done; a 4xx reply retries (454 to AUTH too); a 5xx reply (550 no such
     user, 535 bad password, 530 auth required) is dead; connect errors and timeouts
     retry; TLS that cannot be had or verified is dead (a config error, which a retry
-    cannot fix). Recipients are refused one by one: when one is accepted the mail goes
-    to it and the job is done, with a warning naming the refused ones; when all are
-    refused, one temporary refusal (4xx) retries, else the job is dead.
+    cannot fix). Recipients are refused one by one: the mail goes to those accepted, a
+    recipient refused for good (5xx) is named in a warning and not tried again, and one
+    refused for now (4xx) is tried again later, alone: the memo mailed:JOB lists (as
+    32-bit hashes of the lowercased addresses) who has been dealt with, so a retry
+    mails nobody twice. The To header always names every recipient. When nobody took
+    the mail and no refusal was temporary, the job is dead.
 */
 #include "../common/relay.h"
 #include "hub_text.h"
@@ -56,6 +59,7 @@
 #define EMAIL_WORD_BYTES  45  //  UTF-8 bytes per encoded word: 60 base64 chars, 72 in all
 #define EMAIL_WORD_FRAME  12  //  "=?UTF-8?B?" and "?=" around the base64
 #define EMAIL_LINE        76  //  RFC 2047: a line with an encoded word; RFC 2045: QP
+#define EMAIL_HASH_TEXT   9   //  "%08x," per recipient in the mailed: memo
 
 typedef struct {
     const hub_host_t *host;
@@ -380,6 +384,7 @@ typedef struct {
     size_t accepted;      //  recipients the server took
     size_t refused;       //  and refused
     bool refused_4xx;     //  one of them only for now
+    char *state;          //  per recipient: 'a' accepted, '4' or '5' refused, 0 no reply
     relay_buf_t refusals; //  "a@x (550 5.1.1 no such user), ..."
 } smtp_io_t;
 
@@ -422,6 +427,7 @@ s_on_debug (CURL *curl, curl_infotype type, char *data, size_t len, void *arg)
         memcpy (io->reply, text, line + 1);
     if (io->rcpt_due && (line < 4 || text[3] != '-')) { //  the reply's last line
         io->rcpt_due = false;
+        io->state[io->rcpt_sent - 1] = text[0] == '2' ? 'a' : text[0] == '4' ? '4' : '5';
         if (text[0] == '2')
             io->accepted++;
         else {
@@ -457,10 +463,11 @@ s_outcome (const smtp_io_t *io, CURLcode rc, long code)
     return HUB_RELAY_RETRY;
 }
 
-//  Sends msg to the n recipients in rcpt, fills result and logs the outcome.
+//  Sends msg to the n recipients in rcpt, fills result, state (n bytes: what each
+//  recipient's RCPT got, see smtp_io_t) and logs the outcome.
 static void
 s_send (email_t *self, const hub_relay_job_t *job, char **rcpt, size_t n,
-        const relay_buf_t *msg, hub_relay_result_t *result)
+        const relay_buf_t *msg, hub_relay_result_t *result, char *state)
 {
     const hub_host_t *host = self->host;
     CURL *curl = curl_easy_init ();
@@ -477,7 +484,7 @@ s_send (email_t *self, const hub_relay_job_t *job, char **rcpt, size_t n,
         snprintf (entry, sizeof entry, "<%s>", rcpt[i]);
         rcpts = curl_slist_append (rcpts, entry);
     }
-    smtp_io_t io = {.msg = msg, .rcpt = rcpt, .rcpt_count = n};
+    smtp_io_t io = {.msg = msg, .rcpt = rcpt, .rcpt_count = n, .state = state};
     relay_buf_add (&io.refusals, "", 0);
     char curl_err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt (curl, CURLOPT_URL, self->smtp_url);
@@ -521,14 +528,16 @@ s_send (email_t *self, const hub_relay_job_t *job, char **rcpt, size_t n,
         host->log (host->host, HUB_PLUGIN_LOG_INFO, "job %llu: mailed to %zu recipient%s",
                    (unsigned long long)job->job_id, n, n == 1 ? "" : "s");
     } else if (rc == CURLE_OK) {
-        //  Done for the ones who got it: a retry would mail them twice.
-        result->outcome = HUB_RELAY_DONE;
-        if (!result->error[0])
-            relay_set_error (result, HUB_RELAY_DONE, "email: %zu of %zu recipients refused: %s",
-                             io.refused, n, io.refusals.data);
+        //  Those who got it are done (the memo keeps a retry from mailing them twice);
+        //  a temporary refusal is tried again.
+        result->outcome = io.refused_4xx ? HUB_RELAY_RETRY : HUB_RELAY_DONE;
+        relay_set_error (result, result->outcome, "email: %zu of %zu recipients refused%s: %s",
+                         io.refused, n, io.refused_4xx ? " (some for now)" : "",
+                         io.refusals.data);
         host->log (host->host, HUB_PLUGIN_LOG_WARNING,
-                   "job %llu: mailed to %zu of %zu recipients; refused: %s",
-                   (unsigned long long)job->job_id, io.accepted, n, io.refusals.data);
+                   "job %llu: mailed to %zu of %zu recipients; refused: %s%s",
+                   (unsigned long long)job->job_id, io.accepted, n, io.refusals.data,
+                   io.refused_4xx ? "; those refused for now are tried again" : "");
     } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
         relay_curl_error (rc, curl_err, "email", result);
         relay_log_failure (host, job, result);
@@ -771,6 +780,52 @@ fail:
     return -1;
 }
 
+//  The memo's text for an address: a 32-bit FNV-1a hash of it in lower case.
+static void
+s_addr_hash (const char *addr, char out[EMAIL_HASH_TEXT])
+{
+    uint32_t hash = 2166136261u;
+    for (const char *c = addr; *c; c++)
+        hash = (hash ^ (uint8_t)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c)) * 16777619u;
+    snprintf (out, EMAIL_HASH_TEXT, "%08x", hash);
+}
+
+//  Whether the mailed: memo says addr was dealt with by an earlier attempt.
+static bool
+s_memo_has (const char *memo, const char *addr)
+{
+    char hash[EMAIL_HASH_TEXT];
+    s_addr_hash (addr, hash);
+    for (const char *at = memo; at && (at = strstr (at, hash)); at++)
+        if ((at == memo || at[-1] == ',') && (at[8] == ',' || at[8] == 0))
+            return true;
+    return false;
+}
+
+//  After an attempt that was refused for now by some: the memo of who is done (the
+//  earlier ones, those accepted and those refused for good). False if it does not fit,
+//  and the job is then done, as before memos (a retry would mail some twice).
+static bool
+s_memo_done (hub_relay_result_t *result, unsigned long long job_id, const char *memo,
+             char **sent, const char *state, size_t n)
+{
+    snprintf (result->memo_key, sizeof result->memo_key, "mailed:%llu", job_id);
+    int len = snprintf (result->memo_value, sizeof result->memo_value, "%s", memo ? memo : "");
+    for (size_t i = 0; i < n; i++) {
+        if (state[i] != 'a' && state[i] != '5')
+            continue;
+        char hash[EMAIL_HASH_TEXT];
+        s_addr_hash (sent[i], hash);
+        if ((size_t)len + EMAIL_HASH_TEXT >= sizeof result->memo_value) {
+            result->memo_key[0] = 0;
+            return false;
+        }
+        len += snprintf (result->memo_value + len, sizeof result->memo_value - (size_t)len,
+                         "%s%s", len ? "," : "", hash);
+    }
+    return true;
+}
+
 static void
 s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
 {
@@ -813,10 +868,35 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
         free (rcpt);
         return;
     }
+    //  A retry goes to those an earlier attempt did not reach (the memo), To naming all.
+    char key[64];
+    snprintf (key, sizeof key, "mailed:%llu", (unsigned long long)job->job_id);
+    const char *memo = host->memo_get (host->host, key);
+    char **sent = relay_alloc ((n + 1) * sizeof (char *));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!memo || !s_memo_has (memo, rcpt[i]))
+            sent[m++] = rcpt[i];
+    char *states = relay_alloc (m + 1);
     relay_buf_t msg = {0};
     s_message (self, job, rcpt, &msg);
-    s_send (self, job, rcpt, n, &msg, result);
+    if (m)
+        s_send (self, job, sent, m, &msg, result, states);
+    else
+        result->outcome = HUB_RELAY_DONE;
+    //  The memo grows with each try that reached someone (kept after the last one too:
+    //  a job whose outcome was lost is tried again, and must mail nobody twice).
+    bool remember = m && (result->outcome == HUB_RELAY_RETRY || memo);
+    if (remember && !s_memo_done (result, job->job_id, memo, sent, states, m) &&
+        result->outcome == HUB_RELAY_RETRY) {
+        result->outcome = HUB_RELAY_DONE;
+        host->log (host->host, HUB_PLUGIN_LOG_WARNING,
+                   "job %llu: too many recipients to remember who got it: not tried again",
+                   (unsigned long long)job->job_id);
+    }
     relay_buf_free (&msg);
+    free (states);
+    free (sent);
     free (rcpt);
 }
 

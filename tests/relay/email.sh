@@ -189,6 +189,22 @@ out=$(echo '{"job_id":21,"channel":"c","kind":"message","title":"t","body":"b"}'
 assert_eq dead "$(field "$out" outcome)" "all refused with 5xx: dead"
 assert_contains "$(field "$out" error)" "left@partners.test" "all refused: the error names them"
 assert_eq 1 "$(ls "$T/picky"/*.eml | wc -l)" "nothing sent when all were refused"
+# One accepted, one refused for now: a retry, and the retry mails only the one refused
+# (the memo says who got it), with To still naming both.
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test, Later <later@partners.test>" $'tls = none\n' > "$T/picky-part.conf"
+out=$(echo '{"job_id":60,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/picky-part.conf" "$M")
+assert_eq retry "$(field "$out" outcome)" "one accepted, one refused with 451: retry"
+assert_eq "mailed:60" "$(field "$out" memo_key)" "the memo of who got it"
+assert_eq '["board@partners.test"]' "$("$PY" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["rcpt_tos"]))' "$T/picky/2.json")" "the first try reached the one accepted"
+start_smtp later
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test, Later <later@partners.test>" $'tls = none\n' > "$T/later.conf"
+out=$(echo '{"job_id":60,"attempt":2,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/later.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "the retry of the one refused for now"
+assert_eq '["later@partners.test"]' "$("$PY" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["rcpt_tos"]))' "$T/later/1.json")" "the retry mailed only the one refused before"
+assert_contains "$(grep -i -A1 '^To:' "$T/later/1.eml")" "board@partners.test" "To of the retry names everyone"
+out=$(echo '{"job_id":60,"attempt":3,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/later.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "a try after everyone was reached"
+assert_eq 1 "$(ls "$T/later"/*.eml | wc -l)" "nobody mailed twice"
 
 # Headers: a long UTF-8 subject in encoded words on lines <= 76 (the first line too); a
 # From display name with specials as one quoted mailbox; a retry keeps its Message-ID.
