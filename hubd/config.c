@@ -117,7 +117,7 @@ config_parse_duration (const char *text, uint64_t *seconds)
     }
     while (isspace ((unsigned char)*end))
         end++;
-    if (*end || value > UINT64_MAX / unit / 1000)
+    if (*end || value > CONFIG_DURATION_MAX_S / unit)
         return false;
     *seconds = value * unit;
     return true;
@@ -144,23 +144,31 @@ s_error (s_parse_t *parse, const char *format, ...)
         strcat (parse->errors, "\n");
 }
 
-static bool
+//  Parses a comma-separated list of at most max durations. NULL, or what is wrong.
+static const char *
 s_parse_duration_list (const char *value, uint64_t *out, size_t max, size_t *count)
 {
-    char *copy = mem_strdup (value);
-    char *save = NULL;
+    const char *why = NULL;
     size_t n = 0;
-    bool ok = true;
-    for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save)) {
-        if (n == max || !config_parse_duration (item, &out[n])) {
-            ok = false;
+    for (const char *item = value; !why; item++) {
+        size_t len = strcspn (item, ",");
+        char text[64];
+        snprintf (text, sizeof text, "%.*s", (int)(len < sizeof text ? len : sizeof text - 1),
+                  item);
+        if (strspn (text, " \t") == strlen (text))
+            why = "an empty item (two commas, or one at either end)";
+        else if (n == max)
+            why = "more than 16 durations";
+        else if (len >= sizeof text || !config_parse_duration (text, &out[n]))
+            why = "an item that is not a duration of at most 36500d";
+        else
+            n++;
+        item += len;
+        if (!*item)
             break;
-        }
-        n++;
     }
-    free (copy);
     *count = n;
-    return ok;
+    return why;
 }
 
 bool
@@ -228,15 +236,20 @@ s_reminders_key (s_parse_t *parse, const char *name, const char *value)
 {
     config_t *config = parse->config;
     if (strcmp (name, "before") == 0) {
-        if (!s_parse_duration_list (value, config->reminder_before_s, CONFIG_MAX_OFFSETS,
-                                    &config->reminder_before_count))
+        const char *why =
+            s_parse_duration_list (value, config->reminder_before_s, CONFIG_MAX_OFFSETS,
+                                   &config->reminder_before_count);
+        if (why)
             s_error (parse,
-                     "before must be a list of durations like '3d, 1d, 2h, 90s', not '%s'",
-                     value);
+                     "before must be a list of up to 16 durations like '3d, 1d, 2h, 90s' "
+                     "(each at most 36500d), not '%s': %s",
+                     value, why);
     } else if (strcmp (name, "overdue_every") == 0) {
         if (!config_parse_duration (value, &config->overdue_every_s) ||
             config->overdue_every_s == 0)
-            s_error (parse, "overdue_every must be a duration like '1d' or '30s', not '%s'",
+            s_error (parse,
+                     "overdue_every must be a duration like '1d' or '30s', from 1s to "
+                     "36500d, not '%s'",
                      value);
     } else
         s_error (parse, "unknown key '%s' in [reminders]", name);
@@ -299,7 +312,10 @@ s_handler (void *user, const char *section, const char *name, const char *value)
         if (strcmp (name, "every") != 0)
             s_error (parse, "unknown key '%s' in [digest]", name);
         else if (!config_parse_duration (value, &parse->config->digest_every_s))
-            s_error (parse, "every must be a duration like '7d' or '0' (off), not '%s'", value);
+            s_error (
+                parse,
+                "every must be a duration like '7d' (at most 36500d) or '0' (off), not '%s'",
+                value);
     } else if (strncmp (section, "relay.", 6) == 0 && section[6]) {
         config_relay_t *relay = s_relay_section (parse, section);
         if (relay)

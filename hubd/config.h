@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define CONFIG_MAX_OFFSETS    16
+#define CONFIG_DURATION_MAX_S (36500ULL * 86400) //  100 years: past that, time sums overflow
 #define CONFIG_MAX_RELAYS     32
 #define CONFIG_MAX_RELAY_KEYS 32
 
@@ -58,7 +59,7 @@ int config_load (config_t *self, const char *path, char *errors, size_t errors_s
 void config_set (char **field, const char *value);
 
 //  Parses a duration "90s", "15m", "2h", "3d" (a bare number is seconds). False if
-//  invalid.
+//  invalid or over CONFIG_DURATION_MAX_S.
 bool config_parse_duration (const char *text, uint64_t *seconds);
 
 //  Whether text is an endpoint hubd can listen on: tcp://HOST:PORT (PORT a number or *)

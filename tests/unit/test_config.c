@@ -71,6 +71,48 @@ test_durations (void **state)
     assert_false (config_parse_duration ("3 weeks", &s));
     assert_false (config_parse_duration ("1y", &s));
     assert_false (config_parse_duration ("99999999999999999999d", &s));
+    //  At most 100 years: a due time plus more than that overflowed the scheduler's sums.
+    assert_true (config_parse_duration ("36500d", &s));
+    assert_int_equal (s, 36500ULL * 86400);
+    assert_false (config_parse_duration ("36501d", &s));
+    assert_false (config_parse_duration ("106751991167d", &s));
+}
+
+static void
+test_duration_lists (void **state)
+{
+    (void)state;
+    const char *bad[][2] = {
+        {"3d,", "an empty item"},
+        {"3d,,1d", "an empty item"},
+        {" , 1d", "an empty item"},
+        {"1s,2s,3s,4s,5s,6s,7s,8s,9s,10s,11s,12s,13s,14s,15s,16s,17s", "more than 16"},
+        {"3d, 40000d", "at most 36500d"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int errors;
+        char messages[1024], text[256];
+        snprintf (text, sizeof text, "[reminders]\nbefore = %s\n", bad[i][0]);
+        config_t *config = s_load (text, &errors, messages, sizeof messages);
+        assert_int_equal (errors, 1);
+        s_assert_said (messages, 2, "before must be a list of up to 16 durations");
+        if (!strstr (messages, bad[i][1]))
+            fail_msg ("expected \"%s\" in: %s", bad[i][1], messages);
+        config_destroy (&config);
+    }
+    int errors;
+    char messages[1024];
+    config_t *config = s_load ("[reminders]\nbefore = 1s,2s,3s,4s,5s,6s,7s,8s,9s,10s,11s,12s,"
+                               "13s,14s,15s,16s\noverdue_every = 36500d\n",
+                               &errors, messages, sizeof messages);
+    assert_int_equal (errors, 0);
+    assert_int_equal (config->reminder_before_count, 16);
+    config_destroy (&config);
+    config = s_load ("[reminders]\noverdue_every = 106751991167d\n", &errors, messages,
+                     sizeof messages);
+    assert_int_equal (errors, 1);
+    s_assert_said (messages, 2, "overdue_every must be a duration like '1d' or '30s', from 1s");
+    config_destroy (&config);
 }
 
 static void
@@ -200,6 +242,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_defaults),
         cmocka_unit_test (test_durations),
+        cmocka_unit_test (test_duration_lists),
         cmocka_unit_test (test_full_file),
         cmocka_unit_test (test_errors_name_their_line),
         cmocka_unit_test (test_said_twice),
