@@ -144,8 +144,8 @@ s_check_action (const rights_view_t *view, const hub_header_t *hdr, char *why, s
         return err;
     if (strcmp (hdr->kind, "action") == 0) {
         const partner_t *owner = directory_by_name (view->directory, f.owner);
-        if (!hdr->title[0]) {
-            snprintf (why, why_size, "an action item needs a title");
+        if (strspn (hdr->title, " ") == strlen (hdr->title)) {
+            snprintf (why, why_size, "an action item needs a title (not only blanks)");
             return HUB_E_BAD_REQUEST;
         }
         if (!owner || owner->left_ms) {
@@ -192,6 +192,17 @@ rights_check_signed (rights_t *self, const rights_view_t *view, uint8_t cmd,
         snprintf (why, why_size, "the header is invalid: %s", hub_strerror (err));
         return err;
     }
+    //  A title is one line: a newline or an escape sequence in it would break every
+    //  listing and terminal it is shown in (older logs may hold such titles: only new
+    //  messages are held to it, here).
+    for (const char *c = hdr->title; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            snprintf (why, why_size,
+                      "the title must be one line of text: it has the control character "
+                      "0x%02x at byte %td",
+                      (unsigned)(unsigned char)*c, c - hdr->title);
+            return HUB_E_BAD_HEADER;
+        }
     err = hub_body_check (body, blen, hlen, view->max_message_bytes);
     if (err != HUB_OK) {
         snprintf (why, why_size, "the body is refused: %s (limit %zu bytes with the header)",

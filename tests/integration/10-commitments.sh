@@ -29,6 +29,11 @@ expect_refusal UNKNOWN_PARTNER hubctl action add "x" --owner nobody --due +1h
 assert_exit 1 "a due time before 2000" hubctl action add "x" --owner foodbank --due 1999-12-31
 assert_contains "$ERR" "before 2000-01-01" "why a due time before 2000 is refused"
 expect_refusal BAD_REQUEST hubctl action add "" --owner foodbank --due +1h
+expect_refusal BAD_REQUEST hubctl action add "   " --owner foodbank --due +1h
+# A title is one line of text: a line break or an escape in it is refused, in any message.
+expect_refusal BAD_HEADER hubctl action add $'Inject\r\nBcc: evil@x.test' --owner foodbank --due +1h
+assert_contains "$(cat "$T/err")" "control character 0x0d at byte 6" "why a title with CR LF is refused"
+expect_refusal BAD_HEADER hubctl publish updates "body" --title $'red \e[31m'
 for when in tomorrow 2031-02-30 2031-1-5 2031-01-15T17:00:60Z 2031-01-15T24:00:00Z \
     2031-01-15T17:00:00+24:00 "+ 5s" "+5 s" +0s; do
     rc=0; hubctl action add "x" --owner foodbank --due "$when" 2> /dev/null || rc=$?
