@@ -25,6 +25,23 @@ relay_timeout (const hub_host_t *host)
     return value;
 }
 
+bool
+relay_url_has_userinfo (const char *url)
+{
+    CURLU *u = curl_url ();
+    char *part = NULL;
+    bool has = false;
+    if (u && curl_url_set (u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+        has = curl_url_get (u, CURLUPART_USER, &part, 0) == CURLUE_OK;
+        curl_free (part);
+        part = NULL;
+        has = has || curl_url_get (u, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK;
+        curl_free (part);
+    }
+    curl_url_cleanup (u);
+    return has;
+}
+
 void *
 relay_alloc (size_t size)
 {

@@ -19,6 +19,10 @@
 //  The relay's `timeout` key in whole seconds (default 10, 1..300); -1 if invalid.
 long relay_timeout (const hub_host_t *host);
 
+//  True if url holds a user name or password (scheme://user:pass@host): secrets belong in
+//  files named by the config, never in a URL that is shown and logged.
+bool relay_url_has_userinfo (const char *url);
+
 //  True if the job is about an action item (its creation, closing, or a reminder).
 bool relay_job_is_action (const hub_relay_job_t *job);
 

@@ -744,6 +744,12 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
         snprintf (err, err_size, "email: smtp_url must be an smtp:// or smtps:// URL");
         goto fail;
     }
+    if (relay_url_has_userinfo (url)) {
+        snprintf (err, err_size,
+                  "email: smtp_url must not hold a user name or password: "
+                  "give username and password_file");
+        goto fail;
+    }
     self->smtp_url = relay_strdup (url);
     if (self->timeout_s < 0) {
         snprintf (err, err_size, "email: timeout must be 1..300 seconds");

@@ -114,6 +114,12 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
         snprintf (err, err_size, "trello: api_base must be an http(s) URL");
         return -1;
     }
+    if (relay_url_has_userinfo (api_base)) {
+        snprintf (err, err_size,
+                  "trello: api_base must not hold a user name or password: "
+                  "the key and token_file are the credentials");
+        return -1;
+    }
     if (!list_id || !s_is_hex_id (list_id)) {
         snprintf (err, err_size, "trello: list_id must be a Trello id (24 hex digits)");
         return -1;

@@ -297,6 +297,11 @@ rc=0
 "$PLUGIN_HOST" "$PLUGIN_DIR/hub_email.so" "$T/badto.conf" "$M" < /dev/null 2> "$T/badto.out" || rc=$?
 assert_eq 2 "$rc" "bad recipient refused at init"
 assert_contains "$(cat "$T/badto.out")" "'not-an-address' is neither an address (or Name <address>) nor owner" "refusal says why"
+mailconf "smtp://relay:hunter2@127.0.0.1:1/x" "board@partners.test" > "$T/userinfo.conf"
+rc=0
+"$PLUGIN_HOST" "$PLUGIN_DIR/hub_email.so" "$T/userinfo.conf" "$M" < /dev/null 2> "$T/userinfo.out" || rc=$?
+assert_eq 2 "$rc" "credentials in smtp_url refused at init"
+assert_contains "$(cat "$T/userinfo.out")" "smtp_url must not hold a user name or password" "refusal says why"
 if grep -l -e "$PASSWORD" "$T"/*.err "$T"/*.out 2> /dev/null; then fail "password logged"; fi
 ok "password never logged"
 echo "relay_email: $CHECKS checks passed"

@@ -200,6 +200,11 @@ rc=0
 "$PLUGIN_HOST" "$PLUGIN_DIR/hub_trello.so" "$T/badlist.conf" "$M" < /dev/null 2> "$T/badlist.out" || rc=$?
 assert_eq 2 "$rc" "bad list_id refused at init"
 assert_contains "$(cat "$T/badlist.out")" "list_id must be a Trello id" "refusal says why"
+printf 'api_base = %s/1\nkey_file = %s\ntoken_file = %s\nlist_id = %s\n' "${API/\/\////me:pw@}" "$T/key" "$T/token" 0123456789abcdef01234567 > "$T/userinfo.conf"
+rc=0
+"$PLUGIN_HOST" "$PLUGIN_DIR/hub_trello.so" "$T/userinfo.conf" "$M" < /dev/null 2> "$T/userinfo.out" || rc=$?
+assert_eq 2 "$rc" "credentials in api_base refused at init"
+assert_contains "$(cat "$T/userinfo.out")" "api_base must not hold a user name or password" "refusal says why"
 
 # 10. Key and token never in a URL, a log line or a result.
 "$PY" - "$API_LOG" "$KEY" "$TOKEN" <<'EOF2' || fail "secret in a URL"
