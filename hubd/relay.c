@@ -699,7 +699,8 @@ s_sql_prepare (s_sql_t *sql, sqlite3 *db, const uint8_t hub_pk[HUB_PUBKEY_BYTES]
     sqlite3_bind_blob (sql->message, 3, admin_pk, HUB_PUBKEY_BYTES, SQLITE_TRANSIENT);
     sql->action = db_prepare (
         db, "SELECT a.title, a.owner, a.due_ms, a.status, a.note, coalesce(p.email, '') "
-            "FROM actions a LEFT JOIN partners p ON p.name = a.owner WHERE a.id = ?");
+            "FROM actions a LEFT JOIN partners p ON p.name = a.owner AND p.left_ms IS NULL "
+            "WHERE a.id = ?"); //  one who left the partnership is mailed no more
     sql->claim = db_prepare (db, "UPDATE relay_jobs SET attempts = ?, tries = ?, claimed = 1, "
                                  "next_ms = ? WHERE id = ?");
     sql->record = db_prepare (db, "UPDATE relay_jobs SET state = ?, next_ms = ?, done_ms = ?, "

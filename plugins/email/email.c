@@ -863,7 +863,8 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
     }
     if (wants_owner && !owner_addr) {
         relay_set_error (result, n ? HUB_RELAY_DONE : HUB_RELAY_DEAD,
-                         "email: owner %s has no usable email address in the directory",
+                         "email: owner %s has no usable email address in the directory (or "
+                         "has left the partnership)",
                          job->owner && *job->owner ? job->owner : "(none)");
         host->log (host->host, n ? HUB_PLUGIN_LOG_WARNING : HUB_PLUGIN_LOG_ERROR,
                    "job %llu: %s", (unsigned long long)job->job_id, result->error);

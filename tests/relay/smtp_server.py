@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """smtp_server.py - a real SMTP server (aiosmtpd, Debian's python3-aiosmtpd) on loopback.
 
-    smtp_server.py PORT_FILE SPOOL_DIR [--auth USER:PASSWORD] [--auth-reply "454 ..."]
+    smtp_server.py PORT_FILE SPOOL_DIR [--port N] [--auth USER:PASSWORD] [--auth-reply "454 ..."]
                    [--rcpt-reply "550 ..."] [--refuse ADDRESS "550 ..."]... [--tls CERT KEY]
 
-Binds 127.0.0.1 on a port the system picks and writes it to PORT_FILE. Each accepted
-message is stored byte for byte as SPOOL_DIR/N.eml, its envelope as SPOOL_DIR/N.json
+Binds 127.0.0.1 on port N (default: one the system picks) and writes it to PORT_FILE.
+Each accepted message is stored byte for byte as SPOOL_DIR/N.eml (numbered on from the
+messages already there, so a server started again spools beside the first), its
+envelope as SPOOL_DIR/N.json
 ({mail_from, rcpt_tos, auth}). --auth requires AUTH with those credentials (bad ones get
 535, or the --auth-reply, e.g. a temporary 454); --rcpt-reply answers every RCPT with that
 reply, --refuse only the RCPT of ADDRESS (repeatable); --tls offers and requires STARTTLS.
@@ -21,7 +23,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 class Spool:
     def __init__(self, spool, rcpt_reply, refuse):
-        self.spool, self.rcpt_reply, self.refuse, self.count = spool, rcpt_reply, refuse, 0
+        self.spool, self.rcpt_reply, self.refuse = spool, rcpt_reply, refuse
+        self.count = len([name for name in os.listdir(spool) if name.endswith(".eml")])
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.rcpt_reply or address in self.refuse:
@@ -70,7 +73,8 @@ async def main():
         ctx.load_cert_chain(args[at + 1], args[at + 2])
         kwargs.update(tls_context=ctx, require_starttls=True)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(handler, **kwargs), "127.0.0.1", 0)
+    server = await loop.create_server(lambda: SMTP(handler, **kwargs), "127.0.0.1",
+                                      int(option("--port") or 0))
     with open(port_file + ".tmp", "w") as f:
         f.write(str(server.sockets[0].getsockname()[1]))
     os.rename(port_file + ".tmp", port_file)
