@@ -1052,6 +1052,11 @@ relay_retry (relay_t *self, const char *name, int *hurried)
     bool known = false;
     for (size_t r = 0; r < self->count; r++)
         known |= strcmp (self->slots[r].name, name) == 0;
+    //  A relay a reload took out is still listed by status with its jobs: they can be
+    //  requeued too, and wait for the relay to be configured again.
+    for (const char *was = zlistx_first (self->known); was && !known;
+         was = zlistx_next (self->known))
+        known = strcmp (was, name) == 0;
     if (!known)
         return RELAY_UNKNOWN;
     //  One transaction: both or neither.

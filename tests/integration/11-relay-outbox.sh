@@ -190,6 +190,10 @@ kill -HUP "$HUB_PID"
 wait_for reloaded || fail "the reload without relay second"
 relay_is second loaded = False || fail "relay second still loaded: $(hubctl --json status)"
 relay_is second pending = 1 || fail "relay second's job not counted once it was taken out: $(hubctl --json status)"
+assert_exit 0 "relay retry of a relay a reload took out (status lists it)" hubctl relay retry second
+assert_contains "$OUT" "1 waiting jobs due now" "its waiting job hurried"
+assert_exit 3 "relay retry of a relay never configured" hubctl relay retry nosuchrelay
+assert_contains "$ERR" "NOT_FOUND" "an unknown relay"
 cp "$T/good.conf" "$T/hub.conf"
 kill -HUP "$HUB_PID"
 wait_for_s 30 relayed relay-msg-orphan 1 || fail "relay second's job not delivered when it came back"
