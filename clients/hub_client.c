@@ -30,6 +30,7 @@
 
 #define S_ATTEMPTS             3
 #define S_MIN_SLICE_MS         200
+#define S_HANDSHAKE_TRIES      3 //  failed CURVE handshakes in a row before a wait gives up
 #define S_RECONNECT_IVL_MS     100
 #define S_RECONNECT_IVL_MAX_MS 2000
 
@@ -79,7 +80,8 @@ s_fail_timeout (hub_client_t *self)
                           self->endpoint);
     if (self->handshake_failed && !self->connected)
         return hubc_fail (self, HUB_E_TIMEOUT,
-                          "secure handshake with %s failed (wrong hub key?)", self->endpoint);
+                          "secure handshake with %s failed %d times (wrong hub key?)",
+                          self->endpoint, self->handshake_failures);
     if (!self->connected)
         return hubc_fail (self, HUB_E_TIMEOUT, "hub unreachable at %s (no connection in %d ms)",
                           self->endpoint, self->timeout_ms);
@@ -149,6 +151,7 @@ s_socket_open (hub_client_t *self)
     }
     self->auth_refused = false;
     self->handshake_failed = false;
+    self->handshake_failures = 0;
     self->last_rx_ms = hub_time_now_ms ();
     self->ping_sent_ms = 0;
     return HUB_OK;
@@ -168,14 +171,17 @@ hubc_monitor_drain (hub_client_t *self)
                 self->connected = true;
                 self->auth_refused = false;
                 self->handshake_failed = false;
+                self->handshake_failures = 0;
             } else if (id == ZMQ_EVENT_DISCONNECTED) {
                 if (self->connected)
                     self->lost = self->dropped = true;
                 self->connected = false;
             } else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
                 self->auth_refused = true;
-            else
+            else {
                 self->handshake_failed = true;
+                self->handshake_failures++;
+            }
         }
         zmsg_destroy (&event);
     }
@@ -388,7 +394,10 @@ hubc_await (hub_client_t *self, const hubc_want_t *want, int64_t deadline, zmsg_
 {
     while (true) {
         int64_t left = deadline - hub_time_now_ms ();
-        if (left <= 0 || self->auth_refused)
+        //  A hub that drops every handshake is not one whose key we hold: a restarting
+        //  hub refuses connections instead, so three failures in a row end the wait.
+        if (left <= 0 || self->auth_refused ||
+            (!self->connected && self->handshake_failures >= S_HANDSHAKE_TRIES))
             return s_fail_timeout (self);
         if (hubc_pump (self, (int)left, want, msg_p) == HUB_OK)
             break;

@@ -28,14 +28,15 @@ struct _hub_client_t {
     uint8_t curve_sk[32];
     uint8_t server_curve[32];
     int timeout_ms;
-    zsock_t *sock;         //  DEALER to the hub
-    zsock_t *monitor;      //  PAIR receiving sock's events
-    bool connected;        //  a handshake succeeded and no disconnect followed
-    bool lost;             //  a disconnect since the subscription was (re)made
-    bool dropped;          //  a disconnect since the current publish was first sent
-    bool auth_refused;     //  the hub refused our key (ZAP)
-    bool handshake_failed; //  CURVE handshake failed (wrong hub key?)
-    bool interrupted;      //  the last wait was cut short by a signal
+    zsock_t *sock;          //  DEALER to the hub
+    zsock_t *monitor;       //  PAIR receiving sock's events
+    bool connected;         //  a handshake succeeded and no disconnect followed
+    bool lost;              //  a disconnect since the subscription was (re)made
+    bool dropped;           //  a disconnect since the current publish was first sent
+    bool auth_refused;      //  the hub refused our key (ZAP)
+    bool handshake_failed;  //  CURVE handshake failed (wrong hub key?)
+    int handshake_failures; //  in a row, since the last success (or the socket's start)
+    bool interrupted;       //  the last wait was cut short by a signal
     uint32_t next_req;
     hub_err_t last_err;
     char reason[512];

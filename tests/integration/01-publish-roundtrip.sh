@@ -108,6 +108,12 @@ assert_eq "$(hubctl pubkey "$T/other.key")" "$(json_field "$OUT" public_key)" "k
 assert_exit 3 "publish with a key that is not a partner" hubctl --key "$T/partner.key" publish updates "from a stranger"
 assert_exit 0 "status after a refused stranger" hubctl --json status
 assert_eq 10 "$(json_field "$OUT" head)" "head after a stranger's refused publish"
+# --- a hub that is not the one we hold the key of: exit 2 once its handshakes fail, long
+#     before the timeout (--timeout 60)
+START=$(date +%s)
+assert_exit 2 "status with a wrong hub key" hubctl --hub-key "$T/other.key.pub" --timeout 60 status
+assert_contains "$ERR" "wrong hub key?" "why"
+[ $(($(date +%s) - START)) -le 20 ] || fail "a wrong hub key took the whole --timeout"
 
 # --- bad usage: exit 1
 assert_exit 1 "unknown command" hubctl frobnicate
