@@ -73,14 +73,26 @@ s_roles (hubctl_t *ctx, const char *option, const char *const *items, int count,
     return 0;
 }
 
+//  Prints text and then blanks up to width characters (UTF-8: one per code point, so
+//  "Café" lines up with "Cafe"), and one blank more.
+static void
+s_column (const char *text, int width)
+{
+    int chars = 0;
+    for (const char *c = text ? text : ""; *c; c++)
+        chars += ((unsigned char)*c & 0xC0) != 0x80;
+    printf ("%s%*s", text ? text : "", chars < width ? width - chars + 1 : 1, "");
+}
+
 static void
 s_print_partner (json_t *partner)
 {
     char roles[1024];
     hubctl_join_list (json_object_get (partner, "roles"), roles, sizeof roles);
-    printf ("%-20s %-30s %-30s %s", json_string_value (json_object_get (partner, "name")),
-            json_string_value (json_object_get (partner, "org")),
-            json_string_value (json_object_get (partner, "email")), roles);
+    s_column (json_string_value (json_object_get (partner, "name")), 20);
+    s_column (json_string_value (json_object_get (partner, "org")), 30);
+    s_column (json_string_value (json_object_get (partner, "email")), 30);
+    printf ("%s", roles);
     if (!json_is_true (json_object_get (partner, "current")))
         printf (" (left)");
     printf ("\n");
@@ -98,9 +110,18 @@ s_partner_add (hubctl_t *ctx, int argc, char **argv)
     char **rest = calloc ((size_t)argc + 1, sizeof *rest);
     int nrest = 0;
     for (int i = 0; i < argc; i++) {
-        if (strcmp (argv[i], "--role") == 0 && i + 1 < argc && nroles < S_MAX_ROLES)
+        bool role = strcmp (argv[i], "--role") == 0, role_eq = !strncmp (argv[i], "--role=", 7);
+        if ((role || role_eq) && nroles == S_MAX_ROLES) {
+            free (rest);
+            return hubctl_usage_error (ctx, "a partner has at most %d roles", S_MAX_ROLES);
+        }
+        if (role && i + 1 == argc) {
+            free (rest);
+            return hubctl_usage_error (ctx, "option --role needs a value");
+        }
+        if (role)
             roles[nroles++] = argv[++i];
-        else if (strncmp (argv[i], "--role=", 7) == 0 && nroles < S_MAX_ROLES)
+        else if (role_eq)
             roles[nroles++] = argv[i] + 7;
         else
             rest[nrest++] = argv[i];

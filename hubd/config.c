@@ -193,7 +193,9 @@ static void
 s_hub_key (s_parse_t *parse, const char *name, const char *value)
 {
     config_t *config = parse->config;
-    if (strcmp (name, "data_dir") == 0)
+    if (strcmp (name, "data_dir") == 0 && !*value)
+        s_error (parse, "data_dir needs a directory, not an empty value");
+    else if (strcmp (name, "data_dir") == 0)
         config_set (&config->data_dir, value);
     else if (strcmp (name, "endpoint") == 0) {
         if (config_endpoint_valid (value))

@@ -120,6 +120,10 @@ s_parse_options (int argc, char **argv, s_options_t *options)
         fprintf (stderr, "hubd: unexpected argument '%s'\n%s", argv[optind], s_usage);
         return 1;
     }
+    if (options->data_dir && !*options->data_dir) {
+        fprintf (stderr, "hubd: --data-dir needs a directory, not an empty name\n%s", s_usage);
+        return 1;
+    }
     return 0;
 }
 

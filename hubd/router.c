@@ -33,6 +33,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #define ROUTER_MAX_FRAMES    8     //  the most any request has (PUBLISH: 5 with routing id)
 #define ROUTER_DRAIN         256   //  requests taken per poll round
@@ -79,6 +80,7 @@ struct _router_t {
     hub_identity_t hub; //  signs reminders
     auth_t *auth;
     char *db_path;
+    char *endpoint_path; //  DATA_DIR/hubd.endpoint, removed at the stop
     s_fixed_t started_with;
     uint8_t hub_pk[HUB_PUBKEY_BYTES];
     uint8_t admin_pk[HUB_PUBKEY_BYTES];
@@ -938,6 +940,7 @@ s_bind_front (const char *endpoint, const hub_identity_t *hub, size_t max_messag
 
 //  An endpoint may name port "*" (the system picks one): the endpoint actually bound goes
 //  to the log and to DATA_DIR/hubd.endpoint, so scripts and tests can find it race-free.
+//  A clean stop removes the file: an endpoint nobody listens on is no longer true.
 static void
 s_publish_endpoint (router_t *self, const char *data_dir)
 {
@@ -950,8 +953,8 @@ s_publish_endpoint (router_t *self, const char *data_dir)
     FILE *file = fopen (tmp, "w");
     if (file) {
         fprintf (file, "%s\n", bound);
-        if (fclose (file) == 0)
-            rename (tmp, path);
+        if (fclose (file) == 0 && rename (tmp, path) == 0)
+            self->endpoint_path = mem_strdup (path);
     }
     zstr_free (&bound);
 }
@@ -1176,6 +1179,9 @@ router_destroy (router_t **self_p)
     directory_destroy (&self->directory);
     action_set_destroy (&self->actions);
     sodium_memzero (&self->hub, sizeof self->hub);
+    if (self->endpoint_path)
+        unlink (self->endpoint_path);
+    free (self->endpoint_path);
     free (self->db_path);
     free (self->started_with.endpoint);
     free (self->started_with.data_dir);

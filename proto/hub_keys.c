@@ -316,6 +316,16 @@ hub_identity_load (const char *path, hub_identity_t *out, char *why, size_t why_
         close (fd);
         return HUB_E_BAD_KEY;
     }
+    //  By its size alone (a secret file is not read before its mode is checked): the
+    //  public half, KEYTEXT and a newline, given where the identity was meant.
+    if (st.st_size == HUB_KEYTEXT_LEN + 1 || st.st_size == HUB_KEYTEXT_LEN) {
+        hub_util_why (why, why_size,
+                      "%s holds a public key, not an identity: give the secret key file "
+                      "(FILE, not FILE.pub)",
+                      path);
+        close (fd);
+        return HUB_E_BAD_KEY;
+    }
     if ((st.st_mode & 077) != 0) {
         hub_util_why (why, why_size,
                       "key file %s is readable by group or others (mode %04o); chmod 600 %s",

@@ -157,6 +157,7 @@ assert_exit 0 "verify" hubctl verify
 assert_exit 0 "status" hubctl --json status
 assert_eq 13 "$(json_field "$OUT" head)" "head after 13 accepted publishes"
 stop_hub || fail "hubd did not stop cleanly"
+[ -e "$DATA/hubd.endpoint" ] && fail "a clean stop left hubd.endpoint, naming an endpoint nobody listens on"
 
 # --- a data directory whose parents are missing is made, as mkdir -p would, and private
 start_hub "$T/deep/er/data"

@@ -327,6 +327,9 @@ test_key_file_corrupt (void **state)
         assert_int_equal (load_text (f, good, len, NULL, 0), HUB_E_BAD_KEY);
     assert_int_equal (load_text (f, good, 113, why, sizeof why), HUB_E_BAD_KEY);
     assert_non_null (strstr (why, "truncated"));
+    //  The size of a .pub file: named for what it is.
+    assert_int_equal (load_text (f, good, 44, why, sizeof why), HUB_E_BAD_KEY);
+    assert_non_null (strstr (why, "holds a public key, not an identity"));
     snprintf (bad, sizeof bad, "%s\n", good);
     assert_int_equal (load_text (f, bad, 115, why, sizeof why), HUB_E_BAD_KEY);
     //  Any single byte changed (except the public line, checked below) is refused or, for
