@@ -148,13 +148,22 @@ s_add (hubctl_t *ctx, int argc, char **argv)
     if (rc)
         return rc;
     int64_t due_ms = 0;
+    bool when = due && s_parse_when (due, &due_ms);
     if (npos != 1 || !owner || !due)
         rc = hubctl_usage_error (ctx, "give a TITLE, --owner PARTNER and --due WHEN");
-    else if (!s_parse_when (due, &due_ms))
+    else if (!when && due[0] == '+')
+        rc = hubctl_usage_error (ctx,
+                                 "--due '%s' is not +N with s, m, h or d (like +90s, +2h, "
+                                 "+3d), N from 1 up to 100 years",
+                                 due);
+    else if (!when)
         rc = hubctl_usage_error (ctx, "--due '%s' is not RFC 3339, YYYY-MM-DD or +90s/+2h/+3d",
                                  due);
-    else if (due_ms < HUB_DUE_MIN_MS) //  refused here, with the reason, before it is sent
+    //  Out of the hub's range: refused here, with the reason, before it is sent.
+    else if (due_ms < HUB_DUE_MIN_MS)
         rc = hubctl_usage_error (ctx, "--due '%s' is before 2000-01-01: not a due time", due);
+    else if (due_ms > HUB_DUE_MAX_MS)
+        rc = hubctl_usage_error (ctx, "--due '%s' is after 9999-12-31: not a due time", due);
     if (rc) {
         free (pos);
         return rc;
@@ -245,6 +254,11 @@ s_list (hubctl_t *ctx, int argc, char **argv)
             json_array_append_new (list, json_string (s));
         }
         free (copy);
+        if (!json_array_size (list)) {
+            json_decref (list);
+            json_decref (query);
+            return hubctl_usage_error (ctx, "--status takes open, done, overdue, cancelled");
+        }
         json_object_set_new (query, "status", list);
     }
     json_t *reply = NULL;

@@ -54,8 +54,16 @@ action_parse (const char *kind, const char *action_json, action_fields_t *out, c
                             "name) and \"due\" (ms since the epoch)"
                           : "a %s message needs an \"action\" object with the item's \"id\"",
                   kind);
+    //  An owner that cannot be a partner's name is no partner: say so, not "malformed".
+    hub_err_t err = ok ? HUB_OK : HUB_E_BAD_REQUEST;
+    if (!ok && creates && json_is_object (obj) && owner && !hub_channel_valid (owner)) {
+        snprintf (why, why_size,
+                  "there is no partner '%.64s' (partner names are a-z, 0-9, '.', '_', '-')",
+                  owner);
+        err = HUB_E_UNKNOWN_PARTNER;
+    }
     json_decref (obj);
-    return ok ? HUB_OK : HUB_E_BAD_REQUEST;
+    return err;
 }
 
 //  --------------------------------------------------------------------------

@@ -26,6 +26,12 @@ hubctl partner add foodbank --key "$T/fb.key.pub" --email ops@fb.example > /dev/
 hubctl partner add other --key "$T/other.key.pub" > /dev/null
 
 expect_refusal UNKNOWN_PARTNER hubctl action add "x" --owner nobody --due +1h
+expect_refusal UNKNOWN_PARTNER hubctl action add "x" --owner FOODBANK --due +1h
+assert_exit 1 "a relative due time over 100 years" hubctl action add "x" --owner foodbank --due +36600d
+assert_contains "$ERR" "up to 100 years" "why +36600d is refused"
+assert_exit 1 "a due time after 9999" hubctl action add "x" --owner foodbank --due 9999-12-31T23:00:00-05:00
+assert_contains "$ERR" "after 9999-12-31" "why a due time after 9999 is refused"
+assert_exit 1 "an empty --status" hubctl action list --status ","
 assert_exit 1 "a due time before 2000" hubctl action add "x" --owner foodbank --due 1999-12-31
 assert_contains "$ERR" "before 2000-01-01" "why a due time before 2000 is refused"
 expect_refusal BAD_REQUEST hubctl action add "" --owner foodbank --due +1h
