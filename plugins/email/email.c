@@ -692,8 +692,11 @@ s_parse (email_t *self, const hub_host_t *host, char *err, size_t err_size)
             start++, len--;
         while (len && (start[len - 1] == ' ' || start[len - 1] == '\t'))
             len--;
-        if (!len)
-            continue;
+        if (!len || (at[-1] == ',' && !at[strspn (at, " \t")])) {
+            snprintf (err, err_size,
+                      "email: to has an empty entry (two commas, or one at either end)");
+            return false;
+        }
         //  "Board <board@example.org>" is taken as the address it names.
         const char *open = memchr (start, '<', len);
         if (open && start[len - 1] == '>') {

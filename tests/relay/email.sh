@@ -302,6 +302,13 @@ rc=0
 "$PLUGIN_HOST" "$PLUGIN_DIR/hub_email.so" "$T/userinfo.conf" "$M" < /dev/null 2> "$T/userinfo.out" || rc=$?
 assert_eq 2 "$rc" "credentials in smtp_url refused at init"
 assert_contains "$(cat "$T/userinfo.out")" "smtp_url must not hold a user name or password" "refusal says why"
+for to in "a@partners.test,,b@partners.test" "a@partners.test, " ", a@partners.test"; do
+    mailconf "smtp://127.0.0.1:1/x" "$to" > "$T/emptyto.conf"
+    rc=0
+    "$PLUGIN_HOST" "$PLUGIN_DIR/hub_email.so" "$T/emptyto.conf" "$M" < /dev/null 2> "$T/emptyto.out" || rc=$?
+    assert_eq 2 "$rc" "to = '$to' refused at init"
+    assert_contains "$(cat "$T/emptyto.out")" "to has an empty entry" "why '$to' is refused"
+done
 if grep -l -e "$PASSWORD" "$T"/*.err "$T"/*.out 2> /dev/null; then fail "password logged"; fi
 ok "password never logged"
 echo "relay_email: $CHECKS checks passed"
