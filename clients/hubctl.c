@@ -115,11 +115,12 @@ static const char *s_help =
     "        to be running, and --hub and --key are not used. Every message is rebuilt\n"
     "        from the file and checked as above: author signatures, chain links, no\n"
     "        gaps (for an export of every channel), and the checkpoint the file holds,\n"
-    "        whose signature must be by the hub key. With --hub-key (or HUB_SERVER_KEY)\n"
-    "        that key is trusted and the file must name it, else verification fails (a\n"
-    "        forged export signed by another key); without, the key the file names is\n"
-    "        trusted, which only shows that the file is consistent in itself (a note on\n"
-    "        stderr says so). CHANNEL checks only that channel's messages. Same output\n"
+    "        whose signature must be by the hub key. With --hub-key (or HUB_SERVER_KEY,\n"
+    "        or ./hub-data/hub.pub where it exists) that key is trusted and the file\n"
+    "        must name it, else verification fails (a forged export signed by another\n"
+    "        key); with no hub key at all, the key the file names is trusted, which\n"
+    "        only shows that the file is consistent in itself (a note on stderr says\n"
+    "        so). CHANNEL checks only that channel's messages. Same output\n"
     "        and exit status as verify; a file that is not an export exits 1.\n"
     "\n"
     "    export FILE [CHANNEL]\n"
@@ -462,9 +463,9 @@ s_apply_defaults (hubctl_t *ctx)
         ctx->key_path = S_DEFAULT_KEY;
     if (!ctx->hub_key)
         ctx->hub_key = getenv ("HUB_SERVER_KEY");
-    ctx->hub_key_given = ctx->hub_key && *ctx->hub_key;
     if ((!ctx->hub_key || !*ctx->hub_key) && access (S_DEFAULT_HUB_KEY, F_OK) == 0)
         ctx->hub_key = S_DEFAULT_HUB_KEY;
+    ctx->hub_key_given = ctx->hub_key && *ctx->hub_key;
 }
 
 int

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 static const char *s_usage =
     "Usage: hubd [-c FILE] [--data-dir DIR] [--endpoint ENDPOINT] [--check-config]\n"
@@ -39,7 +40,7 @@ static const char *s_help =
     "CURVE-encrypted ZeroMQ.\n"
     "\n"
     "OPTIONS\n"
-    "  -c, --config FILE      read settings from FILE (INI; see README). Without it "
+    "  -c, --config FILE      read settings from FILE (INI; see hubd.conf(5)). Without it "
     "hubd\n"
     "                         runs on embedded defaults.\n"
     "  -d, --data-dir DIR     data directory: database, hub and administrator keys\n"
@@ -240,6 +241,13 @@ s_serve (config_t *config, s_options_t *options)
     char db_path[4096];
     snprintf (db_path, sizeof db_path, "%s/hub.db", config->data_dir);
     int signal_fd = s_signal_fd ();
+    //  Before the keyring, which would make keys for an empty directory: a rebuild of a
+    //  hub that is not there is a mistaken path, not a new hub.
+    if (options->rebuild && access (db_path, F_OK) != 0) {
+        log_error ("hubd", "there is no hub database in %s: nothing to rebuild",
+                   config->data_dir);
+        return 2;
+    }
     if (!keyring_open (config->data_dir, &hub, admin_pk))
         return 2;
     int lock_fd = keyring_lock (config->data_dir);

@@ -190,6 +190,14 @@ hubctl --json action list > "$T/before.json"
 hubctl --json partner list >> "$T/before.json"
 stop_hub
 "$HUBD" --data-dir "$T/data" --rebuild >> "$T/hubd.log" 2>&1 || fail "hubd --rebuild"
+# A rebuild or backup of a directory with no hub in it is refused, and makes no keys there.
+for what in "--rebuild" "--backup $T/nothing.db"; do
+    rc=0
+    "$HUBD" --data-dir "$T/nohub" $what > "$T/nohub.log" 2>&1 || rc=$?
+    assert_eq 2 "$rc" "hubd $what on a directory with no hub"
+    assert_contains "$(cat "$T/nohub.log")" "$T/nohub" "why $what is refused"
+    [ -e "$T/nohub/hub.key" ] && fail "hubd $what made a hub key in an empty directory"
+done
 start_hub "$T/data" -c "$T/hub.conf"
 hubctl --json action list > "$T/after.json"
 hubctl --json partner list >> "$T/after.json"

@@ -185,6 +185,12 @@ assert_exit 4 "verify --file of a forged export" hubctl verify --file "$T/forged
 assert_contains "$OUT" "not the trusted" "forged export"
 assert_exit 4 "verify --file with a wrong --hub-key" hubctl --hub-key "$FORGER" verify --file "$T/all.jsonl"
 assert_contains "$OUT" "FAIL" "wrong --hub-key"
+# Next to a hub-data/hub.pub (hubctl's default hub key), that key is the one trusted.
+mkdir -p "$T/beside/hub-data"
+echo "$FORGER" > "$T/beside/hub-data/hub.pub"
+rc=0
+(cd "$T/beside" && env -u HUB_SERVER_KEY "$HUBCTL" verify --file "$T/all.jsonl" > "$T/beside.out" 2>&1) || rc=$?
+assert_eq 4 "$rc" "verify --file beside another hub's hub-data/hub.pub"
 # Trusting the forged file's own key, its checkpoint signature still fails.
 assert_exit 4 "verify --file forged, no --hub-key" env -u HUB_SERVER_KEY "$HUBCTL" verify --file "$T/forged.jsonl"
 
