@@ -512,6 +512,19 @@ s_answer (hub_client_t *self, zmsg_t *msg, const hub_env_t *env, hub_answer_t *a
     return HUB_OK;
 }
 
+//  Whether msg (an answer with envelope env) is an ERROR with code STORAGE.
+static bool
+s_is_storage_refusal (zmsg_t *msg, const hub_env_t *env)
+{
+    if (env->cmd != HUB_CMD_ERROR || zmsg_size (msg) != 2)
+        return false;
+    zframe_t *frame = zmsg_last (msg);
+    hub_err_t code = HUB_OK;
+    return hub_error_decode (zframe_data (frame), zframe_size (frame), &code, NULL, 0) ==
+               HUB_OK &&
+           code == HUB_E_STORAGE;
+}
+
 hub_err_t
 hub_client_send_signed (hub_client_t *self, uint8_t cmd, const uint8_t *header,
                         size_t header_len, const uint8_t *body, size_t body_len,
@@ -533,23 +546,51 @@ hub_client_send_signed (hub_client_t *self, uint8_t cmd, const uint8_t *header,
     hub_env_t env;
     hubc_monitor_drain (self);
     self->dropped = false;
+    int unanswered = 0; //  copies sent on this connection with no answer yet
+    zmsg_t *refusal =
+        NULL; //  an earlier copy's STORAGE refusal, kept while a later one may land
+    hub_env_t refusal_env;
     for (int attempt = 0; attempt < S_ATTEMPTS && rc == HUB_E_TIMEOUT; attempt++) {
         hubc_monitor_drain (self);
         if (attempt > 0 && self->dropped) {
             //  the copy sent on the dropped connection may be lost with it
-            if (hub_client_reconnect (self) != HUB_OK)
+            if (hub_client_reconnect (self) != HUB_OK) {
+                zmsg_destroy (&refusal);
                 return self->last_err;
+            }
             self->dropped = false;
+            unanswered = 0;
         }
         if (hubc_send (self, cmd, req, frames, 3) != HUB_OK)
             continue;
+        unanswered++;
         int64_t until = hub_time_now_ms () + slice;
         if (attempt == S_ATTEMPTS - 1 || until > deadline)
             until = deadline;
         rc = hubc_await (self, &want, until, &msg, &env);
-        if (rc == HUB_E_FORBIDDEN)
+        //  A copy refused because the hub could not store it (its database busy) is not the
+        //  last word while a later copy is unanswered: that one may be stored, and its ACK
+        //  is then the answer (else a caller told "refused" would find it in the log).
+        while (rc == HUB_OK && unanswered > 1 && s_is_storage_refusal (msg, &env)) {
+            zmsg_destroy (&refusal);
+            refusal = msg;
+            refusal_env = env;
+            msg = NULL;
+            unanswered--;
+            rc = hubc_await (self, &want, deadline, &msg, &env);
+        }
+        if (rc == HUB_E_FORBIDDEN) {
+            zmsg_destroy (&refusal);
             return rc;
+        }
     }
+    if (rc != HUB_OK && refusal) {
+        msg = refusal;
+        env = refusal_env;
+        refusal = NULL;
+        rc = HUB_OK;
+    }
+    zmsg_destroy (&refusal);
     if (rc != HUB_OK)
         return rc;
     rc = s_answer (self, msg, &env, answer);

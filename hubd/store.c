@@ -259,14 +259,16 @@ s_store (s_self_t *self, entry_t *entry, uint64_t now)
 }
 
 //  After a failed transaction: whatever it would have stored is refused, including a
-//  "duplicate" of a row that was only in the rolled-back transaction.
+//  "duplicate" of a row that was only in the rolled-back transaction, and the entries the
+//  transaction never reached (a BEGIN that found the database locked reaches none): only
+//  a duplicate of a row committed before is still acknowledged.
 static void
 s_refuse_uncommitted (batch_t **batches, size_t count, uint64_t committed_head, const char *why)
 {
     for (size_t b = 0; b < count; b++)
         for (size_t i = 0; i < batches[b]->count; i++) {
             entry_t *entry = batches[b]->entries[i];
-            if (entry->err == HUB_OK && entry->seq > committed_head) {
+            if (entry->err == HUB_OK && (!entry->duplicate || entry->seq > committed_head)) {
                 entry->seq = 0;
                 entry->duplicate = false;
                 entry_refuse (entry, HUB_E_STORAGE, "the hub could not store it: %s", why);

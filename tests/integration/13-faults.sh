@@ -114,6 +114,54 @@ c.execute("COMMIT")' "$T/budget/hub.db" "$T/budget.locked" &
     stop_hub
 fi
 
+# --- A commit that finds the database locked past hubd's 2 s busy wait ------------------
+# Refused with STORAGE (not an ACK of seq 0), nothing stored, head and the action items
+# untouched; the next publish, once the lock is gone, is stored with the next seq.
+if [ "$HUB_TIMEOUT_SCALE" -gt 1 ]; then
+    echo "SKIP a commit past the busy wait: timing-bound, HUB_TIMEOUT_SCALE=$HUB_TIMEOUT_SCALE"
+else
+    start_hub "$T/busy"
+    hubctl keygen "$T/busy-p.key" > /dev/null
+    hubctl partner add bp --key "$T/busy-p.key.pub" > /dev/null
+    head_before=$(json_field "$(hubctl --json status)" head)
+    # lock_db SECONDS: another process holds the write lock that long (in the background).
+    lock_db() {
+        rm -f "$T/busy.locked"
+        /usr/bin/python3 -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+c.execute("COMMIT")' "$T/busy/hub.db" "$T/busy.locked" "$1" &
+        lock_pid=$!
+        BG_PIDS+=($lock_pid)
+        wait_for test -f "$T/busy.locked" || fail "could not lock the database"
+    }
+    lock_db 3.5
+    OUT=$("$RAWCLIENT" --timeout 8000 publish updates "while locked") || fail "rawclient: $OUT"
+    assert_contains "$OUT" "ERROR 13 STORAGE" "a publish whose commit found the database locked"
+    wait "$lock_pid" || true
+    status=$(hubctl --json status)
+    assert_eq "$head_before" "$(json_field "$status" head)" "head after the refused commit"
+    assert_eq 0 "$(json_field "$status" open_actions)" "action items after the refused commit"
+    assert_exit 0 "publish once the lock is gone" hubctl publish updates "after the lock"
+    assert_eq "$((head_before + 1))" "$OUT" "seq of the publish after the lock"
+    # hubctl sends its copy again after a third of --timeout (1.7 s): the first copy is
+    # refused at 2 s, the second stored when the lock goes (3.5 s). The answer is the
+    # second's ACK, not the first's refusal (a caller told 'refused' would retry, and
+    # store the message twice).
+    lock_db 3.5
+    assert_exit 0 "a publish resent while the database is locked" \
+        hubctl --timeout 5 publish updates "resent while locked"
+    seq=$OUT
+    wait "$lock_pid" || true
+    assert_eq "$((head_before + 2))" "$seq" "seq of the resent publish"
+    assert_eq 1 "$(hubctl --json history updates | grep -c '"body":"resent while locked"' || true)" \
+        "copies of the resent publish"
+    stop_hub
+fi
+
 # --- Database locked by another process at start --------------------------------------
 /usr/bin/python3 -c '
 import sqlite3, sys, time
