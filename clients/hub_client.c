@@ -427,8 +427,9 @@ hubc_json_frame (hub_client_t *self, zmsg_t *msg, json_t **json)
 {
     zframe_t *frame = zmsg_next (msg);
     hub_err_t err = HUB_E_MALFORMED;
-    *json =
-        frame ? hub_json_frame_parse (zframe_data (frame), zframe_size (frame), &err) : NULL;
+    *json = frame ? hub_json_frame_parse_max (zframe_data (frame), zframe_size (frame),
+                                              HUB_REPLY_MAX, &err)
+                  : NULL;
     if (!*json)
         return hubc_fail (self, HUB_E_MALFORMED, "the hub sent an unreadable JSON frame (%s)",
                           hub_err_name (err));

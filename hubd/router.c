@@ -157,6 +157,15 @@ static void
 s_reply (router_t *self, const s_ctx_t *ctx, uint8_t cmd, json_t *json)
 {
     char *text = json ? json_dumps (json, JSON_COMPACT) : NULL;
+    if (text && strlen (text) > HUB_REPLY_MAX) { //  what a client takes (PROTOCOL.md 3)
+        char why[128];
+        snprintf (why, sizeof why, "the answer would be %zu bytes, over %d: narrow the query",
+                  strlen (text), HUB_REPLY_MAX);
+        s_refuse (self, ctx, HUB_E_TOO_LARGE, why);
+        free (text);
+        json_decref (json);
+        return;
+    }
     wire_send_json (self->front, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer), cmd,
                     ctx->req_id, text);
     free (text);

@@ -96,10 +96,16 @@ hub_cmd_frames (uint8_t cmd)
 void *
 hub_json_frame_parse (const uint8_t *data, size_t len, hub_err_t *err)
 {
+    return hub_json_frame_parse_max (data, len, HUB_JSON_MAX, err);
+}
+
+void *
+hub_json_frame_parse_max (const uint8_t *data, size_t len, size_t max, hub_err_t *err)
+{
     hub_err_t dummy;
     if (err == NULL)
         err = &dummy;
-    if (len > HUB_JSON_MAX) {
+    if (len > max) {
         *err = HUB_E_TOO_LARGE;
         return NULL;
     }

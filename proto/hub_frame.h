@@ -20,6 +20,7 @@
 #define HUB_META_BYTES            80
 #define HUB_HEADER_MAX            4096
 #define HUB_JSON_MAX              65536
+#define HUB_REPLY_MAX             (16 << 20) //  a hub's REPLY/END/ERROR JSON (a big directory)
 #define HUB_TITLE_MAX             256
 #define HUB_CHANNEL_MAX           64
 #define HUB_KIND_MAX              32
@@ -238,5 +239,8 @@ hub_err_t hub_error_decode (const uint8_t *data, size_t len, hub_err_t *code, ch
 //  no duplicate keys). Returns a new jansson object (caller must json_decref), or NULL
 //  with *err set. Declared with void* so this header does not need jansson.h.
 void *hub_json_frame_parse (const uint8_t *data, size_t len, hub_err_t *err);
+
+//  The same, with max bytes instead of HUB_JSON_MAX (HUB_REPLY_MAX for what a hub sends).
+void *hub_json_frame_parse_max (const uint8_t *data, size_t len, size_t max, hub_err_t *err);
 
 #endif

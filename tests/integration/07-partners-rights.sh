@@ -153,3 +153,18 @@ assert_exit 0 "its other roles still count" hubctl --key "$T/fund.key" publish f
 # The hub kept serving throughout.
 hubctl --key "$T/fund.key" publish updates "still serving" > /dev/null
 echo "ok: partners and rights"
+
+# A big directory: its listing (here about 100 KB) is more than the 64 KiB of a request's
+# JSON frame; an answer may be up to 16 MiB (PROTOCOL.md 3), so partner list still works.
+org=$(printf 'Organisation %.0s' $(seq 1 14))
+roles=()
+for r in $(seq 1 16); do roles+=(--role "role-number-$r-of-a-long-list-of-roles"); done
+for i in $(seq 1 100); do
+    hubctl keygen "$T/big$i.key" > /dev/null
+    hubctl partner add "big$i" --key "$T/big$i.key.pub" --org "$org $i" "${roles[@]}" > /dev/null ||
+        fail "partner add big$i"
+done
+assert_exit 0 "partner list of a big directory" hubctl --json partner list
+[ "${#OUT}" -gt 65536 ] || fail "the directory listing is only ${#OUT} bytes: not past 64 KiB"
+assert_eq 102 "$(echo "$OUT" | wc -l)" "partners listed"
+echo "ok: a directory of $(echo "$OUT" | wc -l) partners, ${#OUT} bytes listed"
