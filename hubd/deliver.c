@@ -115,7 +115,7 @@ s_flush (deliver_t *self, s_sub_t *sub, s_round_t *round, bool *gone)
     if (count == 0)
         return true;
     wire_result_t result = wire_send_pack (self->front, sub->peer, sub->peer_len, sub->req_id,
-                                           &round->pack, round->memo);
+                                           &round->pack, round->memo, NULL);
     if (result == WIRE_GONE)
         *gone = true;
     if (result != WIRE_SENT)
@@ -143,7 +143,7 @@ s_send (deliver_t *self, s_sub_t *sub, s_round_t *round, const entry_t *entry, b
         return true;
     }
     wire_result_t result =
-        wire_send_msg (self->front, sub->peer, sub->peer_len, sub->req_id, entry, name);
+        wire_send_msg (self->front, sub->peer, sub->peer_len, sub->req_id, entry, name, NULL);
     if (result == WIRE_GONE)
         *gone = true;
     if (result != WIRE_SENT)
@@ -420,9 +420,8 @@ static bool
 s_probe_gone (deliver_t *self, s_sub_t *sub, const void *arg)
 {
     (void)arg;
-    return !sub->reading &&
-           wire_send_json (self->front, sub->peer, sub->peer_len, HUB_CMD_PONG, 0, NULL) ==
-               WIRE_GONE;
+    return !sub->reading && wire_send_json (self->front, sub->peer, sub->peer_len, HUB_CMD_PONG,
+                                            0, NULL) == WIRE_GONE;
 }
 
 void

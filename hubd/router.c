@@ -21,6 +21,7 @@
 #include "entry.h"
 #include "log.h"
 #include "mem.h"
+#include "meter.h"
 #include "store.h"
 #include "verify.h"
 #include "wire.h"
@@ -49,8 +50,12 @@
 #define ROUTER_BATCH_MAX     256   //  entries per batch: the verifier threads share a burst
 #define ROUTER_COMMITTED_MAX 64    //  committed batches fanned out as one delivery round
 #define ROUTER_SWEEP_MS      10000
-#define ROUTER_SWEEP_SOON_MS 50 //  after a disconnect: the socket has let go of the peer
-#define MONITOR_ENDPOINT     "inproc://hubd-monitor"
+//  History bytes a client may leave unread in the hub's queue to it: a page stops there
+//  (its END says so) rather than queue without bound for a client that asks and never
+//  reads (ZeroMQ's high-water mark counts messages, not bytes).
+#define ROUTER_HISTORY_UNREAD_MAX (16 << 20)
+#define ROUTER_SWEEP_SOON_MS      50 //  after a disconnect: the socket has let go of the peer
+#define MONITOR_ENDPOINT          "inproc://hubd-monitor"
 
 //  What the hub started with that only a restart changes.
 typedef struct {
@@ -71,6 +76,7 @@ struct _router_t {
     channel_set_t *channels;
     directory_t *directory;
     relay_t *relay; //  the outbox worker: owned, restarted on reload
+    meter_t *meter; //  history bytes each peer has not taken yet
     store_t *store; //  borrowed: told of relay changes on reload
     action_set_t *actions;
     sched_policy_t policy;
@@ -533,6 +539,13 @@ s_handle_history (router_t *self, const s_ctx_t *ctx)
     reader_request (self->reader, &read);
 }
 
+//  A queue holding more than its share of unread history counts as full.
+static wire_result_t
+s_history_room (const meter_peer_t *meter)
+{
+    return meter_queued (meter) < ROUTER_HISTORY_UNREAD_MAX ? WIRE_SENT : WIRE_FULL;
+}
+
 //  Sends a history page. If the client's queue fills part-way (it asked for pages faster
 //  than it reads them), the page stops at the last message sent and END says so (`next`
 //  there, `more` true): the client asks again from where it is, instead of receiving a page
@@ -545,19 +558,24 @@ s_history_done (router_t *self, read_t **read_p)
     wire_result_t sent = WIRE_SENT;
     wire_pack_t pack;
     wire_pack_empty (&pack);
+    meter_peer_t *meter = meter_peer (self->meter, read->peer, read->peer_len);
     for (size_t i = 0; i < read->rows->count && sent == WIRE_SENT; i++) {
         entry_t *entry = read->rows->entries[i];
         const char *name = s_name_of (entry->hdr.author, self);
         if (!read->pack) {
-            sent = wire_send_msg (self->front, read->peer, read->peer_len, read->req_id, entry,
-                                  name);
+            sent = s_history_room (meter);
+            if (sent == WIRE_SENT)
+                sent = wire_send_msg (self->front, read->peer, read->peer_len, read->req_id,
+                                      entry, name, meter);
             if (sent == WIRE_SENT)
                 next = entry->seq;
             continue;
         }
         if (!wire_pack_add (&pack, entry, name)) { //  full: send it, start the next
-            sent = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack,
-                                   NULL);
+            sent = s_history_room (meter);
+            if (sent == WIRE_SENT)
+                sent = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id,
+                                       &pack, NULL, meter);
             if (sent != WIRE_SENT)
                 break;
             next = packed_last;
@@ -566,8 +584,10 @@ s_history_done (router_t *self, read_t **read_p)
         packed_last = entry->seq;
     }
     if (pack.count && sent == WIRE_SENT) {
-        sent =
-            wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack, NULL);
+        sent = s_history_room (meter);
+        if (sent == WIRE_SENT)
+            sent = wire_send_pack (self->front, read->peer, read->peer_len, read->req_id, &pack,
+                                   NULL, meter);
         if (sent == WIRE_SENT)
             next = packed_last;
     }
@@ -576,8 +596,8 @@ s_history_done (router_t *self, read_t **read_p)
     if (cut)
         log_notice ("router",
                     "history page cut short at seq %" PRIu64 ": the client's "
-                    "queue is full",
-                    next);
+                    "queue is full (%zu bytes of history unread)",
+                    next, meter_queued (meter));
     if (read->err != HUB_OK)
         wire_send_error (self->front, read->peer, read->peer_len, read->req_id, read->err,
                          "the history could not be read");
@@ -1016,6 +1036,7 @@ router_new (const config_t *config, const hub_identity_t *hub,
     self->head = head;
     self->started_ms = zclock_time ();
     self->deliver = deliver_new (self->front, reader, head, s_name_of, self);
+    self->meter = meter_new ();
     s_publish_endpoint (self, config->data_dir);
     self->relay = *relay_p; //  ours from here: nothing below can fail
     *relay_p = NULL;
@@ -1158,6 +1179,7 @@ router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reloa
         if (now - last_sweep >= ROUTER_SWEEP_MS ||
             (self->sweep_soon && now >= self->sweep_soon)) {
             deliver_sweep (self->deliver);
+            meter_sweep (self->meter);
             last_sweep = now;
             self->sweep_soon = 0;
         }
@@ -1176,6 +1198,7 @@ router_destroy (router_t **self_p)
     if (!self)
         return;
     deliver_destroy (&self->deliver);
+    meter_destroy (&self->meter);
     verify_destroy (&self->verify);
     relay_destroy (&self->relay);
     zmq_socket_monitor (self->front, NULL, 0);

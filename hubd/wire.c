@@ -55,7 +55,7 @@ s_record_size (const entry_t *entry, const char *author_name)
 
 wire_result_t
 wire_send_msg (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
-               const entry_t *entry, const char *author_name)
+               const entry_t *entry, const char *author_name, meter_peer_t *meter)
 {
     wire_result_t result = s_begin (front, peer, peer_len, HUB_CMD_MSG, req_id, true);
     if (result != WIRE_SENT)
@@ -64,7 +64,14 @@ wire_send_msg (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_i
     hub_record_t record = s_record (entry, author_name, meta);
     s_frame (front, record.meta, HUB_META_BYTES, true);
     s_frame (front, record.header, record.hlen, true);
-    s_frame (front, record.body, record.blen, true);
+    if (meter) {
+        zmq_msg_t body;
+        memcpy (meter_frame (meter, &body, record.blen), record.body, record.blen);
+        int rc = zmq_msg_send (&body, front, ZMQ_SNDMORE);
+        assert (rc >= 0);
+        (void)rc;
+    } else
+        s_frame (front, record.body, record.blen, true);
     s_frame (front, record.sig, HUB_SIG_BYTES, true);
     s_frame (front, record.name, record.nlen, false);
     return WIRE_SENT;
@@ -161,13 +168,17 @@ s_memo_keep (wire_memo_t *self, const wire_pack_t *pack, zmq_msg_t *frame)
     (void)rc;
 }
 
-//  Encodes the pack's records into frame.
+//  Encodes the pack's records into frame (metered, with a meter).
 static void
-s_pack_encode (const wire_pack_t *pack, zmq_msg_t *frame)
+s_pack_encode (const wire_pack_t *pack, zmq_msg_t *frame, meter_peer_t *meter)
 {
-    int rc = zmq_msg_init_size (frame, pack->bytes);
-    assert (rc == 0);
-    (void)rc;
+    if (meter)
+        meter_frame (meter, frame, pack->bytes);
+    else {
+        int rc = zmq_msg_init_size (frame, pack->bytes);
+        assert (rc == 0);
+        (void)rc;
+    }
     uint8_t *at = zmq_msg_data (frame);
     for (size_t i = 0; i < pack->count; i++) {
         uint8_t meta[HUB_META_BYTES];
@@ -179,8 +190,9 @@ s_pack_encode (const wire_pack_t *pack, zmq_msg_t *frame)
 
 wire_result_t
 wire_send_pack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
-                wire_pack_t *pack, wire_memo_t *memo)
+                wire_pack_t *pack, wire_memo_t *memo, meter_peer_t *meter)
 {
+    assert (!(memo && meter)); //  a shared frame is no one peer's
     wire_result_t result = s_begin (front, peer, peer_len, HUB_CMD_MSGS, req_id, true);
     if (result == WIRE_SENT) {
         zmq_msg_t frame;
@@ -191,7 +203,7 @@ wire_send_pack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_
             assert (rc == 0);
             (void)rc;
         } else {
-            s_pack_encode (pack, &frame);
+            s_pack_encode (pack, &frame, meter);
             if (memo)
                 s_memo_keep (memo, pack, &frame);
         }

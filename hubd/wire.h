@@ -10,14 +10,17 @@
 
 #include "entry.h"
 #include "hub_err.h"
+#include "meter.h"
 #include <stddef.h>
 #include <stdint.h>
 
 typedef enum { WIRE_SENT, WIRE_FULL, WIRE_GONE } wire_result_t;
 
-//  MSG: meta from the entry's seq/hub_ts/prev_hash/hash, then its exact bytes.
+//  MSG: meta from the entry's seq/hub_ts/prev_hash/hash, then its exact bytes. With a
+//  meter (else NULL), the body's bytes are counted on it until ZeroMQ lets them go.
 wire_result_t wire_send_msg (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
-                             const entry_t *entry, const char *author_name);
+                             const entry_t *entry, const char *author_name,
+                             meter_peer_t *meter);
 
 //  A MSGS pack being filled for one peer (PROTOCOL.md 6.4). Entries and names are
 //  borrowed until the pack is sent. One CURVE message then carries many MSG records:
@@ -55,9 +58,12 @@ void wire_memo_destroy (wire_memo_t **self_p);
 
 //  Sends the pack as one MSGS and empties it, whatever the result: WIRE_FULL and
 //  WIRE_GONE mean none of it was sent. With a memo (else NULL), a pack of the same
-//  entries built earlier in the round is sent again instead of being encoded anew.
+//  entries built earlier in the round is sent again instead of being encoded anew; with
+//  a meter (else NULL; not with a memo), its bytes are counted on it until ZeroMQ lets
+//  them go.
 wire_result_t wire_send_pack (void *front, const uint8_t *peer, size_t peer_len,
-                              uint32_t req_id, wire_pack_t *pack, wire_memo_t *memo);
+                              uint32_t req_id, wire_pack_t *pack, wire_memo_t *memo,
+                              meter_peer_t *meter);
 
 //  One ACKS for the run of packed, stored entries from the same peer that starts at
 //  entries[0] (at most count long). Returns how many entries it acknowledged (at least 1).

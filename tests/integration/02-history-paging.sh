@@ -83,6 +83,31 @@ if [ -z "${HUB_VALGRIND:-}" ] || [ "$HUB_VALGRIND" = 0 ]; then
 fi
 hubctl status > /dev/null || fail "the hub does not answer after the history flood"
 
+# A client that asks for pages of big messages and then stops reading: what hubd queues
+# for it is bounded in bytes (16 MiB of unread history), not only in messages (200,000 of
+# up to 64 KiB each). It asks for a page every 5 ms: the ~100 pages of 200 messages of
+# 60 KB it asked for before it stops would be 1.2 GB.
+hubctl channel create big > /dev/null || fail "channel create big"
+OUT=$("$RAWCLIENT" --timeout $((30000 * HUB_TIMEOUT_SCALE)) --pack 16 --size 60000 flood big 200 200) ||
+    fail "flood of big messages failed: $OUT"
+base=$(rss_kb "$HUB_PID")
+"$RAWCLIENT" --timeout 5000 histflood big 300 > "$T/bighist.out" 2>&1 &
+big_pid=$!
+BG_PIDS+=($big_pid)
+sleep 0.5
+kill -STOP "$big_pid" 2> /dev/null || fail "the client of big pages ended early: $(cat "$T/bighist.out")"
+peak=0
+for i in $(seq 1 20); do
+    rss=$(rss_kb "$HUB_PID")
+    [ "$rss" -gt "$peak" ] && peak=$rss
+    sleep 0.1
+done
+kill -9 "$big_pid" 2> /dev/null || true
+echo "hubd VmRSS with a client not reading pages of big messages: $base kB before, at most $peak kB"
+[ "$((peak - base))" -lt 160000 ] || [ -n "${HUB_VALGRIND:-}" ] ||
+    fail "hubd grew by $((peak - base)) kB for one client that does not read: unbounded"
+hubctl status > /dev/null || fail "the hub does not answer after the big history flood"
+
 assert_exit 0 "verify" hubctl verify
 stop_hub || fail "hubd did not stop cleanly"
 echo "PASS"

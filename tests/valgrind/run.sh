@@ -18,7 +18,8 @@ cd "$(dirname "$0")/../.."
 #   10 reminder slots seconds apart: under valgrind hubd starts too late for them.
 # (13's full-disk part needs root for its tmpfs, and is skipped without.)
 DEFAULT=(01-publish-roundtrip:all 02-history-paging:1 03-bad-input:1 05-tamper:1
-         07-partners-rights:all 09-systemd:1 11-relay-outbox:1 12-export:all 13-faults:1)
+         07-partners-rights:all 09-systemd:1 11-relay-outbox:1 12-export:all 13-faults:1
+         14-email-relay:1)
 [ $# -gt 0 ] || set -- "${DEFAULT[@]}"
 
 B=${VALGRIND_BUILD:-build-valgrind}

@@ -1,0 +1,119 @@
+/*  meter.c - see meter.h. */
+#include "meter.h"
+#include "mem.h"
+#include <assert.h>
+#include <czmq.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _meter_peer_t {
+    atomic_size_t bytes; //  queued, not yet released
+    atomic_size_t refs;  //  the set's, and one per queued frame: the last one frees it
+};
+
+struct _meter_t {
+    zhashx_t *peers; //  hex routing id -> meter_peer_t
+};
+
+//  A metered buffer: its size, then the bytes ZeroMQ sends.
+typedef struct {
+    meter_peer_t *peer;
+    size_t size;
+    max_align_t data[];
+} s_block_t;
+
+static void
+s_unref (meter_peer_t *peer)
+{
+    if (atomic_fetch_sub (&peer->refs, 1) == 1)
+        free (peer);
+}
+
+static void
+s_release (void *data, void *hint)
+{
+    s_block_t *block = hint;
+    (void)data;
+    meter_peer_t *peer = block->peer;
+    atomic_fetch_sub (&peer->bytes, block->size);
+    free (block);
+    s_unref (peer);
+}
+
+meter_t *
+meter_new (void)
+{
+    meter_t *self = mem_zalloc (sizeof *self);
+    self->peers = zhashx_new ();
+    return self;
+}
+
+void
+meter_destroy (meter_t **self_p)
+{
+    meter_t *self = *self_p;
+    if (!self)
+        return;
+    for (meter_peer_t *peer = zhashx_first (self->peers); peer;
+         peer = zhashx_next (self->peers))
+        s_unref (peer); //  the set's reference: queued frames keep it until released
+    zhashx_destroy (&self->peers);
+    free (self);
+    *self_p = NULL;
+}
+
+meter_peer_t *
+meter_peer (meter_t *self, const uint8_t *peer, size_t peer_len)
+{
+    char key[2 * 256 + 1];
+    if (peer_len > 256)
+        peer_len = 256;
+    for (size_t i = 0; i < peer_len; i++)
+        snprintf (key + 2 * i, 3, "%02x", peer[i]);
+    key[2 * peer_len] = 0;
+    meter_peer_t *meter = zhashx_lookup (self->peers, key);
+    if (!meter) {
+        meter = mem_zalloc (sizeof *meter);
+        atomic_init (&meter->refs, 1);
+        zhashx_insert (self->peers, key, meter);
+    }
+    return meter;
+}
+
+size_t
+meter_queued (const meter_peer_t *peer)
+{
+    return atomic_load (&peer->bytes);
+}
+
+void *
+meter_frame (meter_peer_t *peer, zmq_msg_t *frame, size_t size)
+{
+    s_block_t *block = mem_alloc (sizeof *block + (size ? size : 1));
+    block->peer = peer;
+    block->size = size;
+    atomic_fetch_add (&peer->bytes, size);
+    atomic_fetch_add (&peer->refs, 1);
+    int rc = zmq_msg_init_data (frame, block->data, size, s_release, block);
+    assert (rc == 0);
+    (void)rc;
+    return block->data;
+}
+
+void
+meter_sweep (meter_t *self)
+{
+    //  Only this thread adds references, so a meter with the set's alone stays that way.
+    zlistx_t *idle = zlistx_new ();
+    zlistx_set_destructor (idle, (zlistx_destructor_fn *)zstr_free);
+    for (meter_peer_t *peer = zhashx_first (self->peers); peer;
+         peer = zhashx_next (self->peers))
+        if (atomic_load (&peer->refs) == 1)
+            zlistx_add_end (idle, mem_strdup (zhashx_cursor (self->peers)));
+    for (const char *key = zlistx_first (idle); key; key = zlistx_next (idle)) {
+        free (zhashx_lookup (self->peers, key));
+        zhashx_delete (self->peers, key);
+    }
+    zlistx_destroy (&idle);
+}

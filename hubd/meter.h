@@ -1,0 +1,42 @@
+/*  meter.h - how many bytes of the hub's answers to each peer ZeroMQ still holds.
+
+    ZeroMQ's send high-water mark counts messages, not bytes: 200,000 history MSGs of
+    64 KiB are 13 GB queued for one client that asks for pages and never reads them. A
+    metered frame owns its buffer and ZeroMQ frees it once it has written it to the
+    connection (or dropped it with the connection); the free counts its bytes off the
+    peer's meter, from ZeroMQ's I/O thread. So the front door can see, before it sends
+    more history to a peer, what that peer has not taken yet.
+
+    One thread (the front door's) finds peers, makes frames and sweeps; the releases may
+    run on any thread.
+*/
+#ifndef HUBD_METER_H_INCLUDED
+#define HUBD_METER_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+typedef struct _meter_t meter_t;
+typedef struct _meter_peer_t meter_peer_t;
+
+meter_t *meter_new (void);
+
+//  Frees the set. Frames still queued keep their peer's meter alive (it is freed by
+//  their release), so ZeroMQ may outlive the set.
+void meter_destroy (meter_t **self_p);
+
+//  The meter of the peer with this routing id, made if it has none.
+meter_peer_t *meter_peer (meter_t *self, const uint8_t *peer, size_t peer_len);
+
+//  Bytes of the peer's metered frames that ZeroMQ has not released yet.
+size_t meter_queued (const meter_peer_t *peer);
+
+//  Initialises frame with a buffer of size bytes, metered to peer; returns the buffer
+//  for the caller to fill before it sends the frame.
+void *meter_frame (meter_peer_t *peer, zmq_msg_t *frame, size_t size);
+
+//  Forgets the peers with nothing queued (the front door's periodic sweep).
+void meter_sweep (meter_t *self);
+
+#endif
