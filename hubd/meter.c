@@ -10,6 +10,7 @@
 struct _meter_peer_t {
     atomic_size_t bytes; //  queued, not yet released
     atomic_size_t refs;  //  the set's, and one per queued frame: the last one frees it
+    int reads;           //  the front door's alone
 };
 
 struct _meter_t {
@@ -101,6 +102,25 @@ meter_frame (meter_peer_t *peer, zmq_msg_t *frame, size_t size)
     return block->data;
 }
 
+int
+meter_reads (const meter_peer_t *peer)
+{
+    return peer->reads;
+}
+
+void
+meter_read_start (meter_peer_t *peer)
+{
+    peer->reads++;
+}
+
+void
+meter_read_end (meter_peer_t *peer)
+{
+    if (peer->reads > 0)
+        peer->reads--;
+}
+
 void
 meter_sweep (meter_t *self)
 {
@@ -109,7 +129,7 @@ meter_sweep (meter_t *self)
     zlistx_set_destructor (idle, (zlistx_destructor_fn *)zstr_free);
     for (meter_peer_t *peer = zhashx_first (self->peers); peer;
          peer = zhashx_next (self->peers))
-        if (atomic_load (&peer->refs) == 1)
+        if (atomic_load (&peer->refs) == 1 && peer->reads == 0)
             zlistx_add_end (idle, mem_strdup (zhashx_cursor (self->peers)));
     for (const char *key = zlistx_first (idle); key; key = zlistx_next (idle)) {
         free (zhashx_lookup (self->peers, key));

@@ -36,7 +36,14 @@ size_t meter_queued (const meter_peer_t *peer);
 //  for the caller to fill before it sends the frame.
 void *meter_frame (meter_peer_t *peer, zmq_msg_t *frame, size_t size);
 
-//  Forgets the peers with nothing queued (the front door's periodic sweep).
+//  The peer's history reads in progress (asked of the reader, not yet sent): each holds
+//  a page in memory, so the front door takes only a few at a time from one connection.
+int meter_reads (const meter_peer_t *peer);
+void meter_read_start (meter_peer_t *peer);
+void meter_read_end (meter_peer_t *peer);
+
+//  Forgets the peers with nothing queued and no read in progress (the front door's
+//  periodic sweep).
 void meter_sweep (meter_t *self);
 
 #endif

@@ -54,6 +54,7 @@
 //  (its END says so) rather than queue without bound for a client that asks and never
 //  reads (ZeroMQ's high-water mark counts messages, not bytes).
 #define ROUTER_HISTORY_UNREAD_MAX (16 << 20)
+#define ROUTER_HISTORY_READS_MAX  4  //  pages being read for one connection (each in memory)
 #define ROUTER_SWEEP_SOON_MS      50 //  after a disconnect: the socket has let go of the peer
 #define MONITOR_ENDPOINT          "inproc://hubd-monitor"
 
@@ -511,10 +512,22 @@ s_handle_history (router_t *self, const s_ctx_t *ctx)
     bool every = err == HUB_OK && strcmp (hist.channel, "*") == 0;
     if (err == HUB_OK && !every)
         err = rights_check_readable (&view, ctx->who, &hist.channel, 1, why, sizeof why);
+    //  A client reads its pages one after the other; one that asks for many at once would
+    //  have the hub hold them all while the front door sends them out.
+    meter_peer_t *meter =
+        meter_peer (self->meter, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer));
+    if (err == HUB_OK && meter_reads (meter) >= ROUTER_HISTORY_READS_MAX) {
+        err = HUB_E_RATE_LIMITED;
+        snprintf (why, sizeof why,
+                  "%d history pages of this connection are being read: ask for more once "
+                  "one has ended",
+                  ROUTER_HISTORY_READS_MAX);
+    }
     if (err != HUB_OK) {
         s_refuse (self, ctx, err, why);
         return;
     }
+    meter_read_start (meter);
     read_t *read = read_new (NULL, 0, hist.since, hist.limit);
     if (!every)
         read_add_channel (read, hist.channel);
@@ -559,6 +572,7 @@ s_history_done (router_t *self, read_t **read_p)
     wire_pack_t pack;
     wire_pack_empty (&pack);
     meter_peer_t *meter = meter_peer (self->meter, read->peer, read->peer_len);
+    meter_read_end (meter);
     for (size_t i = 0; i < read->rows->count && sent == WIRE_SENT; i++) {
         entry_t *entry = read->rows->entries[i];
         const char *name = s_name_of (entry->hdr.author, self);
