@@ -54,6 +54,8 @@
 //  (its END says so) rather than queue without bound for a client that asks and never
 //  reads (ZeroMQ's high-water mark counts messages, not bytes).
 #define ROUTER_HISTORY_UNREAD_MAX (16 << 20)
+#define ROUTER_REFUSED_LINES      100 //  refusal log lines per window, then a summary
+#define ROUTER_REFUSED_WINDOW_MS  10000
 #define ROUTER_HISTORY_READS_MAX  4  //  pages being read for one connection (each in memory)
 #define ROUTER_SWEEP_SOON_MS      50 //  after a disconnect: the socket has let go of the peer
 #define MONITOR_ENDPOINT          "inproc://hubd-monitor"
@@ -98,9 +100,12 @@ struct _router_t {
     size_t in_flight;
     size_t in_flight_bytes; //  entry_bytes of the entries in flight
     size_t batches_in_flight;
-    bool held;              //  the front door is not reading: too much in flight
-    int64_t held_log_ms;    //  when "holding back" was last logged
-    uint64_t held_unlogged; //  holds since then that were not logged
+    bool held;                 //  the front door is not reading: too much in flight
+    int64_t held_log_ms;       //  when "holding back" was last logged
+    uint64_t held_unlogged;    //  holds since then that were not logged
+    int64_t refused_window_ms; //  when the current window of refusal lines began
+    int refused_logged;        //  lines logged in it
+    uint64_t refused_unlogged; //  refusals in it past the lines
     bool stopping;
     int64_t started_ms;
     int64_t clients;
@@ -149,13 +154,40 @@ s_cmd_name (uint8_t cmd)
     return cmd < sizeof names / sizeof names[0] ? names[cmd] : names[0];
 }
 
+//  Whether a refusal may have its own log line: ROUTER_REFUSED_LINES per window of
+//  ROUTER_REFUSED_WINDOW_MS, then one line for the rest, so a client sending garbage at
+//  full speed cannot fill the disk or the journal (every refusal is still counted in
+//  status, refused, and answered).
+static bool
+s_refusal_logged (router_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now - self->refused_window_ms >= ROUTER_REFUSED_WINDOW_MS) {
+        if (self->refused_unlogged)
+            log_notice ("router",
+                        "%" PRIu64 " more refusals in the last %d s were not logged "
+                        "(hubctl status counts them all)",
+                        self->refused_unlogged, ROUTER_REFUSED_WINDOW_MS / 1000);
+        self->refused_window_ms = now;
+        self->refused_logged = 0;
+        self->refused_unlogged = 0;
+    }
+    if (self->refused_logged < ROUTER_REFUSED_LINES) {
+        self->refused_logged++;
+        return true;
+    }
+    self->refused_unlogged++;
+    return false;
+}
+
 static void
 s_refuse (router_t *self, const s_ctx_t *ctx, hub_err_t code, const char *reason)
 {
     self->refused++;
-    log_notice ("router", "refused %s (request %u) from %s: %s: %s", s_cmd_name (ctx->cmd),
-                ctx->req_id, ctx->who ? ctx->who->name : "an unknown key", hub_err_name (code),
-                reason);
+    if (s_refusal_logged (self))
+        log_notice ("router", "refused %s (request %u) from %s: %s: %s", s_cmd_name (ctx->cmd),
+                    ctx->req_id, ctx->who ? ctx->who->name : "an unknown key",
+                    hub_err_name (code), reason);
     wire_send_error (self->front, zmq_msg_data (ctx->peer), zmq_msg_size (ctx->peer),
                      ctx->req_id, code, reason);
 }
@@ -766,6 +798,12 @@ s_dispatch (router_t *self, s_request_t *req)
                                                      zmq_msg_size (&req->frames[1]), &env);
     ctx.cmd = env.cmd;
     ctx.req_id = env.req_id;
+    //  Known before the envelope is judged, so that even a refusal of garbage names the
+    //  partner who sent it.
+    if (req->count >= 2) {
+        ctx.user_id = zmq_msg_gets (&req->frames[1], "User-Id");
+        ctx.who = directory_by_curve (self->directory, ctx.user_id);
+    }
     //  Commands that take no frames take none (the others check their own).
     bool extra = err == HUB_OK && hub_cmd_frames (env.cmd) == 0 && ctx.n > 0;
     if (err == HUB_OK && (req->too_many || extra))
@@ -777,8 +815,6 @@ s_dispatch (router_t *self, s_request_t *req)
                                 : "the envelope frame is invalid");
         return;
     }
-    ctx.user_id = zmq_msg_gets (&req->frames[1], "User-Id");
-    ctx.who = directory_by_curve (self->directory, ctx.user_id);
     if (!ctx.who) {
         //  A partner removed while connected: its key stopped working at once.
         s_refuse (self, &ctx, HUB_E_UNKNOWN_PARTNER,

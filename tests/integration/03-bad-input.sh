@@ -158,6 +158,14 @@ assert_eq "$(sort -n "$T/acked")" "$(cat "$T/stored")" "history after the garbag
 assert_eq 200 "$(hubctl --json history updates --since "$BASE" | grep -c '"body":"honest ')" \
     "honest bodies in history"
 assert_exit 0 "verify after the garbage flood" hubctl verify
+# Every refusal was answered and counted, but the log did not get a line for each: a
+# client sending garbage at full speed must not fill the disk (100 lines per 10 s, then
+# a summary). Those that were logged name the partner who sent them.
+refusal_lines=$(grep -c "refused a request" "$T/hubd.log" || true)
+[ "$refusal_lines" -le 1000 ] ||
+    fail "$refusal_lines log lines for $((rounds * 20000)) garbage requests: refusals are not rate-limited"
+grep "refused a request" "$T/hubd.log" | grep -q "from an unknown key" &&
+    fail "garbage from a partner was logged as from an unknown key"
 kill -0 "$HUB_PID" || fail "hubd died"
 stop_hub || fail "hubd did not stop cleanly"
 echo "PASS"
