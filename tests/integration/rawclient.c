@@ -56,11 +56,11 @@
                             one every 5 ms, while reading slowly (20 messages a ms), so
                             the hub's queue to this client fills and drains by turns; then
                             reads until every page has ended or --timeout passes with
-                            nothing. CH must hold consecutive seqs. Prints "PAGES N FULL F
-                            CUT C LOST L HOLES H BADEND B": FULL pages had every message,
-                            CUT ones fewer, LOST ones no END; HOLES counts pages whose seqs
-                            skip one, BADEND pages whose END does not say where they
-                            stopped (next = last seq sent, more = true when cut)
+                            nothing; a request refused with RATE_LIMITED (too many
+                            being read) is sent again. CH must hold consecutive seqs. Prints
+   "PAGES N FULL F CUT C LOST L HOLES H BADEND B": FULL pages had every message, CUT ones fewer,
+   LOST ones no END; HOLES counts pages whose seqs skip one, BADEND pages whose END does not say
+   where they stopped (next = last seq sent, more = true when cut)
 
     Exit status: 0 an answer was printed (whatever it says); 1 bad usage or local
     problem; 2 no answer in time; 3 a check of flood/slowsub failed.
@@ -819,24 +819,36 @@ typedef struct {
     bool hole, ended, end_ok;
 } s_page_t;
 
+//  The code of an ERROR frame's JSON (HUB_OK if it cannot be read).
+static hub_err_t
+s_error_code (zframe_t *frame)
+{
+    hub_err_t code = HUB_OK;
+    if (hub_error_decode (zframe_data (frame), zframe_size (frame), &code, NULL, 0) != HUB_OK)
+        code = HUB_OK;
+    return code;
+}
+
 static int
 s_histflood (s_ctx_t *ctx, const char *channel, long pages)
 {
     s_page_t *page = calloc ((size_t)pages + 1, sizeof *page);
-    assert (page);
-    long ended = 0, read = 0, sent = 0;
+    uint32_t *again = calloc ((size_t)pages + 1, sizeof *again); //  refused: ask again
+    assert (page && again);
+    long ended = 0, read = 0, sent = 0, nagain = 0;
     int64_t next_send = zclock_mono (), slow_until = INT64_MAX;
     while (ended < pages) {
         int64_t now = zclock_mono ();
-        if (sent < pages && now >= next_send) {
+        if ((nagain || sent < pages) && now >= next_send) {
+            uint32_t id = nagain ? again[--nagain] : (uint32_t)++sent;
             char *args = hub_history_args_encode (channel, 0, 1000, false);
             zmsg_t *msg = zmsg_new ();
-            zmsg_append (msg, &(zframe_t *){s_envelope (HUB_CMD_HISTORY, (uint32_t)++sent)});
+            zmsg_append (msg, &(zframe_t *){s_envelope (HUB_CMD_HISTORY, id)});
             zmsg_addstr (msg, args);
             free (args);
             zmsg_send (&msg, ctx->sock);
             next_send += 5;
-            if (sent == pages)
+            if (sent == pages && !nagain)
                 slow_until = now + 500;
         }
         if (now < slow_until) {
@@ -877,6 +889,12 @@ s_histflood (s_ctx_t *ctx, const char *channel, long pages)
             json_decref (end);
             free (text);
             ended++;
+        } else if (p && env.cmd == HUB_CMD_ERROR && data_f && !p->received &&
+                   s_error_code (data_f) == HUB_E_RATE_LIMITED) {
+            //  More pages of this connection were being read than the hub takes at once:
+            //  asked again in turn, as a client would.
+            again[nagain++] = env.req_id;
+            slow_until = INT64_MAX;
         } else if (!(known && env.cmd == HUB_CMD_PONG))
             fprintf (stderr, "hub-rawclient: unexpected answer 0x%02x to request %u\n", env.cmd,
                      env.req_id);
@@ -891,6 +909,7 @@ s_histflood (s_ctx_t *ctx, const char *channel, long pages)
         badend += page[r].ended && !page[r].end_ok;
     }
     free (page);
+    free (again);
     printf ("PAGES %ld FULL %ld CUT %ld LOST %ld HOLES %ld BADEND %ld\n", pages, full, cut,
             lost, holes, badend);
     return 0;
