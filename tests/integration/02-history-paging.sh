@@ -77,9 +77,16 @@ assert_eq 0 "$holes" "pages with a hole"
 assert_eq 0 "$badend" "pages whose END does not say where they stopped"
 assert_eq "$pages" "$((full + cut + lost))" "pages counted"
 # Under valgrind hubd sends slower than the client reads, so the queue may never fill.
+# On a loaded machine the hub may instead hold the flood back (4 pages being read per
+# connection, RATE_LIMITED, asked again): then no page need be cut, and the big pages
+# below still are.
 if [ -z "${HUB_VALGRIND:-}" ] || [ "$HUB_VALGRIND" = 0 ]; then
-    [ "$((cut + lost))" -gt 0 ] || fail "every page was whole: the hub's queue never filled ($OUT)"
-    grep -q "history page cut short" "$T/hubd.log" || fail "hubd did not log a cut page"
+    if [ "$((cut + lost))" -gt 0 ]; then
+        grep -q "history page cut short" "$T/hubd.log" || fail "hubd did not log a cut page"
+    else
+        grep -q "RATE_LIMITED" "$T/hubd.log" ||
+            fail "every page was whole and none held back: the hub's queue never filled ($OUT)"
+    fi
 fi
 hubctl status > /dev/null || fail "the hub does not answer after the history flood"
 
