@@ -17,7 +17,9 @@ struct _meter_t {
     zhashx_t *peers; //  hex routing id -> meter_peer_t
 };
 
-//  A metered buffer: its size, then the bytes ZeroMQ sends.
+#define METER_FRAME_OVERHEAD 128 //  bytes: zmq_msg_t, its content record, malloc's header
+
+//  A metered buffer: what it counts, then the bytes ZeroMQ sends.
 typedef struct {
     meter_peer_t *peer;
     size_t size;
@@ -93,8 +95,10 @@ meter_frame (meter_peer_t *peer, zmq_msg_t *frame, size_t size)
 {
     s_block_t *block = mem_alloc (sizeof *block + (size ? size : 1));
     block->peer = peer;
-    block->size = size;
-    atomic_fetch_add (&peer->bytes, size);
+    //  Counted with what ZeroMQ and malloc add to a frame, so that many small frames
+    //  weigh what they cost.
+    block->size = size + METER_FRAME_OVERHEAD;
+    atomic_fetch_add (&peer->bytes, block->size);
     atomic_fetch_add (&peer->refs, 1);
     int rc = zmq_msg_init_data (frame, block->data, size, s_release, block);
     assert (rc == 0);

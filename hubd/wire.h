@@ -17,7 +17,7 @@
 typedef enum { WIRE_SENT, WIRE_FULL, WIRE_GONE } wire_result_t;
 
 //  MSG: meta from the entry's seq/hub_ts/prev_hash/hash, then its exact bytes. With a
-//  meter (else NULL), the body's bytes are counted on it until ZeroMQ lets them go.
+//  meter (else NULL), its frames are counted on it until ZeroMQ lets them go.
 wire_result_t wire_send_msg (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
                              const entry_t *entry, const char *author_name,
                              meter_peer_t *meter);
