@@ -548,10 +548,11 @@ hub_client_send_signed (hub_client_t *self, uint8_t cmd, const uint8_t *header,
     hubc_monitor_drain (self);
     self->dropped = false;
     int unanswered = 0; //  copies sent on this connection with no answer yet
-    zmsg_t *refusal =
-        NULL; //  an earlier copy's STORAGE refusal, kept while a later one may land
-    hub_env_t refusal_env;
+    //  An earlier copy's STORAGE refusal, kept while a later copy may still be stored.
+    zmsg_t *refusal = NULL;
     for (int attempt = 0; attempt < S_ATTEMPTS && rc == HUB_E_TIMEOUT; attempt++) {
+        if (refusal || (attempt > 0 && hub_time_now_ms () >= deadline))
+            break; //  no copy after the wait is over: its fate would go unknown
         hubc_monitor_drain (self);
         if (attempt > 0 && self->dropped) {
             //  the copy sent on the dropped connection may be lost with it
@@ -575,7 +576,6 @@ hub_client_send_signed (hub_client_t *self, uint8_t cmd, const uint8_t *header,
         while (rc == HUB_OK && unanswered > 1 && s_is_storage_refusal (msg, &env)) {
             zmsg_destroy (&refusal);
             refusal = msg;
-            refusal_env = env;
             msg = NULL;
             unanswered--;
             rc = hubc_await (self, &want, deadline, &msg, &env);
@@ -586,12 +586,13 @@ hub_client_send_signed (hub_client_t *self, uint8_t cmd, const uint8_t *header,
         }
     }
     if (rc != HUB_OK && refusal) {
-        msg = refusal;
-        env = refusal_env;
-        refusal = NULL;
-        rc = HUB_OK;
+        //  A later copy is unanswered: it may yet be stored, so "refused" would be false.
+        zmsg_destroy (&refusal);
+        return hubc_fail (self, HUB_E_TIMEOUT,
+                          "the hub could not store a first copy and did not answer the "
+                          "next in time: the message may still be stored");
     }
-    zmsg_destroy (&refusal);
+    zmsg_destroy (&refusal); //  a later copy's answer (an ACK, or a refusal too) stands
     if (rc != HUB_OK)
         return rc;
     rc = s_answer (self, msg, &env, answer);

@@ -150,7 +150,8 @@ s_parse_duration_list (const char *value, uint64_t *out, size_t max, size_t *cou
 {
     const char *why = NULL;
     size_t n = 0;
-    for (const char *item = value; !why; item++) {
+    //  A blank value is the empty list: no reminder before the due time.
+    for (const char *item = value; !why && value[strspn (value, " \t")]; item++) {
         size_t len = strcspn (item, ",");
         char text[64];
         snprintf (text, sizeof text, "%.*s", (int)(len < sizeof text ? len : sizeof text - 1),

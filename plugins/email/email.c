@@ -519,6 +519,11 @@ s_send (email_t *self, const hub_relay_job_t *job, char **rcpt, size_t n,
     relay_curl_abortable (curl, host);
 
     CURLcode rc = curl_easy_perform (curl);
+    //  A recipient is done only once the whole exchange went through: an accepted RCPT
+    //  followed by a failed DATA (4xx, a dropped connection, a timeout) got nothing.
+    for (size_t i = 0; rc != CURLE_OK && i < n; i++)
+        if (state[i] == 'a')
+            state[i] = 0;
     long code = 0;
     curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup (curl);

@@ -205,6 +205,15 @@ assert_contains "$(grep -i -A1 '^To:' "$T/later/1.eml")" "board@partners.test" "
 out=$(echo '{"job_id":60,"attempt":3,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/later.conf" "$M")
 assert_eq done "$(field "$out" outcome)" "a try after everyone was reached"
 assert_eq 1 "$(ls "$T/later"/*.eml | wc -l)" "nobody mailed twice"
+# Every RCPT accepted, then DATA refused for now: nobody got it, so the retry mails both
+# (the memo must not count an accepted RCPT of a failed exchange as delivered).
+start_smtp datafail --data-reply-once "451 4.3.0 try again later"
+mailconf "smtp://127.0.0.1:$SMTP_PORT/hub.test" "board@partners.test, later@partners.test" $'tls = none\n' > "$T/datafail.conf"
+out=$(echo '{"job_id":61,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/datafail.conf" "$M")
+assert_eq retry "$(field "$out" outcome)" "DATA refused with 451: retry"
+out=$(echo '{"job_id":61,"attempt":2,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host email "$T/datafail.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "the retry after a refused DATA"
+assert_eq '["board@partners.test", "later@partners.test"]' "$("$PY" -c 'import json,sys; print(json.dumps(sorted(json.load(open(sys.argv[1]))["rcpt_tos"])))' "$T/datafail/1.json")" "the retry mailed everyone"
 
 # Headers: a long UTF-8 subject in encoded words on lines <= 76 (the first line too); a
 # From display name with specials as one quoted mailbox; a retry keeps its Message-ID.

@@ -3,6 +3,7 @@
 
     smtp_server.py PORT_FILE SPOOL_DIR [--port N] [--auth USER:PASSWORD] [--auth-reply "454 ..."]
                    [--rcpt-reply "550 ..."] [--refuse ADDRESS "550 ..."]... [--tls CERT KEY]
+                   [--data-reply-once "451 ..."]
 
 Binds 127.0.0.1 on port N (default: one the system picks) and writes it to PORT_FILE.
 Each accepted message is stored byte for byte as SPOOL_DIR/N.eml (numbered on from the
@@ -10,7 +11,8 @@ messages already there, so a server started again spools beside the first), its
 envelope as SPOOL_DIR/N.json
 ({mail_from, rcpt_tos, auth}). --auth requires AUTH with those credentials (bad ones get
 535, or the --auth-reply, e.g. a temporary 454); --rcpt-reply answers every RCPT with that
-reply, --refuse only the RCPT of ADDRESS (repeatable); --tls offers and requires STARTTLS.
+reply, --refuse only the RCPT of ADDRESS (repeatable); --tls offers and requires STARTTLS;
+--data-reply-once answers the first DATA with that reply (every RCPT accepted before it).
 """
 import asyncio
 import json
@@ -22,8 +24,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Spool:
-    def __init__(self, spool, rcpt_reply, refuse):
+    def __init__(self, spool, rcpt_reply, refuse, data_reply=None):
         self.spool, self.rcpt_reply, self.refuse = spool, rcpt_reply, refuse
+        self.data_reply = data_reply
         self.count = len([name for name in os.listdir(spool) if name.endswith(".eml")])
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -33,6 +36,9 @@ class Spool:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_reply:
+            reply, self.data_reply = self.data_reply, None
+            return reply
         self.count += 1
         base = os.path.join(self.spool, str(self.count))
         with open(base + ".eml.tmp", "wb") as f:
@@ -61,7 +67,7 @@ async def main():
     def option(name):
         return args[args.index(name) + 1] if name in args else None
     refuse = {args[at + 1]: args[at + 2] for at, arg in enumerate(args) if arg == "--refuse"}
-    handler = Spool(spool, option("--rcpt-reply"), refuse)
+    handler = Spool(spool, option("--rcpt-reply"), refuse, option("--data-reply-once"))
     kwargs = {"decode_data": False, "hostname": "relaytest.local"}
     if "--auth" in args:
         user, password = option("--auth").split(":", 1)

@@ -108,6 +108,10 @@ test_duration_lists (void **state)
     assert_int_equal (errors, 0);
     assert_int_equal (config->reminder_before_count, 16);
     config_destroy (&config);
+    config = s_load ("[reminders]\nbefore =\n", &errors, messages, sizeof messages);
+    assert_int_equal (errors, 0); //  the empty list: no reminder before the due time
+    assert_int_equal (config->reminder_before_count, 0);
+    config_destroy (&config);
     config = s_load ("[reminders]\noverdue_every = 106751991167d\n", &errors, messages,
                      sizeof messages);
     assert_int_equal (errors, 1);
