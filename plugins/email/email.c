@@ -49,6 +49,7 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -794,14 +795,17 @@ fail:
     return -1;
 }
 
-//  The memo's text for an address: a 32-bit FNV-1a hash of it in lower case.
+//  The memo's text for an address: s_hash of it in lower case, folded to 32 bits.
 static void
 s_addr_hash (const char *addr, char out[EMAIL_HASH_TEXT])
 {
-    uint32_t hash = 2166136261u;
-    for (const char *c = addr; *c; c++)
-        hash = (hash ^ (uint8_t)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c)) * 16777619u;
-    snprintf (out, EMAIL_HASH_TEXT, "%08x", hash);
+    char lower[320];
+    size_t len = 0;
+    for (; addr[len] && len < sizeof lower - 1; len++)
+        lower[len] = (char)tolower ((unsigned char)addr[len]);
+    lower[len] = 0;
+    uint64_t hash = s_hash (0xCBF29CE484222325ULL, lower);
+    snprintf (out, EMAIL_HASH_TEXT, "%08x", (unsigned)(uint32_t)(hash ^ (hash >> 32)));
 }
 
 //  Whether the mailed: memo says addr was dealt with by an earlier attempt.
