@@ -67,6 +67,14 @@ typedef struct {
     int verify_threads;
 } s_fixed_t;
 
+//  A log line that may come often: at most so many per window, the rest counted and told
+//  when the next window opens.
+typedef struct {
+    int64_t start_ms;  //  when the current window opened (0: none yet)
+    int logged;        //  lines logged in it
+    uint64_t unlogged; //  lines held back in it
+} s_throttle_t;
+
 struct _router_t {
     zsock_t *front_sock;
     void *front; //  its libzmq handle
@@ -100,12 +108,9 @@ struct _router_t {
     size_t in_flight;
     size_t in_flight_bytes; //  entry_bytes of the entries in flight
     size_t batches_in_flight;
-    bool held;                 //  the front door is not reading: too much in flight
-    int64_t held_log_ms;       //  when "holding back" was last logged
-    uint64_t held_unlogged;    //  holds since then that were not logged
-    int64_t refused_window_ms; //  when the current window of refusal lines began
-    int refused_logged;        //  lines logged in it
-    uint64_t refused_unlogged; //  refusals in it past the lines
+    bool held;                //  the front door is not reading: too much in flight
+    s_throttle_t hold_log;    //  "holding back" notices
+    s_throttle_t refusal_log; //  "refused" lines
     bool stopping;
     int64_t started_ms;
     int64_t clients;
@@ -154,29 +159,22 @@ s_cmd_name (uint8_t cmd)
     return cmd < sizeof names / sizeof names[0] ? names[cmd] : names[0];
 }
 
-//  Whether a refusal may have its own log line: ROUTER_REFUSED_LINES per window of
-//  ROUTER_REFUSED_WINDOW_MS, then one line for the rest, so a client sending garbage at
-//  full speed cannot fill the disk or the journal (every refusal is still counted in
-//  status, refused, and answered).
+//  Whether one more line may be logged: at most lines per window_ms. *held_back is what
+//  the window that has just closed held back (0 while it stays open).
 static bool
-s_refusal_logged (router_t *self)
+s_throttle_pass (s_throttle_t *throttle, int lines, int64_t window_ms, uint64_t *held_back)
 {
     int64_t now = zclock_mono ();
-    if (now - self->refused_window_ms >= ROUTER_REFUSED_WINDOW_MS) {
-        if (self->refused_unlogged)
-            log_notice ("router",
-                        "%" PRIu64 " more refusals in the last %d s were not logged "
-                        "(hubctl status counts them all)",
-                        self->refused_unlogged, ROUTER_REFUSED_WINDOW_MS / 1000);
-        self->refused_window_ms = now;
-        self->refused_logged = 0;
-        self->refused_unlogged = 0;
+    *held_back = 0;
+    if (!throttle->start_ms || now - throttle->start_ms >= window_ms) {
+        *held_back = throttle->unlogged;
+        *throttle = (s_throttle_t){.start_ms = now};
     }
-    if (self->refused_logged < ROUTER_REFUSED_LINES) {
-        self->refused_logged++;
+    if (throttle->logged < lines) {
+        throttle->logged++;
         return true;
     }
-    self->refused_unlogged++;
+    throttle->unlogged++;
     return false;
 }
 
@@ -184,7 +182,18 @@ static void
 s_refuse (router_t *self, const s_ctx_t *ctx, hub_err_t code, const char *reason)
 {
     self->refused++;
-    if (s_refusal_logged (self))
+    //  ROUTER_REFUSED_LINES lines per window, then one for the rest: a client sending
+    //  garbage at full speed cannot fill the disk or the journal (every refusal is still
+    //  answered, and counted in status).
+    uint64_t held_back;
+    bool line = s_throttle_pass (&self->refusal_log, ROUTER_REFUSED_LINES,
+                                 ROUTER_REFUSED_WINDOW_MS, &held_back);
+    if (held_back)
+        log_notice ("router",
+                    "%" PRIu64 " more refusals in the last %d s were not logged "
+                    "(hubctl status counts them all)",
+                    held_back, ROUTER_REFUSED_WINDOW_MS / 1000);
+    if (line)
         log_notice ("router", "refused %s (request %u) from %s: %s: %s", s_cmd_name (ctx->cmd),
                     ctx->req_id, ctx->who ? ctx->who->name : "an unknown key",
                     hub_err_name (code), reason);
@@ -1168,19 +1177,15 @@ s_note_hold (router_t *self, bool held)
     self->held = held;
     if (!held)
         return;
-    int64_t now = zclock_mono ();
-    if (self->held_log_ms && now - self->held_log_ms < ROUTER_HOLD_LOG_MS) {
-        self->held_unlogged++;
+    uint64_t held_back;
+    if (!s_throttle_pass (&self->hold_log, 1, ROUTER_HOLD_LOG_MS, &held_back))
         return;
-    }
     log_notice ("router",
                 "holding back requests: %zu messages, %zu bytes in flight (bounds %d "
                 "messages, %zu bytes) until some are stored; %" PRIu64
                 " more holds since the last notice",
                 self->in_flight, self->in_flight_bytes, ROUTER_IN_FLIGHT_MAX,
-                ROUTER_IN_FLIGHT_BYTES, self->held_unlogged);
-    self->held_log_ms = now;
-    self->held_unlogged = 0;
+                ROUTER_IN_FLIGHT_BYTES, held_back);
 }
 
 void
