@@ -465,7 +465,6 @@ s_apply_defaults (hubctl_t *ctx)
         ctx->hub_key = getenv ("HUB_SERVER_KEY");
     if ((!ctx->hub_key || !*ctx->hub_key) && access (S_DEFAULT_HUB_KEY, F_OK) == 0)
         ctx->hub_key = S_DEFAULT_HUB_KEY;
-    ctx->hub_key_given = ctx->hub_key && *ctx->hub_key;
 }
 
 int

@@ -25,7 +25,6 @@ typedef struct {
     const char *endpoint; //  --hub, HUB_ENDPOINT, or the default
     const char *key_path; //  --key, HUB_KEY, or ./hub-data/admin.key; NULL if none
     const char *hub_key;  //  --hub-key, HUB_SERVER_KEY, or ./hub-data/hub.pub; NULL if none
-    bool hub_key_given;   //  a hub key is known: --hub-key, HUB_SERVER_KEY or the default file
     bool json;            //  --json
     int timeout_ms;       //  --timeout
     const char *command;  //  the command being run

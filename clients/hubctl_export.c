@@ -215,7 +215,7 @@ s_trusted_key (hubctl_t *ctx, const hub_export_head_t *head, uint8_t pk[HUB_PUBK
     char text[HUB_KEYTEXT_LEN + 1];
     hub_key_to_text (head->hub_pk, text);
     *mismatch = false;
-    if (!ctx->hub_key_given) {
+    if (!ctx->hub_key || !*ctx->hub_key) { //  none given, none in ./hub-data
         memcpy (pk, head->hub_pk, HUB_PUBKEY_BYTES);
         fprintf (stderr,
                  "hubctl: verify: trusting the hub key the file names (%s); give "
