@@ -8,6 +8,11 @@
 #include <string.h>
 
 #define DELIVER_READ_MAX 1000 //  rows per catch-up read
+//  Bytes sent to a subscriber that ZeroMQ still holds (it has not read them) before the
+//  hub stops sending; it goes on, from the log, once the queue is down to half of that.
+//  The high-water mark counts messages: 100,000 of credit at 64 KiB would be 6.5 GB.
+#define DELIVER_UNREAD_MAX    (16u << 20)
+#define DELIVER_UNREAD_RESUME (DELIVER_UNREAD_MAX / 2)
 
 typedef struct {
     uint64_t id; //  unique: tags catch-up reads, which may outlive the subscription
@@ -20,8 +25,11 @@ typedef struct {
     uint64_t cursor;
     uint64_t credit;
     bool live;
-    bool reading; //  a catch-up read is with the reader
-    bool pack;    //  takes MSGS packs (PROTOCOL.md 6.4)
+    bool reading;        //  a catch-up read is with the reader
+    bool pack;           //  takes MSGS packs (PROTOCOL.md 6.4)
+    bool held;           //  paused: it has DELIVER_UNREAD_MAX unread (deliver_resume)
+    bool told;           //  the log said so once for this subscription
+    meter_peer_t *meter; //  held: what its peer has not read of what it was sent
 } s_sub_t;
 
 //  One delivery round (a commit's fan-out, a catch-up page) for one subscriber. A packing
@@ -43,6 +51,8 @@ struct _deliver_t {
     wire_memo_t *memo; //  the packs of the fan-out in progress
     deliver_name_fn *name_fn;
     void *name_arg;
+    meter_t *meter;
+    bool any_held; //  some subscriber may be held (deliver_resume has work)
 };
 
 static void
@@ -50,6 +60,7 @@ s_sub_destroy (void **item_p)
 {
     s_sub_t *sub = *item_p;
     if (sub) {
+        meter_peer_release (&sub->meter);
         free (sub->channels);
         free (sub);
         *item_p = NULL;
@@ -63,8 +74,8 @@ s_peer_key (const uint8_t *peer, size_t peer_len, char key[2 * ENTRY_PEER_MAX + 
 }
 
 deliver_t *
-deliver_new (void *front, reader_t *reader, uint64_t head, deliver_name_fn *name_fn,
-             void *name_arg)
+deliver_new (void *front, reader_t *reader, meter_t *meter, uint64_t head,
+             deliver_name_fn *name_fn, void *name_arg)
 {
     deliver_t *self = mem_zalloc (sizeof *self);
     self->front = front;
@@ -75,6 +86,7 @@ deliver_new (void *front, reader_t *reader, uint64_t head, deliver_name_fn *name
     zhashx_set_destructor (self->subs, s_sub_destroy);
     self->name_fn = name_fn;
     self->name_arg = name_arg;
+    self->meter = meter;
     self->memo = wire_memo_new ();
     return self;
 }
@@ -115,7 +127,7 @@ s_flush (deliver_t *self, s_sub_t *sub, s_round_t *round, bool *gone)
     if (count == 0)
         return true;
     wire_result_t result = wire_send_pack (self->front, sub->peer, sub->peer_len, sub->req_id,
-                                           &round->pack, round->memo, NULL);
+                                           &round->pack, round->memo, sub->meter);
     if (result == WIRE_GONE)
         *gone = true;
     if (result != WIRE_SENT)
@@ -125,12 +137,30 @@ s_flush (deliver_t *self, s_sub_t *sub, s_round_t *round, bool *gone)
     return true;
 }
 
+//  Whether the subscriber's peer has room for more; if not, it is held from now on.
+static bool
+s_has_room (deliver_t *self, s_sub_t *sub)
+{
+    size_t unread = meter_queued (sub->meter);
+    if (unread < DELIVER_UNREAD_MAX)
+        return true;
+    if (!sub->told)
+        log_info ("deliver",
+                  "subscriber %" PRIu64 " has %zu bytes it was sent and has not read: "
+                  "nothing more is sent to it until it reads (then it catches up)",
+                  sub->id, unread);
+    sub->told = true;
+    sub->held = true;
+    self->any_held = true;
+    return false;
+}
+
 //  Sends (or packs) one message; false if the subscriber cannot take more now (or is
 //  gone, in which case *gone is set and the caller must drop it after it stops iterating).
 static bool
 s_send (deliver_t *self, s_sub_t *sub, s_round_t *round, const entry_t *entry, bool *gone)
 {
-    if (sub->credit <= round->pack.count)
+    if (sub->credit <= round->pack.count || !s_has_room (self, sub))
         return false;
     const char *name = self->name_fn (entry->hdr.author, self->name_arg);
     if (sub->pack) {
@@ -142,8 +172,8 @@ s_send (deliver_t *self, s_sub_t *sub, s_round_t *round, const entry_t *entry, b
         round->advance_to = entry->seq;
         return true;
     }
-    wire_result_t result =
-        wire_send_msg (self->front, sub->peer, sub->peer_len, sub->req_id, entry, name, NULL);
+    wire_result_t result = wire_send_msg (self->front, sub->peer, sub->peer_len, sub->req_id,
+                                          entry, name, sub->meter);
     if (result == WIRE_GONE)
         *gone = true;
     if (result != WIRE_SENT)
@@ -182,7 +212,7 @@ s_read_from (deliver_t *self, s_sub_t *sub, uint64_t since, uint64_t credit)
 static void
 s_start_read (deliver_t *self, s_sub_t *sub)
 {
-    if (sub->reading || sub->live || sub->credit == 0)
+    if (sub->reading || sub->live || sub->credit == 0 || sub->held || !s_has_room (self, sub))
         return;
     s_read_from (self, sub, sub->cursor, sub->credit);
 }
@@ -202,6 +232,8 @@ deliver_subscribe (deliver_t *self, const uint8_t *peer, size_t peer_len, uint32
     sub->channel_count = args->channel_count;
     sub->credit = args->credit;
     sub->pack = args->pack;
+    sub->meter = meter_peer (self->meter, peer, peer_len);
+    meter_peer_hold (sub->meter);
     sub->cursor = args->has_since && args->since < self->head ? args->since : self->head;
     sub->live = sub->cursor >= self->head;
     char key[2 * ENTRY_PEER_MAX + 1];
@@ -428,6 +460,27 @@ void
 deliver_sweep (deliver_t *self)
 {
     s_drop_where (self, s_probe_gone, NULL);
+}
+
+void
+deliver_resume (deliver_t *self)
+{
+    if (!self->any_held)
+        return;
+    self->any_held = false;
+    for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
+        if (sub->held && meter_queued (sub->meter) > DELIVER_UNREAD_RESUME)
+            self->any_held = true;
+        else if (sub->held) {
+            sub->held = false;
+            s_start_read (self, sub);
+        }
+}
+
+bool
+deliver_holding (const deliver_t *self)
+{
+    return self->any_held;
 }
 
 size_t

@@ -8,13 +8,14 @@
    its cursor (reader.h) as far as its credit allows, until it reaches the head and is
    live again. So there is never a gap or a duplicate at the seam between catch-up and
    live delivery, and a stalled subscriber costs a cursor, not a queue: memory stays
-   bounded.
+   bounded, by credit in messages and by what its peer has not read in bytes.
 */
 #ifndef HUBD_DELIVER_H_INCLUDED
 #define HUBD_DELIVER_H_INCLUDED
 
 #include "entry.h"
 #include "hub_frame.h"
+#include "meter.h"
 #include "reader.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -24,10 +25,11 @@ typedef struct _deliver_t deliver_t;
 //  Resolves an author key to a directory name ("" if none). Borrowed result.
 typedef const char *(deliver_name_fn)(const uint8_t key[HUB_PUBKEY_BYTES], void *arg);
 
-//  front is the ROUTER socket (borrowed), reader the log reader (borrowed), head the log
-//  head at start. Caller destroys.
-deliver_t *deliver_new (void *front, reader_t *reader, uint64_t head, deliver_name_fn *name_fn,
-                        void *name_arg);
+//  front is the ROUTER socket (borrowed), reader the log reader (borrowed), meter what
+//  each peer has not read of what it was sent (borrowed), head the log head at start.
+//  Caller destroys.
+deliver_t *deliver_new (void *front, reader_t *reader, meter_t *meter, uint64_t head,
+                        deliver_name_fn *name_fn, void *name_arg);
 
 //  Starts (or replaces) the peer's subscription. Returns the head it started at.
 //  user names who subscribes (the connection's key hex), for deliver_drop_user.
@@ -52,6 +54,12 @@ void deliver_committed (deliver_t *self, batch_t *const *batches, size_t count);
 
 //  Handles a catch-up read answered by the reader. Takes ownership of *read_p.
 void deliver_read_done (deliver_t *self, read_t **read_p);
+
+//  A subscriber whose peer holds DELIVER_UNREAD_MAX bytes it has not read (16 MiB) is
+//  held: nothing more is sent to it, live or from the log. deliver_resume, called often
+//  while deliver_holding says so, lets it go on (catching up) once it has read half.
+void deliver_resume (deliver_t *self);
+bool deliver_holding (const deliver_t *self);
 
 //  Probes stalled subscribers so the state of vanished peers is freed.
 void deliver_sweep (deliver_t *self);

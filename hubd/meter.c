@@ -9,7 +9,7 @@
 
 struct _meter_peer_t {
     atomic_size_t bytes; //  queued, not yet released
-    atomic_size_t refs;  //  the set's, and one per queued frame: the last one frees it
+    atomic_size_t refs;  //  the set's, one per queued frame and per hold: the last frees it
     int reads;           //  the front door's alone
 };
 
@@ -104,6 +104,91 @@ meter_frame (meter_peer_t *peer, zmq_msg_t *frame, size_t size)
     assert (rc == 0);
     (void)rc;
     return block->data;
+}
+
+struct _meter_shared_t {
+    atomic_size_t refs; //  the maker's, and one per frame
+    size_t size;
+    max_align_t data[];
+};
+
+//  One peer's frame of a shared buffer: ZeroMQ gives each frame its own release.
+typedef struct {
+    meter_peer_t *peer;
+    meter_shared_t *shared;
+    size_t size; //  what it counts on the peer
+} s_share_t;
+
+meter_shared_t *
+meter_shared_new (size_t size)
+{
+    meter_shared_t *self = mem_alloc (sizeof *self + (size ? size : 1));
+    atomic_init (&self->refs, 1);
+    self->size = size;
+    return self;
+}
+
+void *
+meter_shared_data (meter_shared_t *self)
+{
+    return self->data;
+}
+
+static void
+s_shared_unref (meter_shared_t *self)
+{
+    if (atomic_fetch_sub (&self->refs, 1) == 1)
+        free (self);
+}
+
+void
+meter_shared_unref (meter_shared_t **self_p)
+{
+    if (*self_p) {
+        s_shared_unref (*self_p);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_release_share (void *data, void *hint)
+{
+    s_share_t *share = hint;
+    (void)data;
+    atomic_fetch_sub (&share->peer->bytes, share->size);
+    s_unref (share->peer);
+    s_shared_unref (share->shared);
+    free (share);
+}
+
+void
+meter_frame_shared (meter_peer_t *peer, zmq_msg_t *frame, meter_shared_t *shared)
+{
+    s_share_t *share = mem_alloc (sizeof *share);
+    share->peer = peer;
+    share->shared = shared;
+    share->size = shared->size + METER_FRAME_OVERHEAD;
+    atomic_fetch_add (&peer->bytes, share->size);
+    atomic_fetch_add (&peer->refs, 1);
+    atomic_fetch_add (&shared->refs, 1);
+    int rc = zmq_msg_init_data (frame, shared->data, shared->size, s_release_share, share);
+    assert (rc == 0);
+    (void)rc;
+}
+
+void
+meter_peer_hold (meter_peer_t *peer)
+{
+    atomic_fetch_add (&peer->refs, 1);
+}
+
+void
+meter_peer_release (meter_peer_t **peer_p)
+{
+    if (*peer_p) {
+        s_unref (*peer_p);
+        *peer_p = NULL;
+    }
 }
 
 int

@@ -36,13 +36,29 @@ size_t meter_queued (const meter_peer_t *peer);
 //  for the caller to fill before it sends the frame.
 void *meter_frame (meter_peer_t *peer, zmq_msg_t *frame, size_t size);
 
+//  A buffer the frames of several peers share (a fan-out's pack, built once). Each
+//  peer's frame counts the whole buffer on that peer's meter: any one of them keeps it
+//  in memory. Made with one reference, the caller's.
+typedef struct _meter_shared_t meter_shared_t;
+meter_shared_t *meter_shared_new (size_t size);
+void *meter_shared_data (meter_shared_t *self);
+void meter_shared_unref (meter_shared_t **self_p);
+
+//  Initialises frame with the shared buffer's bytes, metered to peer.
+void meter_frame_shared (meter_peer_t *peer, zmq_msg_t *frame, meter_shared_t *shared);
+
+//  Keeps the peer's meter from the sweep while the caller holds it (a subscription);
+//  release drops that hold and sets *peer_p to NULL.
+void meter_peer_hold (meter_peer_t *peer);
+void meter_peer_release (meter_peer_t **peer_p);
+
 //  The peer's history reads in progress (asked of the reader, not yet sent): each holds
 //  a page in memory, so the front door takes only a few at a time from one connection.
 int meter_reads (const meter_peer_t *peer);
 void meter_read_start (meter_peer_t *peer);
 void meter_read_end (meter_peer_t *peer);
 
-//  Forgets the peers with nothing queued and no read in progress (the front door's
+//  Forgets the peers with nothing queued, no read in progress and no hold (the front door's
 //  periodic sweep).
 void meter_sweep (meter_t *self);
 

@@ -50,6 +50,7 @@
 #define ROUTER_BATCH_MAX     256   //  entries per batch: the verifier threads share a burst
 #define ROUTER_COMMITTED_MAX 64    //  committed batches fanned out as one delivery round
 #define ROUTER_SWEEP_MS      10000
+#define ROUTER_RESUME_MS     20 //  how soon a held subscriber that read goes on
 //  History bytes a client may leave unread in the hub's queue to it: a page stops there
 //  (its END says so) rather than queue without bound for a client that asks and never
 //  reads (ZeroMQ's high-water mark counts messages, not bytes).
@@ -1094,8 +1095,8 @@ router_new (const config_t *config, const hub_identity_t *hub,
     self->next_batch = 1;
     self->head = head;
     self->started_ms = zclock_time ();
-    self->deliver = deliver_new (self->front, reader, head, s_name_of, self);
     self->meter = meter_new ();
+    self->deliver = deliver_new (self->front, reader, self->meter, head, s_name_of, self);
     s_publish_endpoint (self, config->data_dir);
     self->relay = *relay_p; //  ours from here: nothing below can fail
     *relay_p = NULL;
@@ -1194,7 +1195,7 @@ router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reloa
     uint64_t watchdog_us = 0;
     if (sd_watchdog_enabled (0, &watchdog_us) <= 0)
         watchdog_us = 0;
-    int64_t last_sweep = zclock_mono (), last_watchdog = 0;
+    int64_t last_sweep = zclock_mono (), last_watchdog = 0, last_resume = 0;
     while (!self->stopping || self->in_flight > 0) {
         zmq_pollitem_t items[] = {
             {NULL, signal_fd, ZMQ_POLLIN, 0},
@@ -1210,6 +1211,9 @@ router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reloa
         int64_t until_reminder = self->next_reminder_ms - zclock_time ();
         if (until_reminder < timeout)
             timeout = until_reminder > 0 ? (long)until_reminder : 0;
+        //  A subscriber held for what it has not read goes on soon after it reads.
+        if (deliver_holding (self->deliver) && timeout > ROUTER_RESUME_MS)
+            timeout = ROUTER_RESUME_MS;
         int64_t until_sweep = self->sweep_soon ? self->sweep_soon - zclock_mono () : timeout;
         if (until_sweep < timeout)
             timeout = until_sweep > 0 ? (long)until_sweep : 0;
@@ -1231,6 +1235,10 @@ router_run (router_t *self, int signal_fd, router_reload_fn *reload, void *reloa
         s_schedule (self);
         relay_tick (self->relay);
         int64_t now = zclock_mono ();
+        if (now - last_resume >= ROUTER_RESUME_MS) {
+            deliver_resume (self->deliver);
+            last_resume = now;
+        }
         if (now - last_sweep >= ROUTER_SWEEP_MS ||
             (self->sweep_soon && now >= self->sweep_soon)) {
             deliver_sweep (self->deliver);

@@ -112,7 +112,7 @@ wire_pack_add (wire_pack_t *pack, const entry_t *entry, const char *author_name)
 typedef struct {
     const entry_t *entries[WIRE_PACK_RECORDS]; //  what the frame was built from, in order
     size_t count;
-    zmq_msg_t frame; //  a reference to the built MSGS frame (count > 0)
+    meter_shared_t *shared; //  the MSGS frame's bytes, built from them (count > 0)
 } s_memo_slot_t;
 
 struct _wire_memo_t {
@@ -131,7 +131,7 @@ wire_memo_clear (wire_memo_t *self)
 {
     for (size_t i = 0; i < WIRE_MEMO_SLOTS; i++)
         if (self->slots[i].count) {
-            zmq_msg_close (&self->slots[i].frame);
+            meter_shared_unref (&self->slots[i].shared);
             self->slots[i].count = 0;
         }
     self->next = 0;
@@ -161,60 +161,57 @@ s_memo_find (wire_memo_t *self, const wire_pack_t *pack)
     return NULL;
 }
 
-//  Keeps a reference to frame, built from the pack, in the memo.
+//  Writes the pack's records, back to back, at at (pack->bytes of room).
 static void
-s_memo_keep (wire_memo_t *self, const wire_pack_t *pack, zmq_msg_t *frame)
+s_pack_write (const wire_pack_t *pack, uint8_t *at)
 {
-    s_memo_slot_t *slot = &self->slots[self->next];
-    self->next = (self->next + 1) % WIRE_MEMO_SLOTS;
-    if (slot->count)
-        zmq_msg_close (&slot->frame);
-    memcpy (slot->entries, pack->entries, pack->count * sizeof *pack->entries);
-    slot->count = pack->count;
-    zmq_msg_init (&slot->frame);
-    int rc = zmq_msg_copy (&slot->frame, frame);
-    assert (rc == 0);
-    (void)rc;
-}
-
-//  Encodes the pack's records into frame (metered, with a meter).
-static void
-s_pack_encode (const wire_pack_t *pack, zmq_msg_t *frame, meter_peer_t *meter)
-{
-    if (meter)
-        meter_frame (meter, frame, pack->bytes);
-    else {
-        int rc = zmq_msg_init_size (frame, pack->bytes);
-        assert (rc == 0);
-        (void)rc;
-    }
-    uint8_t *at = zmq_msg_data (frame);
+    uint8_t *start = at;
     for (size_t i = 0; i < pack->count; i++) {
         uint8_t meta[HUB_META_BYTES];
         hub_record_t record = s_record (pack->entries[i], pack->names[i], meta);
         at += hub_record_encode (&record, at);
     }
-    assert (at == (uint8_t *)zmq_msg_data (frame) + pack->bytes);
+    assert (at == start + pack->bytes);
+    (void)start;
+}
+
+//  The memo's slot holding the pack's frame bytes, built now if none does.
+static s_memo_slot_t *
+s_memo_slot (wire_memo_t *self, const wire_pack_t *pack)
+{
+    s_memo_slot_t *slot = s_memo_find (self, pack);
+    if (slot)
+        return slot;
+    slot = &self->slots[self->next];
+    self->next = (self->next + 1) % WIRE_MEMO_SLOTS;
+    if (slot->count)
+        meter_shared_unref (&slot->shared);
+    memcpy (slot->entries, pack->entries, pack->count * sizeof *pack->entries);
+    slot->count = pack->count;
+    slot->shared = meter_shared_new (pack->bytes);
+    s_pack_write (pack, meter_shared_data (slot->shared));
+    return slot;
 }
 
 wire_result_t
 wire_send_pack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
                 wire_pack_t *pack, wire_memo_t *memo, meter_peer_t *meter)
 {
-    assert (!(memo && meter)); //  a shared frame is no one peer's
+    assert (meter || !memo); //  a shared frame is counted on each peer it goes to
     wire_result_t result = s_begin (front, peer, peer_len, HUB_CMD_MSGS, req_id, true);
     if (result == WIRE_SENT) {
         zmq_msg_t frame;
-        s_memo_slot_t *slot = memo ? s_memo_find (memo, pack) : NULL;
-        if (slot) {
-            zmq_msg_init (&frame);
-            int rc = zmq_msg_copy (&frame, &slot->frame);
-            assert (rc == 0);
-            (void)rc;
-        } else {
-            s_pack_encode (pack, &frame, meter);
-            if (memo)
-                s_memo_keep (memo, pack, &frame);
+        if (memo)
+            meter_frame_shared (meter, &frame, s_memo_slot (memo, pack)->shared);
+        else {
+            if (meter)
+                meter_frame (meter, &frame, pack->bytes);
+            else {
+                int rc = zmq_msg_init_size (&frame, pack->bytes);
+                assert (rc == 0);
+                (void)rc;
+            }
+            s_pack_write (pack, zmq_msg_data (&frame));
         }
         int rc = zmq_msg_send (&frame, front, 0);
         assert (rc >= 0);

@@ -43,9 +43,9 @@ void wire_pack_empty (wire_pack_t *pack);
 bool wire_pack_add (wire_pack_t *pack, const entry_t *entry, const char *author_name);
 
 //  Packs built in one fan-out round, kept so that subscribers getting the same messages
-//  share one frame: ZeroMQ queues a copy of the reference, not of the bytes (CURVE
-//  encrypts per peer when it sends). A thousand live subscribers of one channel hold one
-//  copy of a commit's pack between them instead of a thousand.
+//  share one buffer: each peer's frame refers to it (CURVE encrypts per peer when it
+//  sends). A thousand live subscribers of one channel hold one copy of a commit's pack
+//  between them instead of a thousand, and each still counts it on its own meter.
 typedef struct _wire_memo_t wire_memo_t;
 
 wire_memo_t *wire_memo_new (void);
@@ -57,10 +57,10 @@ void wire_memo_clear (wire_memo_t *self);
 void wire_memo_destroy (wire_memo_t **self_p);
 
 //  Sends the pack as one MSGS and empties it, whatever the result: WIRE_FULL and
-//  WIRE_GONE mean none of it was sent. With a memo (else NULL), a pack of the same
-//  entries built earlier in the round is sent again instead of being encoded anew; with
-//  a meter (else NULL; not with a memo), its bytes are counted on it until ZeroMQ lets
-//  them go.
+//  WIRE_GONE mean none of it was sent. With a meter (else NULL), its bytes are counted
+//  on it until ZeroMQ lets them go. With a memo (else NULL; then a meter is required), a
+//  pack of the same entries built earlier in the round is sent again instead of being
+//  encoded anew.
 wire_result_t wire_send_pack (void *front, const uint8_t *peer, size_t peer_len,
                               uint32_t req_id, wire_pack_t *pack, wire_memo_t *memo,
                               meter_peer_t *meter);

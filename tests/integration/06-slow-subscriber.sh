@@ -141,5 +141,47 @@ assert_eq "once SIGTERM 0
 once SIGINT 0
 --follow SIGTERM 0
 --follow SIGINT 0" "$OUT" "a subscriber blocked on a full pipe, signalled"
+# Credit counts messages, not bytes: a subscriber given credit 100000 that stops reading
+# would have hubd queue every big message for it (24 MB here, 6.5 GB at 64 KiB each).
+# hubd stops sending at 16 MiB it has not read, catching up from the log or live, and
+# goes on once it reads: all of them, once, in order. --rcvhwm 2: its own ZeroMQ takes
+# next to nothing off the connection, as a stopped process would not.
+BIG=400
+hubctl channel create bulk > /dev/null || fail "channel create bulk"
+OUT=$("$RAWCLIENT" --timeout 30000 --pack 16 --size 60000 flood bulk "$BIG" 100) ||
+    fail "flood of big messages: $OUT"
+first=$(sed -n 's/.* FIRST \([0-9]*\) .*/\1/p' <<< "$OUT")
+held_lines() { grep -c "bytes it was sent and has not read" "$T/hubd.log" || true; }
+for how in catch-up live; do
+    since=0
+    [ "$how" = live ] && since=-1
+    before=$(held_lines)
+    "$RAWCLIENT" --timeout 30000 --rcvhwm 2 --pack 16 slowsub bulk "$since" 100000 \
+        "$T/go-$how" "$BIG" > "$T/big-$how.out" 2> "$T/big-$how.err" &
+    pid=$!
+    BG_PIDS+=("$pid")
+    wait_lines "$T/big-$how.out" 1 || fail "the big subscriber ($how) did not subscribe"
+    if [ "$how" = live ]; then
+        OUT=$("$RAWCLIENT" --timeout 30000 --pack 16 --size 60000 flood bulk "$BIG" 100) ||
+            fail "second flood of big messages: $OUT"
+        first=$(sed -n 's/.* FIRST \([0-9]*\) .*/\1/p' <<< "$OUT")
+    fi
+    held() { [ "$(held_lines)" -gt "$before" ]; }
+    wait_for held || fail "hubd did not hold back the $how subscriber that does not read"
+    unread=$(sed -n 's/.*subscriber [0-9]* has \([0-9]*\) bytes it was sent and has not read.*/\1/p' \
+        "$T/hubd.log" | tail -1)
+    echo "big subscriber ($how): held at $unread bytes unread"
+    [ "$unread" -ge $((16 << 20)) ] && [ "$unread" -le $((17 << 20)) ] ||
+        fail "the $how subscriber was held at $unread bytes, not at 16 MiB"
+    hubctl status > /dev/null || fail "the hub does not answer while holding a subscriber"
+    touch "$T/go-$how"
+    status=0
+    wait "$pid" || status=$?
+    assert_contains "$(tail -1 "$T/big-$how.out")" "RECEIVED $BIG FIRST $first " \
+        "the held $how subscriber once it read ($(cat "$T/big-$how.err"))"
+    assert_contains "$(tail -1 "$T/big-$how.out")" "ORDER ok" "order at the held $how subscriber"
+    assert_eq 0 "$status" "exit status of the held $how subscriber"
+done
+
 stop_hub || fail "hubd did not stop cleanly"
 echo "PASS"
