@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,6 +307,21 @@ relay_http_destroy (relay_http_t **self_p)
     free (self);
     curl_global_cleanup ();
     *self_p = NULL;
+}
+
+long
+relay_http_header_long (relay_http_t *self, const char *name)
+{
+    struct curl_header *header = NULL;
+    if (curl_easy_header (self->curl, name, 0, CURLH_HEADER, -1, &header) != CURLHE_OK ||
+        !header || !isdigit ((unsigned char)header->value[0]))
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    long value = strtol (header->value, &end, 10);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    return errno == 0 && *end == 0 ? value : -1;
 }
 
 //  One request: a JSON body, or none when json is NULL (then a GET).

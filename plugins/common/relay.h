@@ -134,6 +134,10 @@ void relay_http_json (relay_http_t *self, const char *method, const char *url, c
 void relay_http_get (relay_http_t *self, const char *url, size_t body_max,
                      relay_http_reply_t *reply);
 
+//  The value of the last reply's header NAME (case-insensitive) as a number, or -1 when
+//  it is absent or not a non-negative integer. Valid until the next request.
+long relay_http_header_long (relay_http_t *self, const char *name);
+
 //  Maps a reply to an outcome and fills result->error with "WHAT: HTTP 404 no_service"
 //  or "WHAT: timed out" (never the URL). Returns the outcome it set. A 429 without a
 //  Retry-After uses default_retry_s. A curl error is retried unless it is one that only

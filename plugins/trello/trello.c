@@ -35,29 +35,70 @@
     its marker deleted in between, or when two hubs with a relay of the same NAME share
     the list.
 
+    Pacing. Every Trello reply carries x-rate-limit-api-{token,key}-{interval-ms,max,
+    remaining}. When one says nothing remains, the jobs that come before that interval has
+    passed again are retried after it without a request (a paced retry, which uses up no
+    attempt): Trello's answer to more would be a 429, and past 200 of those the key is
+    refused for the rest of the window.
+
     Outcomes: 2xx done; 429 retry (Trello sends no Retry-After: 10 s, its next window);
     5xx, timeouts, connect errors retry; 401 (invalid key/token), 400, 403 dead; 404 dead
     but for a stored card (above).
 */
 #include "../common/relay.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TRELLO_RETRY_S  10        //  rate limits are per 10 s window
 #define TRELLO_NAME_MAX 512       //  bytes
 #define TRELLO_TEXT_MAX 16000     //  desc and comments: Trello allows 16,384 characters
 #define TRELLO_LIST_MAX (8 << 20) //  bytes of a list's cards read to find a marker
+#define TRELLO_PACE_MAX 60000     //  ms: the longest pause a rate-limit header may ask for
 
 typedef struct {
     const hub_host_t *host;
     char *api_base;
     char *list_id;
-    relay_http_t *http; //  its header list holds the key and token
-    long status;        //  HTTP status of the last reply (0: none)
+    relay_http_t *http;  //  its header list holds the key and token
+    long status;         //  HTTP status of the last reply (0: none)
+    int64_t quiet_until; //  CLOCK_MONOTONIC ms: a rate limit said nothing remains till then
+    char quiet_why[64];  //  which one ("token", "key")
 } trello_t;
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Reads the last reply's rate-limit headers: with nothing remaining of a limit, no
+//  request goes out until its interval has passed.
+static void
+s_note_limits (trello_t *self)
+{
+    static const char *const limits[] = {"token", "key"};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        char name[64];
+        snprintf (name, sizeof name, "x-rate-limit-api-%s-remaining", limits[i]);
+        long remaining = relay_http_header_long (self->http, name);
+        snprintf (name, sizeof name, "x-rate-limit-api-%s-interval-ms", limits[i]);
+        long interval = relay_http_header_long (self->http, name);
+        if (remaining != 0 || interval <= 0)
+            continue;
+        int64_t until = s_now_ms () + (interval < TRELLO_PACE_MAX ? interval : TRELLO_PACE_MAX);
+        if (until > self->quiet_until) {
+            self->quiet_until = until;
+            snprintf (self->quiet_why, sizeof self->quiet_why, "%s", limits[i]);
+        }
+    }
+}
 
 static bool
 s_is_hex_id (const char *text)
@@ -177,6 +218,7 @@ s_call (trello_t *self, const char *method, const char *path, json_t *params, co
     relay_http_json (self->http, method, url, body, &reply);
     free (body);
     self->status = reply.status;
+    s_note_limits (self);
     hub_relay_outcome_t outcome = relay_http_outcome (&reply, what, TRELLO_RETRY_S, result);
     if (outcome == HUB_RELAY_DONE && reply_p) {
         *reply_p = json_loads (reply.body.data, 0, NULL);
@@ -452,6 +494,17 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
                    "job %llu: %s is not an action item: skipped",
                    (unsigned long long)job->job_id, kind);
         result->outcome = HUB_RELAY_DONE;
+        return;
+    }
+    int64_t wait_ms = self->quiet_until - s_now_ms ();
+    if (wait_ms > 0) {
+        result->retry_after_s = (int32_t)((wait_ms + 999) / 1000);
+        relay_set_error (result, HUB_RELAY_RETRY,
+                         "trello: paced: Trello's rate limit per %s has nothing left for "
+                         "%" PRId64 " ms",
+                         self->quiet_why, wait_ms);
+        host->log (host->host, HUB_PLUGIN_LOG_DEBUG, "job %llu: %s",
+                   (unsigned long long)job->job_id, result->error);
         return;
     }
     char memo_key[64];

@@ -38,6 +38,11 @@ Control
         the request is carried out and then answered STATUS (the service did it, the client
         hears of a failure); with "drop": true it is carried out and the connection closed
         without an answer (the reply lost, or the client crashed before reading it).
+  POST /_control/limits {"token_max":100,"key_max":300,"interval_ms":10000}
+        Trello's rate limits (these are its defaults): each /1/ request counts against the
+        token's and the key's window (fixed, from its first request); one over a limit is
+        answered 429 API_TOKEN_LIMIT_EXCEEDED / API_KEY_LIMIT_EXCEEDED without being carried
+        out. Every /1/ answer carries x-rate-limit-api-{token,key}-{interval-ms,max,remaining}.
   GET  /_control/log    the request log as a JSON array
   GET  /_control/cards  the cards
   POST /_control/reset  clears faults, log and cards
@@ -54,7 +59,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"faults": [], "cards": {}, "log": []}
+STATE = {"faults": [], "cards": {}, "log": [], "windows": {}}
+LIMITS = {"token_max": 100, "key_max": 300, "interval_ms": 10000}
 CONFIG = {"key": "", "token": "", "log": None}
 ID_LIST = re.compile(r"^[0-9a-fA-F]{24}$")
 OAUTH = re.compile(r'(\w+)="([^"]*)"')
@@ -69,6 +75,26 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # quiet: the JSON log is the record
         pass
+
+    def rate_limit(self):
+        """Counts a /1/ request against Trello's windows: (headers, None) or, over a limit,
+        (headers, the 429 body)."""
+        now, headers, over = time.time(), {}, None
+        with LOCK:
+            for which in ("token", "key"):
+                most, interval = LIMITS[which + "_max"], LIMITS["interval_ms"]
+                w = STATE["windows"].get(which)
+                if w is None or now >= w["start"] + interval / 1000:
+                    w = STATE["windows"][which] = {"start": now, "used": 0}
+                w["used"] += 1
+                if w["used"] > most and over is None:
+                    over = {"error": "API_%s_LIMIT_EXCEEDED" % which.upper(),
+                            "message": "Rate limit exceeded"}
+                prefix = "x-rate-limit-api-%s-" % which
+                headers[prefix + "interval-ms"] = str(interval)
+                headers[prefix + "max"] = str(most)
+                headers[prefix + "remaining"] = str(max(0, most - w["used"]))
+        return headers, over
 
     def reply(self, status, body, ctype="text/plain; charset=utf-8", headers=None):
         if isinstance(body, (bytes, str)):
@@ -97,14 +123,17 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"t": time.time(), "method": self.command, "path": url.path, "query": query,
                  "headers": {k.lower(): v for k, v in self.headers.items()},
                  "body": raw.decode("utf-8", "replace")}
+        limit_headers, over = self.rate_limit() if url.path.startswith("/1/") else ({}, None)
         with LOCK:
-            fault = STATE["faults"].pop(0) if STATE["faults"] else None
+            fault = STATE["faults"].pop(0) if STATE["faults"] and over is None else None
             #  What the request is answered with when a fault decides it (else 200 or the
             #  route's own answer), so tests can tell failed attempts from deliveries.
-            entry["fault_status"] = fault.get("status") if fault else None
+            entry["fault_status"] = 429 if over else fault.get("status") if fault else None
             STATE["log"].append(entry)
             with open(CONFIG["log"], "a") as f:
                 f.write(json.dumps(entry) + "\n")
+        if over is not None:
+            return self.reply(429, over, headers=limit_headers)
         if fault and fault.get("status") and not fault.get("perform"):
             time.sleep(fault.get("delay", 0))
             return self.fault_reply(fault, url.path)
@@ -116,7 +145,7 @@ class Handler(BaseHTTPRequestHandler):
                 return None
             if fault.get("status"):
                 return self.fault_reply(fault, url.path)
-        return self.reply(status, body)
+        return self.reply(status, body, headers=limit_headers)
 
     def fault_reply(self, fault, path):
         headers = {}
@@ -136,6 +165,10 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["faults"].extend([None] * int(fault.get("after", 0)))
                 STATE["faults"].extend([fault] * int(fault.get("count", 1)))
                 return self.reply(200, {"ok": True})
+            if path == "/_control/limits":
+                LIMITS.update(json.loads(raw or b"{}"))
+                STATE["windows"].clear()
+                return self.reply(200, {"ok": True})
             if path == "/_control/log":
                 return self.reply(200, STATE["log"])
             if path == "/_control/cards":
@@ -144,6 +177,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["faults"].clear()
                 STATE["cards"].clear()
                 STATE["log"].clear()
+                STATE["windows"].clear()
                 return self.reply(200, {"ok": True})
         return self.reply(404, "no such control")
 

@@ -206,7 +206,27 @@ rc=0
 assert_eq 2 "$rc" "credentials in api_base refused at init"
 assert_contains "$(cat "$T/userinfo.out")" "api_base must not hold a user name or password" "refusal says why"
 
-# 10. Key and token never in a URL, a log line or a result.
+# 10. Pacing by Trello's rate-limit headers: with 2 requests per 3 s for the token, the
+#     second reply says none remain; the third job is a paced retry without a request
+#     (never a 429), and once the window has passed it goes through.
+control /_control/limits '{"token_max":2,"interval_ms":3000}'
+before=$(wc -l < "$API_LOG")
+out=$( (job 40 action 60; job 41 action 61; job 42 action 62) | run_host trello "$T/trello.conf" "$M")
+assert_eq "done done retry" "$(for i in 1 2 3; do field "$(line $i "$out")" outcome; done | xargs)" \
+    "two jobs in the window, the third paced"
+wait_s=$(field "$(line 3 "$out")" retry_after_s)
+[ "$wait_s" -ge 1 ] && [ "$wait_s" -le 3 ] || fail "paced retry after $wait_s s, not within the 3 s window"
+ok "paced retry after ${wait_s} s"
+assert_contains "$(field "$(line 3 "$out")" error)" "rate limit per token" "the paced retry says why"
+assert_eq 2 "$(($(wc -l < "$API_LOG") - before))" "requests made for three jobs in a window of two"
+sleep "$wait_s"
+out=$(job 42 action 62 | run_host trello "$T/trello.conf" "$M")
+assert_eq done "$(field "$out" outcome)" "the paced job once the window passed"
+assert_eq 0 "$(tail -n +$((before + 1)) "$API_LOG" | grep -c '"fault_status": 429' || true)" \
+    "429 answers while paced"
+control /_control/limits '{"token_max":100,"interval_ms":10000}'
+
+# 11. Key and token never in a URL, a log line or a result.
 "$PY" - "$API_LOG" "$KEY" "$TOKEN" <<'EOF2' || fail "secret in a URL"
 import json, sys
 for l in open(sys.argv[1]):
