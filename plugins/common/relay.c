@@ -43,6 +43,17 @@ relay_url_has_userinfo (const char *url)
     return has;
 }
 
+bool
+relay_url_usable (const char *url, char *why, size_t why_size)
+{
+    CURLU *u = curl_url ();
+    CURLUcode rc = u ? curl_url_set (u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
+    curl_url_cleanup (u);
+    if (rc != CURLUE_OK)
+        snprintf (why, why_size, "%s", curl_url_strerror (rc));
+    return rc == CURLUE_OK;
+}
+
 void *
 relay_alloc (size_t size)
 {

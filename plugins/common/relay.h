@@ -23,6 +23,10 @@ long relay_timeout (const hub_host_t *host);
 //  files named by the config, never in a URL that is shown and logged.
 bool relay_url_has_userinfo (const char *url);
 
+//  Whether libcurl can use url as it is (no spaces, a host, valid escapes...): true, or
+//  false with libcurl's reason in why (never the URL, which may be a secret).
+bool relay_url_usable (const char *url, char *why, size_t why_size);
+
 //  True if the job is about an action item (its creation, closing, or a reminder).
 bool relay_job_is_action (const hub_relay_job_t *job);
 

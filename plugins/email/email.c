@@ -753,6 +753,11 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
         snprintf (err, err_size, "email: smtp_url must be an smtp:// or smtps:// URL");
         goto fail;
     }
+    char why[256] = "";
+    if (!relay_url_usable (url, why, sizeof why)) {
+        snprintf (err, err_size, "email: smtp_url is not a usable URL: %s", why);
+        goto fail;
+    }
     if (relay_url_has_userinfo (url)) {
         snprintf (err, err_size,
                   "email: smtp_url must not hold a user name or password: "
@@ -771,7 +776,6 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
         goto fail;
     }
     if (username) {
-        char why[256] = "";
         self->password = host->read_secret (host->host, password_file, why, sizeof why);
         if (!self->password) {
             snprintf (err, err_size, "email: password_file: %s", why);

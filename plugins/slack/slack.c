@@ -295,6 +295,11 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
         snprintf (err, err_size, "slack: webhook_url_file does not hold an http(s) URL");
         return -1;
     }
+    if (!relay_url_usable (url, why, sizeof why)) {
+        relay_free_secret (url);
+        snprintf (err, err_size, "slack: webhook_url_file does not hold a usable URL: %s", why);
+        return -1;
+    }
     relay_http_t *http = relay_http_new (host, NULL, timeout_s);
     if (!http) {
         relay_free_secret (url);

@@ -52,7 +52,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define TRELLO_RETRY_S  10        //  rate limits are per 10 s window
 #define TRELLO_NAME_MAX 512       //  bytes
@@ -70,14 +69,6 @@ typedef struct {
     char quiet_why[64];  //  which one ("token", "key")
 } trello_t;
 
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 //  Reads the last reply's rate-limit headers: with nothing remaining of a limit, no
 //  request goes out until its interval has passed.
 static void
@@ -92,7 +83,8 @@ s_note_limits (trello_t *self)
         long interval = relay_http_header_long (self->http, name);
         if (remaining != 0 || interval <= 0)
             continue;
-        int64_t until = s_now_ms () + (interval < TRELLO_PACE_MAX ? interval : TRELLO_PACE_MAX);
+        int64_t until =
+            relay_mono_ms () + (interval < TRELLO_PACE_MAX ? interval : TRELLO_PACE_MAX);
         if (until > self->quiet_until) {
             self->quiet_until = until;
             snprintf (self->quiet_why, sizeof self->quiet_why, "%s", limits[i]);
@@ -153,6 +145,11 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
         api_base = "https://api.trello.com/1";
     if (strncmp (api_base, "https://", 8) && strncmp (api_base, "http://", 7)) {
         snprintf (err, err_size, "trello: api_base must be an http(s) URL");
+        return -1;
+    }
+    char why[128];
+    if (!relay_url_usable (api_base, why, sizeof why)) {
+        snprintf (err, err_size, "trello: api_base is not a usable URL: %s", why);
         return -1;
     }
     if (relay_url_has_userinfo (api_base)) {
@@ -496,7 +493,7 @@ s_deliver (void *state, const hub_relay_job_t *job, hub_relay_result_t *result)
         result->outcome = HUB_RELAY_DONE;
         return;
     }
-    int64_t wait_ms = self->quiet_until - s_now_ms ();
+    int64_t wait_ms = self->quiet_until - relay_mono_ms ();
     if (wait_ms > 0) {
         result->retry_after_s = (int32_t)((wait_ms + 999) / 1000);
         relay_set_error (result, HUB_RELAY_RETRY,

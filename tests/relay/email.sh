@@ -311,6 +311,11 @@ rc=0
 "$PLUGIN_HOST" "$PLUGIN_DIR/hub_email.so" "$T/userinfo.conf" "$M" < /dev/null 2> "$T/userinfo.out" || rc=$?
 assert_eq 2 "$rc" "credentials in smtp_url refused at init"
 assert_contains "$(cat "$T/userinfo.out")" "smtp_url must not hold a user name or password" "refusal says why"
+mailconf "smtp://127.0.0.1:1/x y" "board@partners.test" > "$T/space.conf"
+rc=0
+"$PLUGIN_HOST" "$PLUGIN_DIR/hub_email.so" "$T/space.conf" "$M" < /dev/null 2> "$T/space.out" || rc=$?
+assert_eq 2 "$rc" "an smtp_url with a space refused at init"
+assert_contains "$(cat "$T/space.out")" "smtp_url is not a usable URL" "refusal says why"
 for to in "a@partners.test,,b@partners.test" "a@partners.test, " ", a@partners.test"; do
     mailconf "smtp://127.0.0.1:1/x" "$to" > "$T/emptyto.conf"
     rc=0

@@ -202,9 +202,11 @@ hook_at nxdomain "http://hubd-relay-test.invalid/services/$HOOK_SECRET"
 out=$(echo '{"job_id":8,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host slack "$T/nxdomain.conf" "$T/memos.json")
 assert_eq retry "$(field "$out" outcome)" "unresolvable host -> retry"
 hook_at badport "http://127.0.0.1:99999/services/$HOOK_SECRET"
-out=$(echo '{"job_id":8,"channel":"c","kind":"message","title":"t","body":"b"}' | run_host slack "$T/badport.conf" "$T/memos.json")
-assert_eq dead "$(field "$out" outcome)" "malformed URL -> dead"
-assert_contains "$(field "$out" error)" "the configured URL cannot be used" "malformed URL: says what to fix"
+rc=0
+"$PLUGIN_HOST" "$PLUGIN_DIR/hub_slack.so" "$T/badport.conf" "$T/memos.json" < /dev/null 2> "$T/badport.out" || rc=$?
+assert_eq 2 "$rc" "malformed URL (port 99999) refused at init, not dead at the first post"
+assert_contains "$(cat "$T/badport.out")" "does not hold a usable URL: Port number was not a decimal number between 0 and 65535" \
+    "malformed URL: libcurl's reason"
 if command -v openssl > /dev/null; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
         -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
@@ -254,6 +256,13 @@ rc=0
 "$PLUGIN_HOST" "$PLUGIN_DIR/hub_slack.so" "$T/typo.conf" "$T/memos.json" < /dev/null 2> "$T/typo.out" || rc=$?
 assert_eq 2 "$rc" "a key init does not ask for is refused (as hubd does)"
 assert_contains "$(cat "$T/typo.out")" "unknown key 'webhook_url'" "refusal names the key"
+
+secret "$T/webhook-space" "$API/services/SecretHookXyz extra"
+printf 'webhook_url_file = %s\n' "$T/webhook-space" > "$T/space.conf"
+rc=0
+"$PLUGIN_HOST" "$PLUGIN_DIR/hub_slack.so" "$T/space.conf" "$T/memos.json" < /dev/null 2> "$T/space.out" || rc=$?
+assert_eq 2 "$rc" "a webhook file holding an unusable URL refused at init"
+assert_contains "$(cat "$T/space.out")" "does not hold a usable URL" "refusal says why"
 
 # 10. The webhook URL (the secret) never appears in a log line or result.
 if grep -rl "SecretHookXyz" "$T"/*.err "$T"/*.out 2> /dev/null; then fail "webhook URL leaked"; fi
