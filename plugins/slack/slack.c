@@ -271,6 +271,11 @@ s_payload (const hub_relay_job_t *job, size_t body_max, size_t *sections_p)
     return payload;
 }
 
+//  What a URL cannot hold: space, DEL and the C0 controls (for strcspn).
+static const char s_not_in_url[] = " \x7f\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d"
+                                   "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
+                                   "\x1b\x1c\x1d\x1e\x1f";
+
 static int
 s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
 {
@@ -295,9 +300,14 @@ s_init (const hub_host_t *host, void **state_p, char *err, size_t err_size)
         snprintf (err, err_size, "slack: webhook_url_file does not hold an http(s) URL");
         return -1;
     }
-    if (!relay_url_usable (url, why, sizeof why)) {
+    //  Only the characters a URL cannot hold: curl_url here made LeakSanitizer's tracer
+    //  crash at the host's exit after a paced post (an ASan-only failure), and the rest
+    //  (a bad port, say) makes the first post dead with a text that says to fix the URL.
+    if (url[strcspn (url, s_not_in_url)]) {
         relay_free_secret (url);
-        snprintf (err, err_size, "slack: webhook_url_file does not hold a usable URL: %s", why);
+        snprintf (err, err_size,
+                  "slack: webhook_url_file does not hold a usable URL: it has a space or a "
+                  "control character");
         return -1;
     }
     relay_http_t *http = relay_http_new (host, NULL, timeout_s);
