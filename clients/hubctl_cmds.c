@@ -467,7 +467,13 @@ hubctl_cmd_verify (hubctl_t *ctx, int argc, char **argv)
     //  channel skips the seqs of the others (the hub says which in END).
     if (end.complete)
         hub_verifier_expect_whole_log (v);
-    if (rc == 0 && err != HUB_OK)
+    if (rc == 0 && err == HUB_E_STORAGE) {
+        //  The hub could not serve the log past what came (a row edited behind its back,
+        //  or unreadable): the log is not shown intact, which is verify's failure.
+        hub_verifier_reject (v, hub_verifier_last_seq (v) + 1,
+                             hub_client_last_reason (ctx->client));
+        rc = hubctl_verify_report (ctx, v);
+    } else if (rc == 0 && err != HUB_OK)
         rc = hubctl_fail (ctx);
     else if (rc == 0) {
         hub_verifier_finish (v, end.has_checkpoint ? &end.checkpoint : NULL);

@@ -435,6 +435,13 @@ deliver_read_done (deliver_t *self, read_t **read_p)
             blocked = true;
         if (!blocked && !read->more && read->err == HUB_OK && read->head > sub->cursor)
             sub->cursor = read->head; //  everything up to the snapshot's head is covered
+        if (!gone && !blocked && read->err != HUB_OK) {
+            //  Reading again would fail again (a damaged row): the subscription ends, and
+            //  the client learns why.
+            wire_send_error (self->front, sub->peer, sub->peer_len, sub->req_id, read->err,
+                             read->why[0] ? read->why : "the log could not be read");
+            gone = true;
+        }
         if (gone)
             s_drop (self, sub);
         else if (sub->cursor >= self->head && !sub->reading)

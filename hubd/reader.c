@@ -94,47 +94,60 @@ s_prepare_rows (s_self_t *self, read_t *req)
     return stmt;
 }
 
-//  Whether the header text gives key (quoted) as the value of an "author" member. Inside
-//  a JSON string a quote is escaped, so "author" followed by a colon is a member name,
-//  never text of a title that quotes a key.
+//  Whether the header text gives value (quoted, as is) as the value of member name
+//  (quoted, e.g. "\"author\""). Inside a JSON string a quote is escaped, so the name
+//  followed by a colon is a member name, never text of a title that quotes a key.
 static bool
-s_author_is (const char *header, const char *key)
+s_member_is (const char *header, const char *name, const char *value)
 {
-    for (const char *at = strstr (header, "\"author\""); at;
-         at = strstr (at + 1, "\"author\"")) {
-        const char *c = at + 8;
+    size_t name_len = strlen (name), value_len = strlen (value);
+    for (const char *at = strstr (header, name); at; at = strstr (at + 1, name)) {
+        const char *c = at + name_len;
         c += strspn (c, " \t\r\n");
         if (*c++ != ':')
             continue;
         c += strspn (c, " \t\r\n");
-        if (*c == '"' && strncmp (c + 1, key, HUB_KEYTEXT_LEN) == 0 &&
-            c[1 + HUB_KEYTEXT_LEN] == '"')
+        if (*c == '"' && strncmp (c + 1, value, value_len) == 0 && c[1 + value_len] == '"')
             return true;
     }
     return false;
 }
 
-//  The author column is a copy of the signed header's author, kept for the indexes; the
-//  name a MSG carries must be the signed key's, or an edited column would put another
-//  partner's name on a message that verifies. The copy is checked against the header's
-//  text (a search, not a JSON parse per row); only a row where it does not match is
-//  parsed.
-static void
-s_signed_author (entry_t *entry)
+//  The author and channel columns are copies of the signed header's, kept for the
+//  indexes. The name a MSG carries must be the signed key's, or an edited column would
+//  put another partner's name on a message that verifies; and a message must not be
+//  served as a channel's it was not signed for (read rights go by channel), which the
+//  client, seeing only the signed header, could not tell. The copies are checked against
+//  the header's text (a search, not a JSON parse per row); only a row where one does not
+//  match is parsed. Returns false, with why, for a row stored under another channel than
+//  its signed one.
+static bool
+s_signed_columns (entry_t *entry, char *why, size_t why_size)
 {
     char text[HUB_KEYTEXT_LEN + 1], header[HUB_HEADER_MAX + 1];
     hub_key_to_text (entry->hdr.author, text);
     size_t len = entry->hlen < HUB_HEADER_MAX ? entry->hlen : HUB_HEADER_MAX;
     memcpy (header, entry->header, len);
     header[len] = 0;
-    if (s_author_is (header, text))
-        return;
+    if (s_member_is (header, "\"author\"", text) &&
+        s_member_is (header, "\"channel\"", entry->hdr.channel))
+        return true;
     hub_header_t hdr;
-    if (hub_header_decode (entry->header, entry->hlen, &hdr) == HUB_OK)
+    bool ok = true;
+    if (hub_header_decode (entry->header, entry->hlen, &hdr) == HUB_OK) {
         memcpy (entry->hdr.author, hdr.author, HUB_PUBKEY_BYTES);
-    else
+        if (strcmp (hdr.channel, entry->hdr.channel) != 0) {
+            snprintf (why, why_size,
+                      "seq %" PRIu64 " is stored as a message of channel '%s' but was "
+                      "signed for '%s': hub.db was edited outside hubd (restore it from a "
+                      "backup)",
+                      entry->seq, entry->hdr.channel, hdr.channel);
+            ok = false;
+        }
+    } else
         memset (entry->hdr.author, 0, HUB_PUBKEY_BYTES); //  damaged: nobody's name
     hub_header_clear (&hdr);
+    return ok;
 }
 
 static entry_t *
@@ -158,7 +171,6 @@ s_row_entry (sqlite3_stmt *stmt)
         memcpy (entry->hash, sqlite3_column_blob (stmt, 7), HUB_HASH_BYTES);
     if (sqlite3_column_bytes (stmt, 8) == HUB_PUBKEY_BYTES)
         memcpy (entry->hdr.author, sqlite3_column_blob (stmt, 8), HUB_PUBKEY_BYTES);
-    s_signed_author (entry);
     return entry;
 }
 
@@ -167,6 +179,8 @@ s_answer (s_self_t *self, read_t *req)
 {
     req->rows = batch_new (0);
     if (db_exec (self->db, "BEGIN") != SQLITE_OK) {
+        snprintf (req->why, sizeof req->why, "the history could not be read: %s",
+                  sqlite3_errmsg (self->db));
         req->err = HUB_E_STORAGE;
         return;
     }
@@ -183,10 +197,18 @@ s_answer (s_self_t *self, read_t *req)
             break;
         }
         entry_t *entry = s_row_entry (stmt);
+        if (!s_signed_columns (entry, req->why, sizeof req->why)) {
+            //  The page ends before it, with the reason: the damage is not hidden.
+            log_error ("reader", "%s", req->why);
+            entry_destroy (&entry);
+            req->err = HUB_E_STORAGE;
+            break;
+        }
         batch_append (req->rows, &entry);
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         log_error ("reader", "history read failed: %s", sqlite3_errmsg (self->db));
+        snprintf (req->why, sizeof req->why, "the history could not be read");
         req->err = HUB_E_STORAGE;
     }
     sqlite3_finalize (stmt);

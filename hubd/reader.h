@@ -32,7 +32,8 @@ typedef struct {
     uint64_t head;         //  last seq in the log in the snapshot the rows came from
     bool more;             //  more rows than limit exist
     char *checkpoint_json; //  latest checkpoint (PROTOCOL.md 6.3) or NULL; owned
-    hub_err_t err;
+    hub_err_t err;         //  the rows before the failure are still good
+    char why[256];         //  with err: the reason, for the client
 } read_t;
 
 typedef struct _reader_t reader_t;

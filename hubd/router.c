@@ -656,7 +656,7 @@ s_history_done (router_t *self, read_t **read_p)
                     next, meter_queued (meter));
     if (read->err != HUB_OK)
         wire_send_error (self->front, read->peer, read->peer_len, read->req_id, read->err,
-                         "the history could not be read");
+                         read->why[0] ? read->why : "the history could not be read");
     else if (!gone) {
         json_t *checkpoint =
             read->checkpoint_json ? json_loads (read->checkpoint_json, 0, NULL) : json_null ();

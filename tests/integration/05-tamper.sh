@@ -64,11 +64,12 @@ tamper delete "DELETE FROM messages WHERE seq = 5"
 expect_damage delete 5 "missing"
 stop_hub || true
 
-# (c) two rows' contents swapped (seqs 3 and 4): each still carries a valid author
-#     signature, but the chain breaks at 3
+# (c) two rows' contents swapped (seqs 3 and 4, with their channel columns): each still
+#     carries a valid author signature, but the chain breaks at 3
 fresh_log reorder
-tamper reorder "CREATE TEMP TABLE t AS SELECT seq, header, body, sig FROM messages WHERE seq IN (3, 4);
-UPDATE messages SET header = (SELECT header FROM t WHERE t.seq = 7 - messages.seq),
+tamper reorder "CREATE TEMP TABLE t AS SELECT seq, channel, header, body, sig FROM messages WHERE seq IN (3, 4);
+UPDATE messages SET channel = (SELECT channel FROM t WHERE t.seq = 7 - messages.seq),
+                    header = (SELECT header FROM t WHERE t.seq = 7 - messages.seq),
                     body = (SELECT body FROM t WHERE t.seq = 7 - messages.seq),
                     sig = (SELECT sig FROM t WHERE t.seq = 7 - messages.seq)
               WHERE seq IN (3, 4);"
@@ -106,6 +107,27 @@ NAME=$(hubctl --json history updates --since 22 --limit 1 | json_lines_field aut
 assert_eq admin "$NAME" "author: the name of an edited message whose title quotes the column's key"
 NAME=$(hubctl --json history updates --since 21 --limit 1 | json_lines_field author)
 assert_eq bob "$NAME" "author: the name of bob's own message"
+stop_hub || true
+
+# (f) the channel column (a copy of the signed header's, for the indexes) edited: seq 7,
+#     signed for updates, moved to actions. Served as an actions message it would reach
+#     partners with no read right on updates, and verify would pass (the client sees only
+#     the signed header). The hub ends every read at that row with the reason instead.
+fresh_log channel
+tamper channel "UPDATE messages SET channel = 'actions' WHERE seq = 7"
+for cmd in "history actions" "subscribe actions --since 0" "verify" "verify actions"; do
+    rc=0
+    OUT=$(hubctl $cmd 2>&1) || rc=$?
+    [ "$rc" -ne 0 ] || fail "channel: $cmd exited 0 on a row moved to another channel: $OUT"
+    assert_contains "$OUT" "seq 7 is stored as a message of channel 'actions' but was signed for 'updates'" \
+        "channel: $cmd"
+done
+echo "channel: verify: $OUT (exit $rc)"
+hubctl --json history actions > "$T/channel.out" 2> /dev/null || true
+GOT=$(json_lines_field seq < "$T/channel.out" | xargs)
+assert_eq "2 4 6" "$GOT" "channel: the actions messages before the damaged row are still served"
+grep -q "reader: seq 7 is stored as a message of channel 'actions'" "$T/hubd.log" ||
+    fail "channel: hubd did not log the damaged row"
 stop_hub || true
 
 echo "PASS"
