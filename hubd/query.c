@@ -1,6 +1,7 @@
 /*  query.c - see query.h. */
 #include "query.h"
 #include "mem.h"
+#include "rights.h"
 #include <czmq.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ static void
 s_add_channel (const char *name, const char *publish, const char *read, void *arg)
 {
     s_listing_t *listing = arg;
-    if (directory_allows (listing->who, read))
+    if (rights_may_see (publish, read, listing->who))
         json_array_append_new (listing->list,
                                json_pack ("{s:s, s:o, s:o}", "name", name, "publish",
                                           s_roles (publish), "read", s_roles (read)));

@@ -63,16 +63,30 @@ rights_may_read (const rights_view_t *view, const partner_t *who, const char *ch
            directory_allows (who, read);
 }
 
+bool
+rights_may_see (const char *publish, const char *read, const partner_t *who)
+{
+    return directory_allows (who, read) || directory_allows (who, publish);
+}
+
 hub_err_t
 rights_check_readable (const rights_view_t *view, const partner_t *who,
                        char (*channels)[HUB_CHANNEL_MAX + 1], size_t count, char *why,
                        size_t why_size)
 {
-    for (size_t i = 0; i < count; i++)
-        if (!rights_may_read (view, who, channels[i])) {
+    for (size_t i = 0; i < count; i++) {
+        const char *publish, *read;
+        if (!channel_set_rights (view->channels, channels[i], &publish, &read) ||
+            !rights_may_see (publish, read, who)) {
             snprintf (why, why_size, "there is no channel '%s'", channels[i]);
             return HUB_E_UNKNOWN_CHANNEL;
         }
+        if (!directory_allows (who, read)) {
+            snprintf (why, why_size, "partner '%s' may publish on channel '%s' but not read it",
+                      who->name, channels[i]);
+            return HUB_E_FORBIDDEN;
+        }
+    }
     return HUB_OK;
 }
 
@@ -82,7 +96,7 @@ s_check_rights (rights_t *self, const rights_view_t *view, uint8_t cmd, const pa
 {
     const char *publish, *read;
     if (!channel_set_rights (view->channels, hdr->channel, &publish, &read) ||
-        !directory_allows (who, read)) {
+        !rights_may_see (publish, read, who)) {
         snprintf (why, why_size, "there is no channel '%s'", hdr->channel);
         return HUB_E_UNKNOWN_CHANNEL;
     }

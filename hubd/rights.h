@@ -35,7 +35,12 @@ void rights_destroy (rights_t **self_p);
 //  True if who may read channel (which exists).
 bool rights_may_read (const rights_view_t *view, const partner_t *who, const char *channel);
 
-//  HUB_E_UNKNOWN_CHANNEL (with why) unless who may read every one of the channels.
+//  Whether a channel with these rights exists for who: it may read it, or publish on it
+//  (a channel partners write to and only the backbone reads). To anyone else it does not.
+bool rights_may_see (const char *publish, const char *read, const partner_t *who);
+
+//  HUB_OK if who may read every one of the channels; else HUB_E_UNKNOWN_CHANNEL for one
+//  it cannot see, HUB_E_FORBIDDEN for one it may only publish on (with why).
 hub_err_t rights_check_readable (const rights_view_t *view, const partner_t *who,
                                  char (*channels)[HUB_CHANNEL_MAX + 1], size_t count, char *why,
                                  size_t why_size);

@@ -168,3 +168,19 @@ assert_exit 0 "partner list of a big directory" hubctl --json partner list
 [ "${#OUT}" -gt 65536 ] || fail "the directory listing is only ${#OUT} bytes: not past 64 KiB"
 assert_eq 102 "$(echo "$OUT" | wc -l)" "partners listed"
 echo "ok: a directory of $(echo "$OUT" | wc -l) partners, ${#OUT} bytes listed"
+
+# A channel partners write to and only the backbone reads (--publish '*' --read admin):
+# listed for them, their publishes taken, reading it FORBIDDEN (not UNKNOWN_CHANNEL, as
+# for a channel they may neither read nor publish on), history * without it.
+hubctl keygen "$T/writer.key" > /dev/null
+hubctl partner add writer --key "$T/writer.key.pub" --role service-provider > /dev/null
+hubctl channel create inbox --publish '*' --read admin > /dev/null
+inbox_seq=$(hubctl --key "$T/writer.key" publish inbox "a note for the backbone only") ||
+    fail "a partner with the publish right alone could not publish: $inbox_seq"
+expect_refusal "may publish on channel 'inbox' but not read it" hubctl --key "$T/writer.key" history inbox
+expect_refusal FORBIDDEN hubctl --key "$T/writer.key" subscribe inbox
+assert_contains "$(hubctl --key "$T/writer.key" channel list)" "inbox" "the inbox is listed for its writers"
+all=$(hubctl --key "$T/writer.key" --json history '*' --limit 1000)
+case "$all" in *"backbone only"*) fail "history * showed a channel the partner may not read" ;; esac
+assert_contains "$(hubctl --json history inbox)" "\"seq\":$inbox_seq" "the administrator reads the inbox"
+echo "ok: an inbox channel (seq $inbox_seq)"
