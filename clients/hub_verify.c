@@ -8,11 +8,14 @@
        no gap, so every link is checked;
     3. the checkpoint is signed by the hub key the verifier trusts, and the chain it saw
        reaches the checkpoint's hash at the checkpoint's seq.
+    4. hub times never go back along the seqs it saw, and the checkpoint's message was
+       not stored after the checkpoint was signed. Hub time is not in the hash: an edit
+       that keeps a time between its neighbours' is not found.
     A deleted, edited, reordered or inserted entry breaks (1) or (2); truncating the end
     breaks (3). The first failure is kept: its seq and a reason.
 
-    Every seq and hash seen is kept (40 bytes a message) so the checkpoint, which comes
-    last, can be matched wherever its seq falls.
+    Every seq, hash and hub time seen is kept (48 bytes a message) so the checkpoint,
+    which comes last, can be matched wherever its seq falls.
 */
 #include "hub_client.h"
 #include "hubc_mem.h"
@@ -24,6 +27,7 @@
 
 typedef struct {
     uint64_t seq;
+    uint64_t hub_ts_ms;
     uint8_t hash[HUB_HASH_BYTES];
 } s_link_t;
 
@@ -117,6 +121,11 @@ s_check_link (hub_verifier_t *self, const hub_message_t *msg)
                   (unsigned long long)prev->seq);
         return s_fail (self, msg->seq, why);
     }
+    if (prev && msg->hub_ts_ms < prev->hub_ts_ms) {
+        snprintf (why, sizeof why, "hub time goes back: seq %llu stored before seq %llu",
+                  (unsigned long long)msg->seq, (unsigned long long)prev->seq);
+        return s_fail (self, msg->seq, why);
+    }
     return true;
 }
 
@@ -140,6 +149,7 @@ hub_verifier_add (hub_verifier_t *self, const hub_message_t *msg)
         self->links = hubc_realloc (self->links, self->alloc * sizeof *self->links);
     }
     self->links[self->count].seq = msg->seq;
+    self->links[self->count].hub_ts_ms = msg->hub_ts_ms;
     memcpy (self->links[self->count].hash, msg->hash, HUB_HASH_BYTES);
     self->count++;
     return true;
@@ -177,6 +187,8 @@ hub_verifier_finish (hub_verifier_t *self, const hub_checkpoint_t *cp)
     const s_link_t *link = s_find (self, cp->seq);
     if (link && sodium_memcmp (link->hash, cp->hash, HUB_HASH_BYTES) != 0)
         return s_fail (self, cp->seq, "chain does not reach the checkpoint hash");
+    if (link && link->hub_ts_ms > cp->ts_ms)
+        return s_fail (self, cp->seq, "hub time is after the checkpoint's, which covers it");
     char why[128];
     uint64_t last = hub_verifier_last_seq (self);
     if (self->consecutive && cp->seq > self->since && cp->seq > last) {

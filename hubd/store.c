@@ -39,6 +39,7 @@ typedef struct {
     zsock_t *out;
     uint64_t head;
     uint8_t head_hash[HUB_HASH_BYTES];
+    uint64_t last_ts;    //  hub time of the last commit: a commit's is never earlier
     uint64_t next_batch; //  number of the batch to commit next
     batch_t *ring[STORE_RING];
     sqlite3_stmt *find;
@@ -290,7 +291,12 @@ s_commit (s_self_t *self, batch_t **batches, size_t count)
     uint64_t saved_head = self->head;
     uint8_t saved_hash[HUB_HASH_BYTES];
     memcpy (saved_hash, self->head_hash, HUB_HASH_BYTES);
+    //  Hub time never goes back along the log, even when the clock does (hubctl verify
+    //  checks it: the times are not in the hash chain, but cannot be moved past their
+    //  neighbours' or the checkpoint's, which the hub signs).
     uint64_t now = s_now_ms ();
+    if (now < self->last_ts)
+        now = self->last_ts;
     int rc = db_exec (self->db, "BEGIN IMMEDIATE");
     for (size_t b = 0; b < count && rc == SQLITE_OK; b++)
         for (size_t i = 0; i < batches[b]->count && rc == SQLITE_OK; i++) {
@@ -302,6 +308,8 @@ s_commit (s_self_t *self, batch_t **batches, size_t count)
         rc = s_write_checkpoint (self, now);
     if (rc == SQLITE_OK)
         rc = db_exec (self->db, "COMMIT");
+    if (rc == SQLITE_OK)
+        self->last_ts = now;
     if (rc != SQLITE_OK) {
         const char *why = sqlite3_errstr (rc);
         log_error ("store",
@@ -407,6 +415,12 @@ store_new (const char *db_path, const hub_identity_t *hub,
     }
     //  Writing on such a log would give the lost seqs out again and sign over the gap.
     //  Reads go on, so that hubctl verify can show the damage.
+    sqlite3_stmt *ts = db_prepare (
+        db, "SELECT max(coalesce((SELECT max(ts_ms) FROM checkpoint), 0),"
+            " coalesce((SELECT hub_ts_ms FROM messages ORDER BY seq DESC LIMIT 1), 0))");
+    if (ts && sqlite3_step (ts) == SQLITE_ROW)
+        state->last_ts = (uint64_t)sqlite3_column_int64 (ts, 0);
+    sqlite3_finalize (ts);
     if (!s_anchor_holds (db, state->head, state->head_hash, state->damaged,
                          sizeof state->damaged))
         log_error ("store",

@@ -130,4 +130,16 @@ grep -q "reader: seq 7 is stored as a message of channel 'actions'" "$T/hubd.log
     fail "channel: hubd did not log the damaged row"
 stop_hub || true
 
+# (g) hub time (not in the hash chain, shown as `ts`) edited: moved back to 2000 it goes
+#     back along the log; moved on a year on the last message, it is after the checkpoint
+#     that covers it. The hub's own times never go back (it keeps them monotonic).
+fresh_log hubtime
+tamper hubtime "UPDATE messages SET hub_ts_ms = 946684800000 WHERE seq = 7"
+expect_damage hubtime 7 "hub time goes back"
+stop_hub || true
+fresh_log hubtime-end
+tamper hubtime-end "UPDATE messages SET hub_ts_ms = hub_ts_ms + 31536000000 WHERE seq = 20"
+expect_damage hubtime-end 20 "after the checkpoint"
+stop_hub || true
+
 echo "PASS"
