@@ -105,7 +105,7 @@ case "$(hubctl --json channel list)" in *'"nobody"'*) fail "a channel with an em
 assert_contains "$(cat "$T/raw.out")" "BAD_REQUEST unknown op 'nope'" "an unknown op, named as such"
 
 # A follower that is removed while connected stops receiving at once.
-hubctl --key "$T/fb.key" --json subscribe updates --follow > "$T/follow.out" 2> "$T/follow.err" &
+"$HUBCTL" --key "$T/fb.key" --json subscribe updates --follow > "$T/follow.out" 2> "$T/follow.err" &
 BG_PIDS+=($!)
 sleep 1
 hubctl publish updates "before removal" > /dev/null

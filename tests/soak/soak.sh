@@ -29,8 +29,10 @@ deadline=$((SECONDS + MINUTES * 60))
 round=0
 while [ $SECONDS -lt $deadline ]; do
     round=$((round + 1))
-    # A subscriber joins for a while and leaves; one follows throughout the round.
-    hubctl --json subscribe updates --follow > "$T/follow.$round" 2> /dev/null &
+    # A subscriber joins for a while and leaves; one follows throughout the round. The
+    # binary itself, not the hubctl function: killing the function's subshell left the
+    # follower running (reconnecting forever) after the soak.
+    "$HUBCTL" --json subscribe updates --follow > "$T/follow.$round" 2> /dev/null &
     follower=$!
     BG_PIDS+=($follower)
     sleep 20
