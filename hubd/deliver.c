@@ -8,11 +8,6 @@
 #include <string.h>
 
 #define DELIVER_READ_MAX 1000 //  rows per catch-up read
-//  Bytes sent to a subscriber that ZeroMQ still holds (it has not read them) before the
-//  hub stops sending; it goes on, from the log, once the queue is down to half of that.
-//  The high-water mark counts messages: 100,000 of credit at 64 KiB would be 6.5 GB.
-#define DELIVER_UNREAD_MAX    (16u << 20)
-#define DELIVER_UNREAD_RESUME (DELIVER_UNREAD_MAX / 2)
 
 typedef struct {
     uint64_t id; //  unique: tags catch-up reads, which may outlive the subscription
@@ -27,7 +22,7 @@ typedef struct {
     bool live;
     bool reading;        //  a catch-up read is with the reader
     bool pack;           //  takes MSGS packs (PROTOCOL.md 6.4)
-    bool held;           //  paused: it has DELIVER_UNREAD_MAX unread (deliver_resume)
+    bool held;           //  paused: its peer has too much unread (meter_has_room)
     bool told;           //  the log said so once for this subscription
     meter_peer_t *meter; //  held: what its peer has not read of what it was sent
 } s_sub_t;
@@ -141,14 +136,16 @@ s_flush (deliver_t *self, s_sub_t *sub, s_round_t *round, bool *gone)
 static bool
 s_has_room (deliver_t *self, s_sub_t *sub)
 {
-    size_t unread = meter_queued (sub->meter);
-    if (unread < DELIVER_UNREAD_MAX)
+    //  Credit counts messages, and so does ZeroMQ's high-water mark: 100,000 of credit
+    //  at 64 KiB would be 6.5 GB queued for a subscriber that stopped reading.
+    if (meter_has_room (sub->meter))
         return true;
     if (!sub->told)
         log_info ("deliver",
-                  "subscriber %" PRIu64 " has %zu bytes it was sent and has not read: "
-                  "nothing more is sent to it until it reads (then it catches up)",
-                  sub->id, unread);
+                  "subscriber %" PRIu64 " has %zu bytes it was sent and has not read (all "
+                  "clients: %zu, at most %zu): nothing more is sent to it until it reads "
+                  "(then it catches up)",
+                  sub->id, meter_queued (sub->meter), meter_total (), METER_TOTAL_MAX);
     sub->told = true;
     sub->held = true;
     self->any_held = true;
@@ -476,7 +473,7 @@ deliver_resume (deliver_t *self)
         return;
     self->any_held = false;
     for (s_sub_t *sub = zhashx_first (self->subs); sub; sub = zhashx_next (self->subs))
-        if (sub->held && meter_queued (sub->meter) > DELIVER_UNREAD_RESUME)
+        if (sub->held && !meter_may_resume (sub->meter))
             self->any_held = true;
         else if (sub->held) {
             sub->held = false;

@@ -55,9 +55,10 @@ void deliver_committed (deliver_t *self, batch_t *const *batches, size_t count);
 //  Handles a catch-up read answered by the reader. Takes ownership of *read_p.
 void deliver_read_done (deliver_t *self, read_t **read_p);
 
-//  A subscriber whose peer holds DELIVER_UNREAD_MAX bytes it has not read (16 MiB) is
-//  held: nothing more is sent to it, live or from the log. deliver_resume, called often
-//  while deliver_holding says so, lets it go on (catching up) once it has read half.
+//  A subscriber whose peer holds METER_PEER_MAX bytes it has not read (16 MiB), or while
+//  all peers hold METER_TOTAL_MAX, is held: nothing more is sent to it, live or from the
+//  log. deliver_resume, called often while deliver_holding says so, lets it go on
+//  (catching up) once meter_may_resume says so.
 void deliver_resume (deliver_t *self);
 bool deliver_holding (const deliver_t *self);
 

@@ -19,6 +19,9 @@ struct _meter_t {
 
 #define METER_FRAME_OVERHEAD 128 //  bytes: zmq_msg_t, its content record, malloc's header
 
+//  One front door per process; frames are released on ZeroMQ's I/O thread.
+static atomic_size_t s_total;
+
 //  A metered buffer: what it counts, then the bytes ZeroMQ sends.
 typedef struct {
     meter_peer_t *peer;
@@ -40,6 +43,7 @@ s_release (void *data, void *hint)
     (void)data;
     meter_peer_t *peer = block->peer;
     atomic_fetch_sub (&peer->bytes, block->size);
+    atomic_fetch_sub (&s_total, block->size);
     free (block);
     s_unref (peer);
 }
@@ -90,6 +94,25 @@ meter_queued (const meter_peer_t *peer)
     return atomic_load (&peer->bytes);
 }
 
+size_t
+meter_total (void)
+{
+    return atomic_load (&s_total);
+}
+
+bool
+meter_has_room (const meter_peer_t *peer)
+{
+    return meter_queued (peer) < METER_PEER_MAX && meter_total () < METER_TOTAL_MAX;
+}
+
+bool
+meter_may_resume (const meter_peer_t *peer)
+{
+    return meter_queued (peer) <= METER_PEER_MAX / 2 &&
+           meter_total () <= METER_TOTAL_MAX / 4 * 3;
+}
+
 void *
 meter_frame (meter_peer_t *peer, zmq_msg_t *frame, size_t size)
 {
@@ -99,6 +122,7 @@ meter_frame (meter_peer_t *peer, zmq_msg_t *frame, size_t size)
     //  weigh what they cost.
     block->size = size + METER_FRAME_OVERHEAD;
     atomic_fetch_add (&peer->bytes, block->size);
+    atomic_fetch_add (&s_total, block->size);
     atomic_fetch_add (&peer->refs, 1);
     int rc = zmq_msg_init_data (frame, block->data, size, s_release, block);
     assert (rc == 0);
@@ -125,6 +149,7 @@ meter_shared_new (size_t size)
     meter_shared_t *self = mem_alloc (sizeof *self + (size ? size : 1));
     atomic_init (&self->refs, 1);
     self->size = size;
+    atomic_fetch_add (&s_total, size + METER_FRAME_OVERHEAD);
     return self;
 }
 
@@ -137,8 +162,10 @@ meter_shared_data (meter_shared_t *self)
 static void
 s_shared_unref (meter_shared_t *self)
 {
-    if (atomic_fetch_sub (&self->refs, 1) == 1)
+    if (atomic_fetch_sub (&self->refs, 1) == 1) {
+        atomic_fetch_sub (&s_total, self->size + METER_FRAME_OVERHEAD);
         free (self);
+    }
 }
 
 void

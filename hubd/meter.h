@@ -13,6 +13,7 @@
 #ifndef HUBD_METER_H_INCLUDED
 #define HUBD_METER_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
@@ -31,6 +32,21 @@ meter_peer_t *meter_peer (meter_t *self, const uint8_t *peer, size_t peer_len);
 
 //  Bytes of the peer's metered frames that ZeroMQ has not released yet.
 size_t meter_queued (const meter_peer_t *peer);
+
+//  Bytes of every peer's metered frames not yet released, a shared buffer counted once:
+//  what the queues really hold. Many connections (one partner may open any number) each
+//  under its own bound could still add up to more memory than the machine has.
+size_t meter_total (void);
+
+//  The bounds the front door keeps to before it sends a peer more of what it asked for
+//  (history pages, subscription messages): METER_PEER_MAX unread by this peer, and
+//  METER_TOTAL_MAX in all. A peer held back goes on once it is down to half its bound
+//  and the total to three quarters (meter_may_resume), so it does not stop and start at
+//  every frame.
+#define METER_PEER_MAX  ((size_t)16 << 20)
+#define METER_TOTAL_MAX ((size_t)128 << 20)
+bool meter_has_room (const meter_peer_t *peer);
+bool meter_may_resume (const meter_peer_t *peer);
 
 //  Initialises frame with a buffer of size bytes, metered to peer; returns the buffer
 //  for the caller to fill before it sends the frame.

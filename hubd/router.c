@@ -54,12 +54,11 @@
 //  History bytes a client may leave unread in the hub's queue to it: a page stops there
 //  (its END says so) rather than queue without bound for a client that asks and never
 //  reads (ZeroMQ's high-water mark counts messages, not bytes).
-#define ROUTER_HISTORY_UNREAD_MAX (16 << 20)
-#define ROUTER_REFUSED_LINES      100 //  refusal log lines per window, then a summary
-#define ROUTER_REFUSED_WINDOW_MS  10000
-#define ROUTER_HISTORY_READS_MAX  4  //  pages being read for one connection (each in memory)
-#define ROUTER_SWEEP_SOON_MS      50 //  after a disconnect: the socket has let go of the peer
-#define MONITOR_ENDPOINT          "inproc://hubd-monitor"
+#define ROUTER_REFUSED_LINES     100 //  refusal log lines per window, then a summary
+#define ROUTER_REFUSED_WINDOW_MS 10000
+#define ROUTER_HISTORY_READS_MAX 4  //  pages being read for one connection (each in memory)
+#define ROUTER_SWEEP_SOON_MS     50 //  after a disconnect: the socket has let go of the peer
+#define MONITOR_ENDPOINT         "inproc://hubd-monitor"
 
 //  What the hub started with that only a restart changes.
 typedef struct {
@@ -598,7 +597,7 @@ s_handle_history (router_t *self, const s_ctx_t *ctx)
 static wire_result_t
 s_history_room (const meter_peer_t *meter)
 {
-    return meter_queued (meter) < ROUTER_HISTORY_UNREAD_MAX ? WIRE_SENT : WIRE_FULL;
+    return meter_has_room (meter) ? WIRE_SENT : WIRE_FULL;
 }
 
 //  Sends a history page. If the client's queue fills part-way (it asked for pages faster
@@ -652,8 +651,9 @@ s_history_done (router_t *self, read_t **read_p)
     if (cut)
         log_notice ("router",
                     "history page cut short at seq %" PRIu64 ": the client's "
-                    "queue is full (%zu bytes of history unread)",
-                    next, meter_queued (meter));
+                    "queue is full (%zu bytes of history unread) (all clients: %zu, at "
+                    "most %zu)",
+                    next, meter_queued (meter), meter_total (), METER_TOTAL_MAX);
     if (read->err != HUB_OK)
         wire_send_error (self->front, read->peer, read->peer_len, read->req_id, read->err,
                          read->why[0] ? read->why : "the history could not be read");

@@ -103,12 +103,7 @@ big_pid=$!
 BG_PIDS+=($big_pid)
 sleep 0.5
 kill -STOP "$big_pid" 2> /dev/null || fail "the client of big pages ended early: $(cat "$T/bighist.out")"
-peak=0
-for i in $(seq 1 20); do
-    rss=$(rss_kb "$HUB_PID")
-    [ "$rss" -gt "$peak" ] && peak=$rss
-    sleep 0.1
-done
+peak=$(peak_rss_kb "$HUB_PID" 20)
 kill -9 "$big_pid" 2> /dev/null || true
 echo "hubd VmRSS with a client not reading pages of big messages: $base kB before, at most $peak kB"
 # The meter cut the pages: the log names the unread bytes, at the 16 MiB bound.

@@ -183,5 +183,37 @@ for how in catch-up live; do
     assert_eq 0 "$status" "exit status of the held $how subscriber"
 done
 
+# Many such subscribers (one partner may open any number of connections) are bounded in
+# all too: 18 x 16 MiB would be 288 MiB; hubd stops at 128 MiB unread for all clients
+# together, holding the others back before their own 16 MiB, then serves them all. (RSS
+# also holds the catch-up pages, up to 24 MB each here, and what malloc keeps.)
+since=$((first - 1)) # the second flood's 400
+base=$(rss_kb "$HUB_PID")
+pids=()
+for i in $(seq 1 18); do
+    "$RAWCLIENT" --timeout 60000 --rcvhwm 2 --pack 16 slowsub bulk "$since" 100000 \
+        "$T/go-many" "$BIG" > "$T/many-$i.out" 2> "$T/many-$i.err" &
+    pids+=($!)
+    BG_PIDS+=($!)
+done
+held_by_total() {
+    sed -n 's/.*subscriber [0-9]* has \([0-9]*\) bytes it was sent and has not read (all clients: \([0-9]*\),.*/\1 \2/p' \
+        "$T/hubd.log" | awk -v most=$((16 << 20)) -v all=$((128 << 20)) '$1 < most && $2 >= all {n++} END {exit n ? 0 : 1}'
+}
+wait_for held_by_total || fail "no subscriber was held back by the bound on all clients' unread bytes"
+peak=$(peak_rss_kb "$HUB_PID" 10)
+echo "18 subscribers not reading: hubd VmRSS $base kB before, at most $peak kB"
+[ "$SANITIZED" = 1 ] || [ "$((peak - base))" -lt 300000 ] ||
+    fail "hubd grew by $((peak - base)) kB for 18 subscribers that do not read"
+hubctl status > /dev/null || fail "the hub does not answer while holding 128 MiB"
+touch "$T/go-many"
+for i in $(seq 1 18); do
+    status=0
+    wait "${pids[$((i - 1))]}" || status=$?
+    assert_contains "$(tail -1 "$T/many-$i.out")" "RECEIVED $BIG FIRST $first " \
+        "held subscriber $i of 18 once it read ($(cat "$T/many-$i.err"))"
+    assert_contains "$(tail -1 "$T/many-$i.out")" "ORDER ok" "order at held subscriber $i of 18"
+done
+
 stop_hub || fail "hubd did not stop cleanly"
 echo "PASS"

@@ -172,6 +172,17 @@ rss_kb() {
         echo 0
 }
 
+# peak_rss_kb PID N: the largest VmRSS (kB) of N samples 0.1 s apart.
+peak_rss_kb() {
+    local peak=0 rss i
+    for i in $(seq 1 "$2"); do
+        rss=$(rss_kb "$1")
+        [ "$rss" -gt "$peak" ] && peak=$rss
+        sleep 0.1
+    done
+    echo "$peak"
+}
+
 # msg_lines: reads hubctl --json message lines on stdin and prints one summary line each:
 # SEQ|CHANNEL|KIND|AUTHOR|TITLE|BODY|VERIFIED with the body JSON-escaped (so newlines show
 # as \n). Fails if a message object lacks one of the fields CONTRACT.md promises.
