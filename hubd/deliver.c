@@ -8,6 +8,9 @@
 #include <string.h>
 
 #define DELIVER_READ_MAX 1000 //  rows per catch-up read
+//  Catch-up reads asked of the reader and not yet handled: each holds a page (up to
+//  READER_PAGE_BYTES), and a thousand subscribers catching up at once held 443 MB.
+#define DELIVER_READS_MAX 32
 
 typedef struct {
     uint64_t id; //  unique: tags catch-up reads, which may outlive the subscription
@@ -48,6 +51,7 @@ struct _deliver_t {
     void *name_arg;
     meter_t *meter;
     bool any_held; //  some subscriber may be held (deliver_resume has work)
+    size_t reads;  //  catch-up reads with the reader
 };
 
 static void
@@ -203,6 +207,7 @@ s_read_from (deliver_t *self, s_sub_t *sub, uint64_t since, uint64_t credit)
     memcpy (read->peer, sub->peer, sub->peer_len);
     read->peer_len = sub->peer_len;
     sub->reading = true;
+    self->reads++;
     reader_request (self->reader, &read);
 }
 
@@ -211,6 +216,11 @@ s_start_read (deliver_t *self, s_sub_t *sub)
 {
     if (sub->reading || sub->live || sub->credit == 0 || sub->held || !s_has_room (self, sub))
         return;
+    if (self->reads >= DELIVER_READS_MAX) { //  its turn comes in deliver_resume
+        sub->held = true;
+        self->any_held = true;
+        return;
+    }
     s_read_from (self, sub, sub->cursor, sub->credit);
 }
 
@@ -405,6 +415,7 @@ void
 deliver_read_done (deliver_t *self, read_t **read_p)
 {
     read_t *read = *read_p;
+    self->reads--;
     //  The subscription that asked, unless it ended or was replaced meanwhile.
     s_sub_t *sub = s_lookup (self, read->peer, read->peer_len);
     if (sub && sub->id != read->tag)
@@ -447,6 +458,8 @@ deliver_read_done (deliver_t *self, read_t **read_p)
             s_start_read (self, sub);
     }
     read_destroy (read_p);
+    if (self->any_held && self->reads < DELIVER_READS_MAX / 2)
+        deliver_resume (self); //  subscribers waiting for a turn with the reader
 }
 
 //  A subscriber is sent a PONG: ROUTER_MANDATORY tells whether it is still there. A live

@@ -191,8 +191,10 @@ s_answer (s_self_t *self, read_t *req)
     sqlite3_reset (stmt);
     stmt = s_prepare_rows (self, req);
     int rc;
+    size_t bytes = 0;
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-        if (req->rows->count == req->limit) {
+        //  A page of 1,000 messages of 64 KiB would be 64 MB in memory until it is sent.
+        if (req->rows->count == req->limit || bytes >= READER_PAGE_BYTES) {
             req->more = true;
             break;
         }
@@ -204,6 +206,7 @@ s_answer (s_self_t *self, read_t *req)
             req->err = HUB_E_STORAGE;
             break;
         }
+        bytes += entry->hlen + entry->blen;
         batch_append (req->rows, &entry);
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {

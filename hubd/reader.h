@@ -36,6 +36,10 @@ typedef struct {
     char why[256];         //  with err: the reason, for the client
 } read_t;
 
+//  A page holds up to its limit of rows, and stops (more = true) once it holds this many
+//  bytes of headers and bodies: each page is in memory until the front door sends it.
+#define READER_PAGE_BYTES ((size_t)4 << 20)
+
 typedef struct _reader_t reader_t;
 
 //  Creates a request for the given channels (copied; count may be 0 for every channel).
