@@ -73,6 +73,8 @@ void meter_peer_release (meter_peer_t **peer_p);
 int meter_reads (const meter_peer_t *peer);
 void meter_read_start (meter_peer_t *peer);
 void meter_read_end (meter_peer_t *peer);
+//  Every peer's reads in progress together.
+int meter_reads_total (void);
 
 //  Forgets the peers with nothing queued, no read in progress and no hold (the front door's
 //  periodic sweep).

@@ -54,11 +54,12 @@
 //  History bytes a client may leave unread in the hub's queue to it: a page stops there
 //  (its END says so) rather than queue without bound for a client that asks and never
 //  reads (ZeroMQ's high-water mark counts messages, not bytes).
-#define ROUTER_REFUSED_LINES     100 //  refusal log lines per window, then a summary
-#define ROUTER_REFUSED_WINDOW_MS 10000
-#define ROUTER_HISTORY_READS_MAX 4  //  pages being read for one connection (each in memory)
-#define ROUTER_SWEEP_SOON_MS     50 //  after a disconnect: the socket has let go of the peer
-#define MONITOR_ENDPOINT         "inproc://hubd-monitor"
+#define ROUTER_REFUSED_LINES       100 //  refusal log lines per window, then a summary
+#define ROUTER_REFUSED_WINDOW_MS   10000
+#define ROUTER_HISTORY_READS_MAX   4  //  pages being read for one connection (each in memory)
+#define ROUTER_HISTORY_READS_TOTAL 64 //  and for all: up to 64 pages of 4 MiB in memory
+#define ROUTER_SWEEP_SOON_MS       50 //  after a disconnect: the socket has let go of the peer
+#define MONITOR_ENDPOINT           "inproc://hubd-monitor"
 
 //  What the hub started with that only a restart changes.
 typedef struct {
@@ -563,6 +564,11 @@ s_handle_history (router_t *self, const s_ctx_t *ctx)
                   "%d history pages of this connection are being read: ask for more once "
                   "one has ended",
                   ROUTER_HISTORY_READS_MAX);
+    } else if (err == HUB_OK && meter_reads_total () >= ROUTER_HISTORY_READS_TOTAL) {
+        err = HUB_E_RATE_LIMITED;
+        snprintf (why, sizeof why,
+                  "%d history pages are being read for all clients: ask again shortly",
+                  ROUTER_HISTORY_READS_TOTAL);
     }
     if (err != HUB_OK) {
         s_refuse (self, ctx, err, why);

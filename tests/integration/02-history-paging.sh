@@ -72,7 +72,7 @@ OUT=$("$RAWCLIENT" --timeout $((30000 * HUB_TIMEOUT_SCALE)) flood pages 1000 100
 OUT=$("$RAWCLIENT" --timeout $((3000 * HUB_TIMEOUT_SCALE)) --rcvhwm 1000 histflood pages 300) ||
     fail "histflood: $OUT"
 echo "histflood: $OUT"
-read -r _ pages _ full _ cut _ lost _ holes _ badend <<< "$OUT"
+read -r _ pages _ full _ cut _ lost _ holes _ badend _ <<< "$OUT"
 assert_eq 0 "$holes" "pages with a hole"
 assert_eq 0 "$badend" "pages whose END does not say where they stopped"
 assert_eq "$pages" "$((full + cut + lost))" "pages counted"
@@ -89,6 +89,29 @@ if [ -z "${HUB_VALGRIND:-}" ] || [ "$HUB_VALGRIND" = 0 ]; then
     fi
 fi
 hubctl status > /dev/null || fail "the hub does not answer after the history flood"
+
+# Many connections asking at once: each may have 4 pages being read, and all together 64
+# (each page is in memory until it is sent); beyond that RATE_LIMITED, asked again. 24
+# clients flooding together all finish, without a hole, and some were told to wait.
+pids=()
+for i in $(seq 1 24); do
+    "$RAWCLIENT" --timeout $((3000 * HUB_TIMEOUT_SCALE)) --rcvhwm 1000 histflood pages 60 \
+        > "$T/many-$i.out" 2>&1 &
+    pids+=($!)
+    BG_PIDS+=($!)
+done
+limited=0
+for i in $(seq 1 24); do
+    wait "${pids[$((i - 1))]}" || fail "histflood client $i: $(cat "$T/many-$i.out")"
+    read -r _ pages _ full _ cut _ lost _ holes _ badend _ all < "$T/many-$i.out"
+    assert_eq 0 "$holes" "client $i of 24: pages with a hole"
+    assert_eq 0 "$badend" "client $i of 24: pages whose END does not say where they stopped"
+    limited=$((limited + all))
+done
+echo "24 clients flooding history: $limited requests held back by the bound on all reads"
+if [ -z "${HUB_VALGRIND:-}" ] || [ "$HUB_VALGRIND" = 0 ]; then
+    [ "$limited" -gt 0 ] || fail "24 clients flooding history were never held back by the bound on all reads"
+fi
 
 # A client that asks for pages of big messages and then stops reading: what hubd queues
 # for it is bounded in bytes (16 MiB of unread history), not only in messages (200,000 of

@@ -58,13 +58,16 @@
                             reads until every page has ended or --timeout passes with
                             nothing; a request refused with RATE_LIMITED (too many
                             being read) is sent again. CH must hold consecutive seqs. Prints
-   "PAGES N FULL F CUT C LOST L HOLES H BADEND B": FULL pages had every message, CUT ones fewer,
-   LOST ones no END; HOLES counts pages whose seqs skip one, BADEND pages whose END does not say
-   where they stopped (next = last seq sent, more = true when cut)
+   "PAGES N FULL F CUT C LOST L HOLES H BADEND B ALL-LIMITED A": FULL pages had every message,
+   CUT ones fewer, LOST ones no END; HOLES counts pages whose seqs skip one, BADEND pages whose
+   END does not say where they stopped (next = last seq sent, more = true when cut), ALL-LIMITED
+   the requests refused RATE_LIMITED because of the bound on all clients' reads (asked again
+   too)
 
     Exit status: 0 an answer was printed (whatever it says); 1 bad usage or local
     problem; 2 no answer in time; 3 a check of flood/slowsub failed.
 */
+#define _GNU_SOURCE //  memmem
 #include "hub_client.h"
 #include "hub_err.h"
 #include "hub_frame.h"
@@ -837,6 +840,7 @@ s_histflood (s_ctx_t *ctx, const char *channel, long pages)
     assert (page && again);
     long ended = 0, read = 0, sent = 0, nagain = 0;
     int64_t next_send = zclock_mono (), slow_until = INT64_MAX;
+    long limited_all = 0;
     while (ended < pages) {
         int64_t now = zclock_mono ();
         if ((nagain || sent < pages) && now >= next_send) {
@@ -895,6 +899,9 @@ s_histflood (s_ctx_t *ctx, const char *channel, long pages)
             //  asked again in turn, as a client would.
             again[nagain++] = env.req_id;
             slow_until = INT64_MAX;
+            static const char all[] = "for all clients";
+            limited_all += memmem (zframe_data (data_f), zframe_size (data_f), all,
+                                   sizeof all - 1) != NULL;
         } else if (!(known && env.cmd == HUB_CMD_PONG))
             fprintf (stderr, "hub-rawclient: unexpected answer 0x%02x to request %u\n", env.cmd,
                      env.req_id);
@@ -910,8 +917,8 @@ s_histflood (s_ctx_t *ctx, const char *channel, long pages)
     }
     free (page);
     free (again);
-    printf ("PAGES %ld FULL %ld CUT %ld LOST %ld HOLES %ld BADEND %ld\n", pages, full, cut,
-            lost, holes, badend);
+    printf ("PAGES %ld FULL %ld CUT %ld LOST %ld HOLES %ld BADEND %ld ALL-LIMITED %ld\n", pages,
+            full, cut, lost, holes, badend, limited_all);
     return 0;
 }
 
