@@ -31,7 +31,8 @@
         hubd action <relay NAME>:<action_id>
     and before a retry (attempt > 1) or a late create (a job of another kind) makes a
     card, GET /lists/{list_id}/cards?fields=id,desc looks for an open card with that line
-    and adopts it. The residual risk: a twin when the card was moved to another list or
+    and adopts it (not when this plugin's last create of the item was answered 429, which
+    makes nothing). The residual risk: a twin when the card was moved to another list or
     its marker deleted in between, or when two hubs with a relay of the same NAME share
     the list.
 
@@ -53,11 +54,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRELLO_RETRY_S  10        //  rate limits are per 10 s window
-#define TRELLO_NAME_MAX 512       //  bytes
-#define TRELLO_TEXT_MAX 16000     //  desc and comments: Trello allows 16,384 characters
-#define TRELLO_LIST_MAX (8 << 20) //  bytes of a list's cards read to find a marker
-#define TRELLO_PACE_MAX 60000     //  ms: the longest pause a rate-limit header may ask for
+#define TRELLO_RETRY_S      10        //  rate limits are per 10 s window
+#define TRELLO_NAME_MAX     512       //  bytes
+#define TRELLO_TEXT_MAX     16000     //  desc and comments: Trello allows 16,384 characters
+#define TRELLO_LIST_MAX     (8 << 20) //  bytes of a list's cards read to find a marker
+#define TRELLO_PACE_MAX     60000     //  ms: the longest pause a rate-limit header may ask for
+#define TRELLO_REFUSED_KEPT 64        //  action items remembered as refused unmade (a ring)
 
 typedef struct {
     const hub_host_t *host;
@@ -67,6 +69,10 @@ typedef struct {
     long status;         //  HTTP status of the last reply (0: none)
     int64_t quiet_until; //  CLOCK_MONOTONIC ms: a rate limit said nothing remains till then
     char quiet_why[64];  //  which one ("token", "key")
+    //  Action items whose last create here was answered 429: Trello made nothing, so
+    //  their retry needs no look in the list first (a request less of the same budget).
+    uint64_t refused[TRELLO_REFUSED_KEPT];
+    size_t refused_next;
 } trello_t;
 
 //  Reads the last reply's rate-limit headers: with nothing remaining of a limit, no
@@ -388,19 +394,42 @@ s_find_card (trello_t *self, const hub_relay_job_t *job, char *card, hub_relay_r
 //  Makes the card of job's action item, or, on a retry or for a job of another kind,
 //  adopts the one an earlier attempt made; writes its id into card (25 bytes) and returns
 //  it as the memo card:<action_id>.
+//  Finds the action item in the ring of ones refused unmade; clears it there if forget.
+static bool
+s_was_refused (trello_t *self, uint64_t action_id, bool forget)
+{
+    for (size_t i = 0; i < TRELLO_REFUSED_KEPT; i++)
+        if (self->refused[i] == action_id) {
+            if (forget)
+                self->refused[i] = 0;
+            return true;
+        }
+    return false;
+}
+
 static hub_relay_outcome_t
 s_obtain_card (trello_t *self, const hub_relay_job_t *job, char *card,
                hub_relay_result_t *result)
 {
-    bool look = job->attempt > 1 || strcmp (job->kind, "action");
+    bool look = (job->attempt > 1 || strcmp (job->kind, "action")) &&
+                !s_was_refused (self, job->action_id, false);
     if (look && s_find_card (self, job, card, result) != HUB_RELAY_DONE)
         return result->outcome;
     if (*card)
         self->host->log (self->host->host, HUB_PLUGIN_LOG_NOTICE,
                          "action %llu: card %s, made by an earlier attempt, adopted",
                          (unsigned long long)job->action_id, card);
-    else if (s_new_card (self, job, card, result) != HUB_RELAY_DONE)
-        return result->outcome;
+    else {
+        hub_relay_outcome_t made = s_new_card (self, job, card, result);
+        //  Only a 429 says for sure that nothing was made; any other failure may have.
+        s_was_refused (self, job->action_id, true);
+        if (made != HUB_RELAY_DONE && self->status == 429) {
+            self->refused[self->refused_next] = job->action_id;
+            self->refused_next = (self->refused_next + 1) % TRELLO_REFUSED_KEPT;
+        }
+        if (made != HUB_RELAY_DONE)
+            return result->outcome;
+    }
     snprintf (result->memo_key, sizeof result->memo_key, "card:%llu",
               (unsigned long long)job->action_id);
     snprintf (result->memo_value, sizeof result->memo_value, "%s", card);

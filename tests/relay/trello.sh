@@ -226,6 +226,16 @@ assert_eq 0 "$(tail -n +$((before + 1)) "$API_LOG" | grep -c '"fault_status": 42
     "429 answers while paced"
 control /_control/limits '{"token_max":100,"interval_ms":10000}'
 
+# 10b. A create answered 429 made nothing: its retry creates at once, without first
+#      looking in the list for a card an earlier attempt made (a request less).
+control /_control/fail '{"status":429,"count":1}'
+out=$( (job 50 action 70; job 50 action 70 ',"attempt":2') | run_host trello "$T/trello.conf" "$M")
+assert_eq "retry done" "$(for i in 1 2; do field "$(line $i "$out")" outcome; done | xargs)" \
+    "a create answered 429, then its retry"
+assert_eq "POST /1/cards
+POST /1/cards" "$(requests 2)" "the retry of a create answered 429 does not look in the list"
+assert_eq 1 "$(nmarked 70)" "one card for action 70"
+
 # 11. Key and token never in a URL, a log line or a result.
 "$PY" - "$API_LOG" "$KEY" "$TOKEN" <<'EOF2' || fail "secret in a URL"
 import json, sys
