@@ -56,14 +56,6 @@ s_author_is_peer (rights_t *self, const uint8_t author[HUB_PUBKEY_BYTES], const 
 }
 
 bool
-rights_may_read (const rights_view_t *view, const partner_t *who, const char *channel)
-{
-    const char *publish, *read;
-    return channel_set_rights (view->channels, channel, &publish, &read) &&
-           directory_allows (who, read);
-}
-
-bool
 rights_may_see (const char *publish, const char *read, const partner_t *who)
 {
     return directory_allows (who, read) || directory_allows (who, publish);

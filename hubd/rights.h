@@ -32,9 +32,6 @@ rights_t *rights_new (const uint8_t hub_pk[HUB_PUBKEY_BYTES],
                       const uint8_t admin_pk[HUB_PUBKEY_BYTES]);
 void rights_destroy (rights_t **self_p);
 
-//  True if who may read channel (which exists).
-bool rights_may_read (const rights_view_t *view, const partner_t *who, const char *channel);
-
 //  Whether a channel with these rights exists for who: it may read it, or publish on it
 //  (a channel partners write to and only the backbone reads). To anyone else it does not.
 bool rights_may_see (const char *publish, const char *read, const partner_t *who);

@@ -18,27 +18,29 @@
 
 #include <string.h>
 
+//  A listing shows the channels the partner may see: read, or publish on.
 static void
-s_count_readable (const char *name, const char *publish, const char *read, void *arg)
+s_count_visible (const char *name, const char *publish, const char *read, void *arg)
 {
     (void)name;
-    (void)publish;
     void **args = arg;
-    *(size_t *)args[1] += directory_allows (args[0], read);
+    *(size_t *)args[1] += rights_may_see (publish, read, args[0]);
 }
 
 static void
 s_check_channels (fuzz_hub_t *hub, const partner_t *who, json_t *list)
 {
-    size_t readable = 0, i;
-    void *args[] = {(void *)who, &readable};
-    channel_set_each (hub->view.channels, s_count_readable, args);
-    CHECK (json_array_size (list) == readable);
+    size_t visible = 0, i;
+    void *args[] = {(void *)who, &visible};
+    channel_set_each (hub->view.channels, s_count_visible, args);
+    CHECK (json_array_size (list) == visible);
     json_t *channel;
     json_array_foreach (list, i, channel)
     {
         const char *name = json_string_value (json_object_get (channel, "name"));
-        CHECK (name && rights_may_read (&hub->view, who, name));
+        const char *publish, *read;
+        CHECK (name && channel_set_rights (hub->view.channels, name, &publish, &read) &&
+               rights_may_see (publish, read, who));
     }
 }
 
