@@ -25,7 +25,8 @@ typedef struct {
     bool live;
     bool reading;        //  a catch-up read is with the reader
     bool pack;           //  takes MSGS packs (PROTOCOL.md 6.4)
-    bool held;           //  paused: its peer has too much unread (meter_has_room)
+    bool held;           //  paused (deliver_resume): too much unread, or waiting its turn
+                         //  for a catch-up read (DELIVER_READS_MAX)
     bool told;           //  the log said so once for this subscription
     meter_peer_t *meter; //  held: what its peer has not read of what it was sent
 } s_sub_t;

@@ -140,8 +140,14 @@ struct _meter_shared_t {
 typedef struct {
     meter_peer_t *peer;
     meter_shared_t *shared;
-    size_t size; //  what it counts on the peer
 } s_share_t;
+
+//  What one peer's frame of a shared buffer counts on that peer.
+static size_t
+s_share_size (const meter_shared_t *shared)
+{
+    return shared->size + METER_FRAME_OVERHEAD;
+}
 
 meter_shared_t *
 meter_shared_new (size_t size)
@@ -149,7 +155,7 @@ meter_shared_new (size_t size)
     meter_shared_t *self = mem_alloc (sizeof *self + (size ? size : 1));
     atomic_init (&self->refs, 1);
     self->size = size;
-    atomic_fetch_add (&s_total, size + METER_FRAME_OVERHEAD);
+    atomic_fetch_add (&s_total, s_share_size (self)); //  once, however many peers share it
     return self;
 }
 
@@ -163,7 +169,7 @@ static void
 s_shared_unref (meter_shared_t *self)
 {
     if (atomic_fetch_sub (&self->refs, 1) == 1) {
-        atomic_fetch_sub (&s_total, self->size + METER_FRAME_OVERHEAD);
+        atomic_fetch_sub (&s_total, s_share_size (self));
         free (self);
     }
 }
@@ -182,7 +188,7 @@ s_release_share (void *data, void *hint)
 {
     s_share_t *share = hint;
     (void)data;
-    atomic_fetch_sub (&share->peer->bytes, share->size);
+    atomic_fetch_sub (&share->peer->bytes, s_share_size (share->shared));
     s_unref (share->peer);
     s_shared_unref (share->shared);
     free (share);
@@ -194,8 +200,7 @@ meter_frame_shared (meter_peer_t *peer, zmq_msg_t *frame, meter_shared_t *shared
     s_share_t *share = mem_alloc (sizeof *share);
     share->peer = peer;
     share->shared = shared;
-    share->size = shared->size + METER_FRAME_OVERHEAD;
-    atomic_fetch_add (&peer->bytes, share->size);
+    atomic_fetch_add (&peer->bytes, s_share_size (shared));
     atomic_fetch_add (&peer->refs, 1);
     atomic_fetch_add (&shared->refs, 1);
     int rc = zmq_msg_init_data (frame, shared->data, shared->size, s_release_share, share);

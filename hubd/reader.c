@@ -162,7 +162,9 @@ s_row_entry (sqlite3_stmt *stmt)
     snprintf (entry->hdr.channel, sizeof entry->hdr.channel, "%s",
               (const char *)sqlite3_column_text (stmt, 2));
     //  Rows are served as stored, even if someone damaged them: detecting that is the
-    //  verifier's job (hubctl verify), and it needs to see the damage.
+    //  verifier's job (hubctl verify), and it needs to see the damage. Only a row filed
+    //  under another channel than its signed one is not (s_signed_columns): the verifier
+    //  could not see that, and it would bypass read rights.
     if (sqlite3_column_bytes (stmt, 5) == HUB_SIG_BYTES)
         memcpy (entry->sig, sqlite3_column_blob (stmt, 5), HUB_SIG_BYTES);
     if (sqlite3_column_bytes (stmt, 6) == HUB_HASH_BYTES)

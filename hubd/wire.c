@@ -31,15 +31,11 @@ s_frame (void *front, const void *data, size_t size, bool more)
     (void)rc;
 }
 
-//  A frame as s_frame sends it, or with a meter, counted on it until ZeroMQ lets it go:
-//  every frame of a MSG, as 200,000 queued small ones hold far more than their bodies.
+//  A frame as s_frame sends it, counted on the meter until ZeroMQ lets it go: every
+//  frame of a MSG, as 200,000 queued small ones hold far more than their bodies.
 static void
 s_frame_metered (void *front, meter_peer_t *meter, const void *data, size_t size, bool more)
 {
-    if (!meter) {
-        s_frame (front, data, size, more);
-        return;
-    }
     zmq_msg_t frame;
     memcpy (meter_frame (meter, &frame, size), data, size);
     int rc = zmq_msg_send (&frame, front, more ? ZMQ_SNDMORE : 0);
@@ -73,6 +69,7 @@ wire_result_t
 wire_send_msg (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
                const entry_t *entry, const char *author_name, meter_peer_t *meter)
 {
+    assert (meter);
     wire_result_t result = s_begin (front, peer, peer_len, HUB_CMD_MSG, req_id, true);
     if (result != WIRE_SENT)
         return result;
@@ -197,22 +194,14 @@ wire_result_t
 wire_send_pack (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
                 wire_pack_t *pack, wire_memo_t *memo, meter_peer_t *meter)
 {
-    assert (meter || !memo); //  a shared frame is counted on each peer it goes to
+    assert (meter); //  a shared frame is counted on each peer it goes to
     wire_result_t result = s_begin (front, peer, peer_len, HUB_CMD_MSGS, req_id, true);
     if (result == WIRE_SENT) {
         zmq_msg_t frame;
         if (memo)
             meter_frame_shared (meter, &frame, s_memo_slot (memo, pack)->shared);
-        else {
-            if (meter)
-                meter_frame (meter, &frame, pack->bytes);
-            else {
-                int rc = zmq_msg_init_size (&frame, pack->bytes);
-                assert (rc == 0);
-                (void)rc;
-            }
-            s_pack_write (pack, zmq_msg_data (&frame));
-        }
+        else
+            s_pack_write (pack, meter_frame (meter, &frame, pack->bytes));
         int rc = zmq_msg_send (&frame, front, 0);
         assert (rc >= 0);
         (void)rc;

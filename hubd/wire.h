@@ -16,8 +16,8 @@
 
 typedef enum { WIRE_SENT, WIRE_FULL, WIRE_GONE } wire_result_t;
 
-//  MSG: meta from the entry's seq/hub_ts/prev_hash/hash, then its exact bytes. With a
-//  meter (else NULL), its frames are counted on it until ZeroMQ lets them go.
+//  MSG: meta from the entry's seq/hub_ts/prev_hash/hash, then its exact bytes. Its frames
+//  are counted on the peer's meter until ZeroMQ lets them go.
 wire_result_t wire_send_msg (void *front, const uint8_t *peer, size_t peer_len, uint32_t req_id,
                              const entry_t *entry, const char *author_name,
                              meter_peer_t *meter);
@@ -57,10 +57,9 @@ void wire_memo_clear (wire_memo_t *self);
 void wire_memo_destroy (wire_memo_t **self_p);
 
 //  Sends the pack as one MSGS and empties it, whatever the result: WIRE_FULL and
-//  WIRE_GONE mean none of it was sent. With a meter (else NULL), its bytes are counted
-//  on it until ZeroMQ lets them go. With a memo (else NULL; then a meter is required), a
-//  pack of the same entries built earlier in the round is sent again instead of being
-//  encoded anew.
+//  WIRE_GONE mean none of it was sent. Its bytes are counted on the peer's meter until
+//  ZeroMQ lets them go. With a memo (else NULL), a pack of the same entries built earlier in
+//  the round is sent again instead of being encoded anew.
 wire_result_t wire_send_pack (void *front, const uint8_t *peer, size_t peer_len,
                               uint32_t req_id, wire_pack_t *pack, wire_memo_t *memo,
                               meter_peer_t *meter);
