@@ -415,9 +415,8 @@ store_new (const char *db_path, const hub_identity_t *hub,
     }
     //  Writing on such a log would give the lost seqs out again and sign over the gap.
     //  Reads go on, so that hubctl verify can show the damage.
-    sqlite3_stmt *ts = db_prepare (
-        db, "SELECT max(coalesce((SELECT max(ts_ms) FROM checkpoint), 0),"
-            " coalesce((SELECT hub_ts_ms FROM messages ORDER BY seq DESC LIMIT 1), 0))");
+    //  The checkpoint is signed in each commit's transaction with that commit's time.
+    sqlite3_stmt *ts = db_prepare (db, "SELECT ts_ms FROM checkpoint");
     if (ts && sqlite3_step (ts) == SQLITE_ROW)
         state->last_ts = (uint64_t)sqlite3_column_int64 (ts, 0);
     sqlite3_finalize (ts);
