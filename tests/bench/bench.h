@@ -53,6 +53,7 @@ typedef struct {
     int idle_subscribers; //  subscribed to BENCH_QUIET during the workload
     int stalled;          //  subscribed to BENCH_CHANNEL, never read
     bool no_pack;         //  one PUBLISH and one MSG per message: no PUBLISHES, no MSGS
+    int sub_threads;      //  threads the subscribers share; 0: one thread each
 } bench_opts_t;
 
 //  One workload's shared state. Threads only touch their own slots of send_ns.
@@ -203,6 +204,11 @@ bool bench_sub_answered (bench_sub_t *sub);
 //  Receives until run->expected of the run's messages arrived, run->abort is set, or
 //  nothing arrived for BENCH_STALL_NS (sub->stalled).
 void bench_sub_consume (bench_sub_t *sub);
+
+//  The same for count (1 to BENCH_SUBS_PER_THREAD) subscribers of one run in one thread,
+//  polling them together: fewer threads to wake on a small machine.
+#define BENCH_SUBS_PER_THREAD 64
+void bench_sub_consume_all (bench_sub_t **subs, int count);
 
 //  --------------------------------------------------------------------------
 //  bench_hub.c: the hubd workloads

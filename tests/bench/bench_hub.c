@@ -66,6 +66,7 @@ typedef struct {
     pthread_barrier_t *ready, *go;
     hub_identity_t id;
     bench_sub_t sub;
+    int group; //  the thread started on this one runs it and the next group - 1
 } s_subthread_t;
 
 static void *
@@ -648,21 +649,27 @@ static void *
 s_sub_thread (void *arg)
 {
     s_subthread_t *self = arg;
-    bench_sub_t *sub = &self->sub;
-    sub->sock = bench_dealer_for (self->hub->endpoint, self->hub->server_curve, &self->id,
-                                  2 * (int)sub->credit);
-    if (!sub->sock || !bench_sub_subscribe (sub, BENCH_CHANNEL, -1, true)) {
-        if (!sub->problem[0])
-            snprintf (sub->problem, sizeof sub->problem, "subscriber: cannot connect");
-        atomic_store (&sub->run->abort, true);
+    bench_sub_t *group[BENCH_SUBS_PER_THREAD];
+    for (int i = 0; i < self->group; i++) {
+        s_subthread_t *member = &self[i];
+        bench_sub_t *sub = group[i] = &member->sub;
+        sub->sock = bench_dealer_for (member->hub->endpoint, member->hub->server_curve,
+                                      &member->id, 2 * (int)sub->credit);
+        if (!sub->sock || !bench_sub_subscribe (sub, BENCH_CHANNEL, -1, true)) {
+            if (!sub->problem[0])
+                snprintf (sub->problem, sizeof sub->problem, "subscriber: cannot connect");
+            atomic_store (&sub->run->abort, true);
+        }
     }
     pthread_barrier_wait (self->ready);
     pthread_barrier_wait (self->go);
-    if (sub->sock && !atomic_load (&sub->run->abort))
-        bench_sub_consume (sub);
-    if (sub->sock)
-        zmq_close (sub->sock);
-    sub->sock = NULL;
+    if (!atomic_load (&self->sub.run->abort))
+        bench_sub_consume_all (group, self->group);
+    for (int i = 0; i < self->group; i++) {
+        if (group[i]->sock)
+            zmq_close (group[i]->sock);
+        group[i]->sock = NULL;
+    }
     return NULL;
 }
 
@@ -787,17 +794,27 @@ void
 bench_hub_live (const bench_opts_t *opts, bench_hub_t *hub, int publishers, int subscribers,
                 double rate, bench_run_t *run, bench_result_t *out)
 {
-    (void)opts;
     memset (out, 0, sizeof *out);
     out->peak_rss_kb = -1;
+    //  Subscribers in groups of per_thread (at most BENCH_SUBS_PER_THREAD), one thread
+    //  per group; by default a thread apiece.
+    int threads_for_subs = opts->sub_threads > 0 && opts->sub_threads < subscribers
+                               ? opts->sub_threads
+                               : subscribers;
+    int per_thread =
+        threads_for_subs ? (subscribers + threads_for_subs - 1) / threads_for_subs : 0;
+    if (per_thread > BENCH_SUBS_PER_THREAD)
+        per_thread = BENCH_SUBS_PER_THREAD;
+    threads_for_subs = per_thread ? (subscribers + per_thread - 1) / per_thread : 0;
     pthread_barrier_t ready, go;
-    unsigned parties = (unsigned)(publishers + subscribers + 1);
+    unsigned parties = (unsigned)(publishers + threads_for_subs + 1);
     pthread_barrier_init (&ready, NULL, parties);
     pthread_barrier_init (&go, NULL, parties);
     s_pub_t *pubs = s_xalloc ((size_t)publishers * sizeof *pubs);
     s_subthread_t *subs = s_xalloc ((size_t)(subscribers ? subscribers : 1) * sizeof *subs);
     pthread_t *threads = s_xalloc (parties * sizeof *threads);
-    hub_identity_t *ids = s_xalloc (parties * sizeof *ids);
+    size_t identities = (size_t)(publishers + subscribers);
+    hub_identity_t *ids = s_xalloc (identities * sizeof *ids);
     uint64_t share = run->messages / (uint64_t)publishers;
     for (int i = 0; i < publishers; i++) {
         s_pub_t *pub = &pubs[i];
@@ -815,20 +832,22 @@ bench_hub_live (const bench_opts_t *opts, bench_hub_t *hub, int publishers, int 
         subs[i].sub.run = run;
         subs[i].sub.credit = BENCH_CREDIT;
         subs[i].sub.pack = hub->pack;
+        subs[i].group =
+            i % per_thread ? 0 : (subscribers - i < per_thread ? subscribers - i : per_thread);
     }
     //  Every connection is a partner of its own; admitting them is not timed.
     if (!bench_hub_admit (hub, ids, publishers, "bench-pub") ||
         !bench_hub_admit (hub, ids + publishers, subscribers, "bench-sub")) {
         bench_problem (out, "could not admit the bench identities as partners");
-        publishers = subscribers = 0;
+        publishers = subscribers = threads_for_subs = 0;
         atomic_store (&run->abort, true);
     }
-    sodium_memzero (ids, parties * sizeof *ids);
+    sodium_memzero (ids, identities * sizeof *ids);
     free (ids);
     for (int i = 0; i < publishers; i++)
         pthread_create (&threads[i], NULL, s_pub_thread, &pubs[i]);
-    for (int i = 0; i < subscribers; i++)
-        pthread_create (&threads[publishers + i], NULL, s_sub_thread, &subs[i]);
+    for (int t = 0; t < threads_for_subs; t++)
+        pthread_create (&threads[publishers + t], NULL, s_sub_thread, &subs[t * per_thread]);
     if (publishers == 0) {
         pthread_barrier_destroy (&ready);
         pthread_barrier_destroy (&go);
@@ -844,8 +863,8 @@ bench_hub_live (const bench_opts_t *opts, bench_hub_t *hub, int publishers, int 
         pthread_join (threads[i], NULL);
     s_collect_pubs (pubs, publishers, t0, out);
     atomic_store (&run->expected, out->acked);
-    for (int i = 0; i < subscribers; i++)
-        pthread_join (threads[publishers + i], NULL);
+    for (int t = 0; t < threads_for_subs; t++)
+        pthread_join (threads[publishers + t], NULL);
     s_collect_subs (subs, subscribers, t0, out);
     if (!subscribers)
         out->p50_us = out->p99_us = out->max_us = BENCH_NO_FIGURE;

@@ -273,35 +273,60 @@ s_sub_handle (bench_sub_t *sub, zmq_msg_t *frames, int n, int64_t now)
     return 1;
 }
 
+//  Drains what one subscriber has queued; true if anything arrived.
+static bool
+s_sub_drain (bench_sub_t *sub, uint32_t *owed)
+{
+    uint32_t batch = sub->credit / 4 ? sub->credit / 4 : 1;
+    zmq_msg_t frames[SUB_MAX_FRAMES];
+    bool progress = false;
+    int n;
+    while ((n = bench_recv (sub->sock, frames, SUB_MAX_FRAMES, ZMQ_DONTWAIT)) > 0) {
+        *owed += s_sub_handle (sub, frames, n, bench_now_ns ());
+        if (sub->credit && *owed >= batch) {
+            s_sub_credit (sub, *owed);
+            *owed = 0;
+        }
+        s_close_frames (frames, n);
+        progress = true;
+    }
+    return progress;
+}
+
 void
 bench_sub_consume (bench_sub_t *sub)
 {
-    bench_run_t *run = sub->run;
-    int64_t last_progress = bench_now_ns ();
-    uint32_t owed = 0;
-    uint32_t batch = sub->credit / 4 ? sub->credit / 4 : 1;
-    zmq_msg_t frames[SUB_MAX_FRAMES];
-    while (!atomic_load (&run->abort) && sub->delivered < atomic_load (&run->expected)) {
-        zmq_pollitem_t item = {sub->sock, 0, ZMQ_POLLIN, 0};
-        zmq_poll (&item, 1, 100);
-        int n;
-        bool progress = false;
-        while ((n = bench_recv (sub->sock, frames, SUB_MAX_FRAMES, ZMQ_DONTWAIT)) > 0) {
-            int64_t now = bench_now_ns ();
-            owed += s_sub_handle (sub, frames, n, now);
-            if (sub->credit && owed >= batch) {
-                s_sub_credit (sub, owed);
-                owed = 0;
+    bench_sub_consume_all (&sub, 1);
+}
+
+void
+bench_sub_consume_all (bench_sub_t **subs, int count)
+{
+    assert (count > 0 && count <= BENCH_SUBS_PER_THREAD);
+    bench_run_t *run = subs[0]->run;
+    int64_t last_progress[BENCH_SUBS_PER_THREAD];
+    uint32_t owed[BENCH_SUBS_PER_THREAD] = {0};
+    zmq_pollitem_t items[BENCH_SUBS_PER_THREAD];
+    for (int i = 0; i < count; i++)
+        last_progress[i] = bench_now_ns ();
+    while (!atomic_load (&run->abort)) {
+        int active = 0;
+        int polled[BENCH_SUBS_PER_THREAD]; //  which of subs items[i] is
+        for (int i = 0; i < count; i++)
+            if (!subs[i]->stalled && subs[i]->delivered < atomic_load (&run->expected)) {
+                polled[active] = i;
+                items[active++] = (zmq_pollitem_t){subs[i]->sock, 0, ZMQ_POLLIN, 0};
             }
-            s_close_frames (frames, n);
-            progress = true;
-        }
-        int64_t now = bench_now_ns ();
-        if (progress)
-            last_progress = now;
-        else if (now - last_progress > BENCH_STALL_NS) {
-            sub->stalled = true;
+        if (active == 0)
             break;
+        zmq_poll (items, active, 100);
+        int64_t now = bench_now_ns ();
+        for (int i = 0; i < active; i++) {
+            int k = polled[i];
+            if (s_sub_drain (subs[k], &owed[k]))
+                last_progress[k] = now;
+            else if (now - last_progress[k] > BENCH_STALL_NS)
+                subs[k]->stalled = true;
         }
     }
 }
