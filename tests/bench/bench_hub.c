@@ -66,8 +66,13 @@ typedef struct {
     pthread_barrier_t *ready, *go;
     hub_identity_t id;
     bench_sub_t sub;
-    int group; //  the thread started on this one runs it and the next group - 1
 } s_subthread_t;
+
+//  What one subscriber thread runs: count consecutive subscribers from first.
+typedef struct {
+    s_subthread_t *first;
+    int count;
+} s_subgroup_t;
 
 static void *
 s_xalloc (size_t size)
@@ -648,9 +653,10 @@ s_pub_thread (void *arg)
 static void *
 s_sub_thread (void *arg)
 {
-    s_subthread_t *self = arg;
+    s_subgroup_t *grp = arg;
+    s_subthread_t *self = grp->first;
     bench_sub_t *group[BENCH_SUBS_PER_THREAD];
-    for (int i = 0; i < self->group; i++) {
+    for (int i = 0; i < grp->count; i++) {
         s_subthread_t *member = &self[i];
         bench_sub_t *sub = group[i] = &member->sub;
         sub->sock = bench_dealer_for (member->hub->endpoint, member->hub->server_curve,
@@ -664,8 +670,8 @@ s_sub_thread (void *arg)
     pthread_barrier_wait (self->ready);
     pthread_barrier_wait (self->go);
     if (!atomic_load (&self->sub.run->abort))
-        bench_sub_consume_all (group, self->group);
-    for (int i = 0; i < self->group; i++) {
+        bench_sub_consume_all (group, grp->count);
+    for (int i = 0; i < grp->count; i++) {
         if (group[i]->sock)
             zmq_close (group[i]->sock);
         group[i]->sock = NULL;
@@ -798,14 +804,14 @@ bench_hub_live (const bench_opts_t *opts, bench_hub_t *hub, int publishers, int 
     out->peak_rss_kb = -1;
     //  Subscribers in groups of per_thread (at most BENCH_SUBS_PER_THREAD), one thread
     //  per group; by default a thread apiece.
-    int threads_for_subs = opts->sub_threads > 0 && opts->sub_threads < subscribers
-                               ? opts->sub_threads
-                               : subscribers;
-    int per_thread =
-        threads_for_subs ? (subscribers + threads_for_subs - 1) / threads_for_subs : 0;
+    int per_thread = 1;
+    if (opts->sub_threads > 0 && opts->sub_threads < subscribers)
+        per_thread = (subscribers + opts->sub_threads - 1) / opts->sub_threads;
     if (per_thread > BENCH_SUBS_PER_THREAD)
         per_thread = BENCH_SUBS_PER_THREAD;
-    threads_for_subs = per_thread ? (subscribers + per_thread - 1) / per_thread : 0;
+    int threads_for_subs = (subscribers + per_thread - 1) / per_thread;
+    s_subgroup_t *groups =
+        s_xalloc ((size_t)(threads_for_subs ? threads_for_subs : 1) * sizeof *groups);
     pthread_barrier_t ready, go;
     unsigned parties = (unsigned)(publishers + threads_for_subs + 1);
     pthread_barrier_init (&ready, NULL, parties);
@@ -832,8 +838,11 @@ bench_hub_live (const bench_opts_t *opts, bench_hub_t *hub, int publishers, int 
         subs[i].sub.run = run;
         subs[i].sub.credit = BENCH_CREDIT;
         subs[i].sub.pack = hub->pack;
-        subs[i].group =
-            i % per_thread ? 0 : (subscribers - i < per_thread ? subscribers - i : per_thread);
+    }
+    for (int t = 0; t < threads_for_subs; t++) {
+        int left = subscribers - t * per_thread;
+        groups[t] =
+            (s_subgroup_t){&subs[t * per_thread], left < per_thread ? left : per_thread};
     }
     //  Every connection is a partner of its own; admitting them is not timed.
     if (!bench_hub_admit (hub, ids, publishers, "bench-pub") ||
@@ -847,12 +856,13 @@ bench_hub_live (const bench_opts_t *opts, bench_hub_t *hub, int publishers, int 
     for (int i = 0; i < publishers; i++)
         pthread_create (&threads[i], NULL, s_pub_thread, &pubs[i]);
     for (int t = 0; t < threads_for_subs; t++)
-        pthread_create (&threads[publishers + t], NULL, s_sub_thread, &subs[t * per_thread]);
+        pthread_create (&threads[publishers + t], NULL, s_sub_thread, &groups[t]);
     if (publishers == 0) {
         pthread_barrier_destroy (&ready);
         pthread_barrier_destroy (&go);
         free (pubs);
         free (subs);
+        free (groups);
         free (threads);
         return;
     }
@@ -872,6 +882,7 @@ bench_hub_live (const bench_opts_t *opts, bench_hub_t *hub, int publishers, int 
     pthread_barrier_destroy (&go);
     free (pubs);
     free (subs);
+    free (groups);
     free (threads);
 }
 

@@ -323,7 +323,7 @@ bench_sub_consume_all (bench_sub_t **subs, int count)
         int64_t now = bench_now_ns ();
         for (int i = 0; i < active; i++) {
             int k = polled[i];
-            if (s_sub_drain (subs[k], &owed[k]))
+            if ((items[i].revents & ZMQ_POLLIN) && s_sub_drain (subs[k], &owed[k]))
                 last_progress[k] = now;
             else if (now - last_progress[k] > BENCH_STALL_NS)
                 subs[k]->stalled = true;
