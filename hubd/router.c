@@ -48,6 +48,7 @@
 #define ROUTER_HOLD_LOG_MS   10000 //  at most one "holding back" notice this often
 #define ROUTER_BATCHES_MAX   2048  //  below the store's reorder ring
 #define ROUTER_BATCH_MAX     256   //  entries per batch: the verifier threads share a burst
+#define ROUTER_SPLIT_MIN     8     //  a batch this big is halved when two verifiers are idle
 #define ROUTER_COMMITTED_MAX 64    //  committed batches fanned out as one delivery round
 #define ROUTER_SWEEP_MS      10000
 #define ROUTER_RESUME_MS     20 //  how soon a held subscriber that read goes on
@@ -79,7 +80,6 @@ typedef struct {
 struct _router_t {
     zsock_t *front_sock;
     void *front; //  its libzmq handle
-    zsock_t *to_verify;
     zsock_t *from_store;
     zsock_t *monitor;
     verify_t *verify;
@@ -281,16 +281,31 @@ s_has_room (const router_t *self)
            self->batches_in_flight < ROUTER_BATCHES_MAX;
 }
 
+//  Sends the batch being filled to the verifiers. When two or more of them are idle its
+//  second half goes as a batch of its own, so both check at once instead of one checking
+//  the lot while the other waits (the store commits the two in order, as any others).
 static void
 s_flush_batch (router_t *self)
 {
-    if (!self->batch)
+    batch_t *batch = self->batch, *rest = NULL;
+    if (!batch)
         return;
-    self->in_flight += self->batch->count;
-    self->in_flight_bytes += self->batch->bytes;
-    self->batches_in_flight++;
-    zsock_send (self->to_verify, "p", self->batch);
     self->batch = NULL;
+    if (batch->count >= ROUTER_SPLIT_MIN && verify_idle (self->verify) >= 2) {
+        //  batch is the newest one: the next number follows it
+        rest = batch_new (self->next_batch++);
+        size_t half = batch->count / 2;
+        for (size_t i = half; i < batch->count; i++)
+            batch_append (rest, &batch->entries[i]);
+        batch->count = half;
+        batch->bytes -= rest->bytes;
+    }
+    for (batch_t *next = batch; next; next = next == batch ? rest : NULL) {
+        self->in_flight += next->count;
+        self->in_flight_bytes += next->bytes;
+        self->batches_in_flight++;
+        verify_submit (self->verify, next);
+    }
 }
 
 //  Checks one signed message (ctx says who sent it, as what, under which request id) and
@@ -1086,11 +1101,8 @@ router_new (const config_t *config, const hub_identity_t *hub,
     zmq_socket_monitor (self->front, MONITOR_ENDPOINT,
                         ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
     self->monitor = zsock_new_pair (">" MONITOR_ENDPOINT);
-    self->to_verify = zsock_new_push ("@" VERIFY_ENDPOINT);
     self->from_store = zsock_new_pull ("@" STORE_OUT_ENDPOINT);
-    assert (self->monitor && self->to_verify && self->from_store);
-    //  Never drop a batch: the inproc pipes must hold everything in flight.
-    zsock_set_sndhwm (self->to_verify, 0);
+    assert (self->monitor && self->from_store);
     self->verify = verify_new (config->verify_threads);
     self->reader = reader;
     self->db_path = mem_strdup (db_path);
@@ -1273,7 +1285,6 @@ router_destroy (router_t **self_p)
     zmq_socket_monitor (self->front, NULL, 0);
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->front_sock);
-    zsock_destroy (&self->to_verify);
     zsock_destroy (&self->from_store);
     rights_destroy (&self->rights);
     channel_set_destroy (&self->channels);
