@@ -72,6 +72,18 @@ batch_append (batch_t *self, entry_t **entry_p)
     *entry_p = NULL;
 }
 
+batch_t *
+batch_split (batch_t *self, uint64_t number)
+{
+    batch_t *rest = batch_new (number);
+    size_t half = self->count / 2;
+    for (size_t i = half; i < self->count; i++)
+        batch_append (rest, &self->entries[i]);
+    self->count = half;
+    self->bytes -= rest->bytes;
+    return rest;
+}
+
 void
 batch_destroy (batch_t **self_p)
 {

@@ -65,6 +65,10 @@ batch_t *batch_new (uint64_t number);
 //  Takes ownership of *entry_p and sets it to NULL.
 void batch_append (batch_t *self, entry_t **entry_p);
 
+//  Moves the second half of the batch's entries (the later ones) into a new batch with
+//  the given number, and returns it; the caller owns it. Both keep their byte counts.
+batch_t *batch_split (batch_t *self, uint64_t number);
+
 //  Destroys the batch and every entry in it; NULL-safe.
 void batch_destroy (batch_t **self_p);
 

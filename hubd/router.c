@@ -281,31 +281,42 @@ s_has_room (const router_t *self)
            self->batches_in_flight < ROUTER_BATCHES_MAX;
 }
 
+//  Takes the entry into the batch being filled, opening one if none is. The only place a
+//  batch is opened, so the open batch is always the newest (s_flush_batch counts on it).
+static void
+s_batch_add (router_t *self, entry_t **entry_p)
+{
+    if (!self->batch)
+        self->batch = batch_new (self->next_batch++);
+    batch_append (self->batch, entry_p);
+}
+
+static void
+s_submit (router_t *self, batch_t *batch)
+{
+    self->in_flight += batch->count;
+    self->in_flight_bytes += batch->bytes;
+    self->batches_in_flight++;
+    verify_submit (self->verify, batch);
+}
+
 //  Sends the batch being filled to the verifiers. When two or more of them are idle its
 //  second half goes as a batch of its own, so both check at once instead of one checking
 //  the lot while the other waits (the store commits the two in order, as any others).
 static void
 s_flush_batch (router_t *self)
 {
-    batch_t *batch = self->batch, *rest = NULL;
+    batch_t *batch = self->batch;
     if (!batch)
         return;
     self->batch = NULL;
-    if (batch->count >= ROUTER_SPLIT_MIN && verify_idle (self->verify) >= 2) {
-        //  batch is the newest one: the next number follows it
-        rest = batch_new (self->next_batch++);
-        size_t half = batch->count / 2;
-        for (size_t i = half; i < batch->count; i++)
-            batch_append (rest, &batch->entries[i]);
-        batch->count = half;
-        batch->bytes -= rest->bytes;
-    }
-    for (batch_t *next = batch; next; next = next == batch ? rest : NULL) {
-        self->in_flight += next->count;
-        self->in_flight_bytes += next->bytes;
-        self->batches_in_flight++;
-        verify_submit (self->verify, next);
-    }
+    //  The open batch is the newest: the number after it is free.
+    batch_t *rest = batch->count >= ROUTER_SPLIT_MIN && verify_idle (self->verify) >= 2
+                        ? batch_split (batch, self->next_batch++)
+                        : NULL;
+    s_submit (self, batch);
+    if (rest)
+        s_submit (self, rest);
 }
 
 //  Checks one signed message (ctx says who sent it, as what, under which request id) and
@@ -332,9 +343,7 @@ s_take_signed (router_t *self, const s_ctx_t *ctx, const hub_pub_record_t *msg, 
     entry->peer_len = zmq_msg_size (ctx->peer);
     entry->req_id = ctx->req_id;
     entry->packed = packed;
-    if (!self->batch)
-        self->batch = batch_new (self->next_batch++);
-    batch_append (self->batch, &entry);
+    s_batch_add (self, &entry);
     //  A batch goes to one verifier thread: a whole poll round's publishes in one batch
     //  kept the other threads idle while the clients waited for their acks.
     if (self->batch->count >= ROUTER_BATCH_MAX)
@@ -955,9 +964,7 @@ s_remind (action_t *action, void *arg)
         action->last_reminder_ms = slot;
         log_info ("sched", "reminder for action %llu (%s, slot %lld)",
                   (unsigned long long)action->id, kind, (long long)slot);
-        if (!self->batch)
-            self->batch = batch_new (self->next_batch++);
-        batch_append (self->batch, &entry);
+        s_batch_add (self, &entry);
     }
     int64_t next = sched_next (&self->policy, action, tick->now);
     if (next && (!tick->next || next < tick->next))
@@ -979,9 +986,7 @@ s_schedule (router_t *self)
         entry_t *entry = sched_digest (&self->hub, self->actions, slot, self->digest_every_ms);
         self->last_digest_slot = slot;
         if (entry) {
-            if (!self->batch)
-                self->batch = batch_new (self->next_batch++);
-            batch_append (self->batch, &entry);
+            s_batch_add (self, &entry);
         }
     }
     if (slot && (!tick.next || slot + self->digest_every_ms < tick.next))
